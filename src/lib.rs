@@ -1,0 +1,3 @@
+//! opsdeck: a terminal console for operating AWS and EKS. See `docs/architecture.md`.
+
+pub mod model;
