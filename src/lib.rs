@@ -1,4 +1,5 @@
 //! opsdeck: a terminal console for operating AWS and EKS. See `docs/architecture.md`.
 
 pub mod audit;
+pub mod config;
 pub mod model;
