@@ -12,6 +12,7 @@
 //! that checks done after parsing can point at the offending value too.
 
 mod paths;
+pub mod theme;
 
 pub use paths::Paths;
 
