@@ -1,5 +1,10 @@
 //! opsdeck: a terminal console for operating AWS and EKS. See `docs/architecture.md`.
 
 pub mod audit;
+pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod model;
+pub mod ops;
+pub mod providers;
+pub mod tui;

@@ -289,8 +289,14 @@ mod tests {
     #[test]
     fn status_classes() {
         assert_eq!(classify_stack_status("CREATE_COMPLETE"), StatusClass::Ok);
-        assert_eq!(classify_stack_status("UPDATE_IN_PROGRESS"), StatusClass::InProgress);
-        assert_eq!(classify_stack_status("ROLLBACK_COMPLETE"), StatusClass::Failed);
+        assert_eq!(
+            classify_stack_status("UPDATE_IN_PROGRESS"),
+            StatusClass::InProgress
+        );
+        assert_eq!(
+            classify_stack_status("ROLLBACK_COMPLETE"),
+            StatusClass::Failed
+        );
         assert_eq!(classify_stack_status("DELETE_FAILED"), StatusClass::Failed);
     }
 }

@@ -1,0 +1,174 @@
+//! Command-line interface: the console's flags and the headless subcommands.
+
+use crate::audit::{self, VerifyReport};
+use crate::config::Paths;
+use crate::engine::store::JobStore;
+use crate::model::{Environment, JobRecord};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsdeck",
+    version,
+    about = "A full-screen terminal console for operating AWS from a bastion host",
+    long_about = "A full-screen terminal console for operating AWS from a bastion host.\n\n\
+        Without a subcommand, opens the console. Credentials and region come from the standard AWS \
+        chain (environment, profiles, SSO, instance role), as the aws CLI finds them."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConsoleArgs {
+    /// Viewer mode: every change is refused; cannot be turned off while running.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// AWS profile (default: AWS_PROFILE or config).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region (default: AWS_REGION, the profile, or config).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Environment to assume when config maps neither the account nor the profile.
+    #[arg(long = "env", global = true, value_enum, value_name = "ENV")]
+    pub env: Option<EnvArg>,
+    /// Point every AWS client at this endpoint, e.g. a local emulator (also AWS_ENDPOINT_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Colour theme: dark, light, high-contrast, ansi16, or a file name in the themes dir.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Config file (default: $XDG_CONFIG_HOME/opsdeck/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EnvArg {
+    #[value(name = "DEV", alias = "dev")]
+    Dev,
+    #[value(name = "TST", alias = "tst")]
+    Tst,
+    #[value(name = "PRD", alias = "prd")]
+    Prd,
+}
+
+impl From<EnvArg> for Environment {
+    fn from(e: EnvArg) -> Environment {
+        match e {
+            EnvArg::Dev => Environment::Dev,
+            EnvArg::Tst => Environment::Tst,
+            EnvArg::Prd => Environment::Prd,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Job history (newest first), including jobs interrupted by a crash or a dropped session.
+    Jobs {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many jobs to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; print OK or the first broken line. Exit 0 OK, 1 broken, 2 error.
+    Verify {
+        /// Audit log to check (default: the data dir's audit.jsonl).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
+/// `opsdeck audit verify`. Returns the exit code.
+pub fn audit_verify(paths: &Paths, file: Option<PathBuf>, out: &mut dyn Write) -> i32 {
+    let path = file.unwrap_or_else(|| paths.audit_log.clone());
+    match audit::verify(&path) {
+        Ok(VerifyReport::Ok { entries }) => {
+            let _ = writeln!(
+                out,
+                "OK: {entries} entries, chain intact ({})",
+                path.display()
+            );
+            0
+        }
+        Ok(VerifyReport::Broken { line, reason }) => {
+            let _ = writeln!(out, "BROKEN: {}:{line}: {reason}", path.display());
+            1
+        }
+        Err(e) => {
+            let _ = writeln!(out, "error: {e}");
+            2
+        }
+    }
+}
+
+/// `opsdeck jobs`. Returns the exit code.
+pub fn jobs(paths: &Paths, json: bool, limit: usize, out: &mut dyn Write) -> anyhow::Result<i32> {
+    if !paths.jobs_db.exists() {
+        if json {
+            writeln!(out, "[]")?;
+        } else {
+            writeln!(
+                out,
+                "no jobs yet ({} does not exist)",
+                paths.jobs_db.display()
+            )?;
+        }
+        return Ok(0);
+    }
+    let store = JobStore::open(&paths.jobs_db)?;
+    store.recover_interrupted()?;
+    let records = store.recent(limit)?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &records)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{:>6}  {:<11}  {:<9}  {:<16}  {:>9}  TITLE",
+            "ID", "STATE", "KIND", "OPERATION", "DURATION"
+        )?;
+        for r in &records {
+            writeln!(out, "{}", job_row(r))?;
+        }
+    }
+    Ok(0)
+}
+
+fn job_row(r: &JobRecord) -> String {
+    let duration = r
+        .duration_ms(crate::model::now_ms())
+        .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+        .unwrap_or_default();
+    let mut row = format!(
+        "{:>6}  {:<11}  {:<9}  {:<16}  {:>9}  {}",
+        r.id,
+        r.state.as_str(),
+        r.kind.as_str(),
+        r.operation,
+        duration,
+        r.title
+    );
+    if let Some(err) = &r.error {
+        row.push_str(&format!(" — {err}"));
+    }
+    row
+}

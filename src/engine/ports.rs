@@ -1,0 +1,110 @@
+//! Ports: what the engine needs from the outside world. Providers implement them; tests use
+//! recording fakes. Every mutating method demands the approval for exactly its operation.
+
+use crate::engine::task::TaskCtx;
+use crate::model::{CallerIdentity, StackDetail, StackSummary};
+use crate::ops::{Approved, DeleteStack};
+use futures::future::BoxFuture;
+use std::fmt;
+
+/// What kind of failure a provider call ended in; decides retries and how it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Rate limited: retry with backoff (reads only).
+    Throttled,
+    /// 5xx from the service: retry with backoff (reads only).
+    Server,
+    /// Could not reach the endpoint, or it timed out.
+    Network,
+    /// No credentials, or they expired or were rejected.
+    Credentials,
+    AccessDenied,
+    NotFound,
+    /// The request was rejected as invalid.
+    Invalid,
+    Cancelled,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    /// The service's error code, e.g. `ThrottlingException`.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            kind,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// Whether a read may be tried again after a pause.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Network
+        )
+    }
+
+    /// One line for the screen: what happened and what to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self.kind {
+            ErrorKind::Credentials => Some(
+                "check AWS credentials: `aws sts get-caller-identity`, `aws sso login`, or AWS_PROFILE",
+            ),
+            ErrorKind::Network => Some("check the network, --region and --endpoint-url"),
+            ErrorKind::AccessDenied => Some("the IAM principal lacks permission for this call"),
+            ErrorKind::Throttled => Some("AWS is rate-limiting requests; retried with backoff"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{code}: {}", self.message)?,
+            None => f.write_str(&self.message)?,
+        }
+        if let Some(hint) = self.hint() {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+/// AWS as the engine sees it (STS + CloudFormation for now).
+pub trait CloudApi: Send + Sync {
+    /// The region the clients talk to, if the credential chain found one.
+    fn region(&self) -> Option<String>;
+
+    fn who_am_i<'a>(&'a self, ctx: &'a TaskCtx) -> BoxFuture<'a, ProviderResult<CallerIdentity>>;
+
+    /// All stacks except deleted ones, every page.
+    fn list_stacks<'a>(
+        &'a self,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<Vec<StackSummary>>>;
+
+    fn describe_stack<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<StackDetail>>;
+
+    /// Delete the stack and follow it until it is gone or the delete failed. Returns a summary.
+    fn delete_stack<'a>(
+        &'a self,
+        approved: Approved<DeleteStack>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>>;
+}

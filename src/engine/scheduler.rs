@@ -1,0 +1,577 @@
+use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
+use crate::engine::joblog::{JobLog, SharedJobLog};
+use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
+use crate::engine::store::{JobStore, NewJob};
+use crate::engine::task::{JobHandle, TaskCtx};
+use crate::model::{
+    CallerIdentity, JobId, JobKind, JobRecord, JobState, StackDetail, StackSummary,
+};
+use crate::ops::{Approved, ApprovedMutation, MutatingOp, ReadOnlyLatch, ReadOp};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc::UnboundedSender};
+use tokio_util::sync::CancellationToken;
+
+/// Which part of the screen a read feeds. A newer read for the same view cancels the older.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewKey {
+    Identity,
+    StackList,
+    StackDetail,
+}
+
+impl ViewKey {
+    pub fn of(op: &ReadOp) -> ViewKey {
+        match op {
+            ReadOp::WhoAmI => ViewKey::Identity,
+            ReadOp::ListStacks { .. } => ViewKey::StackList,
+            ReadOp::DescribeStack { .. } => ViewKey::StackDetail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadOutput {
+    Identity(CallerIdentity),
+    Stacks(Vec<StackSummary>),
+    StackDetail(Box<StackDetail>),
+}
+
+/// What the engine tells the UI. Sent on an unbounded channel; log growth is coalesced.
+pub enum EngineEvent {
+    /// AWS configuration resolved (region may still be unknown).
+    CloudReady {
+        region: Option<String>,
+    },
+    JobCreated {
+        record: JobRecord,
+        handle: JobHandle,
+    },
+    JobChanged(JobRecord),
+    LogGrew(JobId),
+    ReadDone {
+        job: JobId,
+        view: ViewKey,
+        result: Result<ReadOutput, ProviderError>,
+    },
+    MutationDone {
+        job: JobId,
+        operation: &'static str,
+        result: Result<String, String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MutationRefused {
+    #[error("read-only mode: {0}")]
+    ReadOnly(String),
+    #[error("could not start the job: {0}")]
+    Store(String),
+}
+
+/// Tunables; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub read_concurrency: usize,
+    pub read_attempts: u32,
+    pub read_backoff_base: Duration,
+    pub read_backoff_max: Duration,
+    pub read_timeout: Duration,
+    pub mutation_timeout: Duration,
+    pub log_ring: usize,
+    /// Where job logs spill; `None` keeps logs in memory only.
+    pub logs_dir: Option<PathBuf>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            read_concurrency: 4,
+            read_attempts: 5,
+            read_backoff_base: Duration::from_millis(400),
+            read_backoff_max: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+            mutation_timeout: Duration::from_secs(3 * 3600),
+            log_ring: JobLog::DEFAULT_RING,
+            logs_dir: None,
+        }
+    }
+}
+
+type CloudFuture = Shared<BoxFuture<'static, Arc<dyn CloudApi>>>;
+
+struct RunningMutation {
+    op: MutatingOp,
+    actor: Actor,
+    request_id: u64,
+}
+
+struct Inner {
+    cloud: CloudFuture,
+    store: Arc<JobStore>,
+    audit: Arc<dyn AuditSink>,
+    latch: ReadOnlyLatch,
+    events: UnboundedSender<EngineEvent>,
+    config: EngineConfig,
+    read_slots: Semaphore,
+    latest: Mutex<HashMap<ViewKey, (JobId, CancellationToken)>>,
+    target_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    cancels: Mutex<HashMap<JobId, CancellationToken>>,
+    running_mutations: Mutex<HashMap<JobId, RunningMutation>>,
+}
+
+/// Cheap to clone; all clones drive the same scheduler.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Engine {
+    /// `cloud` resolves the AWS clients; tasks wait for it, so nothing waits for it at start.
+    /// Must be called inside a tokio runtime.
+    pub fn start(
+        cloud: BoxFuture<'static, Arc<dyn CloudApi>>,
+        store: Arc<JobStore>,
+        audit: Arc<dyn AuditSink>,
+        latch: ReadOnlyLatch,
+        events: UnboundedSender<EngineEvent>,
+        config: EngineConfig,
+    ) -> Engine {
+        let cloud = cloud.shared();
+        let read_slots = Semaphore::new(config.read_concurrency.max(1));
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                cloud: cloud.clone(),
+                store,
+                audit,
+                latch,
+                events,
+                config,
+                read_slots,
+                latest: Mutex::default(),
+                target_locks: Mutex::default(),
+                cancels: Mutex::default(),
+                running_mutations: Mutex::default(),
+            }),
+        };
+        let events = engine.inner.events.clone();
+        tokio::spawn(async move {
+            // Shared futures are lazy: drive the AWS set-up now so the first read need not.
+            let cloud = cloud.await;
+            let _ = events.send(EngineEvent::CloudReady {
+                region: cloud.region(),
+            });
+        });
+        engine
+    }
+
+    pub fn latch(&self) -> &ReadOnlyLatch {
+        &self.inner.latch
+    }
+
+    pub fn store(&self) -> &Arc<JobStore> {
+        &self.inner.store
+    }
+
+    /// Schedule a read. Cancels the previous read feeding the same view.
+    pub fn submit_read(&self, op: ReadOp) -> Option<JobId> {
+        let view = ViewKey::of(&op);
+        let (handle, cancel) = self.create_job(JobKind::Read, op.name(), op.title(), None)?;
+        let job = handle.id;
+        if let Some((_, older)) = lock(&self.inner.latest).insert(view, (job, cancel.clone())) {
+            older.cancel();
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let ctx = engine.ctx(handle, cancel);
+            let result = engine.run_read(&op, &ctx).await;
+            let state = match &result {
+                Ok(_) => JobState::Succeeded,
+                Err(e) if e.kind == ErrorKind::Cancelled => JobState::Cancelled,
+                Err(_) => JobState::Failed,
+            };
+            if let Err(e) = &result {
+                ctx.error(e.to_string());
+            }
+            engine.finish(job, state, result.as_ref().err().map(|e| e.to_string()));
+            lock(&engine.inner.latest).retain(|_, (id, _)| *id != job);
+            let _ = engine
+                .inner
+                .events
+                .send(EngineEvent::ReadDone { job, view, result });
+        });
+        Some(job)
+    }
+
+    /// Execute an approved mutation. The token is consumed whatever happens.
+    pub fn submit_mutation(
+        &self,
+        approved: Approved<MutatingOp>,
+    ) -> Result<JobId, MutationRefused> {
+        let op = approved.op().clone();
+        if self.inner.latch.is_engaged() {
+            let reason = self.inner.latch.reason().unwrap_or_default();
+            self.audit(
+                &op,
+                approved.actor(),
+                approved.request_id(),
+                Decision::RefusedReadOnly,
+                Some(reason.clone()),
+            );
+            return Err(MutationRefused::ReadOnly(reason));
+        }
+        let (handle, cancel) = self
+            .create_job(
+                JobKind::Mutation,
+                op.name(),
+                op.describe(),
+                Some(op.to_string_target()),
+            )
+            .ok_or_else(|| {
+                MutationRefused::Store("the job store could not record the job".into())
+            })?;
+        let job = handle.id;
+        lock(&self.inner.running_mutations).insert(
+            job,
+            RunningMutation {
+                op: op.clone(),
+                actor: approved.actor().clone(),
+                request_id: approved.request_id(),
+            },
+        );
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let ctx = engine.ctx(handle, cancel);
+            let result = engine.run_mutation(approved, &ctx).await;
+            let (state, decision, detail) = match &result {
+                Ok(summary) => (JobState::Succeeded, Decision::Succeeded, summary.clone()),
+                Err(e) if e.kind == ErrorKind::Cancelled => {
+                    (JobState::Cancelled, Decision::Cancelled, e.to_string())
+                }
+                Err(e) => (JobState::Failed, Decision::Failed, e.to_string()),
+            };
+            match &result {
+                Ok(summary) => ctx.info(summary),
+                Err(e) => ctx.error(e.to_string()),
+            }
+            if let Some(running) = lock(&engine.inner.running_mutations).remove(&job) {
+                engine.audit(
+                    &running.op,
+                    &running.actor,
+                    running.request_id,
+                    decision,
+                    Some(detail),
+                );
+            }
+            engine.finish(job, state, result.as_ref().err().map(|e| e.to_string()));
+            let _ = engine.inner.events.send(EngineEvent::MutationDone {
+                job,
+                operation: op.name(),
+                result: result.map_err(|e| e.to_string()),
+            });
+        });
+        Ok(job)
+    }
+
+    pub fn cancel(&self, job: JobId) -> bool {
+        match lock(&self.inner.cancels).get(&job) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stop everything: cancel tasks, record running mutations as interrupted in the audit log
+    /// and every unfinished job of this process as interrupted in the store.
+    pub fn shutdown(&self) -> usize {
+        for token in lock(&self.inner.cancels).values() {
+            token.cancel();
+        }
+        let running: Vec<_> = lock(&self.inner.running_mutations).drain().collect();
+        for (_, m) in running {
+            self.audit(
+                &m.op,
+                &m.actor,
+                m.request_id,
+                Decision::Interrupted,
+                Some("opsdeck stopped while the change was running; check its state in AWS".into()),
+            );
+        }
+        self.inner.store.interrupt_own().unwrap_or_else(|e| {
+            tracing::error!("could not mark jobs interrupted: {e}");
+            0
+        })
+    }
+
+    fn create_job(
+        &self,
+        kind: JobKind,
+        operation: &str,
+        title: String,
+        target: Option<String>,
+    ) -> Option<(JobHandle, CancellationToken)> {
+        let store = &self.inner.store;
+        let new = NewJob {
+            kind,
+            operation: operation.to_string(),
+            title,
+            target,
+            log_path: None,
+        };
+        let id = match store.insert(&new) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!("job store insert failed: {e}");
+                return None;
+            }
+        };
+        let log = match &self.inner.config.logs_dir {
+            Some(dir) => {
+                let path = dir.join(format!("{id}.log"));
+                match JobLog::create(&path, self.inner.config.log_ring) {
+                    Ok(log) => {
+                        let _ = store.set_log_path(id, &path.to_string_lossy());
+                        log
+                    }
+                    Err(e) => {
+                        tracing::warn!("job log file {} unavailable: {e}", path.display());
+                        JobLog::memory_only(self.inner.config.log_ring)
+                    }
+                }
+            }
+            None => JobLog::memory_only(self.inner.config.log_ring),
+        };
+        let log: SharedJobLog = Arc::new(Mutex::new(log));
+        let handle = JobHandle {
+            id,
+            log,
+            notified: Arc::new(AtomicBool::new(false)),
+        };
+        let cancel = CancellationToken::new();
+        lock(&self.inner.cancels).insert(id, cancel.clone());
+        if let Ok(Some(record)) = store.get(id) {
+            let _ = self.inner.events.send(EngineEvent::JobCreated {
+                record,
+                handle: handle.clone(),
+            });
+        }
+        Some((handle, cancel))
+    }
+
+    fn ctx(&self, handle: JobHandle, cancel: CancellationToken) -> TaskCtx {
+        TaskCtx {
+            handle,
+            cancel,
+            events: self.inner.events.clone(),
+            store: self.inner.store.clone(),
+            last_progress: AtomicI32::new(-1),
+        }
+    }
+
+    fn set_running(&self, job: JobId) {
+        if let Err(e) = self.inner.store.mark_running(job) {
+            tracing::warn!("job {job}: {e}");
+        }
+        self.send_record(job);
+    }
+
+    fn finish(&self, job: JobId, state: JobState, error: Option<String>) {
+        lock(&self.inner.cancels).remove(&job);
+        if let Err(e) = self.inner.store.finish(job, state, error.as_deref()) {
+            tracing::warn!("job {job}: {e}");
+        }
+        self.send_record(job);
+    }
+
+    fn send_record(&self, job: JobId) {
+        if let Ok(Some(record)) = self.inner.store.get(job) {
+            let _ = self.inner.events.send(EngineEvent::JobChanged(record));
+        }
+    }
+
+    async fn run_read(&self, op: &ReadOp, ctx: &TaskCtx) -> ProviderResult<ReadOutput> {
+        let cancelled = || ProviderError::new(ErrorKind::Cancelled, "cancelled");
+        let permit = tokio::select! {
+            p = self.inner.read_slots.acquire() => p.map_err(|_| cancelled())?,
+            _ = ctx.cancelled() => return Err(cancelled()),
+        };
+        self.set_running(ctx.job_id());
+        let cloud = tokio::select! {
+            c = self.inner.cloud.clone() => c,
+            _ = ctx.cancelled() => return Err(cancelled()),
+        };
+        let config = &self.inner.config;
+        let mut attempt = 1;
+        let result = loop {
+            let call = async {
+                match op {
+                    ReadOp::WhoAmI => cloud.who_am_i(ctx).await.map(ReadOutput::Identity),
+                    ReadOp::ListStacks { .. } => {
+                        cloud.list_stacks(ctx).await.map(ReadOutput::Stacks)
+                    }
+                    ReadOp::DescribeStack { stack_id, .. } => cloud
+                        .describe_stack(stack_id, ctx)
+                        .await
+                        .map(|d| ReadOutput::StackDetail(Box::new(d))),
+                }
+            };
+            let outcome = tokio::select! {
+                r = tokio::time::timeout(config.read_timeout, call) => r.unwrap_or_else(|_| {
+                    Err(ProviderError::new(ErrorKind::Network, format!("no answer within {:?}", config.read_timeout)))
+                }),
+                _ = ctx.cancelled() => Err(cancelled()),
+            };
+            match outcome {
+                Err(e) if e.is_transient() && attempt < config.read_attempts => {
+                    let delay = backoff(config, attempt, ctx.job_id());
+                    ctx.warn(format!(
+                        "{e}; retrying in {:.1}s (attempt {}/{})",
+                        delay.as_secs_f32(),
+                        attempt + 1,
+                        config.read_attempts
+                    ));
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = ctx.cancelled() => break Err(cancelled()),
+                    }
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        drop(permit);
+        result
+    }
+
+    async fn run_mutation(
+        &self,
+        approved: Approved<MutatingOp>,
+        ctx: &TaskCtx,
+    ) -> ProviderResult<String> {
+        let key = approved.op().target_key();
+        let target_lock = lock(&self.inner.target_locks)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _serial = match target_lock.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                ctx.info(format!("waiting for another change to {key} to finish"));
+                tokio::select! {
+                    g = target_lock.lock() => g,
+                    _ = ctx.cancelled() => return Err(ProviderError::new(ErrorKind::Cancelled, "cancelled before it started")),
+                }
+            }
+        };
+        // Read-only may have been engaged while this job waited: refuse again here.
+        if self.inner.latch.is_engaged() {
+            let reason = self.inner.latch.reason().unwrap_or_default();
+            lock(&self.inner.running_mutations).remove(&ctx.job_id());
+            self.audit(
+                approved.op(),
+                approved.actor(),
+                approved.request_id(),
+                Decision::RefusedReadOnly,
+                Some(reason.clone()),
+            );
+            return Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!("refused, read-only mode: {reason}"),
+            ));
+        }
+        let record = self.record(
+            approved.op(),
+            approved.actor(),
+            approved.request_id(),
+            Decision::Started,
+            None,
+        );
+        // The audit entry must be on disk before the change runs.
+        if let Err(e) = self.inner.audit.append(&record) {
+            return Err(ProviderError::new(
+                ErrorKind::Other,
+                format!("not started: audit log unavailable: {e}"),
+            ));
+        }
+        self.set_running(ctx.job_id());
+        let cloud = tokio::select! {
+            c = self.inner.cloud.clone() => c,
+            _ = ctx.cancelled() => return Err(ProviderError::new(ErrorKind::Cancelled, "cancelled before it started")),
+        };
+        let timeout = self.inner.config.mutation_timeout;
+        let run = async {
+            match approved.split() {
+                ApprovedMutation::DeleteStack(a) => cloud.delete_stack(a, ctx).await,
+            }
+        };
+        tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
+            Err(ProviderError::new(
+                ErrorKind::Network,
+                format!("stopped following after {timeout:?}; the change may still be running in AWS"),
+            ))
+        })
+    }
+
+    fn record(
+        &self,
+        op: &MutatingOp,
+        actor: &Actor,
+        request_id: u64,
+        decision: Decision,
+        detail: Option<String>,
+    ) -> AuditRecord {
+        AuditRecord {
+            actor: actor.clone(),
+            operation: op.name().to_string(),
+            target: op.target_json(),
+            environment: op.environment().as_str().to_string(),
+            decision,
+            request_id: Some(request_id),
+            detail,
+        }
+    }
+
+    fn audit(
+        &self,
+        op: &MutatingOp,
+        actor: &Actor,
+        request_id: u64,
+        decision: Decision,
+        detail: Option<String>,
+    ) {
+        let record = self.record(op, actor, request_id, decision, detail);
+        if let Err(e) = self.inner.audit.append(&record) {
+            tracing::error!("audit append failed: {e}");
+        }
+    }
+}
+
+/// Exponential backoff with deterministic jitter (spread by job id, so parallel reads do not
+/// retry in lock-step; deterministic so paused-time tests are exact).
+fn backoff(config: &EngineConfig, attempt: u32, job: JobId) -> Duration {
+    let exp = config
+        .read_backoff_base
+        .saturating_mul(1 << (attempt - 1).min(16));
+    let capped = exp.min(config.read_backoff_max);
+    let jitter = (job.unsigned_abs() % 5) as u32 * capped / 20;
+    capped + jitter
+}
+
+impl MutatingOp {
+    fn to_string_target(&self) -> String {
+        match self {
+            MutatingOp::DeleteStack(d) => d.target.to_string(),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! What a running task can do: write its log, report progress, notice cancellation.
+
+use crate::engine::EngineEvent;
+use crate::engine::joblog::{LogLevel, SharedJobLog};
+use crate::engine::store::JobStore;
+use crate::model::JobId;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+/// The UI's view of one job's log. `notified` coalesces "log grew" events: the task sends one
+/// only when the flag was clear; the UI clears it when it handles the event.
+#[derive(Clone)]
+pub struct JobHandle {
+    pub id: JobId,
+    pub log: SharedJobLog,
+    pub notified: Arc<AtomicBool>,
+}
+
+pub struct TaskCtx {
+    pub(crate) handle: JobHandle,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) events: UnboundedSender<EngineEvent>,
+    pub(crate) store: Arc<JobStore>,
+    /// Last progress sent, in per-mille; -1 = none yet. Progress is sent only when it changes.
+    pub(crate) last_progress: AtomicI32,
+}
+
+impl TaskCtx {
+    pub fn job_id(&self) -> JobId {
+        self.handle.id
+    }
+
+    pub fn info(&self, text: impl AsRef<str>) {
+        self.log(LogLevel::Info, text.as_ref());
+    }
+
+    pub fn warn(&self, text: impl AsRef<str>) {
+        self.log(LogLevel::Warn, text.as_ref());
+    }
+
+    pub fn error(&self, text: impl AsRef<str>) {
+        self.log(LogLevel::Error, text.as_ref());
+    }
+
+    pub fn log(&self, level: LogLevel, text: &str) {
+        {
+            let mut log = self.handle.log.lock().unwrap_or_else(|p| p.into_inner());
+            log.push(level, text);
+        }
+        if !self.handle.notified.swap(true, Ordering::AcqRel) {
+            let _ = self.events.send(EngineEvent::LogGrew(self.handle.id));
+        }
+    }
+
+    /// Fraction done, 0.0..=1.0. Stored and sent only when it moves by at least 0.1%.
+    pub fn progress(&self, fraction: f32) {
+        let permille = (fraction.clamp(0.0, 1.0) * 1000.0).round() as i32;
+        if self.last_progress.swap(permille, Ordering::AcqRel) == permille {
+            return;
+        }
+        let value = permille as f32 / 1000.0;
+        if let Err(e) = self.store.set_progress(self.handle.id, value) {
+            tracing::warn!(job = self.handle.id, "could not store progress: {e}");
+        }
+        if let Ok(Some(record)) = self.store.get(self.handle.id) {
+            let _ = self.events.send(EngineEvent::JobChanged(record));
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Completes when the job is cancelled (by the person, a newer read, or shutdown).
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+}

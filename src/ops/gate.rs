@@ -1,0 +1,421 @@
+//! The gate: the only place an [`Approved`] token can be created.
+//!
+//! Flow: `request(op)` records the request and opens a confirmation (or refuses it);
+//! the confirmation dialog calls `confirm(id, typed)`, which checks the open request's id and
+//! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
+//! one-way latch: nothing can release it once engaged.
+
+use super::{DeleteStack, MutatingOp, RiskTier};
+use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Proof that a person confirmed exactly this operation in the dialog.
+///
+/// Private fields, not `Clone`, `Default` or `Deserialize`: it can only be minted by
+/// [`Gate::confirm`] and is consumed by the engine or provider method that executes it.
+#[derive(Debug)]
+#[must_use = "an approval does nothing until it is submitted to the engine"]
+pub struct Approved<T> {
+    op: T,
+    request_id: u64,
+    actor: Actor,
+}
+
+impl<T> Approved<T> {
+    pub fn op(&self) -> &T {
+        &self.op
+    }
+
+    pub fn request_id(&self) -> u64 {
+        self.request_id
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+/// An approved mutation narrowed to its variant, so each provider method can demand the
+/// approval for exactly its own operation.
+#[derive(Debug)]
+pub enum ApprovedMutation {
+    DeleteStack(Approved<DeleteStack>),
+}
+
+impl Approved<MutatingOp> {
+    pub fn split(self) -> ApprovedMutation {
+        let Approved {
+            op,
+            request_id,
+            actor,
+        } = self;
+        match op {
+            MutatingOp::DeleteStack(d) => ApprovedMutation::DeleteStack(Approved {
+                op: d,
+                request_id,
+                actor,
+            }),
+        }
+    }
+}
+
+/// Read-only mode. Engaged at start (flag, config, viewer role) or later (a viewer role
+/// discovered once STS answers); never released. Clones share the same latch, so the gate and
+/// the engine always agree.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOnlyLatch {
+    inner: Arc<LatchInner>,
+}
+
+#[derive(Debug, Default)]
+struct LatchInner {
+    engaged: AtomicBool,
+    reasons: Mutex<Vec<String>>,
+}
+
+impl ReadOnlyLatch {
+    pub fn new() -> ReadOnlyLatch {
+        ReadOnlyLatch::default()
+    }
+
+    pub fn engage(&self, reason: impl Into<String>) {
+        let mut reasons = self.inner.reasons.lock().unwrap_or_else(|p| p.into_inner());
+        reasons.push(reason.into());
+        self.inner.engaged.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_engaged(&self) -> bool {
+        self.inner.engaged.load(Ordering::SeqCst)
+    }
+
+    /// Why read-only mode is on, in the order the reasons arrived.
+    pub fn reasons(&self) -> Vec<String> {
+        self.inner
+            .reasons
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The first reason, for short displays.
+    pub fn reason(&self) -> Option<String> {
+        self.reasons().into_iter().next()
+    }
+}
+
+/// A confirmation the dialog must show: exactly what will run and what it takes to confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmRequest {
+    pub id: u64,
+    pub op: MutatingOp,
+    pub tier: RiskTier,
+}
+
+/// Why a request was refused before any dialog opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("read-only mode: {0}")]
+    ReadOnly(String),
+    #[error("waiting for the AWS identity before changes are allowed: {0}")]
+    IdentityPending(String),
+    #[error("another confirmation is already open")]
+    Busy,
+    #[error("the audit log cannot be written, so no change is allowed: {0}")]
+    AuditUnavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("no open confirmation with id {0}")]
+    NoSuchRequest(u64),
+    #[error("type {expected:?} exactly to confirm")]
+    TextMismatch { expected: String },
+    #[error("read-only mode: {0}")]
+    ReadOnly(String),
+    #[error("the audit log cannot be written, so the change was not approved: {0}")]
+    AuditUnavailable(String),
+}
+
+pub struct Gate {
+    latch: ReadOnlyLatch,
+    audit: Arc<dyn AuditSink>,
+    actor: Actor,
+    identity_pending: Option<String>,
+    next_id: u64,
+    open: Option<ConfirmRequest>,
+}
+
+impl Gate {
+    /// `identity_pending`: Some(reason) when the role cannot be decided until STS answers; changes
+    /// are refused until [`Gate::identity_resolved`] is called.
+    pub fn new(
+        latch: ReadOnlyLatch,
+        audit: Arc<dyn AuditSink>,
+        actor: Actor,
+        identity_pending: Option<String>,
+    ) -> Gate {
+        Gate {
+            latch,
+            audit,
+            actor,
+            identity_pending,
+            next_id: 1,
+            open: None,
+        }
+    }
+
+    pub fn latch(&self) -> &ReadOnlyLatch {
+        &self.latch
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// STS answered. The caller engages the latch first if the principal maps to a viewer.
+    pub fn identity_resolved(&mut self, principal: String) {
+        self.actor.principal = Some(principal);
+        self.identity_pending = None;
+    }
+
+    pub fn open_request(&self) -> Option<&ConfirmRequest> {
+        self.open.as_ref()
+    }
+
+    /// Record a request for `op` and open its confirmation, or refuse it.
+    pub fn request(&mut self, op: MutatingOp) -> Result<ConfirmRequest, Refusal> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.record(&op, id, Decision::Requested, None)
+            .map_err(Refusal::AuditUnavailable)?;
+        let refusal = if self.latch.is_engaged() {
+            Some(Refusal::ReadOnly(self.latch.reason().unwrap_or_default()))
+        } else if let Some(why) = &self.identity_pending {
+            Some(Refusal::IdentityPending(why.clone()))
+        } else if self.open.is_some() {
+            Some(Refusal::Busy)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            let decision = match refusal {
+                Refusal::ReadOnly(_) => Decision::RefusedReadOnly,
+                _ => Decision::Refused,
+            };
+            self.record(&op, id, decision, Some(refusal.to_string()))
+                .map_err(Refusal::AuditUnavailable)?;
+            return Err(refusal);
+        }
+        let request = ConfirmRequest {
+            id,
+            tier: op.risk(),
+            op,
+        };
+        self.open = Some(request.clone());
+        Ok(request)
+    }
+
+    /// The dialog's answer. Mints the approval only for the open request, with the tier's text
+    /// typed exactly, outside read-only mode, and after the confirmation is durably audited.
+    pub fn confirm(&mut self, id: u64, typed: &str) -> Result<Approved<MutatingOp>, ConfirmError> {
+        let open = match &self.open {
+            Some(open) if open.id == id => open,
+            _ => return Err(ConfirmError::NoSuchRequest(id)),
+        };
+        if let RiskTier::TypeName(expected) = &open.tier
+            && typed != expected
+        {
+            return Err(ConfirmError::TextMismatch {
+                expected: expected.clone(),
+            });
+        }
+        let Some(open) = self.open.take() else {
+            return Err(ConfirmError::NoSuchRequest(id));
+        };
+        if self.latch.is_engaged() {
+            let reason = self.latch.reason().unwrap_or_default();
+            let _ = self.record(
+                &open.op,
+                id,
+                Decision::RefusedReadOnly,
+                Some(reason.clone()),
+            );
+            return Err(ConfirmError::ReadOnly(reason));
+        }
+        self.record(&open.op, id, Decision::Confirmed, None)
+            .map_err(ConfirmError::AuditUnavailable)?;
+        Ok(Approved {
+            op: open.op,
+            request_id: id,
+            actor: self.actor.clone(),
+        })
+    }
+
+    /// The dialog was dismissed. Unknown ids are ignored.
+    pub fn cancel(&mut self, id: u64) {
+        if let Some(open) = self.open.take_if(|open| open.id == id) {
+            let _ = self.record(&open.op, id, Decision::Cancelled, None);
+        }
+    }
+
+    fn record(
+        &self,
+        op: &MutatingOp,
+        id: u64,
+        decision: Decision,
+        detail: Option<String>,
+    ) -> Result<(), String> {
+        let record = AuditRecord {
+            actor: self.actor.clone(),
+            operation: op.name().to_string(),
+            target: op.target_json(),
+            environment: op.environment().as_str().to_string(),
+            decision,
+            request_id: Some(id),
+            detail,
+        };
+        self.audit.append(&record).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::MemoryAudit;
+    use crate::model::Environment;
+    use crate::ops::StackTarget;
+
+    fn delete(name: &str) -> MutatingOp {
+        MutatingOp::DeleteStack(DeleteStack {
+            target: StackTarget {
+                account: "123456789012".into(),
+                region: "us-east-1".into(),
+                environment: Environment::Dev,
+                stack_name: name.into(),
+                stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+            },
+        })
+    }
+
+    fn gate(latch: ReadOnlyLatch) -> (Gate, Arc<MemoryAudit>) {
+        let audit = Arc::new(MemoryAudit::default());
+        let actor = Actor {
+            os_user: "alice".into(),
+            principal: None,
+        };
+        (Gate::new(latch, audit.clone(), actor, None), audit)
+    }
+
+    fn decisions(audit: &MemoryAudit) -> Vec<Decision> {
+        audit.records().iter().map(|r| r.decision).collect()
+    }
+
+    #[test]
+    fn typed_name_must_match_exactly() {
+        let (mut gate, audit) = gate(ReadOnlyLatch::new());
+        let req = gate.request(delete("web")).expect("opens");
+        assert!(matches!(
+            gate.confirm(req.id, "we"),
+            Err(ConfirmError::TextMismatch { .. })
+        ));
+        assert!(matches!(
+            gate.confirm(req.id, "WEB"),
+            Err(ConfirmError::TextMismatch { .. })
+        ));
+        // a mismatch keeps the dialog open
+        assert!(gate.open_request().is_some());
+        let approved = gate.confirm(req.id, "web").expect("approved");
+        assert_eq!(approved.op(), &delete("web"));
+        assert_eq!(
+            decisions(&audit),
+            vec![Decision::Requested, Decision::Confirmed]
+        );
+        // consumed: the same request cannot be confirmed twice
+        assert_eq!(
+            gate.confirm(req.id, "web").unwrap_err(),
+            ConfirmError::NoSuchRequest(req.id)
+        );
+    }
+
+    #[test]
+    fn wrong_id_never_approves() {
+        let (mut gate, _) = gate(ReadOnlyLatch::new());
+        let req = gate.request(delete("web")).expect("opens");
+        assert!(gate.confirm(req.id + 1, "web").is_err());
+        gate.cancel(req.id);
+        assert!(gate.confirm(req.id, "web").is_err());
+    }
+
+    #[test]
+    fn read_only_refuses_and_records() {
+        let latch = ReadOnlyLatch::new();
+        latch.engage("--read-only flag");
+        let (mut gate, audit) = gate(latch);
+        assert_eq!(
+            gate.request(delete("web")).unwrap_err(),
+            Refusal::ReadOnly("--read-only flag".into())
+        );
+        assert_eq!(
+            decisions(&audit),
+            vec![Decision::Requested, Decision::RefusedReadOnly]
+        );
+    }
+
+    #[test]
+    fn latch_engaged_while_dialog_open_still_refuses() {
+        let latch = ReadOnlyLatch::new();
+        let (mut gate, audit) = gate(latch.clone());
+        let req = gate.request(delete("web")).expect("opens");
+        latch.engage("principal maps to viewer");
+        assert!(matches!(
+            gate.confirm(req.id, "web"),
+            Err(ConfirmError::ReadOnly(_))
+        ));
+        assert_eq!(decisions(&audit).last(), Some(&Decision::RefusedReadOnly));
+    }
+
+    #[test]
+    fn audit_failure_fails_closed() {
+        let (mut gate, audit) = gate(ReadOnlyLatch::new());
+        let req = gate.request(delete("web")).expect("opens");
+        audit.set_failing(true);
+        assert!(matches!(
+            gate.confirm(req.id, "web"),
+            Err(ConfirmError::AuditUnavailable(_))
+        ));
+        assert!(matches!(
+            gate.request(delete("api")),
+            Err(Refusal::AuditUnavailable(_))
+        ));
+    }
+
+    #[test]
+    fn pending_identity_refuses_until_resolved() {
+        let audit = Arc::new(MemoryAudit::default());
+        let actor = Actor {
+            os_user: "alice".into(),
+            principal: None,
+        };
+        let mut gate = Gate::new(
+            ReadOnlyLatch::new(),
+            audit,
+            actor,
+            Some("role rules name principals".into()),
+        );
+        assert!(matches!(
+            gate.request(delete("web")),
+            Err(Refusal::IdentityPending(_))
+        ));
+        gate.identity_resolved("arn:aws:iam::123456789012:user/alice".into());
+        assert!(gate.request(delete("web")).is_ok());
+    }
+
+    #[test]
+    fn one_confirmation_at_a_time() {
+        let (mut gate, _) = gate(ReadOnlyLatch::new());
+        let first = gate.request(delete("web")).expect("opens");
+        assert_eq!(gate.request(delete("api")).unwrap_err(), Refusal::Busy);
+        assert_eq!(gate.open_request().map(|r| r.id), Some(first.id));
+    }
+}

@@ -1,0 +1,120 @@
+//! AWS through the official Rust SDK: credentials and region from the standard chain (env,
+//! profiles, SSO, instance role), exactly as the aws CLI finds them.
+
+mod cloudformation;
+mod errors;
+
+use crate::engine::ports::{CloudApi, ProviderResult};
+use crate::engine::task::TaskCtx;
+use crate::model::{CallerIdentity, StackDetail, StackSummary};
+use crate::ops::{Approved, DeleteStack};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use futures::future::BoxFuture;
+use std::time::Duration;
+
+pub use errors::classify;
+
+/// Where the AWS clients point. Every field falls back to the standard chain when `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// Points every client at e.g. a local emulator. `AWS_ENDPOINT_URL` is honoured by the SDK
+    /// itself when this is `None`.
+    pub endpoint_url: Option<String>,
+}
+
+/// Live AWS clients for one profile and region.
+#[derive(Clone)]
+pub struct AwsProvider {
+    cfn: aws_sdk_cloudformation::Client,
+    sts: aws_sdk_sts::Client,
+    region: Option<String>,
+}
+
+impl AwsProvider {
+    /// Resolves configuration (may read files and, on EC2, ask IMDS for the region); never
+    /// fails: missing credentials show up on the first call.
+    pub async fn load(settings: &AwsSettings) -> AwsProvider {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // The engine owns retries: reads are retried with backoff, mutations never.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &settings.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        AwsProvider {
+            region: config.region().map(|r| r.to_string()),
+            cfn: aws_sdk_cloudformation::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+        }
+    }
+
+    /// The region the clients use, if the chain found one.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    pub fn cloudformation(&self) -> &aws_sdk_cloudformation::Client {
+        &self.cfn
+    }
+}
+
+impl CloudApi for AwsProvider {
+    fn region(&self) -> Option<String> {
+        self.region.clone()
+    }
+
+    fn who_am_i<'a>(&'a self, _ctx: &'a TaskCtx) -> BoxFuture<'a, ProviderResult<CallerIdentity>> {
+        Box::pin(async move {
+            let out = self
+                .sts
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok(CallerIdentity {
+                account: out.account().unwrap_or_default().to_string(),
+                arn: out.arn().unwrap_or_default().to_string(),
+                user_id: out.user_id().unwrap_or_default().to_string(),
+            })
+        })
+    }
+
+    fn list_stacks<'a>(
+        &'a self,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<Vec<StackSummary>>> {
+        Box::pin(cloudformation::list_stacks(&self.cfn, ctx))
+    }
+
+    fn describe_stack<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<StackDetail>> {
+        Box::pin(cloudformation::describe_stack(&self.cfn, stack_id, ctx))
+    }
+
+    fn delete_stack<'a>(
+        &'a self,
+        approved: Approved<DeleteStack>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        Box::pin(cloudformation::delete_stack(&self.cfn, approved, ctx))
+    }
+}

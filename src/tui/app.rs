@@ -1,0 +1,280 @@
+//! The app loop: set up, draw the first frame before anything touches the network, then turn
+//! terminal, engine and signal events into `Msg`s, run the resulting `Cmd`s, and redraw only
+//! when something happened.
+
+use crate::audit::{Actor, AuditLog, AuditSink};
+use crate::config::theme::{ColorDepth, Theme};
+use crate::config::{Config, Paths, RoleResolution};
+use crate::engine::ports::CloudApi;
+use crate::engine::store::JobStore;
+use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::model::{Environment, Role, now_ms};
+use crate::ops::{Gate, ReadOnlyLatch};
+use crate::providers::aws::{AwsProvider, AwsSettings};
+use crate::tui::state::{Cmd, Msg, Session, State, Toast, ToastLevel, update};
+use crate::tui::terminal::TerminalGuard;
+use crate::tui::view;
+use anyhow::Context as _;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::{FutureExt, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{BufWriter, Stdout};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub read_only: bool,
+    pub aws: AwsSettings,
+    pub env_override: Option<Environment>,
+    pub theme: Option<String>,
+    pub config_path: Option<PathBuf>,
+}
+
+/// Everything built before the first frame: local files only, no network.
+pub struct Prepared {
+    pub state: State,
+    pub store: Arc<JobStore>,
+    pub audit: Arc<dyn AuditSink>,
+    pub paths: Paths,
+    pub aws: AwsSettings,
+    pub recovered: usize,
+}
+
+/// The OS user running opsdeck, from the password database (not `$USER`, which anyone can set).
+pub fn os_user() -> String {
+    let uid = nix::unistd::geteuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid-{uid}"),
+    }
+}
+
+pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
+    let config = Config::load(&paths, opts.config_path.as_deref())?;
+    let aws = AwsSettings {
+        profile: opts.aws.profile.clone().or(config.aws.profile.clone()),
+        region: opts.aws.region.clone().or(config.aws.region.clone()),
+        endpoint_url: opts
+            .aws
+            .endpoint_url
+            .clone()
+            .or(config.aws.endpoint_url.clone())
+            .or_else(|| {
+                std::env::var("AWS_ENDPOINT_URL")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            }),
+    };
+    let theme_name = opts.theme.clone().unwrap_or_else(|| config.theme.clone());
+    let theme = Theme::load(&theme_name, Some(&paths.themes_dir))?;
+    let depth = ColorDepth::from_env();
+
+    std::fs::create_dir_all(&paths.data_dir)
+        .with_context(|| format!("cannot create data dir {}", paths.data_dir.display()))?;
+    let audit: Arc<dyn AuditSink> = Arc::new(AuditLog::open(&paths.audit_log)?);
+    let store = Arc::new(JobStore::open(&paths.jobs_db)?);
+    let recovered = store.recover_interrupted()?;
+
+    let latch = ReadOnlyLatch::new();
+    if opts.read_only {
+        latch.engage("started with --read-only");
+    }
+    if config.read_only {
+        latch.engage(format!(
+            "safety.read_only is set in {}",
+            config.sources.join(" + ")
+        ));
+    }
+    let user = os_user();
+    let resolution = config.role_for(&user, None);
+    let (role, pending) = match resolution {
+        RoleResolution::Resolved(role) => (Some(role), None),
+        RoleResolution::Pending { provisional } => (
+            (provisional == Role::Viewer).then_some(provisional),
+            Some("role rules name IAM principals; waiting for STS to say who you are".to_string()),
+        ),
+    };
+    if resolution.role() == Role::Viewer {
+        latch.engage(format!("OS user {user} maps to role viewer"));
+    }
+    let actor = Actor {
+        os_user: user.clone(),
+        principal: None,
+    };
+    let gate = Gate::new(latch, audit.clone(), actor, pending);
+    let session = Session {
+        os_user: user,
+        profile: aws
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|s| !s.is_empty())),
+        region: aws.region.clone().or_else(|| {
+            std::env::var("AWS_REGION")
+                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                .ok()
+                .filter(|s| !s.is_empty())
+        }),
+        endpoint_url: aws.endpoint_url.clone(),
+        env_override: opts.env_override,
+        role,
+        ..Session::default()
+    };
+    let mut state = State::new(session, Arc::new(config), gate, &theme, depth);
+    match store.recent(500) {
+        Ok(records) => state.load_history(records),
+        Err(e) => {
+            state.toast = Some(Toast {
+                level: ToastLevel::Error,
+                text: format!("job history unavailable: {e}"),
+            })
+        }
+    }
+    if recovered > 0 {
+        state.toast = Some(Toast {
+            level: ToastLevel::Warn,
+            text: format!(
+                "{recovered} job(s) were running when opsdeck last stopped: marked interrupted (see Jobs)"
+            ),
+        });
+    }
+    Ok(Prepared {
+        state,
+        store,
+        audit,
+        paths,
+        aws,
+        recovered,
+    })
+}
+
+type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+/// Run the console until the person quits or a signal ends it. Returns the exit code.
+pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
+    let Prepared {
+        mut state,
+        store,
+        audit,
+        paths,
+        aws,
+        ..
+    } = prepared;
+
+    let guard = TerminalGuard::enter().context("cannot set up the terminal (is this a TTY?)")?;
+    let backend = CrosstermBackend::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
+    let mut terminal: Term = Terminal::new(backend)?;
+    terminal.clear()?;
+    // The first frame: nothing above waited for the network.
+    terminal.draw(|f| view::render(f, &state))?;
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<EngineEvent>();
+    let cloud = async move { Arc::new(AwsProvider::load(&aws).await) as Arc<dyn CloudApi> }.boxed();
+    let engine_config = EngineConfig {
+        logs_dir: Some(paths.job_logs_dir.clone()),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(
+        cloud,
+        store,
+        audit,
+        state.gate.latch().clone(),
+        tx,
+        engine_config,
+    );
+
+    let initial = state.initial_commands();
+    execute(&mut state, &engine, &paths, initial);
+
+    let mut events = EventStream::new();
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let mut exit_code = 0;
+    loop {
+        let running = state.jobs.running() > 0;
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
+                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                // The terminal is gone (closed SSH session without SIGHUP): leave cleanly.
+                Some(Err(_)) | None => Msg::Terminate("the terminal closed"),
+            },
+            Some(ev) = rx.recv() => Msg::Engine(ev),
+            _ = tick.tick(), if running => Msg::Tick { now_ms: now_ms() },
+            _ = sigterm.recv() => { exit_code = 143; Msg::Terminate("SIGTERM") },
+            _ = sighup.recv() => { exit_code = 129; Msg::Terminate("SIGHUP") },
+            _ = sigint.recv() => { exit_code = 130; Msg::Terminate("SIGINT") },
+        };
+        let cmds = update(&mut state, msg);
+        execute(&mut state, &engine, &paths, cmds);
+        // Coalesce bursts: fold every waiting engine event into the state before one redraw.
+        while let Ok(ev) = rx.try_recv() {
+            let cmds = update(&mut state, Msg::Engine(ev));
+            execute(&mut state, &engine, &paths, cmds);
+        }
+        if state.quit {
+            break;
+        }
+        if let Err(e) = terminal.draw(|f| view::render(f, &state)) {
+            tracing::warn!("draw failed, leaving: {e}");
+            break;
+        }
+    }
+
+    let interrupted = engine.shutdown();
+    drop(terminal);
+    drop(guard);
+    if interrupted > 0 {
+        eprintln!(
+            "opsdeck: {interrupted} running job(s) recorded as interrupted (see `opsdeck jobs`)"
+        );
+    }
+    Ok(exit_code)
+}
+
+fn execute(state: &mut State, engine: &Engine, paths: &Paths, cmds: Vec<Cmd>) {
+    for cmd in cmds {
+        match cmd {
+            Cmd::Read(op) => {
+                if engine.submit_read(op).is_none() {
+                    state.toast = Some(Toast {
+                        level: ToastLevel::Error,
+                        text: "the job store is unavailable".into(),
+                    });
+                }
+            }
+            Cmd::Execute(approved) => {
+                if let Err(refused) = engine.submit_mutation(approved) {
+                    state.toast = Some(Toast {
+                        level: ToastLevel::Error,
+                        text: format!("refused: {refused}"),
+                    });
+                }
+            }
+            Cmd::CancelJob(id) => {
+                if !engine.cancel(id) {
+                    state.toast = Some(Toast {
+                        level: ToastLevel::Info,
+                        text: format!("job {id} is not running"),
+                    });
+                }
+            }
+            Cmd::LoadTheme(name) => {
+                let loaded = Theme::load(&name, Some(&paths.themes_dir)).map_err(|e| e.to_string());
+                let more = update(state, Msg::ThemeLoaded(loaded));
+                execute(state, engine, paths, more);
+            }
+            Cmd::Quit => state.quit = true,
+        }
+    }
+}

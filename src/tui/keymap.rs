@@ -1,0 +1,383 @@
+//! One table of key bindings per context. It drives key handling, the `?` help screen and the
+//! key hints, so the three can never disagree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Panes in the order of their number keys and Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Chat,
+    Inventory,
+    Cost,
+    Compliance,
+    Jobs,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [
+        Pane::Chat,
+        Pane::Inventory,
+        Pane::Cost,
+        Pane::Compliance,
+        Pane::Jobs,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Chat => "Chat",
+            Pane::Inventory => "Inventory",
+            Pane::Cost => "Cost",
+            Pane::Compliance => "Compliance",
+            Pane::Jobs => "Jobs",
+        }
+    }
+
+    pub fn number(self) -> usize {
+        match self {
+            Pane::Chat => 1,
+            Pane::Inventory => 2,
+            Pane::Cost => 3,
+            Pane::Compliance => 4,
+            Pane::Jobs => 5,
+        }
+    }
+}
+
+/// What a key means, before the state decides what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    FocusNext,
+    FocusPrev,
+    Focus(Pane),
+    ToggleZoom,
+    OpenCommandLine,
+    OpenFilter,
+    OpenHelp,
+    Quit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Back,
+    Refresh,
+    DeleteStack,
+    NextTab,
+    PrevTab,
+    ToggleFollow,
+    CancelJob,
+    SearchNext,
+    SearchPrev,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Anywhere outside text input and dialogs.
+    Global,
+    /// Any list (stacks, jobs, log).
+    List,
+    Inventory,
+    StackDetail,
+    Jobs,
+    JobLog,
+    /// The chat input has focus: only these keys are taken from the text.
+    Chat,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "Everywhere",
+            Context::List => "Lists",
+            Context::Inventory => "Inventory: stacks",
+            Context::StackDetail => "Inventory: stack detail",
+            Context::Jobs => "Jobs",
+            Context::JobLog => "Jobs: log (Enter on a job)",
+            Context::Chat => "Chat (other keys type)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+const fn k(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::NONE,
+    }
+}
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::CONTROL,
+    }
+}
+const fn code(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::NONE,
+    }
+}
+
+impl Key {
+    pub fn matches(&self, ev: &KeyEvent) -> bool {
+        // Terminals report Shift on upper-case letters and symbols inconsistently: compare
+        // characters as typed and only Control/Alt as modifiers.
+        let significant = KeyModifiers::CONTROL | KeyModifiers::ALT;
+        match (self.code, ev.code) {
+            (KeyCode::BackTab, KeyCode::BackTab) => true,
+            (KeyCode::Tab, KeyCode::Tab) => !ev.modifiers.contains(KeyModifiers::SHIFT),
+            (a, b) => a == b && (ev.modifiers & significant) == (self.mods & significant),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "S-Tab".into(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            other => format!("{other:?}"),
+        };
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            format!("C-{base}")
+        } else {
+            base
+        }
+    }
+}
+
+pub struct Binding {
+    pub context: Context,
+    pub keys: &'static [Key],
+    pub action: Action,
+    pub help: &'static str,
+}
+
+const fn b(context: Context, keys: &'static [Key], action: Action, help: &'static str) -> Binding {
+    Binding {
+        context,
+        keys,
+        action,
+        help,
+    }
+}
+
+use Action as A;
+use Context as C;
+
+pub static KEYMAP: &[Binding] = &[
+    b(C::Global, &[code(KeyCode::Tab)], A::FocusNext, "next pane"),
+    b(
+        C::Global,
+        &[code(KeyCode::BackTab)],
+        A::FocusPrev,
+        "previous pane",
+    ),
+    b(C::Global, &[k('1')], A::Focus(Pane::Chat), "Chat"),
+    b(C::Global, &[k('2')], A::Focus(Pane::Inventory), "Inventory"),
+    b(C::Global, &[k('3')], A::Focus(Pane::Cost), "Cost"),
+    b(
+        C::Global,
+        &[k('4')],
+        A::Focus(Pane::Compliance),
+        "Compliance",
+    ),
+    b(C::Global, &[k('5')], A::Focus(Pane::Jobs), "Jobs"),
+    b(C::Global, &[k('z')], A::ToggleZoom, "zoom the pane / back"),
+    b(
+        C::Global,
+        &[k(':')],
+        A::OpenCommandLine,
+        "command line (:help lists commands)",
+    ),
+    b(
+        C::Global,
+        &[k('/')],
+        A::OpenFilter,
+        "filter the list / search the log",
+    ),
+    b(C::Global, &[k('?')], A::OpenHelp, "this help"),
+    b(C::Global, &[k('r'), ctrl('r')], A::Refresh, "refresh"),
+    b(
+        C::Global,
+        &[k('q'), ctrl('c')],
+        A::Quit,
+        "quit (asks when jobs run)",
+    ),
+    b(C::List, &[k('j'), code(KeyCode::Down)], A::Down, "down"),
+    b(C::List, &[k('k'), code(KeyCode::Up)], A::Up, "up"),
+    b(
+        C::List,
+        &[ctrl('d'), code(KeyCode::PageDown), ctrl('f')],
+        A::PageDown,
+        "page down",
+    ),
+    b(
+        C::List,
+        &[ctrl('u'), code(KeyCode::PageUp), ctrl('b')],
+        A::PageUp,
+        "page up",
+    ),
+    b(C::List, &[k('g'), code(KeyCode::Home)], A::Top, "first"),
+    b(C::List, &[k('G'), code(KeyCode::End)], A::Bottom, "last"),
+    b(C::List, &[code(KeyCode::Enter), k('l')], A::Open, "open"),
+    b(
+        C::List,
+        &[code(KeyCode::Esc), k('h')],
+        A::Back,
+        "back / clear filter",
+    ),
+    b(
+        C::Inventory,
+        &[k('d'), ctrl('k')],
+        A::DeleteStack,
+        "delete the stack (type its name)",
+    ),
+    b(
+        C::StackDetail,
+        &[k(']'), code(KeyCode::Right)],
+        A::NextTab,
+        "next section",
+    ),
+    b(
+        C::StackDetail,
+        &[k('['), code(KeyCode::Left)],
+        A::PrevTab,
+        "previous section",
+    ),
+    b(
+        C::StackDetail,
+        &[k('d'), ctrl('k')],
+        A::DeleteStack,
+        "delete this stack",
+    ),
+    b(C::Jobs, &[k('c')], A::CancelJob, "cancel the job"),
+    b(
+        C::JobLog,
+        &[k('f'), k('F')],
+        A::ToggleFollow,
+        "follow the log on/off",
+    ),
+    b(C::JobLog, &[k('n')], A::SearchNext, "next match"),
+    b(C::JobLog, &[k('N')], A::SearchPrev, "previous match"),
+    b(C::JobLog, &[k('c')], A::CancelJob, "cancel the job"),
+    b(C::Chat, &[code(KeyCode::Tab)], A::FocusNext, "next pane"),
+    b(
+        C::Chat,
+        &[code(KeyCode::BackTab)],
+        A::FocusPrev,
+        "previous pane",
+    ),
+    b(C::Chat, &[ctrl('c')], A::Quit, "quit"),
+];
+
+/// The first binding in `contexts` (searched in order) that matches the key.
+pub fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
+    contexts.iter().find_map(|ctx| {
+        KEYMAP
+            .iter()
+            .filter(|b| b.context == *ctx)
+            .find(|b| b.keys.iter().any(|key| key.matches(ev)))
+            .map(|b| b.action)
+    })
+}
+
+/// Help lines grouped by context, generated from [`KEYMAP`].
+pub fn help_sections() -> Vec<(Context, Vec<(String, &'static str)>)> {
+    let order = [
+        C::Global,
+        C::List,
+        C::Inventory,
+        C::StackDetail,
+        C::Jobs,
+        C::JobLog,
+        C::Chat,
+    ];
+    order
+        .iter()
+        .map(|ctx| {
+            let rows = KEYMAP
+                .iter()
+                .filter(|b| b.context == *ctx)
+                .map(|b| {
+                    (
+                        b.keys.iter().map(Key::label).collect::<Vec<_>>().join(" "),
+                        b.help,
+                    )
+                })
+                .collect();
+            (*ctx, rows)
+        })
+        .collect()
+}
+
+/// Key hint for one action in one context, e.g. "d" for delete.
+pub fn hint(context: Context, action: Action) -> Option<String> {
+    KEYMAP
+        .iter()
+        .find(|b| b.context == context && b.action == action)
+        .and_then(|b| b.keys.first())
+        .map(Key::label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_context() {
+        for (i, a) in KEYMAP.iter().enumerate() {
+            for other in &KEYMAP[i + 1..] {
+                if a.context != other.context {
+                    continue;
+                }
+                for ka in a.keys {
+                    for kb in other.keys {
+                        assert!(
+                            !(ka.code == kb.code && ka.mods == kb.mods),
+                            "{} bound twice in {:?}",
+                            ka.label(),
+                            a.context
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn context_order_decides() {
+        let d = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE);
+        assert_eq!(
+            lookup(&[C::Inventory, C::List, C::Global], &d),
+            Some(A::DeleteStack)
+        );
+        assert_eq!(lookup(&[C::Jobs, C::List, C::Global], &d), None);
+        let shift_g = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(lookup(&[C::List], &shift_g), Some(A::Bottom));
+    }
+
+    #[test]
+    fn help_lists_every_binding() {
+        let total: usize = help_sections().iter().map(|(_, rows)| rows.len()).sum();
+        assert_eq!(total, KEYMAP.len());
+    }
+}

@@ -1,0 +1,1151 @@
+//! The console's state and its one pure update function:
+//! `update(&mut State, Msg) -> Vec<Cmd>`. No I/O here except through the gate's audit sink;
+//! effects are returned as [`Cmd`]s for the app loop to run.
+
+use crate::config::Config;
+use crate::config::theme::{ColorDepth, Theme};
+use crate::engine::task::JobHandle;
+use crate::engine::{EngineEvent, ReadOutput, ViewKey};
+use crate::model::{
+    CallerIdentity, Environment, JobId, JobRecord, JobState, Role, StackDetail, StackSummary,
+};
+use crate::ops::{
+    Approved, ConfirmError, ConfirmRequest, DeleteStack, Gate, MutatingOp, ReadOp, ReadScope,
+    RiskTier, StackTarget,
+};
+use crate::tui::input::LineInput;
+use crate::tui::keymap::{self, Action, Context, Pane};
+use crate::tui::styles::Styles;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Everything that can happen to the console.
+pub enum Msg {
+    Key(KeyEvent),
+    Engine(EngineEvent),
+    /// Once a second while jobs run, so durations move.
+    Tick {
+        now_ms: i64,
+    },
+    Resize,
+    ThemeLoaded(Result<Theme, String>),
+    /// SIGTERM / SIGHUP: leave now, no questions.
+    Terminate(&'static str),
+}
+
+/// Effects for the app loop.
+#[derive(Debug)]
+pub enum Cmd {
+    Read(ReadOp),
+    /// Only ever built from a token the gate minted in this update.
+    Execute(Approved<MutatingOp>),
+    CancelJob(JobId),
+    LoadTheme(String),
+    Quit,
+}
+
+/// Where the console points and who is at the keyboard.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub os_user: String,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub identity: Option<CallerIdentity>,
+    /// Why the identity is unknown (e.g. no credentials), shown plainly.
+    pub identity_error: Option<String>,
+    pub role: Option<Role>,
+    /// `--env`: used when config maps neither the account nor the profile.
+    pub env_override: Option<Environment>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    pub level: ToastLevel,
+    pub text: String,
+}
+
+/// Modal modes, innermost first in key handling.
+pub enum Mode {
+    Normal,
+    Command(LineInput),
+    Filter(LineInput),
+    Help { scroll: u16 },
+    Confirm(ConfirmDialog),
+    QuitConfirm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogFocus {
+    Input,
+    Cancel,
+    Confirm,
+}
+
+pub struct ConfirmDialog {
+    pub request: ConfirmRequest,
+    pub input: LineInput,
+    pub focus: DialogFocus,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailTab {
+    Overview,
+    Resources,
+    Outputs,
+    Parameters,
+}
+
+impl DetailTab {
+    pub const ALL: [DetailTab; 4] = [
+        DetailTab::Overview,
+        DetailTab::Resources,
+        DetailTab::Outputs,
+        DetailTab::Parameters,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            DetailTab::Overview => "Overview",
+            DetailTab::Resources => "Resources",
+            DetailTab::Outputs => "Outputs",
+            DetailTab::Parameters => "Parameters",
+        }
+    }
+}
+
+pub struct StackDetailView {
+    pub stack: StackSummary,
+    pub detail: Option<StackDetail>,
+    pub error: Option<String>,
+    pub tab: DetailTab,
+    pub scroll: usize,
+}
+
+#[derive(Default)]
+pub struct InventoryState {
+    pub stacks: Vec<StackSummary>,
+    pub loaded: bool,
+    pub loading: bool,
+    pub error: Option<String>,
+    pub filter: String,
+    /// Indices into `stacks` that pass the filter; recomputed only when either changes.
+    pub visible: Vec<usize>,
+    /// Position in `visible`.
+    pub selected: usize,
+    pub detail: Option<StackDetailView>,
+}
+
+impl InventoryState {
+    fn refilter(&mut self) {
+        let needle = self.filter.to_lowercase();
+        self.visible = (0..self.stacks.len())
+            .filter(|&i| {
+                needle.is_empty()
+                    || self.stacks[i].name.to_lowercase().contains(&needle)
+                    || self.stacks[i].status.to_lowercase().contains(&needle)
+            })
+            .collect();
+        self.selected = self.selected.min(self.visible.len().saturating_sub(1));
+    }
+
+    pub fn selected_stack(&self) -> Option<&StackSummary> {
+        self.visible
+            .get(self.selected)
+            .and_then(|&i| self.stacks.get(i))
+    }
+}
+
+pub struct LogView {
+    pub follow: bool,
+    /// First line shown when not following (seq).
+    pub top: u64,
+    pub search: Option<String>,
+    pub matches: Vec<u64>,
+    pub match_idx: usize,
+}
+
+impl Default for LogView {
+    fn default() -> Self {
+        LogView {
+            follow: true,
+            top: 0,
+            search: None,
+            matches: Vec::new(),
+            match_idx: 0,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct JobsState {
+    /// Newest first.
+    pub records: Vec<JobRecord>,
+    pub handles: HashMap<JobId, JobHandle>,
+    pub filter: String,
+    pub visible: Vec<usize>,
+    pub selected: usize,
+    pub log_open: bool,
+    pub log: LogView,
+    /// Log lines that fit in the log area at the last render; the view records it.
+    pub log_height: std::cell::Cell<usize>,
+}
+
+impl JobsState {
+    fn refilter(&mut self) {
+        let needle = self.filter.to_lowercase();
+        self.visible = (0..self.records.len())
+            .filter(|&i| {
+                let r = &self.records[i];
+                needle.is_empty()
+                    || r.title.to_lowercase().contains(&needle)
+                    || r.operation.contains(&needle)
+                    || r.state.as_str().contains(&needle)
+            })
+            .collect();
+        self.selected = self.selected.min(self.visible.len().saturating_sub(1));
+    }
+
+    pub fn selected_record(&self) -> Option<&JobRecord> {
+        self.visible
+            .get(self.selected)
+            .and_then(|&i| self.records.get(i))
+    }
+
+    pub fn running(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| !r.state.is_finished())
+            .count()
+    }
+
+    fn upsert(&mut self, record: JobRecord) {
+        let selected_id = self.selected_record().map(|r| r.id);
+        match self.records.iter_mut().find(|r| r.id == record.id) {
+            Some(existing) => *existing = record,
+            None => {
+                let at = self
+                    .records
+                    .iter()
+                    .position(|r| r.id < record.id)
+                    .unwrap_or(self.records.len());
+                self.records.insert(at, record);
+            }
+        }
+        self.refilter();
+        // keep the same job selected while new ones arrive on top
+        if let Some(id) = selected_id
+            && let Some(pos) = self.visible.iter().position(|&i| self.records[i].id == id)
+        {
+            self.selected = pos;
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatRole {
+    User,
+    System,
+}
+
+pub struct ChatState {
+    pub input: TextArea<'static>,
+    pub history: Vec<(ChatRole, String)>,
+}
+
+impl Default for ChatState {
+    fn default() -> Self {
+        let mut input = TextArea::default();
+        input.set_placeholder_text(
+            "type a command (stacks, jobs, theme NAME, help) and press Enter",
+        );
+        ChatState {
+            input,
+            history: vec![(
+                ChatRole::System,
+                "No assistant is configured yet. This pane accepts the same commands as `:` \
+                 (try `help`)."
+                    .to_string(),
+            )],
+        }
+    }
+}
+
+pub struct State {
+    pub session: Session,
+    pub config: Arc<Config>,
+    pub gate: Gate,
+    pub focus: Pane,
+    pub zoomed: bool,
+    pub mode: Mode,
+    pub inventory: InventoryState,
+    pub jobs: JobsState,
+    pub chat: ChatState,
+    pub toast: Option<Toast>,
+    pub theme_name: String,
+    pub color_depth: ColorDepth,
+    pub styles: Styles,
+    pub now_ms: i64,
+    /// Latest read job per view; results from older jobs are dropped.
+    pub latest_reads: HashMap<ViewKey, JobId>,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(
+        session: Session,
+        config: Arc<Config>,
+        gate: Gate,
+        theme: &Theme,
+        depth: ColorDepth,
+    ) -> State {
+        State {
+            session,
+            config,
+            gate,
+            focus: Pane::Inventory,
+            zoomed: false,
+            mode: Mode::Normal,
+            inventory: InventoryState::default(),
+            jobs: JobsState::default(),
+            chat: ChatState::default(),
+            toast: None,
+            theme_name: theme.name.clone(),
+            color_depth: depth,
+            styles: Styles::new(&theme.palette_for(depth), depth),
+            now_ms: crate::model::now_ms(),
+            latest_reads: HashMap::new(),
+            quit: false,
+        }
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.gate.latch().is_engaged()
+    }
+
+    /// The session's environment: config mapping first, `--env` only where config is silent.
+    pub fn environment(&self) -> Environment {
+        let account = self.session.identity.as_ref().map(|i| i.account.clone());
+        self.environment_of(account.as_deref())
+    }
+
+    pub fn environment_of(&self, account: Option<&str>) -> Environment {
+        match self
+            .config
+            .environment_for(account, self.session.profile.as_deref())
+        {
+            Environment::Unmapped => self.session.env_override.unwrap_or(Environment::Unmapped),
+            mapped => mapped,
+        }
+    }
+
+    /// Past jobs from the store, shown before anything new runs.
+    pub fn load_history(&mut self, records: Vec<JobRecord>) {
+        self.jobs.records = records;
+        self.jobs.refilter();
+    }
+
+    /// The reads to run when the console opens.
+    pub fn initial_commands(&mut self) -> Vec<Cmd> {
+        let mut cmds = vec![Cmd::Read(ReadOp::WhoAmI)];
+        cmds.extend(self.refresh_stacks());
+        cmds
+    }
+
+    fn toast(&mut self, level: ToastLevel, text: impl Into<String>) {
+        self.toast = Some(Toast {
+            level,
+            text: text.into(),
+        });
+    }
+
+    fn scope(&self) -> ReadScope {
+        ReadScope {
+            region: self
+                .session
+                .region
+                .clone()
+                .unwrap_or_else(|| "(default region)".into()),
+        }
+    }
+
+    fn refresh_stacks(&mut self) -> Vec<Cmd> {
+        self.inventory.loading = true;
+        vec![Cmd::Read(ReadOp::ListStacks {
+            scope: self.scope(),
+        })]
+    }
+
+    /// Key contexts in lookup order for the current focus.
+    pub fn contexts(&self) -> Vec<Context> {
+        match self.focus {
+            Pane::Chat => vec![Context::Chat],
+            Pane::Inventory if self.inventory.detail.is_some() => {
+                vec![Context::StackDetail, Context::List, Context::Global]
+            }
+            Pane::Inventory => vec![Context::Inventory, Context::List, Context::Global],
+            Pane::Jobs if self.jobs.log_open => {
+                vec![Context::JobLog, Context::List, Context::Global]
+            }
+            Pane::Jobs => vec![Context::Jobs, Context::List, Context::Global],
+            Pane::Cost | Pane::Compliance => vec![Context::Global],
+        }
+    }
+}
+
+pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
+    match msg {
+        Msg::Key(key) => on_key(state, key),
+        Msg::Engine(event) => on_engine(state, event),
+        Msg::Tick { now_ms } => {
+            state.now_ms = now_ms;
+            Vec::new()
+        }
+        Msg::Resize => Vec::new(),
+        Msg::ThemeLoaded(Ok(theme)) => {
+            state.styles = Styles::new(&theme.palette_for(state.color_depth), state.color_depth);
+            state.theme_name = theme.name.clone();
+            state.toast(ToastLevel::Info, format!("theme {}", theme.name));
+            Vec::new()
+        }
+        Msg::ThemeLoaded(Err(e)) => {
+            state.toast(ToastLevel::Error, e);
+            Vec::new()
+        }
+        Msg::Terminate(why) => {
+            state.toast(ToastLevel::Warn, why);
+            state.quit = true;
+            vec![Cmd::Quit]
+        }
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
+    // Any key dismisses a toast (it stays in the Jobs logs where it matters).
+    state.toast = None;
+    match std::mem::replace(&mut state.mode, Mode::Normal) {
+        Mode::Normal => on_normal_key(state, key),
+        Mode::Command(mut input) => match key.code {
+            KeyCode::Esc => Vec::new(),
+            KeyCode::Enter => run_command(state, input.text().trim()),
+            _ => {
+                input.handle(key);
+                state.mode = Mode::Command(input);
+                Vec::new()
+            }
+        },
+        Mode::Filter(mut input) => {
+            match key.code {
+                KeyCode::Esc => set_filter(state, ""),
+                KeyCode::Enter => {
+                    if state.focus == Pane::Jobs && state.jobs.log_open {
+                        return search_log(state, input.text());
+                    }
+                }
+                _ => {
+                    input.handle(key);
+                    if !(state.focus == Pane::Jobs && state.jobs.log_open) {
+                        set_filter(state, input.text());
+                    }
+                    state.mode = Mode::Filter(input);
+                }
+            }
+            Vec::new()
+        }
+        Mode::Help { scroll } => {
+            match key.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') => {}
+                KeyCode::Char('j') | KeyCode::Down => {
+                    state.mode = Mode::Help {
+                        scroll: scroll.saturating_add(1),
+                    }
+                }
+                KeyCode::Char('k') | KeyCode::Up => {
+                    state.mode = Mode::Help {
+                        scroll: scroll.saturating_sub(1),
+                    }
+                }
+                _ => state.mode = Mode::Help { scroll },
+            }
+            Vec::new()
+        }
+        Mode::QuitConfirm => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                state.quit = true;
+                vec![Cmd::Quit]
+            }
+            _ => Vec::new(),
+        },
+        Mode::Confirm(dialog) => on_dialog_key(state, dialog, key),
+    }
+}
+
+fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
+    let contexts = state.contexts();
+    match keymap::lookup(&contexts, &key) {
+        Some(action) => apply(state, action),
+        None if state.focus == Pane::Chat => on_chat_key(state, key),
+        None => Vec::new(),
+    }
+}
+
+fn on_chat_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
+    match key.code {
+        KeyCode::Enter if !key.modifiers.contains(KeyModifiers::ALT) => {
+            let text = state.chat.input.lines().join("\n");
+            state.chat.input = ChatState::default().input;
+            let text = text.trim();
+            if text.is_empty() {
+                return Vec::new();
+            }
+            state.chat.history.push((ChatRole::User, text.to_string()));
+            let command = text.strip_prefix(':').unwrap_or(text);
+            let known = COMMANDS
+                .iter()
+                .any(|(name, _)| command.split_whitespace().next() == Some(*name));
+            if known {
+                run_command(state, command)
+            } else {
+                state.chat.history.push((
+                    ChatRole::System,
+                    "No assistant is configured yet, so I can only run commands. Try `help`."
+                        .into(),
+                ));
+                Vec::new()
+            }
+        }
+        KeyCode::Esc => {
+            state.chat.input = ChatState::default().input;
+            Vec::new()
+        }
+        _ => {
+            state.chat.input.input(key);
+            Vec::new()
+        }
+    }
+}
+
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("stacks", "focus Inventory on the stack list"),
+    ("jobs", "focus Jobs"),
+    ("chat", "focus Chat"),
+    ("cost", "focus Cost"),
+    ("compliance", "focus Compliance"),
+    (
+        "theme",
+        "theme NAME: switch colour theme (dark, light, high-contrast, ansi16, or your own)",
+    ),
+    ("ro", "show whether and why the console is read-only"),
+    ("refresh", "reload the stack list"),
+    ("help", "show keys and commands"),
+    ("q", "quit (also :quit, :q!)"),
+    ("quit", "quit"),
+    ("q!", "quit without asking"),
+];
+
+fn run_command(state: &mut State, line: &str) -> Vec<Cmd> {
+    let mut words = line.split_whitespace();
+    let Some(name) = words.next() else {
+        return Vec::new();
+    };
+    let arg = words.next();
+    let reply = |state: &mut State, level: ToastLevel, text: String| {
+        if state.focus == Pane::Chat {
+            state.chat.history.push((ChatRole::System, text));
+        } else {
+            state.toast(level, text);
+        }
+    };
+    match name {
+        "stacks" | "stack" => {
+            state.focus = Pane::Inventory;
+            state.inventory.detail = None;
+            if !state.inventory.loaded && !state.inventory.loading {
+                return state.refresh_stacks();
+            }
+        }
+        "jobs" => state.focus = Pane::Jobs,
+        "chat" => state.focus = Pane::Chat,
+        "cost" => state.focus = Pane::Cost,
+        "compliance" => state.focus = Pane::Compliance,
+        "refresh" | "r" => return state.refresh_stacks(),
+        "help" | "h" => state.mode = Mode::Help { scroll: 0 },
+        "ro" => {
+            let text = if state.read_only() {
+                format!("READ-ONLY: {}", state.gate.latch().reasons().join("; "))
+            } else {
+                format!(
+                    "Not read-only: role {}; start with --read-only, set safety.read_only, or map your user to viewer",
+                    state.session.role.map(|r| r.as_str()).unwrap_or("pending")
+                )
+            };
+            reply(state, ToastLevel::Info, text);
+        }
+        "theme" => match arg {
+            Some(theme) => return vec![Cmd::LoadTheme(theme.to_string())],
+            None => reply(
+                state,
+                ToastLevel::Info,
+                format!("theme {} — :theme NAME to switch", state.theme_name),
+            ),
+        },
+        "q" | "quit" => return request_quit(state),
+        "q!" => {
+            state.quit = true;
+            return vec![Cmd::Quit];
+        }
+        other => reply(
+            state,
+            ToastLevel::Error,
+            format!("unknown command `{other}` — :help lists commands"),
+        ),
+    }
+    Vec::new()
+}
+
+fn request_quit(state: &mut State) -> Vec<Cmd> {
+    if state.jobs.running() > 0 {
+        state.mode = Mode::QuitConfirm;
+        Vec::new()
+    } else {
+        state.quit = true;
+        vec![Cmd::Quit]
+    }
+}
+
+fn set_filter(state: &mut State, text: &str) {
+    match state.focus {
+        Pane::Jobs => {
+            state.jobs.filter = text.to_string();
+            state.jobs.refilter();
+        }
+        _ => {
+            state.inventory.filter = text.to_string();
+            state.inventory.refilter();
+        }
+    }
+}
+
+fn search_log(state: &mut State, needle: &str) -> Vec<Cmd> {
+    let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
+        return Vec::new();
+    };
+    let log = &mut state.jobs.log;
+    log.search = (!needle.is_empty()).then(|| needle.to_string());
+    log.matches.clear();
+    log.match_idx = 0;
+    if let Some(needle) = &log.search
+        && let Some(handle) = state.jobs.handles.get(&id)
+    {
+        let mut joblog = handle.log.lock().unwrap_or_else(|p| p.into_inner());
+        match joblog.search(needle) {
+            Ok(found) => log.matches = found,
+            Err(e) => {
+                state.toast = Some(Toast {
+                    level: ToastLevel::Error,
+                    text: format!("search failed: {e}"),
+                })
+            }
+        }
+    }
+    jump_to_match(state, 0);
+    if state.jobs.log.search.is_some() && state.jobs.log.matches.is_empty() {
+        state.toast(ToastLevel::Warn, format!("not found: {needle}"));
+    }
+    Vec::new()
+}
+
+fn jump_to_match(state: &mut State, delta: isize) {
+    let log = &mut state.jobs.log;
+    if log.matches.is_empty() {
+        return;
+    }
+    let n = log.matches.len() as isize;
+    log.match_idx = (log.match_idx as isize + delta).rem_euclid(n) as usize;
+    log.follow = false;
+    log.top = log.matches[log.match_idx].saturating_sub(state.jobs.log_height.get() as u64 / 2);
+}
+
+fn apply(state: &mut State, action: Action) -> Vec<Cmd> {
+    match action {
+        Action::FocusNext | Action::FocusPrev => {
+            let i = Pane::ALL
+                .iter()
+                .position(|p| *p == state.focus)
+                .unwrap_or(0);
+            let n = Pane::ALL.len();
+            let next = if action == Action::FocusNext {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            state.focus = Pane::ALL[next];
+        }
+        Action::Focus(pane) => state.focus = pane,
+        Action::ToggleZoom => state.zoomed = !state.zoomed,
+        Action::OpenCommandLine => state.mode = Mode::Command(LineInput::default()),
+        Action::OpenFilter => {
+            let current = match state.focus {
+                Pane::Jobs if state.jobs.log_open => {
+                    state.jobs.log.search.clone().unwrap_or_default()
+                }
+                Pane::Jobs => state.jobs.filter.clone(),
+                Pane::Inventory if state.inventory.detail.is_none() => {
+                    state.inventory.filter.clone()
+                }
+                _ => {
+                    state.toast(ToastLevel::Info, "nothing to filter here");
+                    return Vec::new();
+                }
+            };
+            state.mode = Mode::Filter(LineInput::with_text(&current));
+        }
+        Action::OpenHelp => state.mode = Mode::Help { scroll: 0 },
+        Action::Quit => return request_quit(state),
+        Action::Refresh => match (&state.focus, &state.inventory.detail) {
+            (Pane::Inventory, Some(view)) => {
+                let op = describe(state, &view.stack.clone());
+                return vec![Cmd::Read(op)];
+            }
+            _ => return state.refresh_stacks(),
+        },
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => move_selection(state, action),
+        Action::Open => return open(state),
+        Action::Back => back(state),
+        Action::NextTab | Action::PrevTab => {
+            if let Some(view) = &mut state.inventory.detail {
+                let i = DetailTab::ALL
+                    .iter()
+                    .position(|t| *t == view.tab)
+                    .unwrap_or(0);
+                let n = DetailTab::ALL.len();
+                let next = if action == Action::NextTab {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                view.tab = DetailTab::ALL[next];
+                view.scroll = 0;
+            }
+        }
+        Action::DeleteStack => return request_delete(state),
+        Action::ToggleFollow => {
+            let log = &mut state.jobs.log;
+            log.follow = !log.follow;
+        }
+        Action::SearchNext => jump_to_match(state, 1),
+        Action::SearchPrev => jump_to_match(state, -1),
+        Action::CancelJob => {
+            if let Some(record) = state.jobs.selected_record() {
+                if record.state.is_finished() {
+                    state.toast(
+                        ToastLevel::Info,
+                        format!("job {} already {}", record.id, record.state.as_str()),
+                    );
+                } else {
+                    return vec![Cmd::CancelJob(record.id)];
+                }
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn describe(state: &State, stack: &StackSummary) -> ReadOp {
+    ReadOp::DescribeStack {
+        scope: state.scope(),
+        stack_id: stack.id.clone(),
+        stack_name: stack.name.clone(),
+    }
+}
+
+fn open(state: &mut State) -> Vec<Cmd> {
+    match state.focus {
+        Pane::Inventory if state.inventory.detail.is_none() => {
+            let Some(stack) = state.inventory.selected_stack().cloned() else {
+                return Vec::new();
+            };
+            let op = describe(state, &stack);
+            state.inventory.detail = Some(StackDetailView {
+                stack,
+                detail: None,
+                error: None,
+                tab: DetailTab::Overview,
+                scroll: 0,
+            });
+            vec![Cmd::Read(op)]
+        }
+        Pane::Jobs if !state.jobs.log_open && state.jobs.selected_record().is_some() => {
+            state.jobs.log_open = true;
+            state.jobs.log = LogView::default();
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn back(state: &mut State) {
+    match state.focus {
+        Pane::Inventory if state.inventory.detail.is_some() => state.inventory.detail = None,
+        Pane::Inventory if !state.inventory.filter.is_empty() => set_filter(state, ""),
+        Pane::Jobs if state.jobs.log_open => state.jobs.log_open = false,
+        Pane::Jobs if !state.jobs.filter.is_empty() => set_filter(state, ""),
+        _ => state.zoomed = false,
+    }
+}
+
+const PAGE: usize = 10;
+
+fn step(current: usize, len: usize, action: Action) -> usize {
+    let last = len.saturating_sub(1);
+    match action {
+        Action::Up => current.saturating_sub(1),
+        Action::Down => (current + 1).min(last),
+        Action::PageUp => current.saturating_sub(PAGE),
+        Action::PageDown => (current + PAGE).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => current,
+    }
+}
+
+fn move_selection(state: &mut State, action: Action) {
+    match state.focus {
+        Pane::Inventory => match &mut state.inventory.detail {
+            Some(view) => view.scroll = step(view.scroll, usize::MAX, action).min(10_000),
+            None => {
+                state.inventory.selected = step(
+                    state.inventory.selected,
+                    state.inventory.visible.len(),
+                    action,
+                )
+            }
+        },
+        Pane::Jobs if state.jobs.log_open => scroll_log(state, action),
+        Pane::Jobs => {
+            state.jobs.selected = step(state.jobs.selected, state.jobs.visible.len(), action);
+        }
+        _ => {}
+    }
+}
+
+fn scroll_log(state: &mut State, action: Action) {
+    let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
+        return;
+    };
+    let total = state
+        .jobs
+        .handles
+        .get(&id)
+        .map(|h| h.log.lock().unwrap_or_else(|p| p.into_inner()).total())
+        .unwrap_or(0);
+    let height = state.jobs.log_height.get().max(1) as u64;
+    let bottom_top = total.saturating_sub(height);
+    let log = &mut state.jobs.log;
+    let top = if log.follow {
+        bottom_top
+    } else {
+        log.top.min(bottom_top)
+    };
+    let page = height.max(2) - 1;
+    let new_top = match action {
+        Action::Up => top.saturating_sub(1),
+        Action::Down => (top + 1).min(bottom_top),
+        Action::PageUp => top.saturating_sub(page),
+        Action::PageDown => (top + page).min(bottom_top),
+        Action::Top => 0,
+        Action::Bottom => bottom_top,
+        _ => top,
+    };
+    log.top = new_top;
+    // Reaching the bottom resumes following, as in `less +F`.
+    log.follow = new_top >= bottom_top && action != Action::Up && action != Action::PageUp;
+}
+
+/// Resolve the selected stack into a full target now, and ask the gate to open the dialog.
+fn request_delete(state: &mut State) -> Vec<Cmd> {
+    let stack = match &state.inventory.detail {
+        Some(view) => Some(view.stack.clone()),
+        None => state.inventory.selected_stack().cloned(),
+    };
+    let Some(stack) = stack else {
+        state.toast(ToastLevel::Info, "no stack selected");
+        return Vec::new();
+    };
+    let account = stack
+        .account_from_arn()
+        .map(str::to_string)
+        .or_else(|| state.session.identity.as_ref().map(|i| i.account.clone()));
+    let Some(account) = account else {
+        state.toast(
+            ToastLevel::Error,
+            "cannot resolve the stack's account; refusing to ask",
+        );
+        return Vec::new();
+    };
+    let region = stack
+        .region_from_arn()
+        .map(str::to_string)
+        .or_else(|| state.session.region.clone())
+        .unwrap_or_default();
+    let environment = state.environment_of(Some(&account));
+    let op = MutatingOp::DeleteStack(DeleteStack {
+        target: StackTarget {
+            account,
+            region,
+            environment,
+            stack_name: stack.name.clone(),
+            stack_id: stack.id.clone(),
+        },
+    });
+    match state.gate.request(op) {
+        Ok(request) => {
+            let focus = match request.tier {
+                RiskTier::TypeName(_) => DialogFocus::Input,
+                RiskTier::Simple => DialogFocus::Cancel,
+            };
+            state.mode = Mode::Confirm(ConfirmDialog {
+                request,
+                input: LineInput::default(),
+                focus,
+                error: None,
+            });
+        }
+        Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),
+    }
+    Vec::new()
+}
+
+fn on_dialog_key(state: &mut State, mut dialog: ConfirmDialog, key: KeyEvent) -> Vec<Cmd> {
+    let id = dialog.request.id;
+    let typed_tier = matches!(dialog.request.tier, RiskTier::TypeName(_));
+    let cancel = |state: &mut State| {
+        state.gate.cancel(id);
+        state.toast(ToastLevel::Info, "cancelled; nothing changed");
+        Vec::new()
+    };
+    match key.code {
+        KeyCode::Esc => return cancel(state),
+        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            return cancel(state);
+        }
+        KeyCode::Tab | KeyCode::BackTab => {
+            dialog.focus = match (dialog.focus, typed_tier) {
+                (DialogFocus::Input, _) => DialogFocus::Cancel,
+                (DialogFocus::Cancel, _) => DialogFocus::Confirm,
+                (DialogFocus::Confirm, true) => DialogFocus::Input,
+                (DialogFocus::Confirm, false) => DialogFocus::Cancel,
+            };
+        }
+        KeyCode::Char('n') if !typed_tier => return cancel(state),
+        KeyCode::Char('y') if !typed_tier => return confirm(state, dialog),
+        KeyCode::Enter => match dialog.focus {
+            DialogFocus::Cancel => return cancel(state),
+            DialogFocus::Input | DialogFocus::Confirm => return confirm(state, dialog),
+        },
+        _ if dialog.focus == DialogFocus::Input => {
+            dialog.input.handle(key);
+            dialog.error = None;
+        }
+        _ => {}
+    }
+    state.mode = Mode::Confirm(dialog);
+    Vec::new()
+}
+
+fn confirm(state: &mut State, mut dialog: ConfirmDialog) -> Vec<Cmd> {
+    match state.gate.confirm(dialog.request.id, dialog.input.text()) {
+        Ok(approved) => {
+            state.toast(
+                ToastLevel::Info,
+                format!("confirmed: {}", dialog.request.op.describe()),
+            );
+            vec![Cmd::Execute(approved)]
+        }
+        Err(ConfirmError::TextMismatch { expected }) => {
+            dialog.error = Some(format!(
+                "type {expected} exactly to confirm, or Esc to cancel"
+            ));
+            dialog.focus = DialogFocus::Input;
+            state.mode = Mode::Confirm(dialog);
+            Vec::new()
+        }
+        Err(e) => {
+            state.toast(ToastLevel::Error, format!("not approved: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
+    match event {
+        EngineEvent::CloudReady { region } => {
+            if state.session.region.is_none() {
+                state.session.region = region;
+            }
+            if state.session.region.is_none() {
+                state.toast(
+                    ToastLevel::Warn,
+                    "no AWS region configured: use --region or AWS_REGION",
+                );
+            }
+        }
+        EngineEvent::JobCreated { record, handle } => {
+            state.jobs.handles.insert(record.id, handle);
+            if record.kind == crate::model::JobKind::Read {
+                // The op name tells which view the read feeds.
+                let view = match record.operation.as_str() {
+                    "who-am-i" => Some(ViewKey::Identity),
+                    "list-stacks" => Some(ViewKey::StackList),
+                    "describe-stack" => Some(ViewKey::StackDetail),
+                    _ => None,
+                };
+                if let Some(view) = view {
+                    state.latest_reads.insert(view, record.id);
+                }
+            } else {
+                state.focus = Pane::Jobs;
+                state.jobs.log_open = false;
+                state.jobs.filter.clear();
+            }
+            let mutation = record.kind == crate::model::JobKind::Mutation;
+            let id = record.id;
+            state.jobs.upsert(record);
+            if mutation
+                && let Some(pos) = state
+                    .jobs
+                    .visible
+                    .iter()
+                    .position(|&i| state.jobs.records[i].id == id)
+            {
+                state.jobs.selected = pos;
+            }
+        }
+        EngineEvent::JobChanged(record) => state.jobs.upsert(record),
+        EngineEvent::LogGrew(id) => {
+            if let Some(handle) = state.jobs.handles.get(&id) {
+                handle.notified.store(false, Ordering::Release);
+            }
+        }
+        EngineEvent::ReadDone { job, view, result } => {
+            if state.latest_reads.get(&view) != Some(&job) {
+                return Vec::new();
+            }
+            return on_read(state, result);
+        }
+        EngineEvent::MutationDone {
+            job,
+            operation,
+            result,
+        } => {
+            match result {
+                Ok(summary) => state.toast(
+                    ToastLevel::Info,
+                    format!("job {job} {operation}: {summary}"),
+                ),
+                Err(e) => state.toast(
+                    ToastLevel::Error,
+                    format!("job {job} {operation} failed: {e}"),
+                ),
+            }
+            return state.refresh_stacks();
+        }
+    }
+    Vec::new()
+}
+
+fn on_read(
+    state: &mut State,
+    result: Result<ReadOutput, crate::engine::ports::ProviderError>,
+) -> Vec<Cmd> {
+    match result {
+        Ok(ReadOutput::Identity(identity)) => {
+            let role = match state
+                .config
+                .role_for(&state.session.os_user, Some(&identity.arn))
+            {
+                crate::config::RoleResolution::Resolved(role) => role,
+                crate::config::RoleResolution::Pending { provisional } => provisional,
+            };
+            if role == Role::Viewer {
+                state.gate.latch().engage(format!(
+                    "IAM principal {} maps to role viewer in config",
+                    identity.arn
+                ));
+            }
+            state.gate.identity_resolved(identity.arn.clone());
+            state.session.role = Some(role);
+            state.session.identity = Some(identity);
+            state.session.identity_error = None;
+        }
+        Ok(ReadOutput::Stacks(stacks)) => {
+            let selected_id = state.inventory.selected_stack().map(|s| s.id.clone());
+            state.inventory.stacks = stacks;
+            state.inventory.loaded = true;
+            state.inventory.loading = false;
+            state.inventory.error = None;
+            state.inventory.refilter();
+            if let Some(id) = selected_id
+                && let Some(pos) = state
+                    .inventory
+                    .visible
+                    .iter()
+                    .position(|&i| state.inventory.stacks[i].id == id)
+            {
+                state.inventory.selected = pos;
+            }
+        }
+        Ok(ReadOutput::StackDetail(detail)) => {
+            if let Some(view) = &mut state.inventory.detail
+                && view.stack.id == detail.summary.id
+            {
+                view.stack = detail.summary.clone();
+                view.detail = Some(*detail);
+                view.error = None;
+            }
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let is_identity = state.session.identity.is_none() && state.inventory.loaded;
+            // Route the error to whatever is waiting for it.
+            if let Some(view) = &mut state.inventory.detail
+                && view.detail.is_none()
+            {
+                view.error = Some(text.clone());
+            } else if state.inventory.loading {
+                state.inventory.loading = false;
+                state.inventory.error = Some(text.clone());
+            }
+            if state.session.identity.is_none()
+                && (is_identity || e.kind == crate::engine::ports::ErrorKind::Credentials)
+            {
+                state.session.identity_error = Some(text.clone());
+            }
+            if e.kind != crate::engine::ports::ErrorKind::Cancelled {
+                state.toast(ToastLevel::Error, text);
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Whether the job's state means something is still going on.
+pub fn is_active(state: JobState) -> bool {
+    !state.is_finished()
+}

@@ -1,0 +1,139 @@
+//! Drawing. Views read the state and draw it; they hold no senders and do no I/O (except the
+//! job log view reading lines scrolled out of the in-memory ring back from its spill file).
+
+mod chat;
+mod dialogs;
+mod inventory;
+mod jobs;
+mod status;
+
+use crate::tui::keymap::Pane;
+use crate::tui::state::State;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+pub fn render(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    frame.render_widget(Block::new().style(state.styles.base), area);
+    let [main, status_row, bottom_row] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    if state.zoomed {
+        render_pane(frame, state, state.focus, main);
+    } else {
+        let [top, bottom] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
+        let [inventory, chat] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
+        let [jobs, side] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .areas(bottom);
+        let [cost, compliance] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(side);
+        render_pane(frame, state, Pane::Inventory, inventory);
+        render_pane(frame, state, Pane::Chat, chat);
+        render_pane(frame, state, Pane::Jobs, jobs);
+        render_pane(frame, state, Pane::Cost, cost);
+        render_pane(frame, state, Pane::Compliance, compliance);
+    }
+    status::status_bar(frame, state, status_row);
+    status::bottom_line(frame, state, bottom_row);
+    dialogs::overlays(frame, state, area);
+}
+
+fn render_pane(frame: &mut Frame, state: &State, pane: Pane, area: Rect) {
+    match pane {
+        Pane::Inventory => inventory::render(frame, state, area),
+        Pane::Jobs => jobs::render(frame, state, area),
+        Pane::Chat => chat::render(frame, state, area),
+        Pane::Cost => placeholder(
+            frame,
+            state,
+            pane,
+            area,
+            "No cost data yet. Estimates and actual spend are not available in this version.",
+        ),
+        Pane::Compliance => placeholder(
+            frame,
+            state,
+            pane,
+            area,
+            "No compliance data yet. NIST 800-53 checks are not available in this version.",
+        ),
+    }
+}
+
+/// The bordered frame of a pane, with its number, title and an optional suffix.
+pub(crate) fn pane_block<'a>(state: &State, pane: Pane, suffix: &str) -> Block<'a> {
+    let focused = state.focus == pane;
+    let (border, title) = if focused {
+        (state.styles.border_focused, state.styles.title_focused)
+    } else {
+        (state.styles.border, state.styles.title)
+    };
+    let mut text = format!(" {} {} ", pane.number(), pane.title());
+    if !suffix.is_empty() {
+        text.push_str(suffix);
+        text.push(' ');
+    }
+    Block::bordered()
+        .border_style(border)
+        .title(Line::from(Span::styled(text, title)))
+}
+
+fn placeholder(frame: &mut Frame, state: &State, pane: Pane, area: Rect, text: &str) {
+    let block = pane_block(state, pane, "");
+    let body = Paragraph::new(Line::from(Span::styled(
+        text.to_string(),
+        state.styles.muted,
+    )))
+    .wrap(Wrap { trim: true })
+    .block(block);
+    frame.render_widget(body, area);
+}
+
+/// Cut `text` to at most `width` columns, marking the cut with `…`.
+pub(crate) fn fit(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// First row to show so that `selected` is visible in `height` rows.
+pub(crate) fn window_start(selected: usize, height: usize) -> usize {
+    if height == 0 {
+        0
+    } else {
+        selected.saturating_sub(height - 1)
+    }
+}
+
+pub(crate) fn duration_text(ms: i64) -> String {
+    let secs = ms / 1000;
+    if ms < 10_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if secs < 3600 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
+    }
+}

@@ -1,0 +1,242 @@
+//! The status bar and the bottom line (command line, filter, toast or key hints).
+
+use super::fit;
+use crate::tui::keymap::{self, Action, Context, Pane};
+use crate::tui::state::{Mode, State, ToastLevel};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+pub fn status_bar(frame: &mut Frame, state: &State, area: Rect) {
+    let s = &state.styles;
+    let sess = &state.session;
+    let sep = || Span::styled(" │ ", s.status);
+    let mut spans = vec![Span::styled(" opsdeck", s.status)];
+    spans.push(sep());
+    let account = match (&sess.identity, &sess.identity_error) {
+        (Some(id), _) => id.account.clone(),
+        (None, Some(_)) => "no AWS credentials".to_string(),
+        (None, None) => "account …".to_string(),
+    };
+    let account_style = if sess.identity.is_none() && sess.identity_error.is_some() {
+        s.danger
+    } else {
+        s.status
+    };
+    spans.push(Span::styled(account, account_style));
+    if let Some(profile) = &sess.profile {
+        spans.push(Span::styled(format!(" ({profile})"), s.status));
+    }
+    spans.push(sep());
+    spans.push(Span::styled(
+        sess.region.clone().unwrap_or_else(|| "no region".into()),
+        s.status,
+    ));
+    spans.push(sep());
+    let env = state.environment();
+    let env_style = if env.is_production_grade() {
+        s.env_danger
+    } else {
+        s.env_safe
+    };
+    spans.push(Span::styled(format!(" {env} "), env_style));
+    spans.push(sep());
+    spans.push(Span::styled(
+        sess.role.map(|r| r.as_str()).unwrap_or("role …"),
+        s.status,
+    ));
+    if state.read_only() {
+        spans.push(Span::styled(" ", s.status));
+        spans.push(Span::styled(" READ-ONLY ", s.read_only));
+    }
+    let running = state.jobs.running();
+    if running > 0 {
+        spans.push(sep());
+        spans.push(Span::styled(format!("{running} running"), s.warning));
+    }
+    if let Some(url) = &sess.endpoint_url {
+        spans.push(sep());
+        spans.push(Span::styled(format!("endpoint {url}"), s.muted));
+    }
+    frame.render_widget(Line::from(spans).style(s.status), area);
+}
+
+pub fn bottom_line(frame: &mut Frame, state: &State, area: Rect) {
+    let s = &state.styles;
+    let width = area.width as usize;
+    let line = match &state.mode {
+        Mode::Command(input) => {
+            frame.set_cursor_position((area.x + 1 + input.cursor() as u16, area.y));
+            Line::from(vec![
+                Span::styled(":", s.header),
+                Span::raw(input.text().to_string()),
+            ])
+        }
+        Mode::Filter(input) => {
+            frame.set_cursor_position((area.x + 1 + input.cursor() as u16, area.y));
+            Line::from(vec![
+                Span::styled("/", s.header),
+                Span::raw(input.text().to_string()),
+            ])
+        }
+        Mode::QuitConfirm => Line::styled(
+            format!(
+                "{} job(s) still running — quit anyway? They will be recorded as interrupted. (y/n)",
+                state.jobs.running()
+            ),
+            s.warning,
+        ),
+        _ => match &state.toast {
+            Some(toast) => {
+                let style = match toast.level {
+                    ToastLevel::Info => s.info,
+                    ToastLevel::Warn => s.warning,
+                    ToastLevel::Error => s.danger,
+                };
+                Line::styled(fit(&toast.text, width), style)
+            }
+            None => hints(state),
+        },
+    };
+    frame.render_widget(line, area);
+}
+
+/// Key hints for the focused pane, from the keymap. Mutating actions are shown greyed with the
+/// reason in read-only mode.
+fn hints(state: &State) -> Line<'static> {
+    let s = &state.styles;
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let read_only = state.read_only();
+    let add = |spans: &mut Vec<Span<'static>>,
+               ctx: Context,
+               action: Action,
+               label: &str,
+               mutating: bool| {
+        if let Some(key) = keymap::hint(ctx, action) {
+            let refused = mutating && read_only;
+            let key_style = if refused { s.disabled } else { s.header };
+            let label_style = if refused { s.disabled } else { s.muted };
+            spans.push(Span::styled(key, key_style));
+            spans.push(Span::styled(format!(" {label}  "), label_style));
+        }
+    };
+    match state.focus {
+        Pane::Inventory if state.inventory.detail.is_some() => {
+            add(
+                &mut spans,
+                Context::StackDetail,
+                Action::NextTab,
+                "section",
+                false,
+            );
+            add(&mut spans, Context::List, Action::Back, "back", false);
+            add(
+                &mut spans,
+                Context::StackDetail,
+                Action::DeleteStack,
+                "delete",
+                true,
+            );
+        }
+        Pane::Inventory => {
+            add(&mut spans, Context::List, Action::Open, "detail", false);
+            add(
+                &mut spans,
+                Context::Inventory,
+                Action::DeleteStack,
+                "delete",
+                true,
+            );
+            add(
+                &mut spans,
+                Context::Global,
+                Action::OpenFilter,
+                "filter",
+                false,
+            );
+            add(
+                &mut spans,
+                Context::Global,
+                Action::Refresh,
+                "refresh",
+                false,
+            );
+        }
+        Pane::Jobs if state.jobs.log_open => {
+            add(
+                &mut spans,
+                Context::JobLog,
+                Action::ToggleFollow,
+                "follow",
+                false,
+            );
+            add(
+                &mut spans,
+                Context::Global,
+                Action::OpenFilter,
+                "search",
+                false,
+            );
+            add(
+                &mut spans,
+                Context::JobLog,
+                Action::SearchNext,
+                "next",
+                false,
+            );
+            add(&mut spans, Context::List, Action::Back, "back", false);
+        }
+        Pane::Jobs => {
+            add(&mut spans, Context::List, Action::Open, "log", false);
+            add(
+                &mut spans,
+                Context::Jobs,
+                Action::CancelJob,
+                "cancel",
+                false,
+            );
+            add(
+                &mut spans,
+                Context::Global,
+                Action::OpenFilter,
+                "filter",
+                false,
+            );
+        }
+        Pane::Chat => {
+            spans.push(Span::styled("Enter", s.header));
+            spans.push(Span::styled(" send  ", s.muted));
+            add(
+                &mut spans,
+                Context::Chat,
+                Action::FocusNext,
+                "next pane",
+                false,
+            );
+        }
+        Pane::Cost | Pane::Compliance => {}
+    }
+    if state.focus != Pane::Chat {
+        add(
+            &mut spans,
+            Context::Global,
+            Action::ToggleZoom,
+            "zoom",
+            false,
+        );
+        add(
+            &mut spans,
+            Context::Global,
+            Action::OpenCommandLine,
+            "command",
+            false,
+        );
+        add(&mut spans, Context::Global, Action::OpenHelp, "help", false);
+        add(&mut spans, Context::Global, Action::Quit, "quit", false);
+    }
+    if state.read_only() {
+        let reason = state.gate.latch().reason().unwrap_or_default();
+        spans.push(Span::styled(format!("read-only: {reason}"), s.read_only));
+    }
+    Line::from(spans)
+}
