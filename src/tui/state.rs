@@ -198,6 +198,8 @@ pub struct JobsState {
     pub selected: usize,
     pub log_open: bool,
     pub log: LogView,
+    /// The selection moves to each new job (until the person picks one, or a change starts).
+    pub follow_newest: bool,
     /// Log lines that fit in the log area at the last render; the view records it.
     pub log_height: std::cell::Cell<usize>,
 }
@@ -231,7 +233,12 @@ impl JobsState {
     }
 
     fn upsert(&mut self, record: JobRecord) {
-        let selected_id = self.selected_record().map(|r| r.id);
+        // Following, the selection stays on the newest job; otherwise it stays on its job.
+        let selected_id = if self.follow_newest {
+            None
+        } else {
+            self.selected_record().map(|r| r.id)
+        };
         match self.records.iter_mut().find(|r| r.id == record.id) {
             Some(existing) => *existing = record,
             None => {
@@ -318,7 +325,10 @@ impl State {
             zoomed: false,
             mode: Mode::Normal,
             inventory: InventoryState::default(),
-            jobs: JobsState::default(),
+            jobs: JobsState {
+                follow_newest: true,
+                ..JobsState::default()
+            },
             chat: ChatState::default(),
             toast: None,
             theme_name: theme.name.clone(),
@@ -840,6 +850,7 @@ fn move_selection(state: &mut State, action: Action) {
         Pane::Jobs if state.jobs.log_open => scroll_log(state, action),
         Pane::Jobs => {
             state.jobs.selected = step(state.jobs.selected, state.jobs.visible.len(), action);
+            state.jobs.follow_newest = state.jobs.selected == 0;
         }
         _ => {}
     }

@@ -64,6 +64,7 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
         }
     }
     lines.push(Line::raw(""));
+    let mut input_line = None;
     let confirm_label = match &req.tier {
         RiskTier::TypeName(name) => {
             lines.push(Line::from(vec![
@@ -112,8 +113,15 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
     if let Some(err) = &dialog.error {
         lines.push(Line::styled(format!(" {err}"), s.danger));
     }
-    let height = lines.len() as u16 + 2;
-    let rect = centered(area, area.width.saturating_sub(4).min(96), height);
+    let width = area.width.saturating_sub(4).min(100);
+    let inner_width = width.saturating_sub(2).max(1) as usize;
+    // Rows each line takes once wrapped, so nothing (the buttons!) is cut off.
+    let rows: Vec<usize> = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .collect();
+    let height = rows.iter().sum::<usize>() as u16 + 2;
+    let rect = centered(area, width, height);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
         .border_style(s.danger)
@@ -128,19 +136,14 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
             .block(block),
         rect,
     );
-    if dialog.focus == DialogFocus::Input {
+    if let Some(index) = input_line
+        && dialog.focus == DialogFocus::Input
+    {
         let x = rect.x + 1 + 3 + dialog.input.cursor() as u16;
-        let y = rect.y + 1 + input_line_index(dialog) as u16;
+        let y = rect.y + 1 + rows[..index].iter().sum::<usize>() as u16;
         if x < rect.right() && y < rect.bottom() {
             frame.set_cursor_position((x, y));
         }
-    }
-}
-
-/// Line of the typed input inside the dialog body (matches the layout above).
-fn input_line_index(dialog: &ConfirmDialog) -> usize {
-    match &dialog.request.op {
-        MutatingOp::DeleteStack(_) => 10,
     }
 }
 

@@ -87,10 +87,13 @@ fn job_line<'a>(r: &JobRecord, now_ms: i64, width: usize, s: &Styles) -> Line<'a
         _ => String::new(),
     };
     let fixed = 6 + 14 + 8 + progress.len();
+    let title_width = width.saturating_sub(fixed).max(4);
+    let title = fit(&r.title, title_width);
+    let pad = title_width.saturating_sub(unicode_width::UnicodeWidthStr::width(title.as_str()));
     Line::from(vec![
         Span::styled(format!("#{:<5}", r.id), s.muted),
         Span::styled(format!("{mark:<14}"), style),
-        Span::raw(fit(&r.title, width.saturating_sub(fixed).max(4))),
+        Span::raw(format!("{title}{}", " ".repeat(pad))),
         Span::styled(progress, s.warning),
         Span::styled(format!(" {duration:>7}"), s.muted),
     ])
