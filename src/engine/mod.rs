@@ -1,0 +1,2 @@
+pub mod joblog;
+pub mod store;
