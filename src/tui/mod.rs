@@ -9,4 +9,6 @@ pub mod keymap;
 pub mod state;
 pub mod styles;
 pub mod terminal;
+#[cfg(test)]
+mod tests;
 pub mod view;

@@ -11,7 +11,19 @@ pub fn status_bar(frame: &mut Frame, state: &State, area: Rect) {
     let s = &state.styles;
     let sess = &state.session;
     let sep = || Span::styled(" │ ", s.status);
-    let mut spans = vec![Span::styled(" opsdeck", s.status)];
+    // What must never be cut off on a narrow terminal comes first: READ-ONLY and the environment.
+    let mut spans = vec![Span::styled(" opsdeck ", s.status)];
+    if state.read_only() {
+        spans.push(Span::styled(" READ-ONLY ", s.read_only));
+        spans.push(Span::styled(" ", s.status));
+    }
+    let env = state.environment();
+    let env_style = if env.is_production_grade() {
+        s.env_danger
+    } else {
+        s.env_safe
+    };
+    spans.push(Span::styled(format!(" {env} "), env_style));
     spans.push(sep());
     let account = match (&sess.identity, &sess.identity_error) {
         (Some(id), _) => id.account.clone(),
@@ -33,22 +45,10 @@ pub fn status_bar(frame: &mut Frame, state: &State, area: Rect) {
         s.status,
     ));
     spans.push(sep());
-    let env = state.environment();
-    let env_style = if env.is_production_grade() {
-        s.env_danger
-    } else {
-        s.env_safe
-    };
-    spans.push(Span::styled(format!(" {env} "), env_style));
-    spans.push(sep());
     spans.push(Span::styled(
         sess.role.map(|r| r.as_str()).unwrap_or("role …"),
         s.status,
     ));
-    if state.read_only() {
-        spans.push(Span::styled(" ", s.status));
-        spans.push(Span::styled(" READ-ONLY ", s.read_only));
-    }
     let running = state.jobs.running();
     if running > 0 {
         spans.push(sep());
