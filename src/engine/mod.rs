@@ -12,5 +12,7 @@ pub mod ports;
 mod scheduler;
 pub mod store;
 pub mod task;
+#[cfg(test)]
+mod tests;
 
 pub use scheduler::{Engine, EngineConfig, EngineEvent, MutationRefused, ReadOutput, ViewKey};

@@ -1,0 +1,414 @@
+//! Scheduler tests with a recording fake cloud and paused tokio time.
+
+use super::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
+use super::store::JobStore;
+use super::task::TaskCtx;
+use super::{Engine, EngineConfig, EngineEvent, ReadOutput};
+use crate::audit::{Actor, AuditSink, Decision, MemoryAudit};
+use crate::model::{CallerIdentity, Environment, JobState, StackDetail, StackSummary};
+use crate::ops::{
+    Approved, DeleteStack, Gate, MutatingOp, ReadOnlyLatch, ReadOp, ReadScope, StackTarget,
+};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Default)]
+struct FakeCloud {
+    list_answers: Mutex<VecDeque<ProviderResult<Vec<StackSummary>>>>,
+    list_delay: Mutex<VecDeque<Duration>>,
+    list_calls: AtomicUsize,
+    delete_answer: Mutex<Option<ProviderResult<String>>>,
+    delete_delay: Duration,
+    delete_calls: Mutex<Vec<String>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+impl CloudApi for FakeCloud {
+    fn region(&self) -> Option<String> {
+        Some("us-east-1".into())
+    }
+
+    fn who_am_i<'a>(&'a self, _ctx: &'a TaskCtx) -> BoxFuture<'a, ProviderResult<CallerIdentity>> {
+        async {
+            Ok(CallerIdentity {
+                account: "123456789012".into(),
+                arn: "arn:aws:iam::123456789012:user/t".into(),
+                user_id: "u".into(),
+            })
+        }
+        .boxed()
+    }
+
+    fn list_stacks<'a>(
+        &'a self,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<Vec<StackSummary>>> {
+        async move {
+            self.list_calls.fetch_add(1, Ordering::SeqCst);
+            let delay = self.list_delay.lock().unwrap().pop_front();
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            self.list_answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Ok(Vec::new()))
+        }
+        .boxed()
+    }
+
+    fn describe_stack<'a>(
+        &'a self,
+        stack_id: &'a str,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<StackDetail>> {
+        async move {
+            Err(ProviderError::new(
+                ErrorKind::NotFound,
+                format!("{stack_id} does not exist"),
+            ))
+        }
+        .boxed()
+    }
+
+    fn delete_stack<'a>(
+        &'a self,
+        approved: Approved<DeleteStack>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        async move {
+            self.delete_calls
+                .lock()
+                .unwrap()
+                .push(approved.op().target.stack_name.clone());
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            ctx.info("deleting");
+            tokio::time::sleep(self.delete_delay).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.delete_answer
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or(Ok("deleted".into()))
+        }
+        .boxed()
+    }
+}
+
+struct Rig {
+    engine: Engine,
+    events: mpsc::UnboundedReceiver<EngineEvent>,
+    audit: Arc<MemoryAudit>,
+    latch: ReadOnlyLatch,
+    gate: Gate,
+    store: Arc<JobStore>,
+}
+
+fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
+    let audit = Arc::new(MemoryAudit::default());
+    let latch = ReadOnlyLatch::new();
+    let store = Arc::new(JobStore::open_in_memory().expect("in-memory store"));
+    let (tx, events) = mpsc::unbounded_channel();
+    let config = EngineConfig {
+        read_attempts: 4,
+        read_backoff_base: Duration::from_millis(100),
+        read_backoff_max: Duration::from_secs(1),
+        ..EngineConfig::default()
+    };
+    let cloud: Arc<dyn CloudApi> = cloud;
+    let engine = Engine::start(
+        async move { cloud }.boxed(),
+        store.clone(),
+        audit.clone() as Arc<dyn AuditSink>,
+        latch.clone(),
+        tx,
+        config,
+    );
+    let gate = Gate::new(
+        latch.clone(),
+        audit.clone(),
+        Actor {
+            os_user: "t".into(),
+            principal: None,
+        },
+        None,
+    );
+    Rig {
+        engine,
+        events,
+        audit,
+        latch,
+        gate,
+        store,
+    }
+}
+
+fn delete_op(name: &str) -> MutatingOp {
+    MutatingOp::DeleteStack(DeleteStack {
+        target: StackTarget {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            environment: Environment::Dev,
+            stack_name: name.into(),
+            stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+        },
+    })
+}
+
+fn approve(gate: &mut Gate, name: &str) -> Approved<MutatingOp> {
+    let request = gate.request(delete_op(name)).expect("request opens");
+    gate.confirm(request.id, name).expect("typed name approves")
+}
+
+fn scope() -> ReadScope {
+    ReadScope {
+        region: "us-east-1".into(),
+    }
+}
+
+/// Collect events until one matches.
+async fn until<T>(
+    events: &mut mpsc::UnboundedReceiver<EngineEvent>,
+    mut pick: impl FnMut(EngineEvent) -> Option<T>,
+) -> T {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(3600), events.recv())
+            .await
+            .expect("an event within an hour of paused time")
+            .expect("engine alive");
+        if let Some(found) = pick(event) {
+            return found;
+        }
+    }
+}
+
+fn decisions(audit: &MemoryAudit) -> Vec<Decision> {
+    audit.records().iter().map(|r| r.decision).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttled_reads_are_retried_with_backoff() {
+    let cloud = Arc::new(FakeCloud::default());
+    {
+        let mut answers = cloud.list_answers.lock().unwrap();
+        answers.push_back(Err(ProviderError {
+            kind: ErrorKind::Throttled,
+            code: Some("Throttling".into()),
+            message: "Rate exceeded".into(),
+        }));
+        answers.push_back(Err(ProviderError::new(ErrorKind::Server, "503")));
+        answers.push_back(Ok(vec![]));
+    }
+    let mut rig = new_rig(cloud.clone());
+    let started = tokio::time::Instant::now();
+    let job = rig
+        .engine
+        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .expect("job");
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(matches!(result, Ok(ReadOutput::Stacks(_))));
+    assert_eq!(cloud.list_calls.load(Ordering::SeqCst), 3);
+    // backoff 100 ms then 200 ms (plus jitter): time did pass between attempts
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let record = rig.store.get(job).unwrap().unwrap();
+    assert_eq!(record.state, JobState::Succeeded);
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_read_errors_are_not_retried() {
+    let cloud = Arc::new(FakeCloud::default());
+    cloud
+        .list_answers
+        .lock()
+        .unwrap()
+        .push_back(Err(ProviderError::new(ErrorKind::AccessDenied, "no")));
+    let mut rig = new_rig(cloud.clone());
+    let job = rig
+        .engine
+        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .expect("job");
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert_eq!(result.unwrap_err().kind, ErrorKind::AccessDenied);
+    assert_eq!(cloud.list_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(rig.store.get(job).unwrap().unwrap().state, JobState::Failed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_newer_read_for_the_same_view_cancels_the_older() {
+    let cloud = Arc::new(FakeCloud::default());
+    cloud
+        .list_delay
+        .lock()
+        .unwrap()
+        .extend([Duration::from_secs(30), Duration::from_millis(1)]);
+    let mut rig = new_rig(cloud.clone());
+    let first = rig
+        .engine
+        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .expect("job");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let second = rig
+        .engine
+        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .expect("job");
+    let mut outcomes = Vec::new();
+    while outcomes.len() < 2 {
+        let done = until(&mut rig.events, |e| match e {
+            EngineEvent::ReadDone { job, result, .. } => {
+                Some((job, result.map(|_| ()).map_err(|e| e.kind)))
+            }
+            _ => None,
+        })
+        .await;
+        outcomes.push(done);
+    }
+    assert!(outcomes.contains(&(first, Err(ErrorKind::Cancelled))));
+    assert!(outcomes.contains(&(second, Ok(()))));
+    assert_eq!(
+        rig.store.get(first).unwrap().unwrap().state,
+        JobState::Cancelled
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_mutations_are_not_retried_and_are_audited() {
+    let cloud = Arc::new(FakeCloud::default());
+    *cloud.delete_answer.lock().unwrap() = Some(Err(ProviderError::new(
+        ErrorKind::Server,
+        "InternalFailure",
+    )));
+    let mut rig = new_rig(cloud.clone());
+    let approved = approve(&mut rig.gate, "web");
+    let job = rig.engine.submit_mutation(approved).expect("accepted");
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_err());
+    assert_eq!(
+        cloud.delete_calls.lock().unwrap().len(),
+        1,
+        "a mutation is never retried on its own"
+    );
+    assert_eq!(
+        decisions(&rig.audit),
+        vec![
+            Decision::Requested,
+            Decision::Confirmed,
+            Decision::Started,
+            Decision::Failed
+        ]
+    );
+    assert_eq!(rig.store.get(job).unwrap().unwrap().state, JobState::Failed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_refuses_again_in_read_only_mode() {
+    let cloud = Arc::new(FakeCloud::default());
+    let mut rig = new_rig(cloud.clone());
+    let approved = approve(&mut rig.gate, "web");
+    rig.latch.engage("principal maps to viewer");
+    let refused = rig.engine.submit_mutation(approved).unwrap_err();
+    assert!(refused.to_string().contains("read-only"));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(cloud.delete_calls.lock().unwrap().is_empty());
+    assert_eq!(
+        decisions(&rig.audit).last(),
+        Some(&Decision::RefusedReadOnly)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn mutations_on_one_target_run_one_at_a_time() {
+    let cloud = Arc::new(FakeCloud {
+        delete_delay: Duration::from_secs(10),
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    let a = approve(&mut rig.gate, "web");
+    let b = approve(&mut rig.gate, "web");
+    rig.engine.submit_mutation(a).expect("a");
+    rig.engine.submit_mutation(b).expect("b");
+    for _ in 0..2 {
+        until(&mut rig.events, |e| {
+            matches!(e, EngineEvent::MutationDone { .. }).then_some(())
+        })
+        .await;
+    }
+    assert_eq!(cloud.max_in_flight.load(Ordering::SeqCst), 1);
+
+    let cloud = Arc::new(FakeCloud {
+        delete_delay: Duration::from_secs(10),
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    let a = approve(&mut rig.gate, "web");
+    let b = approve(&mut rig.gate, "api");
+    rig.engine.submit_mutation(a).expect("a");
+    rig.engine.submit_mutation(b).expect("b");
+    for _ in 0..2 {
+        until(&mut rig.events, |e| {
+            matches!(e, EngineEvent::MutationDone { .. }).then_some(())
+        })
+        .await;
+    }
+    assert_eq!(
+        cloud.max_in_flight.load(Ordering::SeqCst),
+        2,
+        "different targets may run together"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_audit_no_change() {
+    let cloud = Arc::new(FakeCloud::default());
+    let mut rig = new_rig(cloud.clone());
+    let approved = approve(&mut rig.gate, "web");
+    rig.audit.set_failing(true);
+    let job = rig.engine.submit_mutation(approved).expect("accepted");
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.unwrap_err().contains("audit"));
+    assert!(cloud.delete_calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_records_running_changes_as_interrupted() {
+    let cloud = Arc::new(FakeCloud {
+        delete_delay: Duration::from_secs(600),
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    let approved = approve(&mut rig.gate, "web");
+    let job = rig.engine.submit_mutation(approved).expect("accepted");
+    until(&mut rig.events, |e| {
+        matches!(e, EngineEvent::LogGrew(j) if j == job).then_some(())
+    })
+    .await;
+    assert_eq!(rig.engine.shutdown(), 1);
+    assert_eq!(
+        rig.store.get(job).unwrap().unwrap().state,
+        JobState::Interrupted
+    );
+    assert_eq!(decisions(&rig.audit).last(), Some(&Decision::Interrupted));
+}
