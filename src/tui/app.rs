@@ -5,8 +5,10 @@
 use crate::audit::{Actor, AuditLog, AuditSink};
 use crate::config::theme::{ColorDepth, Theme};
 use crate::config::{Config, Paths, RoleResolution};
+use crate::engine::joblog::JobLog;
 use crate::engine::ports::CloudApi;
 use crate::engine::store::JobStore;
+use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::model::{Environment, Role, now_ms};
 use crate::ops::{Gate, ReadOnlyLatch};
@@ -22,6 +24,7 @@ use ratatui::backend::CrosstermBackend;
 use std::io::{BufWriter, Stdout};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -169,7 +172,6 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     let guard = TerminalGuard::enter().context("cannot set up the terminal (is this a TTY?)")?;
     let backend = CrosstermBackend::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let mut terminal: Term = Terminal::new(backend)?;
-    terminal.clear()?;
     // The first frame: nothing above waited for the network.
     terminal.draw(|f| view::render(f, &state))?;
 
@@ -267,6 +269,21 @@ fn execute(state: &mut State, engine: &Engine, paths: &Paths, cmds: Vec<Cmd>) {
                         level: ToastLevel::Info,
                         text: format!("job {id} is not running"),
                     });
+                }
+            }
+            Cmd::OpenPastLog { job, path } => {
+                match JobLog::open_existing(&path, JobLog::DEFAULT_RING) {
+                    Ok(log) => state.attach_log(JobHandle {
+                        id: job,
+                        log: Arc::new(std::sync::Mutex::new(log)),
+                        notified: Arc::new(AtomicBool::new(false)),
+                    }),
+                    Err(e) => {
+                        state.toast = Some(Toast {
+                            level: ToastLevel::Error,
+                            text: format!("cannot read {path}: {e}"),
+                        })
+                    }
                 }
             }
             Cmd::LoadTheme(name) => {

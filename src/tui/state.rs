@@ -43,6 +43,11 @@ pub enum Cmd {
     /// Only ever built from a token the gate minted in this update.
     Execute(Approved<MutatingOp>),
     CancelJob(JobId),
+    /// Open the spill file of a job from an earlier session, to show its log.
+    OpenPastLog {
+        job: JobId,
+        path: String,
+    },
     LoadTheme(String),
     Quit,
 }
@@ -411,6 +416,13 @@ impl State {
             Pane::Jobs => vec![Context::Jobs, Context::List, Context::Global],
             Pane::Cost | Pane::Compliance => vec![Context::Global],
         }
+    }
+}
+
+impl State {
+    /// A past job's log, opened from its spill file by the app loop.
+    pub fn attach_log(&mut self, handle: JobHandle) {
+        self.jobs.handles.insert(handle.id, handle);
     }
 }
 
@@ -801,10 +813,23 @@ fn open(state: &mut State) -> Vec<Cmd> {
             });
             vec![Cmd::Read(op)]
         }
-        Pane::Jobs if !state.jobs.log_open && state.jobs.selected_record().is_some() => {
+        Pane::Jobs if !state.jobs.log_open => {
+            let Some(record) = state.jobs.selected_record() else {
+                return Vec::new();
+            };
+            let past_log = match (
+                &record.log_path,
+                state.jobs.handles.contains_key(&record.id),
+            ) {
+                (Some(path), false) => vec![Cmd::OpenPastLog {
+                    job: record.id,
+                    path: path.clone(),
+                }],
+                _ => Vec::new(),
+            };
             state.jobs.log_open = true;
             state.jobs.log = LogView::default();
-            Vec::new()
+            past_log
         }
         _ => Vec::new(),
     }

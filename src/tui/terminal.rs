@@ -19,7 +19,14 @@ impl TerminalGuard {
         install_panic_hook();
         enable_raw_mode()?;
         let guard = TerminalGuard { _private: () };
-        execute!(io::stdout(), EnterAlternateScreen, Hide)?;
+        // Clear here rather than with `Terminal::clear`, which asks the terminal for the cursor
+        // position and waits for the answer: a round trip over SSH before the first frame.
+        execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            Hide,
+            Clear(ClearType::All)
+        )?;
         Ok(guard)
     }
 }

@@ -111,7 +111,7 @@ fn log(frame: &mut Frame, state: &State, area: Rect) {
 
     let Some(handle) = jobs.handles.get(&record.id) else {
         let text = match &record.log_path {
-            Some(path) => format!("log of an earlier session: {path}"),
+            Some(_) => "log of an earlier session: Enter opens it".to_string(),
             None => "no log kept for this job".into(),
         };
         frame.render_widget(Line::styled(text, s.muted), header);
