@@ -1070,7 +1070,9 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
                     .iter()
                     .position(|&i| state.jobs.records[i].id == id)
             {
+                // Keep the change in view while the reads it triggers arrive.
                 state.jobs.selected = pos;
+                state.jobs.follow_newest = false;
             }
         }
         EngineEvent::JobChanged(record) => state.jobs.upsert(record),

@@ -79,7 +79,7 @@ impl CloudApi for AwsProvider {
         self.region.clone()
     }
 
-    fn who_am_i<'a>(&'a self, _ctx: &'a TaskCtx) -> BoxFuture<'a, ProviderResult<CallerIdentity>> {
+    fn who_am_i<'a>(&'a self, ctx: &'a TaskCtx) -> BoxFuture<'a, ProviderResult<CallerIdentity>> {
         Box::pin(async move {
             let out = self
                 .sts
@@ -87,11 +87,13 @@ impl CloudApi for AwsProvider {
                 .send()
                 .await
                 .map_err(classify)?;
-            Ok(CallerIdentity {
+            let identity = CallerIdentity {
                 account: out.account().unwrap_or_default().to_string(),
                 arn: out.arn().unwrap_or_default().to_string(),
                 user_id: out.user_id().unwrap_or_default().to_string(),
-            })
+            };
+            ctx.info(format!("account {} as {}", identity.account, identity.arn));
+            Ok(identity)
         })
     }
 
