@@ -1,4 +1,4 @@
-use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
+use crate::audit::{Actor, AuditSink, Decision};
 use crate::engine::joblog::{JobLog, SharedJobLog};
 use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
 use crate::engine::store::{JobStore, NewJob};
@@ -490,8 +490,7 @@ impl Engine {
                 format!("refused, read-only mode: {reason}"),
             ));
         }
-        let record = self.record(
-            approved.op(),
+        let record = approved.op().audit_record(
             approved.actor(),
             approved.request_id(),
             Decision::Started,
@@ -523,25 +522,6 @@ impl Engine {
         })
     }
 
-    fn record(
-        &self,
-        op: &MutatingOp,
-        actor: &Actor,
-        request_id: u64,
-        decision: Decision,
-        detail: Option<String>,
-    ) -> AuditRecord {
-        AuditRecord {
-            actor: actor.clone(),
-            operation: op.name().to_string(),
-            target: op.target_json(),
-            environment: op.environment().as_str().to_string(),
-            decision,
-            request_id: Some(request_id),
-            detail,
-        }
-    }
-
     fn audit(
         &self,
         op: &MutatingOp,
@@ -550,7 +530,7 @@ impl Engine {
         decision: Decision,
         detail: Option<String>,
     ) {
-        let record = self.record(op, actor, request_id, decision, detail);
+        let record = op.audit_record(actor, request_id, decision, detail);
         if let Err(e) = self.inner.audit.append(&record) {
             tracing::error!("audit append failed: {e}");
         }

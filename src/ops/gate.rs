@@ -6,7 +6,7 @@
 //! one-way latch: nothing can release it once engaged.
 
 use super::{DeleteStack, MutatingOp, RiskTier};
-use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
+use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -266,15 +266,7 @@ impl Gate {
         decision: Decision,
         detail: Option<String>,
     ) -> Result<(), String> {
-        let record = AuditRecord {
-            actor: self.actor.clone(),
-            operation: op.name().to_string(),
-            target: op.target_json(),
-            environment: op.environment().as_str().to_string(),
-            decision,
-            request_id: Some(id),
-            detail,
-        };
+        let record = op.audit_record(&self.actor, id, decision, detail);
         self.audit.append(&record).map_err(|e| e.to_string())
     }
 }

@@ -157,6 +157,25 @@ impl MutatingOp {
         }
     }
 
+    /// The audit entry for one decision about this operation.
+    pub fn audit_record(
+        &self,
+        actor: &crate::audit::Actor,
+        request_id: u64,
+        decision: crate::audit::Decision,
+        detail: Option<String>,
+    ) -> crate::audit::AuditRecord {
+        crate::audit::AuditRecord {
+            actor: actor.clone(),
+            operation: self.name().to_string(),
+            target: self.target_json(),
+            environment: self.environment().as_str().to_string(),
+            decision,
+            request_id: Some(request_id),
+            detail,
+        }
+    }
+
     /// The resolved target as structured data, for the audit log.
     pub fn target_json(&self) -> serde_json::Value {
         let value = match self {
