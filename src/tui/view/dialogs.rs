@@ -77,6 +77,7 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
             } else {
                 s.input
             };
+            input_line = Some(lines.len());
             lines.push(Line::from(vec![
                 Span::styled(" > ", s.header),
                 Span::styled(dialog.input.text().to_string(), input_style),
