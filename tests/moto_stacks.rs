@@ -529,6 +529,7 @@ async fn jobs_cli_shows_the_delete_as_succeeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_endpoint_is_a_network_error_after_retries() {
+    support::hermetic_aws_env();
     // A port nothing listens on: bound, read, released.
     let port = support::free_port();
     let dirs = TestDirs::new();
