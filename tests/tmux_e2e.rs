@@ -1,0 +1,301 @@
+//! The real binary in a real pty (a tmux pane) against moto: keys in, screen out.
+//!
+//! Each test runs its own tmux server (`-L <unique socket>`, no config file, sockets in the
+//! test's temp dir) and kills it in a drop guard, so a failing test leaves nothing running.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use support::{MotoServer, TestDirs};
+
+/// How long the screen may take to show what a step waits for. A guard against hangs only:
+/// the tests poll and move on as soon as the screen is right.
+const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(100);
+const WIDTH: u16 = 100;
+const HEIGHT: u16 = 30;
+
+/// A tmux server with one pane running opsdeck, then a shell that reports its exit code and
+/// keeps the pane open.
+struct Tmux {
+    socket: String,
+    tmpdir: std::path::PathBuf,
+}
+
+impl Tmux {
+    fn start(name: &str, dirs: &TestDirs, moto: &MotoServer, extra_args: &[&str]) -> Tmux {
+        let socket = format!("opsdeck-e2e-{}-{name}", std::process::id());
+        let tmpdir = dirs.root().join("tmux");
+        std::fs::create_dir_all(&tmpdir).expect("tmux socket dir");
+        let tmux = Tmux { socket, tmpdir };
+
+        let mut env = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            ("TERM".into(), "xterm-256color".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), support::REGION.into()),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ];
+        for (key, value) in dirs.env() {
+            env.push((key.to_string(), value.display().to_string()));
+        }
+        // `env -i`: opsdeck sees exactly these variables, nothing of the user's AWS set-up.
+        let mut opsdeck = vec!["env".to_string(), "-i".to_string()];
+        opsdeck.extend(env.iter().map(|(k, v)| shell_quote(&format!("{k}={v}"))));
+        opsdeck.push(shell_quote(env!("CARGO_BIN_EXE_opsdeck")));
+        opsdeck.push("--endpoint-url".into());
+        opsdeck.push(shell_quote(&moto.endpoint()));
+        opsdeck.extend(extra_args.iter().map(|a| shell_quote(a)));
+        let script = format!("{}; echo OPSDECK_EXIT=$?; sleep 600", opsdeck.join(" "));
+
+        let out = tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            &WIDTH.to_string(),
+            "-y",
+            &HEIGHT.to_string(),
+            &script,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("tmux");
+        command
+            .env("TMUX_TMPDIR", &self.tmpdir)
+            .env_remove("TMUX")
+            // UTF-8 whatever the locale, so the box-drawing borders come back as they are.
+            .arg("-u")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .expect("tmux is installed (scripts/test.sh installs it)")
+    }
+
+    fn screen(&self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", "0"]);
+        assert!(
+            out.status.success(),
+            "capture-pane failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls the screen until `done` holds; panics with the last screen after the timeout.
+    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + SCREEN_TIMEOUT;
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`, `j`, ...).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        assert!(self.run(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    /// Types text literally.
+    fn type_text(&self, text: &str) {
+        assert!(
+            self.run(&["send-keys", "-t", "0", "-l", text])
+                .status
+                .success(),
+            "send-keys -l {text}"
+        );
+    }
+
+    /// A tmux format, e.g. `#{alternate_on}`, for the pane.
+    fn format(&self, format: &str) -> String {
+        let out = self.run(&["display-message", "-p", "-t", "0", format]);
+        assert!(out.status.success(), "display-message {format}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Stack names in the Inventory list: rows of the left-hand pane that start with the prefix.
+fn inventory_rows<'a>(screen: &'a str, prefix: &str) -> Vec<&'a str> {
+    screen
+        .lines()
+        .filter_map(|line| line.strip_prefix('│'))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|name| name.starts_with(prefix))
+        .collect()
+}
+
+fn assert_exited_cleanly(tmux: &Tmux) {
+    tmux.wait_for("opsdeck to exit with status 0", |s| {
+        s.contains("OPSDECK_EXIT=0")
+    });
+    // The terminal is handed back: main screen, cursor visible.
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "still on the alternate screen"
+    );
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor left hidden");
+}
+
+fn audit_decisions(path: &Path, stack: &str) -> Vec<String> {
+    support::decisions_for_stack(&support::read_audit(path), stack)
+}
+
+fn assert_chain_intact(path: &Path) {
+    let report = opsdeck::audit::verify(path).expect("audit log readable");
+    assert!(
+        matches!(report, opsdeck::audit::VerifyReport::Ok { .. }),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn delete_a_stack_by_typing_its_name_then_quit() {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    rt.block_on(support::create_stacks(
+        &cfn,
+        &["e2e-alpha", "e2e-bravo", "e2e-charlie"],
+    ));
+    let dirs = TestDirs::new();
+    let tmux = Tmux::start("delete", &dirs, &moto, &[]);
+
+    tmux.wait_for("the three stacks", |s| {
+        inventory_rows(s, "e2e-") == ["e2e-alpha", "e2e-bravo", "e2e-charlie"]
+    });
+    // While the console runs it owns the screen: alternate screen on, cursor hidden.
+    assert_eq!(tmux.format("#{alternate_on}"), "1");
+    assert_eq!(tmux.format("#{cursor_flag}"), "0");
+
+    tmux.keys(&["j", "d"]);
+    let dialog = tmux.wait_for("the delete dialog", |s| s.contains("Confirm: delete-stack"));
+    assert!(dialog.contains("Type e2e-bravo to confirm"), "{dialog}");
+    assert!(
+        dialog
+            .lines()
+            .any(|l| l.contains("Stack ") && l.contains("e2e-bravo")),
+        "{dialog}"
+    );
+    // Typing: the cursor shows in the text field.
+    assert_eq!(tmux.format("#{cursor_flag}"), "1");
+
+    tmux.type_text("e2e-bravo");
+    tmux.wait_for("the typed name", |s| s.contains("> e2e-bravo"));
+    tmux.keys(&["Enter"]);
+
+    let screen = tmux.wait_for("the delete to finish and the list to refresh", |s| {
+        inventory_rows(s, "e2e-") == ["e2e-alpha", "e2e-charlie"]
+            && s.lines()
+                .any(|l| l.contains("Delete stack e2e-bravo") && l.contains("done"))
+    });
+    assert!(!screen.contains("Confirm: delete-stack"), "{screen}");
+    assert!(screen.contains("e2e-bravo deleted"), "{screen}");
+    // The change stays selected in Jobs: its log is the one shown.
+    let delete_row = screen
+        .lines()
+        .find(|l| l.contains("Delete stack e2e-bravo"))
+        .expect("delete row");
+    let job_id = delete_row
+        .trim_start_matches('│')
+        .split_whitespace()
+        .next()
+        .expect("job id column");
+    assert!(
+        screen.contains(&format!("log {job_id} ")),
+        "the Jobs log does not show the delete job {job_id}:\n{screen}"
+    );
+
+    assert!(
+        rt.block_on(support::stack_is_gone(&cfn, "e2e-bravo")),
+        "moto still has e2e-bravo"
+    );
+    assert_eq!(
+        rt.block_on(support::live_stack_names(&cfn)),
+        ["e2e-alpha", "e2e-charlie"]
+    );
+
+    tmux.keys(&["q"]);
+    assert_exited_cleanly(&tmux);
+
+    assert_eq!(
+        audit_decisions(&dirs.audit_log(), "e2e-bravo"),
+        ["requested", "confirmed", "started", "succeeded"]
+    );
+    assert_chain_intact(&dirs.audit_log());
+}
+
+#[test]
+fn read_only_console_refuses_a_delete() {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    rt.block_on(support::create_stacks(&cfn, &["ro-alpha", "ro-bravo"]));
+    let dirs = TestDirs::new();
+    let tmux = Tmux::start("read-only", &dirs, &moto, &["--read-only"]);
+
+    tmux.wait_for("the two stacks", |s| {
+        inventory_rows(s, "ro-") == ["ro-alpha", "ro-bravo"]
+    });
+
+    tmux.keys(&["d"]);
+    let screen = tmux.wait_for("the refusal", |s| s.contains("refused"));
+    assert!(screen.contains("read-only"), "{screen}");
+    assert!(!screen.contains("Confirm: delete-stack"), "{screen}");
+    assert_eq!(inventory_rows(&screen, "ro-"), ["ro-alpha", "ro-bravo"]);
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "ro-alpha"))
+            .as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+
+    tmux.keys(&["q"]);
+    assert_exited_cleanly(&tmux);
+
+    assert_eq!(
+        audit_decisions(&dirs.audit_log(), "ro-alpha"),
+        ["requested", "refused-read-only"]
+    );
+    assert_chain_intact(&dirs.audit_log());
+}
