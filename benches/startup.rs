@@ -34,8 +34,9 @@ const COLS: u16 = 100;
 const ROWS: u16 = 30;
 const DEFAULT_RUNS: usize = 20;
 const FIRST_FRAME_BUDGET_MS: f64 = 30.0;
-/// Drawn by the status bar in every frame, including the first (see `tui/view/status.rs`).
-const FRAME_MARKER: &[u8] = " opsdeck │".as_bytes();
+/// The status bar's first span, drawn in every frame including the first, and nowhere else
+/// (see `tui/view/status.rs`; the chat's "opsdeck ›" has no leading space).
+const FRAME_MARKER: &[u8] = b" opsdeck ";
 /// ratatui ends every draw by hiding the cursor (no widget sets a cursor position on the start
 /// screen); after the marker it closes the frame that was written in one flush.
 const FRAME_END: &[u8] = b"\x1b[?25l";

@@ -1059,8 +1059,6 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
                 state.focus = Pane::Jobs;
                 state.jobs.log_open = false;
                 state.jobs.filter.clear();
-                // A started change stays selected: later jobs (the refresh) must not take over.
-                state.jobs.follow_newest = false;
             }
             let mutation = record.kind == crate::model::JobKind::Mutation;
             let id = record.id;

@@ -737,3 +737,33 @@ fn no_color_still_marks_danger_with_modifiers() {
     assert_eq!(cell.bg, Color::Reset);
     assert!(cell.modifier.contains(Modifier::REVERSED | Modifier::BOLD));
 }
+
+#[test]
+fn dialog_buttons_and_cursor_survive_a_long_arn_on_a_small_terminal() {
+    let long = StackSummary {
+        id: format!(
+            "arn:aws:cloudformation:ap-southeast-1:{ACCOUNT}:stack/payments-service-blue/8f14e45f-ceea-467f-a7b2-1c6e8d1c2f3a"
+        ),
+        ..stack("payments-service-blue", "CREATE_COMPLETE")
+    };
+    let mut h = Harness::new(false).with_identity().with_stacks(vec![long]);
+    h.key(KeyCode::Char('d'));
+    h.type_text("pay");
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("backend");
+    terminal.draw(|f| view::render(f, &h.state)).expect("draw");
+    let screen = h.screen(80, 24);
+    assert!(
+        screen.contains(" Cancel ") && screen.contains(" Delete "),
+        "{screen}"
+    );
+    // the cursor sits right after the typed text on the `>` line
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    let row: String = (0..80)
+        .map(|x| {
+            terminal.backend().buffer()[(x, cursor.y)]
+                .symbol()
+                .to_string()
+        })
+        .collect();
+    assert!(row.contains("> pay"), "cursor row: {row}");
+}

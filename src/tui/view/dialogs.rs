@@ -6,7 +6,7 @@ use crate::tui::state::{COMMANDS, ConfirmDialog, DialogFocus, Mode, State};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 pub fn overlays(frame: &mut Frame, state: &State, area: Rect) {
     match &state.mode {
@@ -116,12 +116,10 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
     }
     let width = area.width.saturating_sub(4).min(100);
     let inner_width = width.saturating_sub(2).max(1) as usize;
-    // Rows each line takes once wrapped, so nothing (the buttons!) is cut off.
-    let rows: Vec<usize> = lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(inner_width))
-        .collect();
-    let height = rows.iter().sum::<usize>() as u16 + 2;
+    // Wrap by characters ourselves, so the height is exact and nothing (the buttons!) is cut.
+    let input_row = input_line.map(|index| hard_wrap(lines[..index].to_vec(), inner_width).len());
+    let lines = hard_wrap(lines, inner_width);
+    let height = lines.len() as u16 + 2;
     let rect = centered(area, width, height);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
@@ -131,21 +129,46 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
             s.danger,
         ))
         .style(s.base);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        rect,
-    );
-    if let Some(index) = input_line
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    if let Some(row) = input_row
         && dialog.focus == DialogFocus::Input
     {
         let x = rect.x + 1 + 3 + dialog.input.cursor() as u16;
-        let y = rect.y + 1 + rows[..index].iter().sum::<usize>() as u16;
+        let y = rect.y + 1 + row as u16;
         if x < rect.right() && y < rect.bottom() {
             frame.set_cursor_position((x, y));
         }
     }
+}
+
+/// Split lines wider than `width` at character boundaries, keeping each span's style.
+fn hard_wrap(lines: Vec<Line<'_>>, width: usize) -> Vec<Line<'_>> {
+    use unicode_width::UnicodeWidthChar;
+    let mut out = Vec::new();
+    for line in lines {
+        if line.width() <= width {
+            out.push(line);
+            continue;
+        }
+        let mut current: Vec<Span> = Vec::new();
+        let mut used = 0;
+        for span in line.spans {
+            let mut piece = String::new();
+            for c in span.content.chars() {
+                let w = c.width().unwrap_or(0);
+                if used + w > width {
+                    current.push(Span::styled(std::mem::take(&mut piece), span.style));
+                    out.push(Line::from(std::mem::take(&mut current)));
+                    used = 0;
+                }
+                piece.push(c);
+                used += w;
+            }
+            current.push(Span::styled(piece, span.style));
+        }
+        out.push(Line::from(current));
+    }
+    out
 }
 
 fn help(frame: &mut Frame, state: &State, scroll: u16, area: Rect) {

@@ -1,0 +1,48 @@
+# Shared set-up for scripts/test.sh and scripts/demo.sh: apt installs and moto in ./.venv.
+# Source it after setting ROOT (the repo root) and defining die().
+
+# The moto release the tests are written against (pip index versions moto).
+MOTO_VERSION="5.2.5"
+VENV="$ROOT/.venv"
+
+# Root runs apt-get directly; anyone else through sudo.
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "need root or sudo to install packages"
+    SUDO="sudo"
+fi
+APT_UPDATED=""
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* by hand"
+    if [ -z "$APT_UPDATED" ]; then
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        APT_UPDATED=1
+    fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+ensure_moto() {
+    moto_ready() {
+        [ -x "$VENV/bin/moto_server" ] && "$VENV/bin/python" - "$MOTO_VERSION" <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+assert version("moto") == sys.argv[1]
+import flask, flask_cors, moto.server  # the [server] extra
+PY
+    }
+    if moto_ready; then
+        echo "moto $MOTO_VERSION already installed in $VENV"
+        return
+    fi
+    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+    if [ ! -x "$VENV/bin/python" ]; then
+        if ! python3 -m venv "$VENV"; then
+            # Debian ships venv/ensurepip separately.
+            rm -rf "$VENV"
+            apt_install python3-venv
+            python3 -m venv "$VENV"
+        fi
+    fi
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "moto[server]==$MOTO_VERSION"
+    moto_ready || die "moto $MOTO_VERSION did not install into $VENV"
+}
