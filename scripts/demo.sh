@@ -25,7 +25,7 @@ MOTO_PID=$!
 trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
 
 # Only the emulator's throwaway credentials; never your real ones.
-export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 export XDG_CONFIG_HOME="$DEMO/config" XDG_DATA_HOME="$DEMO/data"
@@ -42,7 +42,7 @@ for _ in range(150):
         time.sleep(0.2)
 else:
     sys.exit("moto did not start; see .demo/moto.log")
-cfn = boto3.client("cloudformation", endpoint_url=url)
+cfn = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
 body = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}, "Queue": {"Type": "AWS::SQS::Queue"}}}'
 for name in ("web-frontend", "orders-api", "reporting-batch"):
     cfn.create_stack(StackName=name, TemplateBody=body, Tags=[{"Key": "Owner", "Value": "demo"}])
