@@ -68,10 +68,6 @@ impl AwsProvider {
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
     }
-
-    pub fn cloudformation(&self) -> &aws_sdk_cloudformation::Client {
-        &self.cfn
-    }
 }
 
 impl CloudApi for AwsProvider {
