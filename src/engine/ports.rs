@@ -67,11 +67,19 @@ impl ProviderError {
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Missing credentials is the most common first-run problem: say it plainly first, the
+        // SDK's detail after.
+        if self.kind == ErrorKind::Credentials {
+            f.write_str("no usable AWS credentials — ")?;
+            if let Some(hint) = self.hint() {
+                write!(f, "{hint}. Detail: ")?;
+            }
+        }
         match &self.code {
             Some(code) => write!(f, "{code}: {}", self.message)?,
             None => f.write_str(&self.message)?,
         }
-        if let Some(hint) = self.hint() {
+        if let Some(hint) = self.hint().filter(|_| self.kind != ErrorKind::Credentials) {
             write!(f, " ({hint})")?;
         }
         Ok(())
@@ -79,6 +87,34 @@ impl fmt::Display for ProviderError {
 }
 
 impl std::error::Error for ProviderError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_errors_lead_with_the_plain_reason() {
+        let e = ProviderError::new(ErrorKind::Credentials, "failed to load IMDS session token");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("no usable AWS credentials — check AWS credentials"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("failed to load IMDS session token"),
+            "{text}"
+        );
+        let throttled = ProviderError {
+            kind: ErrorKind::Throttled,
+            code: Some("Throttling".into()),
+            message: "Rate exceeded".into(),
+        };
+        assert_eq!(
+            throttled.to_string(),
+            "Throttling: Rate exceeded (AWS is rate-limiting requests; retried with backoff)"
+        );
+    }
+}
 
 pub type ProviderResult<T> = Result<T, ProviderError>;
 
