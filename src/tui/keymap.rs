@@ -154,6 +154,7 @@ impl Key {
             KeyCode::PageDown => "PgDn".into(),
             KeyCode::Home => "Home".into(),
             KeyCode::End => "End".into(),
+            KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
         if self.mods.contains(KeyModifiers::CONTROL) {
@@ -214,7 +215,12 @@ pub static KEYMAP: &[Binding] = &[
         A::OpenFilter,
         "filter the list / search the log",
     ),
-    b(C::Global, &[k('?')], A::OpenHelp, "this help"),
+    b(
+        C::Global,
+        &[k('?'), code(KeyCode::F(1))],
+        A::OpenHelp,
+        "this help",
+    ),
     b(C::Global, &[k('r'), ctrl('r')], A::Refresh, "refresh"),
     b(
         C::Global,
@@ -287,6 +293,7 @@ pub static KEYMAP: &[Binding] = &[
         "previous pane",
     ),
     b(C::Chat, &[ctrl('c')], A::Quit, "quit"),
+    b(C::Chat, &[code(KeyCode::F(1))], A::OpenHelp, "help"),
 ];
 
 /// The first binding in `contexts` (searched in order) that matches the key.

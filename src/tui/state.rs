@@ -391,7 +391,7 @@ impl State {
                 .session
                 .region
                 .clone()
-                .unwrap_or_else(|| "(default region)".into()),
+                .unwrap_or_else(|| "the default region".into()),
         }
     }
 
@@ -548,7 +548,12 @@ fn on_chat_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
             }
         }
         KeyCode::Esc => {
-            state.chat.input = ChatState::default().input;
+            // Esc clears the input; on an empty input it leaves Chat, as Esc leaves insert mode.
+            if state.chat.input.is_empty() {
+                state.focus = Pane::Inventory;
+            } else {
+                state.chat.input = ChatState::default().input;
+            }
             Vec::new()
         }
         _ => {

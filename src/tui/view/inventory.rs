@@ -227,10 +227,10 @@ fn detail(frame: &mut Frame, state: &State, view: &StackDetailView, area: Rect) 
             let table = Table::new(
                 rows,
                 [
-                    Constraint::Percentage(25),
-                    Constraint::Percentage(25),
-                    Constraint::Percentage(20),
-                    Constraint::Percentage(30),
+                    Constraint::Fill(2),
+                    Constraint::Fill(2),
+                    Constraint::Length(18),
+                    Constraint::Fill(3),
                 ],
             )
             .header(Row::new(vec!["LOGICAL ID", "TYPE", "STATUS", "PHYSICAL ID"]).style(s.header));
