@@ -55,9 +55,21 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() {
     let exe = env!("CARGO_BIN_EXE_opsdeck");
-    let runs = env_number("OPSDECK_BENCH_RUNS")
-        .filter(|&n| n > 0)
-        .map_or(DEFAULT_RUNS, |n| n as usize);
+    // `cargo bench` passes --bench. Under `cargo test --all-targets` this binary only checks
+    // that a first frame still appears (one run, no idle wait), and fails if it does not.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let runs = if smoke {
+        1
+    } else {
+        env_number("OPSDECK_BENCH_RUNS")
+            .filter(|&n| n > 0)
+            .map_or(DEFAULT_RUNS, |n| n as usize)
+    };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     let answer_delay =
         Duration::from_millis(env_number("OPSDECK_BENCH_TERM_DELAY_MS").unwrap_or(0));
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
@@ -65,7 +77,7 @@ fn main() {
 
     // One unmeasured run warms the page cache so the first measured run is not an outlier
     // caused by reading the binary from disk.
-    {
+    if !smoke {
         let mut warm = Console::spawn(exe, &endpoint, answer_delay);
         let _ = warm.first_frame();
     }
@@ -91,10 +103,24 @@ fn main() {
         // Dropping the console kills the child and reaps it.
     }
 
+    if smoke {
+        match first_frame_ms.first() {
+            Some(ms) => {
+                println!(
+                    "startup smoke check ({profile}): first frame after {ms:.1} ms; `cargo bench --bench startup` measures"
+                );
+                return;
+            }
+            None => {
+                eprintln!("startup smoke check: the console drew no first frame");
+                std::process::exit(1);
+            }
+        }
+    }
     let idle = idle_run(exe, &endpoint, answer_delay);
 
     println!();
-    println!("opsdeck startup (release, pty {COLS}x{ROWS}, {runs} runs)");
+    println!("opsdeck startup ({profile}, pty {COLS}x{ROWS}, {runs} runs)");
     // Timings on a shared machine mean little without this.
     let cores = thread::available_parallelism().map_or(0, |n| n.get());
     match (load_before, load_average()) {

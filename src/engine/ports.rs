@@ -88,34 +88,6 @@ impl fmt::Display for ProviderError {
 
 impl std::error::Error for ProviderError {}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_errors_lead_with_the_plain_reason() {
-        let e = ProviderError::new(ErrorKind::Credentials, "failed to load IMDS session token");
-        let text = e.to_string();
-        assert!(
-            text.starts_with("no usable AWS credentials — check AWS credentials"),
-            "{text}"
-        );
-        assert!(
-            text.ends_with("failed to load IMDS session token"),
-            "{text}"
-        );
-        let throttled = ProviderError {
-            kind: ErrorKind::Throttled,
-            code: Some("Throttling".into()),
-            message: "Rate exceeded".into(),
-        };
-        assert_eq!(
-            throttled.to_string(),
-            "Throttling: Rate exceeded (AWS is rate-limiting requests; retried with backoff)"
-        );
-    }
-}
-
 pub type ProviderResult<T> = Result<T, ProviderError>;
 
 /// AWS as the engine sees it (STS + CloudFormation for now).
@@ -143,4 +115,32 @@ pub trait CloudApi: Send + Sync {
         approved: Approved<DeleteStack>,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_errors_lead_with_the_plain_reason() {
+        let e = ProviderError::new(ErrorKind::Credentials, "failed to load IMDS session token");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("no usable AWS credentials — check AWS credentials"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("failed to load IMDS session token"),
+            "{text}"
+        );
+        let throttled = ProviderError {
+            kind: ErrorKind::Throttled,
+            code: Some("Throttling".into()),
+            message: "Rate exceeded".into(),
+        };
+        assert_eq!(
+            throttled.to_string(),
+            "Throttling: Rate exceeded (AWS is rate-limiting requests; retried with backoff)"
+        );
+    }
 }
