@@ -1,6 +1,7 @@
 //! opsdeck: a terminal console for operating AWS and EKS. See `docs/architecture.md`.
 
 pub mod audit;
+pub mod cfn;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -1,0 +1,3 @@
+//! CloudFormation domain logic that needs no network: templates and their parameters.
+
+pub mod template;

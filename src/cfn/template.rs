@@ -1,0 +1,655 @@
+//! A CloudFormation template as the deploy form needs it: its parameters with their
+//! constraints, the `AWS::CloudFormation::Interface` groups and labels, and its resources.
+//!
+//! Parsed with yaml_serde, which keeps `!Ref`/`!Sub` tags (JSON templates are YAML too).
+//! Every error names the file, the line and the field.
+
+use regex::Regex;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use yaml_serde::{Mapping, Value};
+
+/// A template's parameter and everything CloudFormation would check about its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterSpec {
+    pub name: String,
+    /// `Type`, e.g. `String`, `Number`, `CommaDelimitedList`, `AWS::EC2::VPC::Id`.
+    pub kind: String,
+    pub description: Option<String>,
+    /// The label from the Interface metadata, if any.
+    pub label: Option<String>,
+    pub default: Option<String>,
+    pub allowed_values: Vec<String>,
+    pub allowed_pattern: Option<String>,
+    pub constraint_description: Option<String>,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    /// Secret: masked in the form, never logged, audited or shown.
+    pub no_echo: bool,
+    /// 1-based line of the parameter's key in the template.
+    pub line: usize,
+}
+
+/// A group of parameters from `ParameterGroups`, in template order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterGroup {
+    pub label: String,
+    pub parameters: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceSpec {
+    pub logical_id: String,
+    pub resource_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub path: PathBuf,
+    pub description: Option<String>,
+    pub parameters: Vec<ParameterSpec>,
+    /// Groups as the Interface metadata orders them; parameters in no group come last under
+    /// "Other parameters".
+    pub groups: Vec<ParameterGroup>,
+    pub resources: Vec<ResourceSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct TemplateError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Where in the template, e.g. `Parameters.DbPassword.MinLength`.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        f.write_str(": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+const OTHER_GROUP: &str = "Other parameters";
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Template, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            field: None,
+            message: format!("cannot read template: {e}"),
+        })?;
+        Template::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Template, TemplateError> {
+        let lines = LineFinder { text };
+        let error = |field: Option<String>, line: Option<usize>, message: String| TemplateError {
+            path: path.to_path_buf(),
+            line,
+            column: None,
+            field,
+            message,
+        };
+        let root: Value = yaml_serde::from_str(text).map_err(|e| {
+            let location = e.location();
+            TemplateError {
+                path: path.to_path_buf(),
+                line: location.as_ref().map(|l| l.line()),
+                column: location.as_ref().map(|l| l.column()),
+                field: None,
+                message: format!("not valid YAML: {e}"),
+            }
+        })?;
+        let Some(root) = root.as_mapping() else {
+            return Err(error(
+                None,
+                Some(1),
+                "a template is a mapping with a Resources section".into(),
+            ));
+        };
+        let description = root
+            .get("Description")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+
+        let mut parameters = Vec::new();
+        if let Some(section) = root.get("Parameters") {
+            let Some(section) = section.as_mapping() else {
+                return Err(error(
+                    Some("Parameters".into()),
+                    lines.key_line(&["Parameters"]),
+                    "expected a mapping of parameter names".into(),
+                ));
+            };
+            for (name, body) in section {
+                let name = scalar(name).unwrap_or_default();
+                let line = lines.key_line(&["Parameters", &name]);
+                parameters.push(parse_parameter(&name, body, line).map_err(
+                    |(field, message)| {
+                        let field_line = lines.key_line(&["Parameters", &name, &field]).or(line);
+                        error(
+                            Some(format!("Parameters.{name}.{field}")),
+                            field_line,
+                            message,
+                        )
+                    },
+                )?);
+            }
+        }
+
+        let mut resources = Vec::new();
+        match root.get("Resources").and_then(Value::as_mapping) {
+            Some(section) => {
+                for (id, body) in section {
+                    let logical_id = scalar(id).unwrap_or_default();
+                    let resource_type =
+                        body.get("Type").and_then(Value::as_str).ok_or_else(|| {
+                            error(
+                                Some(format!("Resources.{logical_id}.Type")),
+                                lines.key_line(&["Resources", &logical_id]),
+                                "every resource needs a Type".into(),
+                            )
+                        })?;
+                    resources.push(ResourceSpec {
+                        logical_id,
+                        resource_type: resource_type.to_string(),
+                    });
+                }
+            }
+            None => {
+                return Err(error(
+                    Some("Resources".into()),
+                    lines.key_line(&["Resources"]),
+                    "a template needs a Resources mapping with at least one resource".into(),
+                ));
+            }
+        }
+
+        let interface = root
+            .get("Metadata")
+            .and_then(|m| m.get("AWS::CloudFormation::Interface"))
+            .and_then(Value::as_mapping);
+        let groups = interface_groups(interface, &mut parameters);
+        Ok(Template {
+            path: path.to_path_buf(),
+            description,
+            parameters,
+            groups,
+            resources,
+        })
+    }
+
+    pub fn parameter(&self, name: &str) -> Option<&ParameterSpec> {
+        self.parameters.iter().find(|p| p.name == name)
+    }
+}
+
+/// Scalars as CloudFormation sees them: numbers and booleans are strings too.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+type FieldError = (String, String);
+
+fn parse_parameter(
+    name: &str,
+    body: &Value,
+    line: Option<usize>,
+) -> Result<ParameterSpec, FieldError> {
+    let Some(body) = body.as_mapping() else {
+        return Err((
+            "Type".into(),
+            format!("parameter {name} must be a mapping with a Type"),
+        ));
+    };
+    let text = |key: &str| -> Result<Option<String>, FieldError> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => scalar(v)
+                .map(Some)
+                .ok_or_else(|| (key.to_string(), "expected a single value".to_string())),
+        }
+    };
+    let number = |key: &str| -> Result<Option<f64>, FieldError> {
+        match text(key)? {
+            None => Ok(None),
+            Some(s) => s
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| (key.to_string(), format!("{s:?} is not a number"))),
+        }
+    };
+    let count = |key: &str| -> Result<Option<u64>, FieldError> {
+        match number(key)? {
+            None => Ok(None),
+            Some(n) if n >= 0.0 && n.fract() == 0.0 => Ok(Some(n as u64)),
+            Some(n) => Err((
+                key.to_string(),
+                format!("{n} is not a whole number of characters"),
+            )),
+        }
+    };
+    let kind = text("Type")?.ok_or_else(|| {
+        (
+            "Type".to_string(),
+            "every parameter needs a Type".to_string(),
+        )
+    })?;
+    let allowed_values = match body.get("AllowedValues") {
+        None => Vec::new(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .map(|v| {
+                scalar(v).ok_or_else(|| {
+                    (
+                        "AllowedValues".to_string(),
+                        "values must be scalars".to_string(),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(("AllowedValues".into(), "expected a list".into())),
+    };
+    let allowed_pattern = text("AllowedPattern")?;
+    let no_echo = match text("NoEcho")?.as_deref() {
+        None | Some("false") | Some("False") => false,
+        Some("true") | Some("True") => true,
+        Some(other) => return Err(("NoEcho".into(), format!("{other:?} is not true or false"))),
+    };
+    let spec = ParameterSpec {
+        name: name.to_string(),
+        kind,
+        description: text("Description")?,
+        label: None,
+        default: text("Default")?,
+        allowed_values,
+        allowed_pattern,
+        constraint_description: text("ConstraintDescription")?,
+        min_length: count("MinLength")?,
+        max_length: count("MaxLength")?,
+        min_value: number("MinValue")?,
+        max_value: number("MaxValue")?,
+        no_echo,
+        line: line.unwrap_or(0),
+    };
+    // A template whose own default breaks its constraints would fail in CloudFormation.
+    if let Some(default) = &spec.default
+        && let Err(why) = spec.validate(default)
+    {
+        return Err((
+            "Default".into(),
+            format!("the default breaks the parameter's own constraints: {why}"),
+        ));
+    }
+    Ok(spec)
+}
+
+fn interface_groups(
+    interface: Option<&Mapping>,
+    parameters: &mut [ParameterSpec],
+) -> Vec<ParameterGroup> {
+    let mut groups = Vec::new();
+    if let Some(interface) = interface {
+        if let Some(labels) = interface.get("ParameterLabels").and_then(Value::as_mapping) {
+            for p in parameters.iter_mut() {
+                p.label = labels
+                    .get(p.name.as_str())
+                    .and_then(|l| l.get("default"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
+        }
+        if let Some(list) = interface
+            .get("ParameterGroups")
+            .and_then(Value::as_sequence)
+        {
+            for group in list {
+                let label = group
+                    .get("Label")
+                    .and_then(|l| l.get("default"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("Parameters")
+                    .to_string();
+                let names = group
+                    .get("Parameters")
+                    .and_then(Value::as_sequence)
+                    .map(|names| {
+                        names
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .filter(|n| parameters.iter().any(|p| p.name == *n))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                groups.push(ParameterGroup {
+                    label,
+                    parameters: names,
+                });
+            }
+        }
+    }
+    let grouped: Vec<&String> = groups.iter().flat_map(|g| g.parameters.iter()).collect();
+    let rest: Vec<String> = parameters
+        .iter()
+        .filter(|p| !grouped.contains(&&p.name))
+        .map(|p| p.name.clone())
+        .collect();
+    if !rest.is_empty() {
+        groups.push(ParameterGroup {
+            label: OTHER_GROUP.to_string(),
+            parameters: rest,
+        });
+    }
+    groups
+}
+
+impl ParameterSpec {
+    pub fn is_list(&self) -> bool {
+        self.kind == "CommaDelimitedList" || self.kind.starts_with("List<")
+    }
+
+    pub fn is_number(&self) -> bool {
+        self.kind == "Number" || self.kind == "List<Number>"
+    }
+
+    /// What the form shows under the field when a value is refused.
+    fn refusal(&self, detail: String) -> String {
+        match &self.constraint_description {
+            Some(c) => format!("{detail} ({c})"),
+            None => detail,
+        }
+    }
+
+    /// Check a value as CloudFormation would before it accepts the stack. For list types each
+    /// element is checked. A value that is empty and has no default is missing.
+    pub fn validate(&self, value: &str) -> Result<(), String> {
+        if value.is_empty()
+            && self.default.is_none()
+            && (self.is_number() || self.kind.starts_with("AWS::"))
+        {
+            return Err(format!("{} needs a value", self.name));
+        }
+        let items: Vec<&str> = if self.is_list() {
+            value.split(',').map(str::trim).collect()
+        } else {
+            vec![value]
+        };
+        // Length limits apply to the whole value, the rest to each element.
+        let chars = value.chars().count() as u64;
+        if let Some(min) = self.min_length
+            && chars < min
+        {
+            return Err(self.refusal(format!("at least {min} characters")));
+        }
+        if let Some(max) = self.max_length
+            && chars > max
+        {
+            return Err(self.refusal(format!("at most {max} characters")));
+        }
+        for item in items {
+            if !self.allowed_values.is_empty() && !self.allowed_values.iter().any(|a| a == item) {
+                return Err(
+                    self.refusal(format!("must be one of {}", self.allowed_values.join(", ")))
+                );
+            }
+            if self.is_number() {
+                let n: f64 = item
+                    .parse()
+                    .map_err(|_| self.refusal(format!("{item:?} is not a number")))?;
+                if let Some(min) = self.min_value
+                    && n < min
+                {
+                    return Err(self.refusal(format!("at least {min}")));
+                }
+                if let Some(max) = self.max_value
+                    && n > max
+                {
+                    return Err(self.refusal(format!("at most {max}")));
+                }
+            }
+            if let Some(pattern) = &self.allowed_pattern
+                && let Ok(re) = Regex::new(&format!("^(?:{pattern})$"))
+                && !re.is_match(item)
+            {
+                return Err(self.refusal(format!("must match {pattern}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Finds the line of a key path (e.g. `Parameters` → `DbName` → `MinLength`) in block-style
+/// YAML by indentation. Values carry no positions, so errors found after parsing use this.
+struct LineFinder<'a> {
+    text: &'a str,
+}
+
+impl LineFinder<'_> {
+    fn key_line(&self, path: &[&str]) -> Option<usize> {
+        let mut depth = 0;
+        // Indent of the block being searched: top level first, then the matched key's children.
+        let mut parent_indent: Option<usize> = None;
+        let mut child_indent: Option<usize> = None;
+        for (index, raw) in self.text.lines().enumerate() {
+            let trimmed = raw.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let indent = raw.len() - trimmed.len();
+            if let Some(parent) = parent_indent
+                && indent <= parent
+            {
+                // Left the parent's block without finding the next key.
+                return None;
+            }
+            let level = *child_indent.get_or_insert(indent);
+            if indent != level {
+                continue;
+            }
+            let key = trimmed
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'');
+            if trimmed.contains(':') && key == path[depth] {
+                depth += 1;
+                if depth == path.len() {
+                    return Some(index + 1);
+                }
+                parent_indent = Some(indent);
+                child_indent = None;
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
+Description: A bucket
+Metadata:
+  AWS::CloudFormation::Interface:
+    ParameterGroups:
+      - Label: { default: Storage }
+        Parameters: [BucketName, Versioning]
+    ParameterLabels:
+      BucketName: { default: Bucket name }
+Parameters:
+  BucketName:
+    Type: String
+    Description: Globally unique name
+    AllowedPattern: "[a-z0-9][a-z0-9.-]*"
+    ConstraintDescription: lower-case letters, digits, dots and hyphens
+    MinLength: 3
+    MaxLength: 63
+  Versioning:
+    Type: String
+    Default: Enabled
+    AllowedValues: [Enabled, Suspended]
+  RetentionDays:
+    Type: Number
+    Default: 30
+    MinValue: 1
+    MaxValue: 3653
+  ApiKey:
+    Type: String
+    NoEcho: true
+    Default: ""
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Ref BucketName
+      Tags:
+        - Key: Name
+          Value: !Sub "${AWS::StackName}-bucket"
+"#;
+
+    fn parse(text: &str) -> Result<Template, TemplateError> {
+        Template::parse(text, Path::new("templates/s3.yaml"))
+    }
+
+    #[test]
+    fn parameters_groups_labels_and_resources() {
+        let t = parse(TEMPLATE).expect("parses");
+        assert_eq!(t.description.as_deref(), Some("A bucket"));
+        let names: Vec<_> = t.parameters.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["BucketName", "Versioning", "RetentionDays", "ApiKey"]
+        );
+        let bucket = t.parameter("BucketName").unwrap();
+        assert_eq!(bucket.label.as_deref(), Some("Bucket name"));
+        assert_eq!(bucket.line, 11);
+        assert_eq!((bucket.min_length, bucket.max_length), (Some(3), Some(63)));
+        assert!(t.parameter("ApiKey").unwrap().no_echo);
+        assert_eq!(
+            t.groups[0],
+            ParameterGroup {
+                label: "Storage".into(),
+                parameters: vec!["BucketName".into(), "Versioning".into()]
+            }
+        );
+        assert_eq!(t.groups[1].label, "Other parameters");
+        assert_eq!(t.groups[1].parameters, ["RetentionDays", "ApiKey"]);
+        assert_eq!(
+            t.resources,
+            [ResourceSpec {
+                logical_id: "Bucket".into(),
+                resource_type: "AWS::S3::Bucket".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn validation_table() {
+        let t = parse(TEMPLATE).expect("parses");
+        let cases: &[(&str, &str, bool)] = &[
+            ("BucketName", "logs-2026", true),
+            ("BucketName", "ab", false),
+            ("BucketName", "Logs", false),
+            ("BucketName", &"a".repeat(64), false),
+            ("Versioning", "Enabled", true),
+            ("Versioning", "On", false),
+            ("RetentionDays", "30", true),
+            ("RetentionDays", "0", false),
+            ("RetentionDays", "4000", false),
+            ("RetentionDays", "thirty", false),
+            ("RetentionDays", "", false),
+        ];
+        for (name, value, ok) in cases {
+            let result = t.parameter(name).unwrap().validate(value);
+            assert_eq!(result.is_ok(), *ok, "{name}={value:?}: {result:?}");
+        }
+        let err = t
+            .parameter("BucketName")
+            .unwrap()
+            .validate("Logs")
+            .unwrap_err();
+        assert!(
+            err.contains("lower-case letters"),
+            "constraint description shown: {err}"
+        );
+    }
+
+    #[test]
+    fn list_parameters_check_each_element() {
+        let text = "Parameters:\n  Zones:\n    Type: CommaDelimitedList\n    AllowedValues: [a, b, c]\nResources:\n  T:\n    Type: AWS::SNS::Topic\n";
+        let t = parse(text).expect("parses");
+        let zones = t.parameter("Zones").unwrap();
+        assert!(zones.validate("a, b").is_ok());
+        assert!(zones.validate("a,d").is_err());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let bad_yaml = "Resources:\n  T:\n    Type: [unclosed\n";
+        let e = parse(bad_yaml).unwrap_err();
+        assert!(e.to_string().starts_with("templates/s3.yaml:"), "{e}");
+        assert!(e.line.is_some());
+
+        let bad_min = "Parameters:\n  Name:\n    Type: String\n    MinLength: lots\nResources:\n  T:\n    Type: AWS::SNS::Topic\n";
+        let e = parse(bad_min).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "templates/s3.yaml:4: Parameters.Name.MinLength: \"lots\" is not a number"
+        );
+
+        let bad_default = "Parameters:\n  Env:\n    Type: String\n    Default: PROD\n    AllowedValues: [DEV, PRD]\nResources:\n  T:\n    Type: AWS::SNS::Topic\n";
+        let e = parse(bad_default).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("templates/s3.yaml:4: Parameters.Env.Default: the default breaks"),
+            "{e}"
+        );
+
+        let no_type = "Resources:\n  T:\n    Properties: {}\n";
+        let e = parse(no_type).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "templates/s3.yaml:2: Resources.T.Type: every resource needs a Type"
+        );
+
+        let no_resources = "Parameters: {}\n";
+        assert!(
+            parse(no_resources)
+                .unwrap_err()
+                .to_string()
+                .contains("Resources")
+        );
+    }
+
+    #[test]
+    fn json_templates_parse_too() {
+        let t = parse(r#"{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}"#)
+            .expect("JSON is YAML");
+        assert_eq!(t.resources[0].resource_type, "AWS::SNS::Topic");
+    }
+}
