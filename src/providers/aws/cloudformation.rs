@@ -1,6 +1,6 @@
 //! CloudFormation calls: paginated listing, describe with resources, delete-and-follow.
 
-use super::classify;
+use super::{classify, clean, clean_opt};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
 use crate::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
@@ -29,19 +29,19 @@ pub async fn list_stacks(cfn: &Client, ctx: &TaskCtx) -> ProviderResult<Vec<Stac
         for s in page.stack_summaries() {
             let status = s
                 .stack_status()
-                .map(|s| s.as_str().to_string())
+                .map(|s| clean(Some(s.as_str())))
                 .unwrap_or_default();
             if status == "DELETE_COMPLETE" {
                 continue;
             }
             stacks.push(StackSummary {
-                name: s.stack_name().unwrap_or_default().to_string(),
-                id: s.stack_id().unwrap_or_default().to_string(),
+                name: clean(s.stack_name()),
+                id: clean(s.stack_id()),
                 status,
-                status_reason: s.stack_status_reason().map(str::to_string),
+                status_reason: clean_opt(s.stack_status_reason()),
                 created: time(s.creation_time()),
                 updated: time(s.last_updated_time()),
-                description: s.template_description().map(str::to_string),
+                description: clean_opt(s.template_description()),
             });
         }
     }
@@ -68,34 +68,34 @@ pub async fn describe_stack(
         ));
     };
     let summary = StackSummary {
-        name: stack.stack_name().unwrap_or_default().to_string(),
-        id: stack.stack_id().unwrap_or(stack_id).to_string(),
+        name: clean(stack.stack_name()),
+        id: clean(stack.stack_id().or(Some(stack_id))),
         status: stack
             .stack_status()
-            .map(|s| s.as_str().to_string())
+            .map(|s| clean(Some(s.as_str())))
             .unwrap_or_default(),
-        status_reason: stack.stack_status_reason().map(str::to_string),
+        status_reason: clean_opt(stack.stack_status_reason()),
         created: time(stack.creation_time()),
         updated: time(stack.last_updated_time()),
-        description: stack.description().map(str::to_string),
+        description: clean_opt(stack.description()),
     };
     let parameters = stack
         .parameters()
         .iter()
         .map(|p| StackParameter {
-            key: p.parameter_key().unwrap_or_default().to_string(),
+            key: clean(p.parameter_key()),
             // CloudFormation returns NoEcho values as "****"; the resolved value is never fetched.
-            value: p.parameter_value().unwrap_or_default().to_string(),
+            value: clean(p.parameter_value()),
         })
         .collect();
     let outputs = stack
         .outputs()
         .iter()
         .map(|o| StackOutput {
-            key: o.output_key().unwrap_or_default().to_string(),
-            value: o.output_value().unwrap_or_default().to_string(),
-            description: o.description().map(str::to_string),
-            export_name: o.export_name().map(str::to_string),
+            key: clean(o.output_key()),
+            value: clean(o.output_value()),
+            description: clean_opt(o.description()),
+            export_name: clean_opt(o.export_name()),
         })
         .collect();
     let termination_protection = stack.enable_termination_protection().unwrap_or(false);
@@ -110,14 +110,14 @@ pub async fn describe_stack(
         let page = page.map_err(classify)?;
         for r in page.stack_resource_summaries() {
             resources.push(StackResource {
-                logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
-                physical_id: r.physical_resource_id().map(str::to_string),
-                resource_type: r.resource_type().unwrap_or_default().to_string(),
+                logical_id: clean(r.logical_resource_id()),
+                physical_id: clean_opt(r.physical_resource_id()),
+                resource_type: clean(r.resource_type()),
                 status: r
                     .resource_status()
-                    .map(|s| s.as_str().to_string())
+                    .map(|s| clean(Some(s.as_str())))
                     .unwrap_or_default(),
-                status_reason: r.resource_status_reason().map(str::to_string),
+                status_reason: clean_opt(r.resource_status_reason()),
             });
         }
     }
@@ -186,7 +186,7 @@ pub async fn delete_stack(
                 .stacks()
                 .first()
                 .and_then(|s| s.stack_status())
-                .map(|s| s.as_str().to_string())
+                .map(|s| clean(Some(s.as_str())))
                 .unwrap_or_else(|| "DELETE_COMPLETE".to_string()),
             Err(e) if e.kind == ErrorKind::NotFound => "DELETE_COMPLETE".to_string(),
             Err(e) if e.is_transient() => {
@@ -252,7 +252,7 @@ async fn follow_events(
     };
     // The API returns newest first.
     for event in out.stack_events().iter().rev() {
-        let id = event.event_id().unwrap_or_default().to_string();
+        let id = clean(event.event_id());
         if !seen.insert(id) {
             continue;
         }

@@ -28,8 +28,8 @@ where
     };
     ProviderError {
         kind,
-        message: service_message.unwrap_or_else(|| short(&full)),
-        code,
+        message: super::clean(Some(&service_message.unwrap_or_else(|| short(&full)))),
+        code: code.map(|c| super::clean(Some(&c))),
     }
 }
 

@@ -16,6 +16,18 @@ use std::time::Duration;
 
 pub use errors::classify;
 
+/// Text from AWS is shown on the operator's terminal: strip control characters and escape
+/// sequences at the boundary so no stack description or status reason can drive the terminal.
+pub(crate) fn clean(text: Option<&str>) -> String {
+    let mut out = String::new();
+    crate::engine::joblog::sanitize_into(text.unwrap_or_default(), &mut out);
+    out
+}
+
+pub(crate) fn clean_opt(text: Option<&str>) -> Option<String> {
+    text.map(|t| clean(Some(t)))
+}
+
 /// Where the AWS clients point. Every field falls back to the standard chain when `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwsSettings {
@@ -84,9 +96,9 @@ impl CloudApi for AwsProvider {
                 .await
                 .map_err(classify)?;
             let identity = CallerIdentity {
-                account: out.account().unwrap_or_default().to_string(),
-                arn: out.arn().unwrap_or_default().to_string(),
-                user_id: out.user_id().unwrap_or_default().to_string(),
+                account: clean(out.account()),
+                arn: clean(out.arn()),
+                user_id: clean(out.user_id()),
             };
             ctx.info(format!("account {} as {}", identity.account, identity.arn));
             Ok(identity)
@@ -114,5 +126,23 @@ impl CloudApi for AwsProvider {
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
         Box::pin(cloudformation::delete_stack(&self.cfn, approved, ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_aws_cannot_drive_the_terminal() {
+        let hostile = "Stack failed\x1b]0;pwned\x07 \x1b[2J\x1b[31mred\r\nnext";
+        let shown = clean(Some(hostile));
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\t'),
+            "{shown:?}"
+        );
+        assert_eq!(shown, "Stack failed rednext");
+        assert_eq!(clean(None), "");
+        assert_eq!(clean_opt(Some("ok")), Some("ok".to_string()));
     }
 }
