@@ -1,8 +1,10 @@
-# Shared set-up for scripts/test.sh and scripts/demo.sh: apt installs and moto in ./.venv.
+# Shared set-up for scripts/test.sh and scripts/demo.sh: apt installs, moto and cfn-lint in ./.venv.
 # Source it after setting ROOT (the repo root) and defining die().
 
 # The moto release the tests are written against (pip index versions moto).
 MOTO_VERSION="5.2.5"
+# The cfn-lint release templates/ is kept clean against (pip index versions cfn-lint).
+CFN_LINT_VERSION="1.58.0"
 VENV="$ROOT/.venv"
 
 # Root runs apt-get directly; anyone else through sudo.
@@ -21,6 +23,19 @@ apt_install() {
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
 }
 
+# ./.venv, created on first use; moto and cfn-lint are installed into it.
+ensure_venv() {
+    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+    if [ ! -x "$VENV/bin/python" ]; then
+        if ! python3 -m venv "$VENV"; then
+            # Debian ships venv/ensurepip separately.
+            rm -rf "$VENV"
+            apt_install python3-venv
+            python3 -m venv "$VENV"
+        fi
+    fi
+}
+
 ensure_moto() {
     moto_ready() {
         [ -x "$VENV/bin/moto_server" ] && "$VENV/bin/python" - "$MOTO_VERSION" <<'PY' >/dev/null 2>&1
@@ -34,15 +49,25 @@ PY
         echo "moto $MOTO_VERSION already installed in $VENV"
         return
     fi
-    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
-    if [ ! -x "$VENV/bin/python" ]; then
-        if ! python3 -m venv "$VENV"; then
-            # Debian ships venv/ensurepip separately.
-            rm -rf "$VENV"
-            apt_install python3-venv
-            python3 -m venv "$VENV"
-        fi
-    fi
+    ensure_venv
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q "moto[server]==$MOTO_VERSION"
     moto_ready || die "moto $MOTO_VERSION did not install into $VENV"
+}
+
+# cfn-lint lints templates/ (tests/templates_lint.rs); a newer release may add rules, so it is pinned.
+ensure_cfn_lint() {
+    cfn_lint_ready() {
+        [ -x "$VENV/bin/cfn-lint" ] && "$VENV/bin/python" - "$CFN_LINT_VERSION" <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+assert version("cfn-lint") == sys.argv[1]
+PY
+    }
+    if cfn_lint_ready; then
+        echo "cfn-lint $CFN_LINT_VERSION already installed in $VENV"
+        return
+    fi
+    ensure_venv
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "cfn-lint==$CFN_LINT_VERSION"
+    cfn_lint_ready || die "cfn-lint $CFN_LINT_VERSION did not install into $VENV"
 }
