@@ -653,3 +653,58 @@ Resources:
         assert_eq!(t.resources[0].resource_type, "AWS::SNS::Topic");
     }
 }
+
+#[cfg(test)]
+mod library_tests {
+    use super::*;
+
+    /// Every template in the library loads with the console's own parser, every parameter is
+    /// grouped and labelled for the form, and every default passes its own constraints.
+    #[test]
+    fn every_library_template_is_ready_for_the_form() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut count = 0;
+        for entry in std::fs::read_dir(&dir).expect("templates/ exists") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                continue;
+            }
+            count += 1;
+            let t = Template::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                t.description.is_some(),
+                "{}: no Description",
+                path.display()
+            );
+            assert!(!t.resources.is_empty());
+            assert!(
+                t.groups.iter().all(|g| g.label != OTHER_GROUP),
+                "{}: parameters outside the Interface groups",
+                path.display()
+            );
+            for p in &t.parameters {
+                assert!(
+                    p.description.is_some(),
+                    "{}: {} has no Description",
+                    path.display(),
+                    p.name
+                );
+                assert!(
+                    p.label.is_some(),
+                    "{}: {} has no label",
+                    path.display(),
+                    p.name
+                );
+                if let Some(pattern) = &p.allowed_pattern {
+                    assert!(
+                        Regex::new(pattern).is_ok(),
+                        "{}: {} pattern does not compile",
+                        path.display(),
+                        p.name
+                    );
+                }
+            }
+        }
+        assert!(count >= 8, "expected the 8-template library, found {count}");
+    }
+}
