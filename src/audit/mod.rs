@@ -82,6 +82,9 @@ pub enum Decision {
     Succeeded,
     Failed,
     Interrupted,
+    /// AWS accepted the change, then opsdeck stopped following it (cancel, timeout): the
+    /// outcome is unknown here and must be checked in AWS.
+    Detached,
 }
 
 /// One event to record. The log adds seq, ts, prev and hash itself.

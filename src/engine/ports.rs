@@ -23,6 +23,8 @@ pub enum ErrorKind {
     /// The request was rejected as invalid.
     Invalid,
     Cancelled,
+    /// AWS accepted a change, then opsdeck stopped following it; its outcome is unknown here.
+    Detached,
     Other,
 }
 

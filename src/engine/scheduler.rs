@@ -257,6 +257,9 @@ impl Engine {
                 Err(e) if e.kind == ErrorKind::Cancelled => {
                     (JobState::Cancelled, Decision::Cancelled, e.to_string())
                 }
+                Err(e) if e.kind == ErrorKind::Detached => {
+                    (JobState::Cancelled, Decision::Detached, e.to_string())
+                }
                 Err(e) => (JobState::Failed, Decision::Failed, e.to_string()),
             };
             match &result {
@@ -464,16 +467,28 @@ impl Engine {
             .entry(key.clone())
             .or_default()
             .clone();
+        let not_started =
+            || ProviderError::new(ErrorKind::Cancelled, "cancelled before it started");
+        // `biased`: a cancellation that is already there always wins over a ready lock or client.
         let _serial = match target_lock.try_lock() {
             Ok(guard) => guard,
             Err(_) => {
                 ctx.info(format!("waiting for another change to {key} to finish"));
                 tokio::select! {
+                    biased;
+                    _ = ctx.cancelled() => return Err(not_started()),
                     g = target_lock.lock() => g,
-                    _ = ctx.cancelled() => return Err(ProviderError::new(ErrorKind::Cancelled, "cancelled before it started")),
                 }
             }
         };
+        let cloud = tokio::select! {
+            biased;
+            _ = ctx.cancelled() => return Err(not_started()),
+            c = self.inner.cloud.clone() => c,
+        };
+        if ctx.is_cancelled() {
+            return Err(not_started());
+        }
         // Read-only may have been engaged while this job waited: refuse again here.
         if self.inner.latch.is_engaged() {
             let reason = self.inner.latch.reason().unwrap_or_default();
@@ -504,10 +519,6 @@ impl Engine {
             ));
         }
         self.set_running(ctx.job_id());
-        let cloud = tokio::select! {
-            c = self.inner.cloud.clone() => c,
-            _ = ctx.cancelled() => return Err(ProviderError::new(ErrorKind::Cancelled, "cancelled before it started")),
-        };
         let timeout = self.inner.config.mutation_timeout;
         let run = async {
             match approved.split() {
@@ -516,7 +527,7 @@ impl Engine {
         };
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
             Err(ProviderError::new(
-                ErrorKind::Network,
+                ErrorKind::Detached,
                 format!("stopped following after {timeout:?}; the change may still be running in AWS"),
             ))
         })

@@ -412,3 +412,38 @@ async fn shutdown_records_running_changes_as_interrupted() {
     );
     assert_eq!(decisions(&rig.audit).last(), Some(&Decision::Interrupted));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_change_cancelled_before_it_starts_never_runs() {
+    // Repeated: before `biased` selects and the post-lock check, a cancel raced the start and
+    // the delete ran about half the time.
+    for _ in 0..50 {
+        let cloud = Arc::new(FakeCloud::default());
+        let mut rig = new_rig(cloud.clone());
+        let approved = approve(&mut rig.gate, "web");
+        let job = rig.engine.submit_mutation(approved).expect("accepted");
+        assert!(rig.engine.cancel(job));
+        let result = until(&mut rig.events, |e| match e {
+            EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+            _ => None,
+        })
+        .await;
+        assert!(result.is_err());
+        assert!(
+            cloud.delete_calls.lock().unwrap().is_empty(),
+            "a cancelled change ran"
+        );
+        assert_eq!(
+            decisions(&rig.audit),
+            vec![
+                Decision::Requested,
+                Decision::Confirmed,
+                Decision::Cancelled
+            ]
+        );
+        assert_eq!(
+            rig.store.get(job).unwrap().unwrap().state,
+            JobState::Cancelled
+        );
+    }
+}

@@ -151,6 +151,13 @@ pub async fn delete_stack(
         "DeleteStack {} ({} resources)",
         target, resource_total
     ));
+    // Last moment to honour a cancel: nothing has been sent to AWS yet.
+    if ctx.is_cancelled() {
+        return Err(ProviderError::new(
+            ErrorKind::Cancelled,
+            "cancelled before it started",
+        ));
+    }
     cfn.delete_stack()
         .stack_name(stack_id)
         .send()
@@ -216,7 +223,7 @@ pub async fn delete_stack(
         tokio::select! {
             _ = ctx.cancelled() => {
                 return Err(ProviderError::new(
-                    ErrorKind::Cancelled,
+                    ErrorKind::Detached,
                     "stopped following; the delete goes on in CloudFormation",
                 ));
             }
