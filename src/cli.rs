@@ -170,5 +170,8 @@ fn job_row(r: &JobRecord) -> String {
     if let Some(err) = &r.error {
         row.push_str(&format!(" — {err}"));
     }
-    row
+    // The store may hold text from AWS or an older version: never print control characters.
+    let mut clean = String::new();
+    crate::engine::joblog::sanitize_into(&row, &mut clean);
+    clean
 }

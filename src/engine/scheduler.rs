@@ -229,16 +229,22 @@ impl Engine {
             );
             return Err(MutationRefused::ReadOnly(reason));
         }
-        let (handle, cancel) = self
-            .create_job(
-                JobKind::Mutation,
-                op.name(),
-                op.describe(),
-                Some(op.to_string_target()),
-            )
-            .ok_or_else(|| {
-                MutationRefused::Store("the job store could not record the job".into())
-            })?;
+        let Some((handle, cancel)) = self.create_job(
+            JobKind::Mutation,
+            op.name(),
+            op.describe(),
+            Some(op.to_string_target()),
+        ) else {
+            let why = "the job store could not record the job".to_string();
+            self.audit(
+                &op,
+                approved.actor(),
+                approved.request_id(),
+                Decision::Failed,
+                Some(format!("not started: {why}")),
+            );
+            return Err(MutationRefused::Store(why));
+        };
         let job = handle.id;
         lock(&self.inner.running_mutations).insert(
             job,

@@ -104,6 +104,11 @@ impl ReadOnlyLatch {
     }
 }
 
+fn first_request_id() -> u64 {
+    let millis = crate::model::now_ms().max(0) as u64;
+    (millis << 16) | u64::from(std::process::id() & 0xffff)
+}
+
 /// A confirmation the dialog must show: exactly what will run and what it takes to confirm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfirmRequest {
@@ -160,7 +165,9 @@ impl Gate {
             audit,
             actor,
             identity_pending,
-            next_id: 1,
+            // Unique across processes sharing one audit log: start from the clock and the pid,
+            // so requested/confirmed/outcome entries of different consoles never share an id.
+            next_id: first_request_id(),
             open: None,
         }
     }

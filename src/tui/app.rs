@@ -209,7 +209,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
                 Some(Ok(Event::Resize(..))) => Msg::Resize,
                 Some(Ok(_)) => continue,
                 // The terminal is gone (closed SSH session without SIGHUP): leave cleanly.
-                Some(Err(_)) | None => Msg::Terminate("the terminal closed"),
+                Some(Err(_)) | None => { exit_code = 129; Msg::Terminate("the terminal closed") },
             },
             Some(ev) = rx.recv() => Msg::Engine(ev),
             _ = tick.tick(), if running => Msg::Tick { now_ms: now_ms() },
@@ -233,6 +233,10 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
         }
     }
 
+    // A confirmation left open is recorded as cancelled, so no request stays without an outcome.
+    if let Some(id) = state.gate.open_request().map(|r| r.id) {
+        state.gate.cancel(id);
+    }
     let interrupted = engine.shutdown();
     drop(terminal);
     drop(guard);

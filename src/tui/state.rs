@@ -7,7 +7,7 @@ use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::task::JobHandle;
 use crate::engine::{EngineEvent, ReadOutput, ViewKey};
 use crate::model::{
-    CallerIdentity, Environment, JobId, JobRecord, JobState, Role, StackDetail, StackSummary,
+    CallerIdentity, Environment, JobId, JobRecord, Role, StackDetail, StackSummary,
 };
 use crate::ops::{
     Approved, ConfirmError, ConfirmRequest, DeleteStack, Gate, MutatingOp, ReadOp, ReadScope,
@@ -929,22 +929,19 @@ fn request_delete(state: &mut State) -> Vec<Cmd> {
         state.toast(ToastLevel::Info, "no stack selected");
         return Vec::new();
     };
-    let account = stack
-        .account_from_arn()
-        .map(str::to_string)
-        .or_else(|| state.session.identity.as_ref().map(|i| i.account.clone()));
-    let Some(account) = account else {
+    // The target is the stack's ARN and nothing else: no fallback to the session's account or
+    // region, so what the dialog shows is exactly what AWS will be asked to delete.
+    let (Some(account), Some(region)) = (stack.account_from_arn(), stack.region_from_arn()) else {
         state.toast(
             ToastLevel::Error,
-            "cannot resolve the stack's account; refusing to ask",
+            format!(
+                "stack {} has no usable ARN ({:?}); refusing to ask",
+                stack.name, stack.id
+            ),
         );
         return Vec::new();
     };
-    let region = stack
-        .region_from_arn()
-        .map(str::to_string)
-        .or_else(|| state.session.region.clone())
-        .unwrap_or_default();
+    let (account, region) = (account.to_string(), region.to_string());
     let environment = state.environment_of(Some(&account));
     let op = MutatingOp::DeleteStack(DeleteStack {
         target: StackTarget {
@@ -1090,7 +1087,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             if state.latest_reads.get(&view) != Some(&job) {
                 return Vec::new();
             }
-            return on_read(state, result);
+            return on_read(state, view, result);
         }
         EngineEvent::MutationDone {
             job,
@@ -1115,6 +1112,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
 
 fn on_read(
     state: &mut State,
+    view: ViewKey,
     result: Result<ReadOutput, crate::engine::ports::ProviderError>,
 ) -> Vec<Cmd> {
     match result {
@@ -1165,18 +1163,22 @@ fn on_read(
         }
         Err(e) => {
             let text = e.to_string();
-            let is_identity = state.session.identity.is_none() && state.inventory.loaded;
-            // Route the error to whatever is waiting for it.
-            if let Some(view) = &mut state.inventory.detail
-                && view.detail.is_none()
-            {
-                view.error = Some(text.clone());
-            } else if state.inventory.loading {
-                state.inventory.loading = false;
-                state.inventory.error = Some(text.clone());
+            // The error goes to the view whose read failed.
+            match view {
+                ViewKey::Identity => state.session.identity_error = Some(text.clone()),
+                ViewKey::StackList => {
+                    state.inventory.loading = false;
+                    state.inventory.error = Some(text.clone());
+                }
+                ViewKey::StackDetail => {
+                    if let Some(detail) = &mut state.inventory.detail {
+                        detail.error = Some(text.clone());
+                    }
+                }
             }
+            // Missing credentials make every read fail: say so where the account is shown.
             if state.session.identity.is_none()
-                && (is_identity || e.kind == crate::engine::ports::ErrorKind::Credentials)
+                && e.kind == crate::engine::ports::ErrorKind::Credentials
             {
                 state.session.identity_error = Some(text.clone());
             }
@@ -1186,9 +1188,4 @@ fn on_read(
         }
     }
     Vec::new()
-}
-
-/// Whether the job's state means something is still going on.
-pub fn is_active(state: JobState) -> bool {
-    !state.is_finished()
 }

@@ -151,6 +151,9 @@ pub async fn delete_stack(
         "DeleteStack {} ({} resources)",
         target, resource_total
     ));
+    // Events from the stack's history (old failures, update clean-ups) are not this delete's:
+    // note them now so following shows, counts and reports only what the delete causes.
+    let mut seen_events = existing_event_ids(cfn, stack_id).await;
     // Last moment to honour a cancel: nothing has been sent to AWS yet.
     if ctx.is_cancelled() {
         return Err(ProviderError::new(
@@ -166,7 +169,6 @@ pub async fn delete_stack(
     // The request is accepted; the approval has been used and is dropped here.
     drop(approved);
 
-    let mut seen_events = HashSet::new();
     let mut settled = HashSet::new();
     let mut failures = Vec::new();
     loop {
@@ -232,6 +234,23 @@ pub async fn delete_stack(
     }
 }
 
+/// Ids of the stack's most recent events (first page), before a change starts.
+async fn existing_event_ids(cfn: &Client, stack_id: &str) -> HashSet<String> {
+    match cfn
+        .describe_stack_events()
+        .stack_name(stack_id)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .stack_events()
+            .iter()
+            .filter_map(|e| e.event_id().map(str::to_string))
+            .collect(),
+        Err(_) => HashSet::new(),
+    }
+}
+
 /// Log stack events not seen before, oldest first; note settled resources and failure reasons.
 async fn follow_events(
     cfn: &Client,
@@ -263,16 +282,19 @@ async fn follow_events(
         if !seen.insert(id) {
             continue;
         }
-        let logical = event.logical_resource_id().unwrap_or_default();
+        let logical = clean(event.logical_resource_id());
+        let logical = logical.as_str();
         let status = event
             .resource_status()
             .map(|s| s.as_str())
             .unwrap_or_default();
-        let reason = event.resource_status_reason().unwrap_or_default();
+        // Custom resources set any reason they like: clean it before it is kept or shown.
+        let reason = clean(event.resource_status_reason());
+        let reason = reason.as_str();
         let line = format!(
             "{} {} {} {}",
             logical,
-            event.resource_type().unwrap_or_default(),
+            clean(event.resource_type()),
             status,
             reason
         );

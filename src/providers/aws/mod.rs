@@ -4,7 +4,7 @@
 mod cloudformation;
 mod errors;
 
-use crate::engine::ports::{CloudApi, ProviderResult};
+use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
 use crate::model::{CallerIdentity, StackDetail, StackSummary};
 use crate::ops::{Approved, DeleteStack};
@@ -100,6 +100,12 @@ impl CloudApi for AwsProvider {
                 arn: clean(out.arn()),
                 user_id: clean(out.user_id()),
             };
+            if identity.account.is_empty() || identity.arn.is_empty() {
+                return Err(ProviderError::new(
+                    ErrorKind::Invalid,
+                    "STS answered without an account or ARN; cannot decide who you are",
+                ));
+            }
             ctx.info(format!("account {} as {}", identity.account, identity.arn));
             Ok(identity)
         })
@@ -125,6 +131,17 @@ impl CloudApi for AwsProvider {
         approved: Approved<DeleteStack>,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
+        // The clients talk to one region: refuse a target resolved in another.
+        if let Some(region) = &self.region
+            && *region != approved.op().target.region
+        {
+            let message = format!(
+                "stack {} is in {}, but opsdeck is connected to {region}; refusing",
+                approved.op().target.stack_name,
+                approved.op().target.region
+            );
+            return Box::pin(async move { Err(ProviderError::new(ErrorKind::Invalid, message)) });
+        }
         Box::pin(cloudformation::delete_stack(&self.cfn, approved, ctx))
     }
 }

@@ -57,10 +57,7 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
                 Span::styled(format!(" {:<12}", "Environment"), s.header),
                 Span::styled(format!(" {} ", t.environment), env_style),
             ]));
-            lines.push(field(
-                "Operation",
-                format!("{} (request #{})", req.op.name(), req.id),
-            ));
+            lines.push(field("Operation", req.op.name().to_string()));
         }
     }
     lines.push(Line::raw(""));
