@@ -101,17 +101,63 @@ pub fn bottom_line(frame: &mut Frame, state: &State, area: Rect) {
     frame.render_widget(line, area);
 }
 
-/// Key hints for the focused pane, from the keymap. Mutating actions are shown greyed with the
-/// reason in read-only mode.
+/// A hint: where the binding lives, what it does, its label, and whether it mutates (greyed,
+/// with the reason, in read-only mode).
+type Hint = (Context, Action, &'static str, bool);
+
+const STACK_DETAIL_HINTS: &[Hint] = &[
+    (Context::StackDetail, Action::NextTab, "section", false),
+    (Context::List, Action::Back, "back", false),
+    (Context::StackDetail, Action::DeleteStack, "delete", true),
+];
+const STACK_LIST_HINTS: &[Hint] = &[
+    (Context::List, Action::Open, "detail", false),
+    (Context::Inventory, Action::DeleteStack, "delete", true),
+    (Context::Global, Action::OpenFilter, "filter", false),
+    (Context::Global, Action::Refresh, "refresh", false),
+];
+const JOB_LOG_HINTS: &[Hint] = &[
+    (Context::JobLog, Action::ToggleFollow, "follow", false),
+    (Context::Global, Action::OpenFilter, "search", false),
+    (Context::JobLog, Action::SearchNext, "next", false),
+    (Context::List, Action::Back, "back", false),
+];
+const JOB_LIST_HINTS: &[Hint] = &[
+    (Context::List, Action::Open, "log", false),
+    (Context::Jobs, Action::CancelJob, "cancel", false),
+    (Context::Global, Action::OpenFilter, "filter", false),
+];
+const CHAT_HINTS: &[Hint] = &[(Context::Chat, Action::FocusNext, "next pane", false)];
+const GLOBAL_HINTS: &[Hint] = &[
+    (Context::Global, Action::ToggleZoom, "zoom", false),
+    (Context::Global, Action::OpenCommandLine, "command", false),
+    (Context::Global, Action::OpenHelp, "help", false),
+    (Context::Global, Action::Quit, "quit", false),
+];
+
+/// Key hints for the focused pane, from the keymap.
 fn hints(state: &State) -> Line<'static> {
     let s = &state.styles;
-    let mut spans: Vec<Span<'static>> = Vec::new();
     let read_only = state.read_only();
-    let add = |spans: &mut Vec<Span<'static>>,
-               ctx: Context,
-               action: Action,
-               label: &str,
-               mutating: bool| {
+    let pane_hints = match state.focus {
+        Pane::Inventory if state.inventory.detail.is_some() => STACK_DETAIL_HINTS,
+        Pane::Inventory => STACK_LIST_HINTS,
+        Pane::Jobs if state.jobs.log_open => JOB_LOG_HINTS,
+        Pane::Jobs => JOB_LIST_HINTS,
+        Pane::Chat => CHAT_HINTS,
+        Pane::Cost | Pane::Compliance => &[],
+    };
+    let global = if state.focus == Pane::Chat {
+        &[][..]
+    } else {
+        GLOBAL_HINTS
+    };
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    if state.focus == Pane::Chat {
+        spans.push(Span::styled("Enter", s.header));
+        spans.push(Span::styled(" send  ", s.muted));
+    }
+    for &(ctx, action, label, mutating) in pane_hints.iter().chain(global) {
         if let Some(key) = keymap::hint(ctx, action) {
             let refused = mutating && read_only;
             let key_style = if refused { s.disabled } else { s.header };
@@ -119,122 +165,8 @@ fn hints(state: &State) -> Line<'static> {
             spans.push(Span::styled(key, key_style));
             spans.push(Span::styled(format!(" {label}  "), label_style));
         }
-    };
-    match state.focus {
-        Pane::Inventory if state.inventory.detail.is_some() => {
-            add(
-                &mut spans,
-                Context::StackDetail,
-                Action::NextTab,
-                "section",
-                false,
-            );
-            add(&mut spans, Context::List, Action::Back, "back", false);
-            add(
-                &mut spans,
-                Context::StackDetail,
-                Action::DeleteStack,
-                "delete",
-                true,
-            );
-        }
-        Pane::Inventory => {
-            add(&mut spans, Context::List, Action::Open, "detail", false);
-            add(
-                &mut spans,
-                Context::Inventory,
-                Action::DeleteStack,
-                "delete",
-                true,
-            );
-            add(
-                &mut spans,
-                Context::Global,
-                Action::OpenFilter,
-                "filter",
-                false,
-            );
-            add(
-                &mut spans,
-                Context::Global,
-                Action::Refresh,
-                "refresh",
-                false,
-            );
-        }
-        Pane::Jobs if state.jobs.log_open => {
-            add(
-                &mut spans,
-                Context::JobLog,
-                Action::ToggleFollow,
-                "follow",
-                false,
-            );
-            add(
-                &mut spans,
-                Context::Global,
-                Action::OpenFilter,
-                "search",
-                false,
-            );
-            add(
-                &mut spans,
-                Context::JobLog,
-                Action::SearchNext,
-                "next",
-                false,
-            );
-            add(&mut spans, Context::List, Action::Back, "back", false);
-        }
-        Pane::Jobs => {
-            add(&mut spans, Context::List, Action::Open, "log", false);
-            add(
-                &mut spans,
-                Context::Jobs,
-                Action::CancelJob,
-                "cancel",
-                false,
-            );
-            add(
-                &mut spans,
-                Context::Global,
-                Action::OpenFilter,
-                "filter",
-                false,
-            );
-        }
-        Pane::Chat => {
-            spans.push(Span::styled("Enter", s.header));
-            spans.push(Span::styled(" send  ", s.muted));
-            add(
-                &mut spans,
-                Context::Chat,
-                Action::FocusNext,
-                "next pane",
-                false,
-            );
-        }
-        Pane::Cost | Pane::Compliance => {}
     }
-    if state.focus != Pane::Chat {
-        add(
-            &mut spans,
-            Context::Global,
-            Action::ToggleZoom,
-            "zoom",
-            false,
-        );
-        add(
-            &mut spans,
-            Context::Global,
-            Action::OpenCommandLine,
-            "command",
-            false,
-        );
-        add(&mut spans, Context::Global, Action::OpenHelp, "help", false);
-        add(&mut spans, Context::Global, Action::Quit, "quit", false);
-    }
-    if state.read_only() {
+    if read_only {
         let reason = state.gate.latch().reason().unwrap_or_default();
         spans.push(Span::styled(format!("read-only: {reason}"), s.read_only));
     }
