@@ -9,7 +9,7 @@ use crate::engine::joblog::JobLog;
 use crate::engine::ports::CloudApi;
 use crate::engine::store::JobStore;
 use crate::engine::task::JobHandle;
-use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::engine::{Engine, EngineConfig, EngineEvent, ViewKey};
 use crate::model::{Environment, Role, now_ms};
 use crate::ops::{Gate, ReadOnlyLatch};
 use crate::providers::aws::{AwsProvider, AwsSettings};
@@ -252,11 +252,15 @@ fn execute(state: &mut State, engine: &Engine, paths: &Paths, cmds: Vec<Cmd>) {
     for cmd in cmds {
         match cmd {
             Cmd::Read(op) => {
-                if engine.submit_read(op).is_none() {
-                    state.toast = Some(Toast {
-                        level: ToastLevel::Error,
-                        text: "the job store is unavailable".into(),
-                    });
+                let view = ViewKey::of(&op);
+                match engine.submit_read(op) {
+                    Some(job) => state.read_submitted(view, job),
+                    None => {
+                        state.toast = Some(Toast {
+                            level: ToastLevel::Error,
+                            text: "the job store is unavailable".into(),
+                        })
+                    }
                 }
             }
             Cmd::Execute(approved) => {

@@ -138,6 +138,22 @@ pub struct StackDetailView {
     pub scroll: usize,
 }
 
+impl StackDetailView {
+    /// Rows the current section can scroll through, so scrolling stops at the last one.
+    pub fn rows(&self) -> usize {
+        let Some(detail) = &self.detail else {
+            return 0;
+        };
+        match self.tab {
+            // name, status, id, created, updated, protection, contents, reason, description
+            DetailTab::Overview => 9,
+            DetailTab::Resources => detail.resources.len(),
+            DetailTab::Outputs => detail.outputs.len(),
+            DetailTab::Parameters => detail.parameters.len(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct InventoryState {
     pub stacks: Vec<StackSummary>,
@@ -366,6 +382,11 @@ impl State {
     }
 
     /// Past jobs from the store, shown before anything new runs.
+    /// The app loop submitted a read for `view` as job `job`: only its result will be shown.
+    pub fn read_submitted(&mut self, view: ViewKey, job: JobId) {
+        self.latest_reads.insert(view, job);
+    }
+
     pub fn load_history(&mut self, records: Vec<JobRecord>) {
         self.jobs.records = records;
         self.jobs.refilter();
@@ -490,7 +511,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') => {}
                 KeyCode::Char('j') | KeyCode::Down => {
                     state.mode = Mode::Help {
-                        scroll: scroll.saturating_add(1),
+                        scroll: scroll.saturating_add(1).min(help_lines()),
                     }
                 }
                 KeyCode::Char('k') | KeyCode::Up => {
@@ -561,6 +582,15 @@ fn on_chat_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
             Vec::new()
         }
     }
+}
+
+/// Lines in the help screen, which bounds its scrolling.
+fn help_lines() -> u16 {
+    let keys: usize = keymap::help_sections()
+        .iter()
+        .map(|(_, rows)| rows.len() + 2)
+        .sum();
+    (keys + COMMANDS.len() + 1) as u16
 }
 
 pub const COMMANDS: &[(&str, &str)] = &[
@@ -868,7 +898,7 @@ fn step(current: usize, len: usize, action: Action) -> usize {
 fn move_selection(state: &mut State, action: Action) {
     match state.focus {
         Pane::Inventory => match &mut state.inventory.detail {
-            Some(view) => view.scroll = step(view.scroll, usize::MAX, action).min(10_000),
+            Some(view) => view.scroll = step(view.scroll, view.rows(), action),
             None => {
                 state.inventory.selected = step(
                     state.inventory.selected,
@@ -1046,18 +1076,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
         }
         EngineEvent::JobCreated { record, handle } => {
             state.jobs.handles.insert(record.id, handle);
-            if record.kind == crate::model::JobKind::Read {
-                // The op name tells which view the read feeds.
-                let view = match record.operation.as_str() {
-                    "who-am-i" => Some(ViewKey::Identity),
-                    "list-stacks" => Some(ViewKey::StackList),
-                    "describe-stack" => Some(ViewKey::StackDetail),
-                    _ => None,
-                };
-                if let Some(view) = view {
-                    state.latest_reads.insert(view, record.id);
-                }
-            } else {
+            if record.kind == crate::model::JobKind::Mutation {
                 state.focus = Pane::Jobs;
                 state.jobs.log_open = false;
                 state.jobs.filter.clear();

@@ -767,3 +767,33 @@ fn dialog_buttons_and_cursor_survive_a_long_arn_on_a_small_terminal() {
         .collect();
     assert!(row.contains("> pay"), "cursor row: {row}");
 }
+
+#[test]
+fn detail_scrolling_stops_at_the_last_row() {
+    let mut h = Harness::new(false).with_stacks(three_stacks());
+    h.key(KeyCode::Enter);
+    let detail = StackDetail {
+        summary: stack("api", "CREATE_COMPLETE"),
+        parameters: Vec::new(),
+        outputs: Vec::new(),
+        resources: (0..3)
+            .map(|i| StackResource {
+                logical_id: format!("R{i}"),
+                physical_id: None,
+                resource_type: "AWS::SNS::Topic".into(),
+                status: "CREATE_COMPLETE".into(),
+                status_reason: None,
+            })
+            .collect(),
+        termination_protection: false,
+    };
+    h.read_done(
+        ViewKey::StackDetail,
+        Ok(ReadOutput::StackDetail(Box::new(detail))),
+    );
+    h.key(KeyCode::Char(']'));
+    h.key(KeyCode::Char('G'));
+    assert_eq!(h.state.inventory.detail.as_ref().map(|v| v.scroll), Some(2));
+    h.key(KeyCode::PageDown);
+    assert_eq!(h.state.inventory.detail.as_ref().map(|v| v.scroll), Some(2));
+}

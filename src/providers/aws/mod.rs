@@ -75,11 +75,6 @@ impl AwsProvider {
             sts: aws_sdk_sts::Client::new(&config),
         }
     }
-
-    /// The region the clients use, if the chain found one.
-    pub fn region(&self) -> Option<&str> {
-        self.region.as_deref()
-    }
 }
 
 impl CloudApi for AwsProvider {

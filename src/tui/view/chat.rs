@@ -6,7 +6,7 @@ use crate::tui::state::{ChatRole, State};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 pub fn render(frame: &mut Frame, state: &State, area: Rect) {
     let s = &state.styles;
@@ -16,30 +16,34 @@ pub fn render(frame: &mut Frame, state: &State, area: Rect) {
     let [history, input] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(3)]).areas(inner);
 
-    let lines: Vec<Line> = state
-        .chat
-        .history
-        .iter()
-        .flat_map(|(role, text)| {
-            let (who, style) = match role {
-                ChatRole::User => ("you › ", s.header),
-                ChatRole::System => ("opsdeck › ", s.muted),
-            };
-            text.lines()
-                .enumerate()
-                .map(move |(i, l)| {
-                    let lead = if i == 0 { who } else { "  " };
-                    Line::from(vec![Span::styled(lead, style), Span::raw(l.to_string())])
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    // Keep the newest lines in view: count the rows the wrapped lines take.
+    // Wrap by words ourselves so the row count is exact and the newest line is never cut off.
     let width = history.width.max(1) as usize;
-    let total: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
-    let scroll = (total as u16).saturating_sub(history.height);
-    let para = Paragraph::new(lines).wrap(Wrap { trim: false });
-    frame.render_widget(para.scroll((scroll, 0)), history);
+    let mut rows: Vec<Line> = Vec::new();
+    for (role, text) in &state.chat.history {
+        let (who, style) = match role {
+            ChatRole::User => ("you › ", s.header),
+            ChatRole::System => ("opsdeck › ", s.muted),
+        };
+        for (i, line) in text.lines().enumerate() {
+            let lead = if i == 0 { who } else { "  " };
+            for (n, row) in word_wrap(&format!("{lead}{line}"), width)
+                .into_iter()
+                .enumerate()
+            {
+                rows.push(match row.strip_prefix(lead).filter(|_| n == 0) {
+                    Some(rest) => {
+                        Line::from(vec![Span::styled(lead, style), Span::raw(rest.to_string())])
+                    }
+                    None => Line::raw(row),
+                });
+            }
+        }
+    }
+    let skip = rows.len().saturating_sub(history.height as usize);
+    frame.render_widget(
+        Paragraph::new(rows.into_iter().skip(skip).collect::<Vec<_>>()),
+        history,
+    );
 
     let mut textarea = state.chat.input.clone();
     let border = if state.focus == Pane::Chat {
@@ -54,4 +58,50 @@ pub fn render(frame: &mut Frame, state: &State, area: Rect) {
         textarea.set_cursor_style(s.input);
     }
     frame.render_widget(&textarea, input);
+}
+
+/// Split `text` into rows of at most `width` columns at spaces; a word longer than a row is
+/// split by characters.
+fn word_wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    for word in text.split(' ') {
+        let needed = if row.is_empty() {
+            word.width()
+        } else {
+            row.width() + 1 + word.width()
+        };
+        if needed > width && !row.is_empty() {
+            rows.push(std::mem::take(&mut row));
+        }
+        if !row.is_empty() {
+            row.push(' ');
+        }
+        for c in word.chars() {
+            if row.width() + c.width().unwrap_or(0) > width {
+                rows.push(std::mem::take(&mut row));
+            }
+            row.push(c);
+        }
+    }
+    rows.push(row);
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word_wrap;
+
+    #[test]
+    fn wraps_at_spaces_and_splits_long_words() {
+        assert_eq!(word_wrap("one two three", 7), ["one two", "three"]);
+        assert_eq!(word_wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(word_wrap("", 4), [""]);
+        assert!(
+            word_wrap("opsdeck › No assistant is configured yet.", 12)
+                .iter()
+                .all(|r| unicode_width::UnicodeWidthStr::width(r.as_str()) <= 12)
+        );
+    }
 }

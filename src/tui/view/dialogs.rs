@@ -1,5 +1,6 @@
 //! Overlays: the confirmation dialog and the help screen.
 
+use super::hard_wrap;
 use crate::ops::{MutatingOp, RiskTier};
 use crate::tui::keymap;
 use crate::tui::state::{COMMANDS, ConfirmDialog, DialogFocus, Mode, State};
@@ -136,36 +137,6 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
             frame.set_cursor_position((x, y));
         }
     }
-}
-
-/// Split lines wider than `width` at character boundaries, keeping each span's style.
-fn hard_wrap(lines: Vec<Line<'_>>, width: usize) -> Vec<Line<'_>> {
-    use unicode_width::UnicodeWidthChar;
-    let mut out = Vec::new();
-    for line in lines {
-        if line.width() <= width {
-            out.push(line);
-            continue;
-        }
-        let mut current: Vec<Span> = Vec::new();
-        let mut used = 0;
-        for span in line.spans {
-            let mut piece = String::new();
-            for c in span.content.chars() {
-                let w = c.width().unwrap_or(0);
-                if used + w > width {
-                    current.push(Span::styled(std::mem::take(&mut piece), span.style));
-                    out.push(Line::from(std::mem::take(&mut current)));
-                    used = 0;
-                }
-                piece.push(c);
-                used += w;
-            }
-            current.push(Span::styled(piece, span.style));
-        }
-        out.push(Line::from(current));
-    }
-    out
 }
 
 fn help(frame: &mut Frame, state: &State, scroll: u16, area: Rect) {

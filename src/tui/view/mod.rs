@@ -118,6 +118,36 @@ pub(crate) fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// Split lines wider than `width` at character boundaries, keeping each span's style.
+pub(crate) fn hard_wrap(lines: Vec<Line<'_>>, width: usize) -> Vec<Line<'_>> {
+    use unicode_width::UnicodeWidthChar;
+    let mut out = Vec::new();
+    for line in lines {
+        if line.width() <= width {
+            out.push(line);
+            continue;
+        }
+        let mut current: Vec<Span> = Vec::new();
+        let mut used = 0;
+        for span in line.spans {
+            let mut piece = String::new();
+            for c in span.content.chars() {
+                let w = c.width().unwrap_or(0);
+                if used + w > width {
+                    current.push(Span::styled(std::mem::take(&mut piece), span.style));
+                    out.push(Line::from(std::mem::take(&mut current)));
+                    used = 0;
+                }
+                piece.push(c);
+                used += w;
+            }
+            current.push(Span::styled(piece, span.style));
+        }
+        out.push(Line::from(current));
+    }
+    out
+}
+
 /// First row to show so that `selected` is visible in `height` rows.
 pub(crate) fn window_start(selected: usize, height: usize) -> usize {
     if height == 0 {
