@@ -18,6 +18,14 @@ pub struct JobHandle {
     pub notified: Arc<AtomicBool>,
 }
 
+impl std::fmt::Debug for JobHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobHandle")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 pub struct TaskCtx {
     pub(crate) handle: JobHandle,
     pub(crate) cancel: CancellationToken,

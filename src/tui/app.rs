@@ -190,8 +190,14 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
         engine_config,
     );
 
+    let (back_tx, mut back_rx) = mpsc::unbounded_channel::<Msg>();
+    let fx = Effects {
+        engine: &engine,
+        paths: &paths,
+        back: &back_tx,
+    };
     let initial = state.initial_commands();
-    execute(&mut state, &engine, &paths, initial);
+    execute(&mut state, &fx, initial);
 
     let mut events = EventStream::new();
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -212,17 +218,18 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
                 Some(Err(_)) | None => { exit_code = 129; Msg::Terminate("the terminal closed") },
             },
             Some(ev) = rx.recv() => Msg::Engine(ev),
+            Some(msg) = back_rx.recv() => msg,
             _ = tick.tick(), if running => Msg::Tick { now_ms: now_ms() },
             _ = sigterm.recv() => { exit_code = 143; Msg::Terminate("SIGTERM") },
             _ = sighup.recv() => { exit_code = 129; Msg::Terminate("SIGHUP") },
             _ = sigint.recv() => { exit_code = 130; Msg::Terminate("SIGINT") },
         };
         let cmds = update(&mut state, msg);
-        execute(&mut state, &engine, &paths, cmds);
+        execute(&mut state, &fx, cmds);
         // Coalesce bursts: fold every waiting engine event into the state before one redraw.
         while let Ok(ev) = rx.try_recv() {
             let cmds = update(&mut state, Msg::Engine(ev));
-            execute(&mut state, &engine, &paths, cmds);
+            execute(&mut state, &fx, cmds);
         }
         if state.quit {
             break;
@@ -248,7 +255,20 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     Ok(exit_code)
 }
 
-fn execute(state: &mut State, engine: &Engine, paths: &Paths, cmds: Vec<Cmd>) {
+/// What running a `Cmd` needs besides the state.
+struct Effects<'a> {
+    engine: &'a Engine,
+    paths: &'a Paths,
+    /// Results of work moved off the UI thread come back here as messages.
+    back: &'a mpsc::UnboundedSender<Msg>,
+}
+
+fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
+    let Effects {
+        engine,
+        paths,
+        back,
+    } = fx;
     for cmd in cmds {
         match cmd {
             Cmd::Read(op) => {
@@ -280,24 +300,38 @@ fn execute(state: &mut State, engine: &Engine, paths: &Paths, cmds: Vec<Cmd>) {
                 }
             }
             Cmd::OpenPastLog { job, path } => {
-                match JobLog::open_existing(&path, JobLog::DEFAULT_RING) {
-                    Ok(log) => state.attach_log(JobHandle {
-                        id: job,
-                        log: Arc::new(std::sync::Mutex::new(log)),
-                        notified: Arc::new(AtomicBool::new(false)),
-                    }),
-                    Err(e) => {
-                        state.toast = Some(Toast {
-                            level: ToastLevel::Error,
-                            text: format!("cannot read {path}: {e}"),
+                let back = (*back).clone();
+                tokio::task::spawn_blocking(move || {
+                    let opened = JobLog::open_existing(&path, JobLog::DEFAULT_RING)
+                        .map(|log| JobHandle {
+                            id: job,
+                            log: Arc::new(std::sync::Mutex::new(log)),
+                            notified: Arc::new(AtomicBool::new(false)),
                         })
-                    }
-                }
+                        .map_err(|e| format!("cannot read {path}: {e}"));
+                    let _ = back.send(Msg::PastLogOpened(opened));
+                });
+            }
+            Cmd::SearchLog { handle, needle } => {
+                let back = (*back).clone();
+                tokio::task::spawn_blocking(move || {
+                    let found = handle
+                        .log
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .search(&needle)
+                        .map_err(|e| e.to_string());
+                    let _ = back.send(Msg::SearchDone {
+                        job: handle.id,
+                        needle,
+                        found,
+                    });
+                });
             }
             Cmd::LoadTheme(name) => {
                 let loaded = Theme::load(&name, Some(&paths.themes_dir)).map_err(|e| e.to_string());
                 let more = update(state, Msg::ThemeLoaded(loaded));
-                execute(state, engine, paths, more);
+                execute(state, fx, more);
             }
             Cmd::Quit => state.quit = true,
         }

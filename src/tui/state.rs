@@ -32,6 +32,14 @@ pub enum Msg {
     },
     Resize,
     ThemeLoaded(Result<Theme, String>),
+    /// A log search finished.
+    SearchDone {
+        job: JobId,
+        needle: String,
+        found: Result<Vec<u64>, String>,
+    },
+    /// An earlier session's log was opened (or could not be).
+    PastLogOpened(Result<JobHandle, String>),
     /// SIGTERM / SIGHUP: leave now, no questions.
     Terminate(&'static str),
 }
@@ -43,6 +51,11 @@ pub enum Cmd {
     /// Only ever built from a token the gate minted in this update.
     Execute(Approved<MutatingOp>),
     CancelJob(JobId),
+    /// Search a job's log (off the UI thread).
+    SearchLog {
+        handle: JobHandle,
+        needle: String,
+    },
     /// Open the spill file of a job from an earlier session, to show its log.
     OpenPastLog {
         job: JobId,
@@ -440,13 +453,6 @@ impl State {
     }
 }
 
-impl State {
-    /// A past job's log, opened from its spill file by the app loop.
-    pub fn attach_log(&mut self, handle: JobHandle) {
-        self.jobs.handles.insert(handle.id, handle);
-    }
-}
-
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Key(key) => on_key(state, key),
@@ -463,6 +469,18 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::ThemeLoaded(Err(e)) => {
+            state.toast(ToastLevel::Error, e);
+            Vec::new()
+        }
+        Msg::SearchDone { job, needle, found } => {
+            search_done(state, job, needle, found);
+            Vec::new()
+        }
+        Msg::PastLogOpened(Ok(handle)) => {
+            state.jobs.handles.insert(handle.id, handle);
+            Vec::new()
+        }
+        Msg::PastLogOpened(Err(e)) => {
             state.toast(ToastLevel::Error, e);
             Vec::new()
         }
@@ -694,6 +712,8 @@ fn set_filter(state: &mut State, text: &str) {
     }
 }
 
+/// Start a search of the selected job's log; the app loop runs it off the UI thread and
+/// answers with `Msg::SearchDone`.
 fn search_log(state: &mut State, needle: &str) -> Vec<Cmd> {
     let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
         return Vec::new();
@@ -702,25 +722,31 @@ fn search_log(state: &mut State, needle: &str) -> Vec<Cmd> {
     log.search = (!needle.is_empty()).then(|| needle.to_string());
     log.matches.clear();
     log.match_idx = 0;
-    if let Some(needle) = &log.search
-        && let Some(handle) = state.jobs.handles.get(&id)
-    {
-        let mut joblog = handle.log.lock().unwrap_or_else(|p| p.into_inner());
-        match joblog.search(needle) {
-            Ok(found) => log.matches = found,
-            Err(e) => {
-                state.toast = Some(Toast {
-                    level: ToastLevel::Error,
-                    text: format!("search failed: {e}"),
-                })
-            }
+    match (&log.search, state.jobs.handles.get(&id)) {
+        (Some(needle), Some(handle)) => vec![Cmd::SearchLog {
+            handle: handle.clone(),
+            needle: needle.clone(),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+fn search_done(state: &mut State, job: JobId, needle: String, found: Result<Vec<u64>, String>) {
+    let current = state.jobs.selected_record().map(|r| r.id);
+    // A newer search, or another job selected since: this answer is stale.
+    if current != Some(job) || state.jobs.log.search.as_deref() != Some(needle.as_str()) {
+        return;
+    }
+    match found {
+        Ok(matches) if matches.is_empty() => {
+            state.toast(ToastLevel::Warn, format!("not found: {needle}"))
         }
+        Ok(matches) => {
+            state.jobs.log.matches = matches;
+            jump_to_match(state, 0);
+        }
+        Err(e) => state.toast(ToastLevel::Error, format!("search failed: {e}")),
     }
-    jump_to_match(state, 0);
-    if state.jobs.log.search.is_some() && state.jobs.log.matches.is_empty() {
-        state.toast(ToastLevel::Warn, format!("not found: {needle}"));
-    }
-    Vec::new()
 }
 
 fn jump_to_match(state: &mut State, delta: isize) {

@@ -797,3 +797,52 @@ fn detail_scrolling_stops_at_the_last_row() {
     h.key(KeyCode::PageDown);
     assert_eq!(h.state.inventory.detail.as_ref().map(|v| v.scroll), Some(2));
 }
+
+#[test]
+fn log_search_runs_off_the_loop_and_stale_answers_are_dropped() {
+    use crate::engine::joblog::{JobLog, LogLevel};
+    use crate::engine::task::JobHandle;
+    let mut h = Harness::new(false);
+    let mut log = JobLog::memory_only(100);
+    for i in 0..20 {
+        log.push(LogLevel::Info, &format!("line {i}"));
+    }
+    let handle = JobHandle {
+        id: 5,
+        log: Arc::new(std::sync::Mutex::new(log)),
+        notified: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    let record = job(5, JobState::Succeeded, JobKind::Read, "List stacks");
+    h.send(Msg::Engine(EngineEvent::JobCreated { record, handle }));
+    h.key(KeyCode::Char('5'));
+    h.key(KeyCode::Enter); // open the log
+    h.key(KeyCode::Char('/'));
+    h.type_text("line 1");
+    let cmds = h.key(KeyCode::Enter);
+    let Some(Cmd::SearchLog { handle, needle }) = cmds.into_iter().next() else {
+        panic!("the search must be handed to the app loop");
+    };
+    assert_eq!(needle, "line 1");
+    // a stale answer (another needle) changes nothing
+    h.send(Msg::SearchDone {
+        job: 5,
+        needle: "old".into(),
+        found: Ok(vec![3]),
+    });
+    assert!(h.state.jobs.log.matches.is_empty());
+    let found = handle
+        .log
+        .lock()
+        .unwrap()
+        .search(&needle)
+        .map_err(|e| e.to_string());
+    h.send(Msg::SearchDone {
+        job: 5,
+        needle,
+        found,
+    });
+    assert_eq!(h.state.jobs.log.matches.len(), 11); // "line 1" and "line 10".."line 19"
+    assert!(!h.state.jobs.log.follow);
+    h.key(KeyCode::Char('n'));
+    assert_eq!(h.state.jobs.log.match_idx, 1);
+}
