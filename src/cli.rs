@@ -135,7 +135,15 @@ pub fn jobs(paths: &Paths, json: bool, limit: usize, out: &mut dyn Write) -> any
         return Ok(0);
     }
     let store = JobStore::open(&paths.jobs_db)?;
-    store.recover_interrupted()?;
+    // Listing also settles jobs whose process died, so it must close their audit trail too.
+    let recovered = store.recover_interrupted()?;
+    if recovered
+        .iter()
+        .any(|j| j.kind == crate::model::JobKind::Mutation)
+    {
+        let audit = crate::audit::AuditLog::open(&paths.audit_log)?;
+        crate::tui::app::record_lost_changes(&audit, &crate::tui::app::os_user(), &recovered);
+    }
     let records = store.recent(limit)?;
     if json {
         serde_json::to_writer_pretty(&mut *out, &records)?;

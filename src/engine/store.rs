@@ -350,8 +350,8 @@ impl JobStore {
 
     /// At start-up: every queued/running job whose owner process is gone becomes
     /// Interrupted (finished now, error [`DIED_ERROR`]). Jobs of another live opsdeck
-    /// process are left alone. Returns how many jobs changed.
-    pub fn recover_interrupted(&self) -> Result<usize, StoreError> {
+    /// process are left alone. Returns the jobs it changed.
+    pub fn recover_interrupted(&self) -> Result<Vec<JobRecord>, StoreError> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -371,7 +371,7 @@ impl JobStore {
             .map_err(|e| self.sql(e))?
         };
         let now = now_ms();
-        let mut changed = 0;
+        let mut recovered: Vec<JobId> = Vec::new();
         for (pid, token) in owners {
             let alive = if pid == own_pid() {
                 // Our pid: ours if the token matches, else an earlier process that had it.
@@ -382,24 +382,51 @@ impl JobStore {
             if alive {
                 continue;
             }
-            changed += tx
-                .execute(
-                    "UPDATE jobs SET state = ?1, finished_ms = ?2, error = ?3
-                     WHERE owner_pid = ?4 AND owner_token = ?5 AND state IN (?6, ?7)",
+            let ids: Vec<JobId> = {
+                let mut stmt = tx
+                    .prepare(
+                        "SELECT id FROM jobs
+                         WHERE owner_pid = ?1 AND owner_token = ?2 AND state IN (?3, ?4)",
+                    )
+                    .map_err(|e| self.sql(e))?;
+                stmt.query_map(
                     params![
-                        JobState::Interrupted.as_str(),
-                        now,
-                        DIED_ERROR,
                         pid,
                         token,
                         JobState::Queued.as_str(),
-                        JobState::Running.as_str(),
+                        JobState::Running.as_str()
                     ],
+                    |r| r.get(0),
                 )
-                .map_err(|e| self.sql(e))?;
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.sql(e))?
+            };
+            recovered.extend(ids);
+            tx.execute(
+                "UPDATE jobs SET state = ?1, finished_ms = ?2, error = ?3
+                     WHERE owner_pid = ?4 AND owner_token = ?5 AND state IN (?6, ?7)",
+                params![
+                    JobState::Interrupted.as_str(),
+                    now,
+                    DIED_ERROR,
+                    pid,
+                    token,
+                    JobState::Queued.as_str(),
+                    JobState::Running.as_str(),
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))?;
-        Ok(changed)
+        // `get` takes the connection lock again: release it first.
+        drop(conn);
+        let mut records = Vec::with_capacity(recovered.len());
+        for id in recovered {
+            if let Some(record) = self.get(id)? {
+                records.push(record);
+            }
+        }
+        Ok(records)
     }
 
     /// At shutdown (quit, SIGTERM, SIGHUP): this process's own queued/running jobs become
@@ -648,7 +675,7 @@ mod tests {
         let mine = store.insert(&job("mine")).unwrap();
         store.mark_running(mine).unwrap();
 
-        assert_eq!(store.recover_interrupted().unwrap(), 3);
+        assert_eq!(store.recover_interrupted().unwrap().len(), 3);
         for id in [dead, dead_queued, reused] {
             let rec = store.get(id).unwrap().unwrap();
             assert_eq!(rec.state, JobState::Interrupted, "job {id}");
@@ -662,7 +689,7 @@ mod tests {
         let rec = store.get(mine).unwrap().unwrap();
         assert_eq!(rec.state, JobState::Running);
         assert_eq!(rec.finished_ms, None);
-        assert_eq!(store.recover_interrupted().unwrap(), 0);
+        assert_eq!(store.recover_interrupted().unwrap().len(), 0);
     }
 
     #[test]
@@ -677,7 +704,7 @@ mod tests {
         let result = store.recover_interrupted();
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(result.unwrap(), 0);
+        assert!(result.unwrap().is_empty());
         assert_eq!(store.get(id).unwrap().unwrap().state, JobState::Queued);
     }
 

@@ -2,7 +2,7 @@
 //! terminal, engine and signal events into `Msg`s, run the resulting `Cmd`s, and redraw only
 //! when something happened.
 
-use crate::audit::{Actor, AuditLog, AuditSink};
+use crate::audit::{Actor, AuditLog, AuditRecord, AuditSink, Decision};
 use crate::config::theme::{ColorDepth, Theme};
 use crate::config::{Config, Paths, RoleResolution};
 use crate::engine::joblog::JobLog;
@@ -10,7 +10,7 @@ use crate::engine::ports::CloudApi;
 use crate::engine::store::JobStore;
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent, ViewKey};
-use crate::model::{Environment, Role, now_ms};
+use crate::model::{Environment, JobKind, JobRecord, Role, now_ms};
 use crate::ops::{Gate, ReadOnlyLatch};
 use crate::providers::aws::{AwsProvider, AwsSettings};
 use crate::tui::state::{Cmd, Msg, Session, State, Toast, ToastLevel, update};
@@ -82,7 +82,10 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         .with_context(|| format!("cannot create data dir {}", paths.data_dir.display()))?;
     let audit: Arc<dyn AuditSink> = Arc::new(AuditLog::open(&paths.audit_log)?);
     let store = Arc::new(JobStore::open(&paths.jobs_db)?);
+    let user = os_user();
     let recovered = store.recover_interrupted()?;
+    record_lost_changes(audit.as_ref(), &user, &recovered);
+    let recovered = recovered.len();
 
     let latch = ReadOnlyLatch::new();
     if opts.read_only {
@@ -94,7 +97,6 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
             config.sources.join(" + ")
         ));
     }
-    let user = os_user();
     let resolution = config.role_for(&user, None);
     let (role, pending) = match resolution {
         RoleResolution::Resolved(role) => (Some(role), None),
@@ -154,6 +156,28 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         aws,
         recovered,
     })
+}
+
+/// Changes that were running when an earlier opsdeck died (crash, SIGKILL) have `started` but
+/// no outcome in the audit log: close them as interrupted, so every request has an ending.
+pub fn record_lost_changes(audit: &dyn AuditSink, os_user: &str, recovered: &[JobRecord]) {
+    for job in recovered.iter().filter(|j| j.kind == JobKind::Mutation) {
+        let record = AuditRecord {
+            actor: Actor { os_user: os_user.to_string(), principal: None },
+            operation: job.operation.clone(),
+            target: serde_json::json!({ "job": job.id, "target": job.target }),
+            environment: "UNKNOWN".to_string(),
+            decision: Decision::Interrupted,
+            request_id: None,
+            detail: Some(
+                "opsdeck ended while this change was running (found at the next start); check its state in AWS"
+                    .to_string(),
+            ),
+        };
+        if let Err(e) = audit.append(&record) {
+            tracing::error!("could not record interrupted job {}: {e}", job.id);
+        }
+    }
 }
 
 type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
@@ -335,5 +359,49 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
             }
             Cmd::Quit => state.quit = true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::MemoryAudit;
+    use crate::model::JobState;
+
+    fn lost(id: i64, kind: JobKind) -> JobRecord {
+        JobRecord {
+            id,
+            kind,
+            operation: if kind == JobKind::Mutation {
+                "delete-stack".into()
+            } else {
+                "list-stacks".into()
+            },
+            title: "t".into(),
+            target: Some("stack web in 123456789012 / us-east-1 (DEV)".into()),
+            state: JobState::Interrupted,
+            created_ms: 0,
+            started_ms: Some(0),
+            finished_ms: Some(1),
+            progress: None,
+            error: None,
+            log_path: None,
+        }
+    }
+
+    #[test]
+    fn changes_lost_in_a_crash_get_an_interrupted_audit_entry() {
+        let audit = MemoryAudit::default();
+        record_lost_changes(
+            &audit,
+            "alice",
+            &[lost(1, JobKind::Read), lost(2, JobKind::Mutation)],
+        );
+        let records = audit.records();
+        assert_eq!(records.len(), 1, "reads are not audited");
+        assert_eq!(records[0].decision, Decision::Interrupted);
+        assert_eq!(records[0].operation, "delete-stack");
+        assert_eq!(records[0].target["job"], 2);
+        assert_eq!(records[0].actor.os_user, "alice");
     }
 }
