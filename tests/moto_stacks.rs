@@ -61,19 +61,12 @@ impl Ops {
             logs_dir: Some(dirs.job_logs_dir()),
             ..config
         };
-        let engine = Engine::start(
-            cloud,
-            store.clone(),
-            audit.clone(),
-            latch.clone(),
-            tx,
-            config,
-        );
         let actor = Actor {
             os_user: "harness".into(),
             principal: None,
         };
-        let gate = Gate::new(latch.clone(), audit, actor, None);
+        let gate = Gate::new(latch.clone(), audit.clone(), actor, None);
+        let engine = Engine::start(cloud, store.clone(), audit, gate.binding(), tx, config);
         Ops {
             engine,
             events,

@@ -6,7 +6,7 @@ use crate::engine::task::{JobHandle, TaskCtx};
 use crate::model::{
     CallerIdentity, JobId, JobKind, JobRecord, JobState, StackDetail, StackSummary,
 };
-use crate::ops::{Approved, ApprovedMutation, MutatingOp, ReadOnlyLatch, ReadOp};
+use crate::ops::{Approved, ApprovedMutation, GateBinding, MutatingOp, ReadOnlyLatch, ReadOp};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use std::collections::HashMap;
@@ -72,6 +72,8 @@ pub enum MutationRefused {
     ReadOnly(String),
     #[error("could not start the job: {0}")]
     Store(String),
+    #[error("refused: {0}")]
+    ForeignApproval(String),
 }
 
 /// Tunables; tests shorten them.
@@ -116,6 +118,7 @@ struct Inner {
     store: Arc<JobStore>,
     audit: Arc<dyn AuditSink>,
     latch: ReadOnlyLatch,
+    gate: GateBinding,
     events: UnboundedSender<EngineEvent>,
     config: EngineConfig,
     read_slots: Semaphore,
@@ -142,10 +145,12 @@ impl Engine {
         cloud: BoxFuture<'static, Arc<dyn CloudApi>>,
         store: Arc<JobStore>,
         audit: Arc<dyn AuditSink>,
-        latch: ReadOnlyLatch,
+        gate: GateBinding,
         events: UnboundedSender<EngineEvent>,
         config: EngineConfig,
     ) -> Engine {
+        // The engine's read-only check uses the very latch its gate uses.
+        let latch = gate.latch().clone();
         let cloud = cloud.shared();
         let read_slots = Semaphore::new(config.read_concurrency.max(1));
         let engine = Engine {
@@ -154,6 +159,7 @@ impl Engine {
                 store,
                 audit,
                 latch,
+                gate,
                 events,
                 config,
                 read_slots,
@@ -218,6 +224,18 @@ impl Engine {
         approved: Approved<MutatingOp>,
     ) -> Result<JobId, MutationRefused> {
         let op = approved.op().clone();
+        if !self.inner.gate.minted(&approved) {
+            let why =
+                "the approval was not minted by this console's confirmation dialog".to_string();
+            self.audit(
+                &op,
+                approved.actor(),
+                approved.request_id(),
+                Decision::Refused,
+                Some(why.clone()),
+            );
+            return Err(MutationRefused::ForeignApproval(why));
+        }
         if self.inner.latch.is_engaged() {
             let reason = self.inner.latch.reason().unwrap_or_default();
             self.audit(

@@ -124,14 +124,6 @@ fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
         ..EngineConfig::default()
     };
     let cloud: Arc<dyn CloudApi> = cloud;
-    let engine = Engine::start(
-        async move { cloud }.boxed(),
-        store.clone(),
-        audit.clone() as Arc<dyn AuditSink>,
-        latch.clone(),
-        tx,
-        config,
-    );
     let gate = Gate::new(
         latch.clone(),
         audit.clone(),
@@ -140,6 +132,14 @@ fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
             principal: None,
         },
         None,
+    );
+    let engine = Engine::start(
+        async move { cloud }.boxed(),
+        store.clone(),
+        audit.clone() as Arc<dyn AuditSink>,
+        gate.binding(),
+        tx,
+        config,
     );
     Rig {
         engine,
@@ -446,4 +446,28 @@ async fn a_change_cancelled_before_it_starts_never_runs() {
             JobState::Cancelled
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn approvals_from_another_gate_are_refused() {
+    let cloud = Arc::new(FakeCloud::default());
+    let mut rig = new_rig(cloud.clone());
+    // A second gate with its own fresh (never read-only) latch and a throwaway audit sink.
+    let stray_audit = Arc::new(MemoryAudit::default());
+    let mut stray = Gate::new(
+        ReadOnlyLatch::new(),
+        stray_audit,
+        Actor {
+            os_user: "t".into(),
+            principal: None,
+        },
+        None,
+    );
+    let approved = approve(&mut stray, "web");
+    let refused = rig.engine.submit_mutation(approved).unwrap_err();
+    assert!(refused.to_string().contains("not minted by this console"));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(cloud.delete_calls.lock().unwrap().is_empty());
+    assert_eq!(decisions(&rig.audit), vec![Decision::Refused]);
+    let _ = &mut rig.events;
 }

@@ -20,6 +20,8 @@ pub struct Approved<T> {
     op: T,
     request_id: u64,
     actor: Actor,
+    /// The gate that minted it; an engine accepts only its own gate's approvals.
+    gate: u64,
 }
 
 impl<T> Approved<T> {
@@ -49,12 +51,14 @@ impl Approved<MutatingOp> {
             op,
             request_id,
             actor,
+            gate,
         } = self;
         match op {
             MutatingOp::DeleteStack(d) => ApprovedMutation::DeleteStack(Approved {
                 op: d,
                 request_id,
                 actor,
+                gate,
             }),
         }
     }
@@ -149,7 +153,30 @@ pub struct Gate {
     identity_pending: Option<String>,
     next_id: u64,
     open: Option<ConfirmRequest>,
+    /// Distinguishes this gate's approvals from any other gate's.
+    serial: u64,
 }
+
+/// What an engine needs from the one gate it serves: the gate's read-only latch, and the
+/// means to recognise that gate's approvals. An approval minted by any other `Gate` (say one
+/// built with a fresh latch) is refused by the engine, so the dialog's gate is the only door.
+#[derive(Debug, Clone)]
+pub struct GateBinding {
+    serial: u64,
+    latch: ReadOnlyLatch,
+}
+
+impl GateBinding {
+    pub fn latch(&self) -> &ReadOnlyLatch {
+        &self.latch
+    }
+
+    pub fn minted<T>(&self, approved: &Approved<T>) -> bool {
+        approved.gate == self.serial
+    }
+}
+
+static NEXT_GATE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Gate {
     /// `identity_pending`: Some(reason) when the role cannot be decided until STS answers; changes
@@ -169,6 +196,15 @@ impl Gate {
             // so requested/confirmed/outcome entries of different consoles never share an id.
             next_id: first_request_id(),
             open: None,
+            serial: NEXT_GATE.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Bind an engine to this gate (see [`GateBinding`]).
+    pub fn binding(&self) -> GateBinding {
+        GateBinding {
+            serial: self.serial,
+            latch: self.latch.clone(),
         }
     }
 
@@ -256,6 +292,7 @@ impl Gate {
             op: open.op,
             request_id: id,
             actor: self.actor.clone(),
+            gate: self.serial,
         })
     }
 

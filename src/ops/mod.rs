@@ -11,7 +11,8 @@
 mod gate;
 
 pub use gate::{
-    Approved, ApprovedMutation, ConfirmError, ConfirmRequest, Gate, ReadOnlyLatch, Refusal,
+    Approved, ApprovedMutation, ConfirmError, ConfirmRequest, Gate, GateBinding, ReadOnlyLatch,
+    Refusal,
 };
 
 use crate::model::Environment;

@@ -205,14 +205,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
         logs_dir: Some(paths.job_logs_dir.clone()),
         ..EngineConfig::default()
     };
-    let engine = Engine::start(
-        cloud,
-        store,
-        audit,
-        state.gate.latch().clone(),
-        tx,
-        engine_config,
-    );
+    let engine = Engine::start(cloud, store, audit, state.gate.binding(), tx, engine_config);
 
     let (back_tx, mut back_rx) = mpsc::unbounded_channel::<Msg>();
     let fx = Effects {
