@@ -375,6 +375,15 @@ impl ParameterSpec {
         self.kind == "Number" || self.kind == "List<Number>"
     }
 
+    /// A value as it may appear in a message: never the value of a NoEcho parameter.
+    fn shown(&self, value: &str) -> String {
+        if self.no_echo {
+            "the value".to_string()
+        } else {
+            format!("{value:?}")
+        }
+    }
+
     /// What the form shows under the field when a value is refused.
     fn refusal(&self, detail: String) -> String {
         match &self.constraint_description {
@@ -418,7 +427,7 @@ impl ParameterSpec {
             if self.is_number() {
                 let n: f64 = item
                     .parse()
-                    .map_err(|_| self.refusal(format!("{item:?} is not a number")))?;
+                    .map_err(|_| self.refusal(format!("{} is not a number", self.shown(item))))?;
                 if let Some(min) = self.min_value
                     && n < min
                 {
@@ -597,6 +606,14 @@ Resources:
             err.contains("lower-case letters"),
             "constraint description shown: {err}"
         );
+    }
+
+    #[test]
+    fn refusals_never_repeat_a_noecho_value() {
+        let text = "Parameters:\n  Pin:\n    Type: Number\n    NoEcho: true\nResources:\n  T:\n    Type: AWS::SNS::Topic\n";
+        let t = parse(text).expect("parses");
+        let err = t.parameter("Pin").unwrap().validate("hunter2").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

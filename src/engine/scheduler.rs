@@ -180,10 +180,6 @@ impl Engine {
         engine
     }
 
-    pub fn latch(&self) -> &ReadOnlyLatch {
-        &self.inner.latch
-    }
-
     pub fn store(&self) -> &Arc<JobStore> {
         &self.inner.store
     }
