@@ -9,7 +9,9 @@ use opsdeck::config::Config;
 use opsdeck::engine::ports::{CloudApi, ErrorKind, ProviderError};
 use opsdeck::engine::store::JobStore;
 use opsdeck::engine::task::JobHandle;
-use opsdeck::engine::{Engine, EngineConfig, EngineEvent, MutationRefused, ReadOutput};
+use opsdeck::engine::{
+    Engine, EngineConfig, EngineEvent, MutationOutput, MutationRefused, ReadOutput,
+};
 use opsdeck::model::{JobId, JobKind, JobState, StackSummary};
 use opsdeck::ops::{
     ConfirmError, DeleteStack, Gate, MutatingOp, ReadOnlyLatch, ReadOp, ReadScope, Refusal,
@@ -131,6 +133,10 @@ impl Ops {
     }
 
     async fn wait_mutation(&mut self, job: JobId) -> Result<String, String> {
+        self.wait_output(job).await.map(|output| output.summary())
+    }
+
+    async fn wait_output(&mut self, job: JobId) -> Result<MutationOutput, String> {
         loop {
             if let EngineEvent::MutationDone {
                 job: done, result, ..
@@ -199,6 +205,7 @@ fn delete_op(stack: &StackSummary) -> MutatingOp {
             stack_name: stack.name.clone(),
             stack_id: stack.id.clone(),
         },
+        retained: vec![],
     })
 }
 

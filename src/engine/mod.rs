@@ -15,4 +15,6 @@ pub mod task;
 #[cfg(test)]
 mod tests;
 
-pub use scheduler::{Engine, EngineConfig, EngineEvent, MutationRefused, ReadOutput, ViewKey};
+pub use scheduler::{
+    Engine, EngineConfig, EngineEvent, MutationOutput, MutationRefused, ReadOutput, ViewKey,
+};

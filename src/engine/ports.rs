@@ -2,8 +2,11 @@
 //! recording fakes. Every mutating method demands the approval for exactly its operation.
 
 use crate::engine::task::TaskCtx;
-use crate::model::{CallerIdentity, StackDetail, StackSummary};
-use crate::ops::{Approved, DeleteStack};
+use crate::model::{CallerIdentity, ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
+use crate::ops::{
+    Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
+    SetTerminationProtection,
+};
 use futures::future::BoxFuture;
 use std::fmt;
 
@@ -111,10 +114,63 @@ pub trait CloudApi: Send + Sync {
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<StackDetail>>;
 
+    /// The stack's current template text (GetTemplate, original stage).
+    fn get_template<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>>;
+
+    /// DetectStackDrift, poll its status until it finishes, then DescribeStackResourceDrifts
+    /// (every page). Progress is logged to the job.
+    fn detect_drift<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<StackDrift>>;
+
+    /// Follow the stack's events into the job log (each event once, by event id) with progress,
+    /// until the stack is no longer in progress. Returns a summary listing every failure reason;
+    /// a stack that ended failed or rolled back is an error carrying that summary.
+    fn follow_stack<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>>;
+
     /// Delete the stack and follow it until it is gone or the delete failed. Returns a summary.
     fn delete_stack<'a>(
         &'a self,
         approved: Approved<DeleteStack>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>>;
+
+    /// Create the change set (always passing its type), wait for it, and describe every change
+    /// (all pages). A change set that "didn't contain changes" or failed is deleted again, with
+    /// the empty stack made for a new one.
+    fn create_change_set<'a>(
+        &'a self,
+        approved: Approved<CreateChangeSet>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<ChangeSetOutcome>>;
+
+    /// Execute the change set by ARN, then follow the stack as [`CloudApi::follow_stack`] does.
+    fn execute_change_set<'a>(
+        &'a self,
+        approved: Approved<ExecuteChangeSet>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>>;
+
+    /// Delete an unexecuted change set, and the empty stack that was made for it.
+    fn discard_change_set<'a>(
+        &'a self,
+        approved: Approved<DiscardChangeSet>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>>;
+
+    fn set_termination_protection<'a>(
+        &'a self,
+        approved: Approved<SetTerminationProtection>,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>>;
 }

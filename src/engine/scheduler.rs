@@ -4,25 +4,31 @@ use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
 use crate::engine::store::{JobStore, NewJob};
 use crate::engine::task::{JobHandle, TaskCtx};
 use crate::model::{
-    CallerIdentity, JobId, JobKind, JobRecord, JobState, StackDetail, StackSummary,
+    CallerIdentity, ChangeSetOutcome, JobId, JobKind, JobRecord, JobState, StackDetail, StackDrift,
+    StackSummary,
 };
 use crate::ops::{Approved, ApprovedMutation, GateBinding, MutatingOp, ReadOnlyLatch, ReadOp};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
-/// Which part of the screen a read feeds. A newer read for the same view cancels the older.
+/// Which part of the screen a read feeds. A newer read for the same view cancels the older,
+/// except for the long-running kinds (see [`ViewKey::latest_wins`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ViewKey {
     Identity,
     StackList,
     StackDetail,
+    /// A stack's template, fetched to update the stack.
+    StackTemplate,
+    Drift,
+    Follow,
 }
 
 impl ViewKey {
@@ -31,7 +37,27 @@ impl ViewKey {
             ReadOp::WhoAmI => ViewKey::Identity,
             ReadOp::ListStacks { .. } => ViewKey::StackList,
             ReadOp::DescribeStack { .. } => ViewKey::StackDetail,
+            ReadOp::GetTemplate { .. } => ViewKey::StackTemplate,
+            ReadOp::DetectDrift { .. } => ViewKey::Drift,
+            ReadOp::FollowStack { .. } => ViewKey::Follow,
         }
+    }
+
+    /// Drift checks and follows of different stacks run side by side; each is its own job
+    /// that the person cancels from the Jobs pane.
+    pub fn latest_wins(self) -> bool {
+        match self {
+            ViewKey::Identity
+            | ViewKey::StackList
+            | ViewKey::StackDetail
+            | ViewKey::StackTemplate => true,
+            ViewKey::Drift | ViewKey::Follow => false,
+        }
+    }
+
+    /// Drift detection and following last as long as CloudFormation takes.
+    fn long_running(self) -> bool {
+        !self.latest_wins()
     }
 }
 
@@ -40,6 +66,45 @@ pub enum ReadOutput {
     Identity(CallerIdentity),
     Stacks(Vec<StackSummary>),
     StackDetail(Box<StackDetail>),
+    Template {
+        stack_id: String,
+        stack_name: String,
+        body: String,
+    },
+    Drift(Box<StackDrift>),
+    /// A follow ended: the summary of what happened.
+    Followed {
+        stack_id: String,
+        summary: String,
+    },
+}
+
+/// What a finished mutation yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MutationOutput {
+    /// A one-line summary of what was done.
+    Done(String),
+    /// A change set was computed (and waits for a decision) or had nothing to change.
+    ChangeSet(ChangeSetOutcome),
+}
+
+impl MutationOutput {
+    /// The line for the job log and the audit entry.
+    pub fn summary(&self) -> String {
+        match self {
+            MutationOutput::Done(s) => s.clone(),
+            MutationOutput::ChangeSet(ChangeSetOutcome::Ready(p)) => format!(
+                "change set {} for {} is ready: {}",
+                p.change_set_name,
+                p.stack_name,
+                p.counts()
+            ),
+            MutationOutput::ChangeSet(ChangeSetOutcome::NoChanges {
+                stack_name,
+                message,
+            }) => format!("nothing to do for {stack_name}: {message}"),
+        }
+    }
 }
 
 /// What the engine tells the UI. Sent on an unbounded channel; log growth is coalesced.
@@ -62,7 +127,7 @@ pub enum EngineEvent {
     MutationDone {
         job: JobId,
         operation: &'static str,
-        result: Result<String, String>,
+        result: Result<MutationOutput, String>,
     },
 }
 
@@ -126,7 +191,11 @@ struct Inner {
     target_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     cancels: Mutex<HashMap<JobId, CancellationToken>>,
     running_mutations: Mutex<HashMap<JobId, RunningMutation>>,
+    next_quiet: AtomicU64,
 }
+
+/// Lines kept for a quiet refresh's log: only its retry warnings matter, and nobody opens it.
+const QUIET_LOG_RING: usize = 64;
 
 /// Cheap to clone; all clones drive the same scheduler.
 #[derive(Clone)]
@@ -167,6 +236,7 @@ impl Engine {
                 target_locks: Mutex::default(),
                 cancels: Mutex::default(),
                 running_mutations: Mutex::default(),
+                next_quiet: AtomicU64::new(0),
             }),
         };
         let events = engine.inner.events.clone();
@@ -189,7 +259,9 @@ impl Engine {
         let view = ViewKey::of(&op);
         let (handle, cancel) = self.create_job(JobKind::Read, op.name(), op.title(), None)?;
         let job = handle.id;
-        if let Some((_, older)) = lock(&self.inner.latest).insert(view, (job, cancel.clone())) {
+        if view.latest_wins()
+            && let Some((_, older)) = lock(&self.inner.latest).insert(view, (job, cancel.clone()))
+        {
             older.cancel();
         }
         let engine = self.clone();
@@ -212,6 +284,37 @@ impl Engine {
                 .send(EngineEvent::ReadDone { job, view, result });
         });
         Some(job)
+    }
+
+    /// A background refresh, such as the periodic stack list: runs like a read (same limits,
+    /// retries and latest-wins) but leaves no job record, so polling does not bury the Jobs
+    /// pane. Its id is negative, unique within this process.
+    pub fn submit_refresh(&self, op: ReadOp) -> JobId {
+        let view = ViewKey::of(&op);
+        let job = -(self.inner.next_quiet.fetch_add(1, Ordering::Relaxed) as JobId) - 1;
+        let handle = JobHandle {
+            id: job,
+            log: Arc::new(Mutex::new(JobLog::memory_only(QUIET_LOG_RING))),
+            // Already "notified": a quiet read never announces log growth.
+            notified: Arc::new(AtomicBool::new(true)),
+        };
+        let cancel = CancellationToken::new();
+        if view.latest_wins()
+            && let Some((_, older)) = lock(&self.inner.latest).insert(view, (job, cancel.clone()))
+        {
+            older.cancel();
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let ctx = engine.ctx(handle, cancel);
+            let result = engine.run_read(&op, &ctx).await;
+            lock(&engine.inner.latest).retain(|_, (id, _)| *id != job);
+            let _ = engine
+                .inner
+                .events
+                .send(EngineEvent::ReadDone { job, view, result });
+        });
+        job
     }
 
     /// Execute an approved mutation. The token is consumed whatever happens.
@@ -273,7 +376,7 @@ impl Engine {
             let ctx = engine.ctx(handle, cancel);
             let result = engine.run_mutation(approved, &ctx).await;
             let (state, decision, detail) = match &result {
-                Ok(summary) => (JobState::Succeeded, Decision::Succeeded, summary.clone()),
+                Ok(output) => (JobState::Succeeded, Decision::Succeeded, output.summary()),
                 Err(e) if e.kind == ErrorKind::Cancelled => {
                     (JobState::Cancelled, Decision::Cancelled, e.to_string())
                 }
@@ -283,7 +386,7 @@ impl Engine {
                 Err(e) => (JobState::Failed, Decision::Failed, e.to_string()),
             };
             match &result {
-                Ok(summary) => ctx.info(summary),
+                Ok(output) => ctx.info(output.summary()),
                 Err(e) => ctx.error(e.to_string()),
             }
             if let Some(running) = lock(&engine.inner.running_mutations).remove(&job) {
@@ -403,6 +506,9 @@ impl Engine {
     }
 
     fn set_running(&self, job: JobId) {
+        if job < 0 {
+            return; // a quiet refresh has no record
+        }
         if let Err(e) = self.inner.store.mark_running(job) {
             tracing::warn!("job {job}: {e}");
         }
@@ -447,11 +553,39 @@ impl Engine {
                         .describe_stack(stack_id, ctx)
                         .await
                         .map(|d| ReadOutput::StackDetail(Box::new(d))),
+                    ReadOp::GetTemplate {
+                        stack_id,
+                        stack_name,
+                        ..
+                    } => cloud
+                        .get_template(stack_id, ctx)
+                        .await
+                        .map(|body| ReadOutput::Template {
+                            stack_id: stack_id.clone(),
+                            stack_name: stack_name.clone(),
+                            body,
+                        }),
+                    ReadOp::DetectDrift { stack_id, .. } => cloud
+                        .detect_drift(stack_id, ctx)
+                        .await
+                        .map(|d| ReadOutput::Drift(Box::new(d))),
+                    ReadOp::FollowStack { stack_id, .. } => cloud
+                        .follow_stack(stack_id, ctx)
+                        .await
+                        .map(|summary| ReadOutput::Followed {
+                            stack_id: stack_id.clone(),
+                            summary,
+                        }),
                 }
             };
+            let limit = if ViewKey::of(op).long_running() {
+                config.mutation_timeout
+            } else {
+                config.read_timeout
+            };
             let outcome = tokio::select! {
-                r = tokio::time::timeout(config.read_timeout, call) => r.unwrap_or_else(|_| {
-                    Err(ProviderError::new(ErrorKind::Network, format!("no answer within {:?}", config.read_timeout)))
+                r = tokio::time::timeout(limit, call) => r.unwrap_or_else(|_| {
+                    Err(ProviderError::new(ErrorKind::Network, format!("no answer within {limit:?}")))
                 }),
                 _ = ctx.cancelled() => Err(cancelled()),
             };
@@ -481,7 +615,7 @@ impl Engine {
         &self,
         approved: Approved<MutatingOp>,
         ctx: &TaskCtx,
-    ) -> ProviderResult<String> {
+    ) -> ProviderResult<MutationOutput> {
         let key = approved.op().target_key();
         let target_lock = lock(&self.inner.target_locks)
             .entry(key.clone())
@@ -542,7 +676,25 @@ impl Engine {
         let timeout = self.inner.config.mutation_timeout;
         let run = async {
             match approved.split() {
-                ApprovedMutation::DeleteStack(a) => cloud.delete_stack(a, ctx).await,
+                ApprovedMutation::DeleteStack(a) => {
+                    cloud.delete_stack(a, ctx).await.map(MutationOutput::Done)
+                }
+                ApprovedMutation::CreateChangeSet(a) => cloud
+                    .create_change_set(a, ctx)
+                    .await
+                    .map(MutationOutput::ChangeSet),
+                ApprovedMutation::ExecuteChangeSet(a) => cloud
+                    .execute_change_set(a, ctx)
+                    .await
+                    .map(MutationOutput::Done),
+                ApprovedMutation::DiscardChangeSet(a) => cloud
+                    .discard_change_set(a, ctx)
+                    .await
+                    .map(MutationOutput::Done),
+                ApprovedMutation::SetTerminationProtection(a) => cloud
+                    .set_termination_protection(a, ctx)
+                    .await
+                    .map(MutationOutput::Done),
             }
         };
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
@@ -583,6 +735,13 @@ impl MutatingOp {
     fn to_string_target(&self) -> String {
         match self {
             MutatingOp::DeleteStack(d) => d.target.to_string(),
+            MutatingOp::CreateChangeSet(c) => format!(
+                "stack {} in {} / {} ({})",
+                c.stack_name, c.account, c.region, c.environment
+            ),
+            MutatingOp::ExecuteChangeSet(e) => e.target.to_string(),
+            MutatingOp::DiscardChangeSet(d) => d.target.to_string(),
+            MutatingOp::SetTerminationProtection(p) => p.target.to_string(),
         }
     }
 }

@@ -5,9 +5,13 @@ use super::store::JobStore;
 use super::task::TaskCtx;
 use super::{Engine, EngineConfig, EngineEvent, ReadOutput};
 use crate::audit::{Actor, AuditSink, Decision, MemoryAudit};
-use crate::model::{CallerIdentity, Environment, JobState, StackDetail, StackSummary};
+use crate::model::{
+    CallerIdentity, ChangeSetOutcome, ChangeSetPreview, Environment, JobState, StackDetail,
+    StackDrift, StackSummary,
+};
 use crate::ops::{
-    Approved, DeleteStack, Gate, MutatingOp, ReadOnlyLatch, ReadOp, ReadScope, StackTarget,
+    Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, Gate, MutatingOp,
+    ReadOnlyLatch, ReadOp, ReadScope, SetTerminationProtection, StackTarget,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -27,6 +31,8 @@ struct FakeCloud {
     delete_calls: Mutex<Vec<String>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Every change-set, drift, follow and protection call, in order.
+    calls: Mutex<Vec<String>>,
 }
 
 impl CloudApi for FakeCloud {
@@ -101,6 +107,114 @@ impl CloudApi for FakeCloud {
         }
         .boxed()
     }
+
+    fn get_template<'a>(
+        &'a self,
+        stack_id: &'a str,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!("get-template {stack_id}"));
+        async { Ok("Resources: {}".to_string()) }.boxed()
+    }
+
+    fn detect_drift<'a>(
+        &'a self,
+        stack_id: &'a str,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<StackDrift>> {
+        self.record(format!("detect-drift {stack_id}"));
+        async move {
+            Ok(StackDrift {
+                stack_id: stack_id.to_string(),
+                stack_name: "web".into(),
+                status: "IN_SYNC".into(),
+                detected: None,
+                resources: vec![],
+            })
+        }
+        .boxed()
+    }
+
+    fn follow_stack<'a>(
+        &'a self,
+        stack_id: &'a str,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!("follow {stack_id}"));
+        let delay = self.delete_delay;
+        async move {
+            tokio::time::sleep(delay).await;
+            Ok("settled".to_string())
+        }
+        .boxed()
+    }
+
+    fn create_change_set<'a>(
+        &'a self,
+        approved: Approved<CreateChangeSet>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<ChangeSetOutcome>> {
+        let op = approved.op().clone();
+        self.record(format!("create-change-set {}", op.stack_name));
+        async move {
+            Ok(ChangeSetOutcome::Ready(ChangeSetPreview {
+                stack_name: op.stack_name.clone(),
+                stack_id: format!(
+                    "arn:aws:cloudformation:us-east-1:123456789012:stack/{}/1",
+                    op.stack_name
+                ),
+                change_set_id: "arn:aws:cloudformation:us-east-1:123456789012:changeSet/x/1".into(),
+                change_set_name: op.change_set_name.clone(),
+                kind: op.kind(),
+                changes: vec![],
+            }))
+        }
+        .boxed()
+    }
+
+    fn execute_change_set<'a>(
+        &'a self,
+        approved: Approved<ExecuteChangeSet>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!(
+            "execute-change-set {}",
+            approved.op().preview.change_set_name
+        ));
+        async { Ok("executed".to_string()) }.boxed()
+    }
+
+    fn discard_change_set<'a>(
+        &'a self,
+        approved: Approved<DiscardChangeSet>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!(
+            "discard-change-set {} empty-stack={}",
+            approved.op().change_set_name,
+            approved.op().delete_empty_stack
+        ));
+        async { Ok("discarded".to_string()) }.boxed()
+    }
+
+    fn set_termination_protection<'a>(
+        &'a self,
+        approved: Approved<SetTerminationProtection>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!(
+            "termination-protection {} {}",
+            approved.op().target.stack_name,
+            approved.op().enabled
+        ));
+        async { Ok("protection set".to_string()) }.boxed()
+    }
+}
+
+impl FakeCloud {
+    fn record(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
 }
 
 struct Rig {
@@ -160,6 +274,7 @@ fn delete_op(name: &str) -> MutatingOp {
             stack_name: name.into(),
             stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
         },
+        retained: vec![],
     })
 }
 

@@ -1,6 +1,13 @@
 //! Plain data shared by every layer: environments, roles, identities, stacks, jobs.
 //! Nothing here does I/O.
 
+mod cfn;
+
+pub use cfn::{
+    ChangeSetKind, ChangeSetOutcome, ChangeSetPreview, PropertyDifference, ResourceChange,
+    ResourceDrift, RetainedResource, StackDrift, StackEvent,
+};
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -77,7 +84,7 @@ pub struct CallerIdentity {
 }
 
 /// One row of the stack list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackSummary {
     pub name: String,
     /// The stack ARN; stable across the stack's life, unlike the name.
@@ -87,9 +94,23 @@ pub struct StackSummary {
     pub created: Option<String>,
     pub updated: Option<String>,
     pub description: Option<String>,
+    /// ARN of the parent stack, for nested stacks.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// Last drift detection result (`DRIFTED`, `IN_SYNC`, `NOT_CHECKED`, `UNKNOWN`).
+    #[serde(default)]
+    pub drift_status: Option<String>,
+    /// When drift was last checked (RFC 3339).
+    #[serde(default)]
+    pub drift_checked: Option<String>,
 }
 
 impl StackSummary {
+    /// `ROLLBACK_COMPLETE` stacks cannot be updated: they must be deleted before re-creating.
+    pub fn needs_delete_before_recreate(&self) -> bool {
+        self.status == "ROLLBACK_COMPLETE"
+    }
+
     /// Account id parsed from the stack ARN (`arn:aws:cloudformation:REGION:ACCOUNT:stack/...`).
     pub fn account_from_arn(&self) -> Option<&str> {
         arn_field(&self.id, 4)
@@ -141,6 +162,12 @@ pub struct StackDetail {
     pub outputs: Vec<StackOutput>,
     pub resources: Vec<StackResource>,
     pub termination_protection: bool,
+    /// The most recent stack events, newest first (first page).
+    #[serde(default)]
+    pub events: Vec<StackEvent>,
+    /// Resources the stack's `DeletionPolicy` keeps or snapshots on delete.
+    #[serde(default)]
+    pub retained: Vec<RetainedResource>,
 }
 
 /// Colour class of a CloudFormation status string.
@@ -281,6 +308,7 @@ mod tests {
             created: None,
             updated: None,
             description: None,
+            ..StackSummary::default()
         };
         assert_eq!(s.account_from_arn(), Some("123456789012"));
         assert_eq!(s.region_from_arn(), Some("eu-west-1"));

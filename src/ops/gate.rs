@@ -5,7 +5,10 @@
 //! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
 //! one-way latch: nothing can release it once engaged.
 
-use super::{DeleteStack, MutatingOp, RiskTier};
+use super::{
+    CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, MutatingOp, RiskTier,
+    SetTerminationProtection,
+};
 use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,6 +46,10 @@ impl<T> Approved<T> {
 #[derive(Debug)]
 pub enum ApprovedMutation {
     DeleteStack(Approved<DeleteStack>),
+    CreateChangeSet(Approved<CreateChangeSet>),
+    ExecuteChangeSet(Approved<ExecuteChangeSet>),
+    DiscardChangeSet(Approved<DiscardChangeSet>),
+    SetTerminationProtection(Approved<SetTerminationProtection>),
 }
 
 impl Approved<MutatingOp> {
@@ -53,13 +60,23 @@ impl Approved<MutatingOp> {
             actor,
             gate,
         } = self;
+        // Re-wrap the narrowed operation with the same proof.
+        macro_rules! narrow {
+            ($variant:ident, $inner:expr) => {
+                ApprovedMutation::$variant(Approved {
+                    op: $inner,
+                    request_id,
+                    actor,
+                    gate,
+                })
+            };
+        }
         match op {
-            MutatingOp::DeleteStack(d) => ApprovedMutation::DeleteStack(Approved {
-                op: d,
-                request_id,
-                actor,
-                gate,
-            }),
+            MutatingOp::DeleteStack(d) => narrow!(DeleteStack, d),
+            MutatingOp::CreateChangeSet(c) => narrow!(CreateChangeSet, c),
+            MutatingOp::ExecuteChangeSet(e) => narrow!(ExecuteChangeSet, e),
+            MutatingOp::DiscardChangeSet(d) => narrow!(DiscardChangeSet, d),
+            MutatingOp::SetTerminationProtection(p) => narrow!(SetTerminationProtection, p),
         }
     }
 }
@@ -297,10 +314,45 @@ impl Gate {
     }
 
     /// The dialog was dismissed. Unknown ids are ignored.
-    pub fn cancel(&mut self, id: u64) {
-        if let Some(open) = self.open.take_if(|open| open.id == id) {
-            let _ = self.record(&open.op, id, Decision::Cancelled, None);
+    ///
+    /// Dismissing a change set's preview also means "do not keep it": the gate then mints the
+    /// approval to discard exactly that change set (and the empty stack made for a new one),
+    /// audited as its own confirmed request. Nothing is minted in read-only mode.
+    pub fn cancel(&mut self, id: u64) -> Option<Approved<MutatingOp>> {
+        let open = self.open.take_if(|open| open.id == id)?;
+        let _ = self.record(&open.op, id, Decision::Cancelled, None);
+        let MutatingOp::ExecuteChangeSet(execute) = open.op else {
+            return None;
+        };
+        let discard = MutatingOp::DiscardChangeSet(DiscardChangeSet {
+            delete_empty_stack: execute.preview.kind == crate::model::ChangeSetKind::Create,
+            change_set_id: execute.preview.change_set_id,
+            change_set_name: execute.preview.change_set_name,
+            target: execute.target,
+        });
+        let discard_id = self.next_id;
+        self.next_id += 1;
+        let why = format!("the preview of request {id} was cancelled");
+        self.record(&discard, discard_id, Decision::Requested, Some(why))
+            .ok()?;
+        if self.latch.is_engaged() {
+            let reason = self.latch.reason().unwrap_or_default();
+            let _ = self.record(
+                &discard,
+                discard_id,
+                Decision::RefusedReadOnly,
+                Some(reason),
+            );
+            return None;
         }
+        self.record(&discard, discard_id, Decision::Confirmed, None)
+            .ok()?;
+        Some(Approved {
+            op: discard,
+            request_id: discard_id,
+            actor: self.actor.clone(),
+            gate: self.serial,
+        })
     }
 
     fn record(
@@ -331,6 +383,7 @@ mod tests {
                 stack_name: name.into(),
                 stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
             },
+            retained: vec![],
         })
     }
 
@@ -453,5 +506,76 @@ mod tests {
         let first = gate.request(delete("web")).expect("opens");
         assert_eq!(gate.request(delete("api")).unwrap_err(), Refusal::Busy);
         assert_eq!(gate.open_request().map(|r| r.id), Some(first.id));
+    }
+
+    fn execute(name: &str, kind: crate::model::ChangeSetKind) -> MutatingOp {
+        let MutatingOp::DeleteStack(d) = delete(name) else {
+            unreachable!("delete() builds a delete")
+        };
+        MutatingOp::ExecuteChangeSet(crate::ops::ExecuteChangeSet {
+            preview: crate::model::ChangeSetPreview {
+                stack_name: name.into(),
+                stack_id: d.target.stack_id.clone(),
+                change_set_id: format!(
+                    "arn:aws:cloudformation:us-east-1:123456789012:changeSet/opsdeck-1/{name}"
+                ),
+                change_set_name: "opsdeck-1".into(),
+                kind,
+                changes: vec![],
+            },
+            target: d.target,
+        })
+    }
+
+    #[test]
+    fn cancelling_a_preview_approves_discarding_exactly_that_change_set() {
+        let (mut gate, audit) = gate(ReadOnlyLatch::new());
+        let request = gate
+            .request(execute("web", crate::model::ChangeSetKind::Create))
+            .expect("opens");
+        let approved = gate.cancel(request.id).expect("discard approved");
+        let MutatingOp::DiscardChangeSet(discard) = approved.op() else {
+            panic!("expected a discard, got {:?}", approved.op());
+        };
+        assert_eq!(discard.change_set_name, "opsdeck-1");
+        assert!(discard.change_set_id.ends_with("changeSet/opsdeck-1/web"));
+        assert!(
+            discard.delete_empty_stack,
+            "a new stack's empty shell goes too"
+        );
+        assert_ne!(approved.request_id(), request.id);
+        assert_eq!(
+            decisions(&audit),
+            vec![
+                Decision::Requested,
+                Decision::Cancelled,
+                Decision::Requested,
+                Decision::Confirmed
+            ]
+        );
+        // an update's stack stays
+        let request = gate
+            .request(execute("web", crate::model::ChangeSetKind::Update))
+            .expect("opens");
+        let approved = gate.cancel(request.id).expect("discard approved");
+        let MutatingOp::DiscardChangeSet(discard) = approved.op() else {
+            panic!("expected a discard");
+        };
+        assert!(!discard.delete_empty_stack);
+        // other dialogs mint nothing on cancel
+        let request = gate.request(delete("web")).expect("opens");
+        assert!(gate.cancel(request.id).is_none());
+    }
+
+    #[test]
+    fn cancelling_a_preview_in_read_only_mode_mints_nothing() {
+        let latch = ReadOnlyLatch::new();
+        let (mut gate, audit) = gate(latch.clone());
+        let request = gate
+            .request(execute("web", crate::model::ChangeSetKind::Create))
+            .expect("opens");
+        latch.engage("test");
+        assert!(gate.cancel(request.id).is_none());
+        assert_eq!(decisions(&audit).last(), Some(&Decision::RefusedReadOnly));
     }
 }

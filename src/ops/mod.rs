@@ -8,7 +8,13 @@
 //! A mutating operation reaches the engine only wrapped in [`Approved`], which only the
 //! [`Gate`] can mint (see `gate.rs`).
 
+mod cloudformation;
 mod gate;
+
+pub use cloudformation::{
+    CreateChangeSet, DeleteStack, DeployParameter, DiscardChangeSet, ExecuteChangeSet, ParamValue,
+    Secret, SetTerminationProtection, StackTarget, TemplateSource,
+};
 
 pub use gate::{
     Approved, ApprovedMutation, ConfirmError, ConfirmRequest, Gate, GateBinding, ReadOnlyLatch,
@@ -17,7 +23,6 @@ pub use gate::{
 
 use crate::model::Environment;
 use serde::Serialize;
-use std::fmt;
 
 /// Any operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +66,25 @@ pub enum ReadOp {
         stack_id: String,
         stack_name: String,
     },
+    /// GetTemplate: the stack's current template text (to update it with new parameters).
+    GetTemplate {
+        scope: ReadScope,
+        stack_id: String,
+        stack_name: String,
+    },
+    /// DetectStackDrift, then poll until done, then DescribeStackResourceDrifts. Changes no
+    /// resource (AWS's ReadOnlyAccess allows it).
+    DetectDrift {
+        scope: ReadScope,
+        stack_id: String,
+        stack_name: String,
+    },
+    /// Follow a stack's events live until it settles, whoever started the change.
+    FollowStack {
+        scope: ReadScope,
+        stack_id: String,
+        stack_name: String,
+    },
 }
 
 impl ReadOp {
@@ -69,6 +93,9 @@ impl ReadOp {
             ReadOp::WhoAmI => "who-am-i",
             ReadOp::ListStacks { .. } => "list-stacks",
             ReadOp::DescribeStack { .. } => "describe-stack",
+            ReadOp::GetTemplate { .. } => "get-template",
+            ReadOp::DetectDrift { .. } => "detect-drift",
+            ReadOp::FollowStack { .. } => "follow-stack",
         }
     }
 
@@ -77,35 +104,11 @@ impl ReadOp {
             ReadOp::WhoAmI => "Who am I (STS GetCallerIdentity)".to_string(),
             ReadOp::ListStacks { scope } => format!("List stacks in {}", scope.region),
             ReadOp::DescribeStack { stack_name, .. } => format!("Describe stack {stack_name}"),
+            ReadOp::GetTemplate { stack_name, .. } => format!("Get template of {stack_name}"),
+            ReadOp::DetectDrift { stack_name, .. } => format!("Detect drift of {stack_name}"),
+            ReadOp::FollowStack { stack_name, .. } => format!("Follow stack {stack_name}"),
         }
     }
-}
-
-/// A CloudFormation stack, resolved to the account, region and environment it lives in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct StackTarget {
-    pub account: String,
-    pub region: String,
-    pub environment: Environment,
-    pub stack_name: String,
-    /// The stack ARN: deleting by ARN cannot hit a different stack that later took the name.
-    pub stack_id: String,
-}
-
-impl fmt::Display for StackTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "stack {} in {} / {} ({})",
-            self.stack_name, self.account, self.region, self.environment
-        )
-    }
-}
-
-/// Delete one CloudFormation stack.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct DeleteStack {
-    pub target: StackTarget,
 }
 
 /// Operations that change something. Adding a variant forces a decision in `risk`, `name`,
@@ -113,6 +116,10 @@ pub struct DeleteStack {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MutatingOp {
     DeleteStack(DeleteStack),
+    CreateChangeSet(CreateChangeSet),
+    ExecuteChangeSet(ExecuteChangeSet),
+    DiscardChangeSet(DiscardChangeSet),
+    SetTerminationProtection(SetTerminationProtection),
 }
 
 /// How much a confirmation must cost the person giving it.
@@ -128,6 +135,10 @@ impl MutatingOp {
     pub fn name(&self) -> &'static str {
         match self {
             MutatingOp::DeleteStack(_) => "delete-stack",
+            MutatingOp::CreateChangeSet(_) => "create-change-set",
+            MutatingOp::ExecuteChangeSet(_) => "execute-change-set",
+            MutatingOp::DiscardChangeSet(_) => "discard-change-set",
+            MutatingOp::SetTerminationProtection(_) => "set-termination-protection",
         }
     }
 
@@ -135,12 +146,38 @@ impl MutatingOp {
         match self {
             // Deletes are never reversible: always the typed tier, whatever the environment.
             MutatingOp::DeleteStack(d) => RiskTier::TypeName(d.target.stack_name.clone()),
+            // Computing a change set changes no resource (the preview it yields is confirmed on
+            // its own), and its failure or cancellation is cleaned up: `y`/`Enter` everywhere.
+            MutatingOp::CreateChangeSet(_) => RiskTier::Simple,
+            MutatingOp::ExecuteChangeSet(e) => {
+                if e.preview.has_destructive() || e.target.environment.is_production_grade() {
+                    RiskTier::TypeName(e.target.stack_name.clone())
+                } else {
+                    RiskTier::Simple
+                }
+            }
+            // Deleting an unexecuted change set (and its empty stack) undoes the request that
+            // made it.
+            MutatingOp::DiscardChangeSet(_) => RiskTier::Simple,
+            // Turning protection off is what allows a delete: typed, always. Turning it on is
+            // a reversible change, typed only in PRD.
+            MutatingOp::SetTerminationProtection(p) => {
+                if !p.enabled || p.target.environment.is_production_grade() {
+                    RiskTier::TypeName(p.target.stack_name.clone())
+                } else {
+                    RiskTier::Simple
+                }
+            }
         }
     }
 
     pub fn environment(&self) -> Environment {
         match self {
             MutatingOp::DeleteStack(d) => d.target.environment,
+            MutatingOp::CreateChangeSet(c) => c.environment,
+            MutatingOp::ExecuteChangeSet(e) => e.target.environment,
+            MutatingOp::DiscardChangeSet(d) => d.target.environment,
+            MutatingOp::SetTerminationProtection(p) => p.target.environment,
         }
     }
 
@@ -148,6 +185,37 @@ impl MutatingOp {
     pub fn describe(&self) -> String {
         match self {
             MutatingOp::DeleteStack(d) => format!("Delete {}", d.target),
+            MutatingOp::CreateChangeSet(c) => format!(
+                "Create change set {} ({}) for stack {} in {} / {} ({}) from {}",
+                c.change_set_name,
+                c.kind().as_str(),
+                c.stack_name,
+                c.account,
+                c.region,
+                c.environment,
+                c.template.origin()
+            ),
+            MutatingOp::ExecuteChangeSet(e) => format!(
+                "Execute change set {} on {} ({})",
+                e.preview.change_set_name,
+                e.target,
+                e.preview.counts()
+            ),
+            MutatingOp::DiscardChangeSet(d) => format!(
+                "Discard change set {} of {}{}",
+                d.change_set_name,
+                d.target,
+                if d.delete_empty_stack {
+                    " and its empty stack"
+                } else {
+                    ""
+                }
+            ),
+            MutatingOp::SetTerminationProtection(p) => format!(
+                "Turn termination protection {} for {}",
+                if p.enabled { "on" } else { "off" },
+                p.target
+            ),
         }
     }
 
@@ -155,6 +223,13 @@ impl MutatingOp {
     pub fn target_key(&self) -> String {
         match self {
             MutatingOp::DeleteStack(d) => format!("cfn:{}", d.target.stack_id),
+            MutatingOp::CreateChangeSet(c) => match &c.existing_stack_id {
+                Some(id) => format!("cfn:{id}"),
+                None => format!("cfn-new:{}:{}:{}", c.account, c.region, c.stack_name),
+            },
+            MutatingOp::ExecuteChangeSet(e) => format!("cfn:{}", e.target.stack_id),
+            MutatingOp::DiscardChangeSet(d) => format!("cfn:{}", d.target.stack_id),
+            MutatingOp::SetTerminationProtection(p) => format!("cfn:{}", p.target.stack_id),
         }
     }
 
@@ -180,7 +255,13 @@ impl MutatingOp {
     /// The resolved target as structured data, for the audit log.
     pub fn target_json(&self) -> serde_json::Value {
         let value = match self {
-            MutatingOp::DeleteStack(d) => serde_json::to_value(&d.target),
+            MutatingOp::DeleteStack(d) => serde_json::to_value(d),
+            // Parameters are included with NoEcho values as `****` (see `Secret`), the
+            // template by origin and SHA-256.
+            MutatingOp::CreateChangeSet(c) => serde_json::to_value(c),
+            MutatingOp::ExecuteChangeSet(e) => serde_json::to_value(e),
+            MutatingOp::DiscardChangeSet(d) => serde_json::to_value(d),
+            MutatingOp::SetTerminationProtection(p) => serde_json::to_value(p),
         };
         // Serialising plain strings and a unit enum cannot fail; fall back to a string anyway.
         value.unwrap_or_else(|e| serde_json::Value::String(format!("unserialisable target: {e}")))
@@ -206,6 +287,7 @@ mod tests {
         let read = Op::Read(ReadOp::WhoAmI);
         let delete = Op::Mutate(MutatingOp::DeleteStack(DeleteStack {
             target: target(Environment::Dev),
+            retained: vec![],
         }));
         assert!(!read.is_mutating());
         assert!(delete.is_mutating());
@@ -222,6 +304,7 @@ mod tests {
         ] {
             let op = MutatingOp::DeleteStack(DeleteStack {
                 target: target(env),
+                retained: vec![],
             });
             assert_eq!(op.risk(), RiskTier::TypeName("web".into()));
         }
@@ -231,6 +314,7 @@ mod tests {
     fn audit_target_carries_every_id() {
         let op = MutatingOp::DeleteStack(DeleteStack {
             target: target(Environment::Prd),
+            retained: vec![],
         });
         let json = op.target_json();
         assert_eq!(json["account"], "123456789012");
@@ -242,5 +326,99 @@ mod tests {
                 .as_str()
                 .is_some_and(|s| s.starts_with("arn:aws:cloudformation"))
         );
+    }
+
+    fn create_change_set(env: Environment) -> CreateChangeSet {
+        CreateChangeSet {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            environment: env,
+            stack_name: "db".into(),
+            existing_stack_id: None,
+            change_set_name: "opsdeck-1".into(),
+            template: TemplateSource::body("rds-postgres", "Resources: {}\n"),
+            parameters: vec![
+                DeployParameter {
+                    key: "DBInstanceClass".into(),
+                    value: ParamValue::Plain("db.t4g.micro".into()),
+                },
+                DeployParameter {
+                    key: "MasterUserPassword".into(),
+                    value: ParamValue::Secret(Secret::new("hunter2-very-secret")),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn secrets_never_reach_the_audit_target_or_debug_output() {
+        let op = MutatingOp::CreateChangeSet(create_change_set(Environment::Prd));
+        let json = op.target_json().to_string();
+        let debug = format!("{op:?}");
+        for text in [&json, &debug, &op.describe()] {
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert!(
+            json.contains("db.t4g.micro") && json.contains("****"),
+            "{json}"
+        );
+        // the template is named and hashed, not copied
+        assert!(json.contains("\"sha256\""), "{json}");
+        assert!(!json.contains("Resources"), "{json}");
+    }
+
+    #[test]
+    fn change_set_tiers_follow_the_preview_and_the_environment() {
+        use crate::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
+        assert_eq!(
+            MutatingOp::CreateChangeSet(create_change_set(Environment::Prd)).risk(),
+            RiskTier::Simple
+        );
+        let execute = |env, action: &str, replacement: Option<&str>| {
+            MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
+                target: target(env),
+                preview: ChangeSetPreview {
+                    stack_name: "web".into(),
+                    stack_id: target(env).stack_id,
+                    change_set_id: "cs".into(),
+                    change_set_name: "opsdeck-1".into(),
+                    kind: ChangeSetKind::Update,
+                    changes: vec![ResourceChange {
+                        action: action.into(),
+                        logical_id: "Bucket".into(),
+                        physical_id: None,
+                        resource_type: "AWS::S3::Bucket".into(),
+                        replacement: replacement.map(Into::into),
+                        scope: vec!["Properties".into()],
+                        details: vec![],
+                    }],
+                },
+            })
+            .risk()
+        };
+        let typed = RiskTier::TypeName("web".into());
+        assert_eq!(execute(Environment::Dev, "Add", None), RiskTier::Simple);
+        assert_eq!(
+            execute(Environment::Tst, "Modify", Some("False")),
+            RiskTier::Simple
+        );
+        assert_eq!(execute(Environment::Dev, "Modify", Some("True")), typed);
+        assert_eq!(
+            execute(Environment::Dev, "Modify", Some("Conditional")),
+            typed
+        );
+        assert_eq!(execute(Environment::Dev, "Remove", None), typed);
+        assert_eq!(execute(Environment::Prd, "Add", None), typed);
+        assert_eq!(execute(Environment::Unmapped, "Add", None), typed);
+        let protect = |env, enabled| {
+            MutatingOp::SetTerminationProtection(SetTerminationProtection {
+                target: target(env),
+                enabled,
+            })
+            .risk()
+        };
+        assert_eq!(protect(Environment::Dev, false), typed);
+        assert_eq!(protect(Environment::Dev, true), RiskTier::Simple);
+        assert_eq!(protect(Environment::Prd, true), typed);
     }
 }

@@ -1007,6 +1007,7 @@ fn request_delete(state: &mut State) -> Vec<Cmd> {
             stack_name: stack.name.clone(),
             stack_id: stack.id.clone(),
         },
+        retained: vec![],
     });
     match state.gate.request(op) {
         Ok(request) => {
@@ -1140,9 +1141,9 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             result,
         } => {
             match result {
-                Ok(summary) => state.toast(
+                Ok(output) => state.toast(
                     ToastLevel::Info,
-                    format!("job {job} {operation}: {summary}"),
+                    format!("job {job} {operation}: {}", output.summary()),
                 ),
                 Err(e) => state.toast(
                     ToastLevel::Error,
@@ -1206,6 +1207,16 @@ fn on_read(
                 view.error = None;
             }
         }
+        Ok(ReadOutput::Template { stack_name, .. }) => {
+            state.toast(ToastLevel::Info, format!("template of {stack_name} loaded"));
+        }
+        Ok(ReadOutput::Drift(drift)) => {
+            state.toast(
+                ToastLevel::Info,
+                format!("drift of {}: {}", drift.stack_name, drift.status),
+            );
+        }
+        Ok(ReadOutput::Followed { summary, .. }) => state.toast(ToastLevel::Info, summary),
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
@@ -1220,6 +1231,7 @@ fn on_read(
                         detail.error = Some(text.clone());
                     }
                 }
+                ViewKey::StackTemplate | ViewKey::Drift | ViewKey::Follow => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.
             if state.session.identity.is_none()

@@ -33,6 +33,7 @@ fn stack(name: &str, status: &str) -> StackSummary {
         created: Some("2026-11-20T10:00:00Z".into()),
         updated: None,
         description: None,
+        ..StackSummary::default()
     }
 }
 
@@ -285,7 +286,9 @@ fn delete_resolves_the_target_when_asked_and_runs_exactly_that() {
     let cmds = h.key(KeyCode::Enter);
     let ops = executed(&cmds);
     assert_eq!(ops.len(), 1);
-    let MutatingOp::DeleteStack(d) = ops[0];
+    let MutatingOp::DeleteStack(d) = ops[0] else {
+        panic!("expected a delete, got {:?}", ops[0]);
+    };
     assert_eq!(d.target.stack_name, "web");
     assert_eq!(d.target.account, ACCOUNT);
     assert_eq!(d.target.region, "us-east-1");
@@ -567,6 +570,8 @@ fn snapshot_stack_detail_resources() {
             status_reason: None,
         }],
         termination_protection: false,
+        events: vec![],
+        retained: vec![],
     };
     h.read_done(
         ViewKey::StackDetail,
@@ -786,6 +791,8 @@ fn detail_scrolling_stops_at_the_last_row() {
             })
             .collect(),
         termination_protection: false,
+        events: vec![],
+        retained: vec![],
     };
     h.read_done(
         ViewKey::StackDetail,

@@ -42,6 +42,12 @@ pub async fn list_stacks(cfn: &Client, ctx: &TaskCtx) -> ProviderResult<Vec<Stac
                 created: time(s.creation_time()),
                 updated: time(s.last_updated_time()),
                 description: clean_opt(s.template_description()),
+                parent_id: clean_opt(s.parent_id()),
+                drift_status: s
+                    .drift_information()
+                    .and_then(|d| d.stack_drift_status())
+                    .map(|d| clean(Some(d.as_str()))),
+                drift_checked: time(s.drift_information().and_then(|d| d.last_check_timestamp())),
             });
         }
     }
@@ -78,6 +84,16 @@ pub async fn describe_stack(
         created: time(stack.creation_time()),
         updated: time(stack.last_updated_time()),
         description: clean_opt(stack.description()),
+        parent_id: clean_opt(stack.parent_id()),
+        drift_status: stack
+            .drift_information()
+            .and_then(|d| d.stack_drift_status())
+            .map(|d| clean(Some(d.as_str()))),
+        drift_checked: time(
+            stack
+                .drift_information()
+                .and_then(|d| d.last_check_timestamp()),
+        ),
     };
     let parameters = stack
         .parameters()
@@ -128,6 +144,9 @@ pub async fn describe_stack(
         outputs,
         resources,
         termination_protection,
+        // Filled in by the change-set work (DescribeStackEvents, GetTemplate DeletionPolicy).
+        events: Vec::new(),
+        retained: Vec::new(),
     })
 }
 

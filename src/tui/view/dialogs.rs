@@ -60,6 +60,10 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
             ]));
             lines.push(field("Operation", req.op.name().to_string()));
         }
+        other => {
+            lines.push(Line::raw(format!(" {}", other.describe())));
+            lines.push(field("Operation", other.name().to_string()));
+        }
     }
     lines.push(Line::raw(""));
     let mut input_line = None;

@@ -1,0 +1,212 @@
+//! CloudFormation data beyond the stack list: change-set previews, stack events, drift and
+//! deletion policies. Plain data; providers fill it, views draw it.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a change set creates a new stack or updates an existing one. Always passed to
+/// CloudFormation explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChangeSetKind {
+    Create,
+    Update,
+}
+
+impl ChangeSetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeSetKind::Create => "CREATE",
+            ChangeSetKind::Update => "UPDATE",
+        }
+    }
+}
+
+/// One row of a change set: what CloudFormation will do to one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResourceChange {
+    /// `Add`, `Modify`, `Remove`, `Import` or `Dynamic`.
+    pub action: String,
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    pub resource_type: String,
+    /// `True`, `False` or `Conditional`; only for `Modify`.
+    pub replacement: Option<String>,
+    /// What part changes: `Properties`, `Metadata`, `CreationPolicy`, `UpdatePolicy`,
+    /// `DeletionPolicy`, `UpdateReplacePolicy`, `Tags`.
+    pub scope: Vec<String>,
+    /// Names of the properties that change, with `(recreation: Always)` where that applies.
+    pub details: Vec<String>,
+}
+
+impl ResourceChange {
+    /// Removal or (possible) replacement: data may be lost. Drawn in the danger colour and
+    /// raises the confirmation to the typed tier.
+    pub fn is_destructive(&self) -> bool {
+        self.action == "Remove"
+            || matches!(self.replacement.as_deref(), Some("True" | "Conditional"))
+    }
+}
+
+/// A change set that CloudFormation finished computing, ready to be shown and confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChangeSetPreview {
+    pub stack_name: String,
+    /// The stack ARN. For a new stack it is the empty `REVIEW_IN_PROGRESS` stack that holds
+    /// the change set.
+    pub stack_id: String,
+    pub change_set_id: String,
+    pub change_set_name: String,
+    pub kind: ChangeSetKind,
+    pub changes: Vec<ResourceChange>,
+}
+
+impl ChangeSetPreview {
+    pub fn destructive(&self) -> impl Iterator<Item = &ResourceChange> {
+        self.changes.iter().filter(|c| c.is_destructive())
+    }
+
+    pub fn has_destructive(&self) -> bool {
+        self.destructive().next().is_some()
+    }
+
+    /// `Add 3, Modify 1, Remove 0, Replace 1` — for job titles, audit and toasts.
+    pub fn counts(&self) -> String {
+        let count = |a: &str| self.changes.iter().filter(|c| c.action == a).count();
+        let replace = self
+            .changes
+            .iter()
+            .filter(|c| matches!(c.replacement.as_deref(), Some("True" | "Conditional")))
+            .count();
+        format!(
+            "Add {}, Modify {}, Remove {}, Replace {}",
+            count("Add"),
+            count("Modify"),
+            count("Remove"),
+            replace
+        )
+    }
+}
+
+/// How creating a change set ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeSetOutcome {
+    /// Computed; waiting for a person to execute or discard it.
+    Ready(ChangeSetPreview),
+    /// CloudFormation said the change set "didn't contain changes"; opsdeck deleted it.
+    NoChanges { stack_name: String, message: String },
+}
+
+/// One stack event, as CloudFormation reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackEvent {
+    pub event_id: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+impl StackEvent {
+    /// A resource (not the stack itself) ended in a failure state; its reason is worth listing.
+    pub fn is_failure(&self) -> bool {
+        self.status.ends_with("_FAILED")
+    }
+}
+
+/// A resource whose `DeletionPolicy` keeps something when the stack is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RetainedResource {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `Retain`, `Snapshot` or `RetainExceptOnDelete`.
+    pub policy: String,
+}
+
+/// One property that differs between the template and the live resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertyDifference {
+    /// JSON pointer into the resource's properties, e.g. `/VersioningConfiguration/Status`.
+    pub path: String,
+    pub expected: String,
+    pub actual: String,
+    /// `ADD`, `REMOVE` or `NOT_EQUAL`.
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceDrift {
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    pub resource_type: String,
+    /// `IN_SYNC`, `MODIFIED`, `DELETED` or `NOT_CHECKED`.
+    pub status: String,
+    pub differences: Vec<PropertyDifference>,
+}
+
+/// The result of one drift detection run on a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackDrift {
+    pub stack_id: String,
+    pub stack_name: String,
+    /// `DRIFTED`, `IN_SYNC`, `UNKNOWN` or `NOT_CHECKED`.
+    pub status: String,
+    /// RFC 3339 time of the detection.
+    pub detected: Option<String>,
+    /// Every resource CloudFormation reported, drifted ones first.
+    pub resources: Vec<ResourceDrift>,
+}
+
+impl StackDrift {
+    pub fn drifted(&self) -> impl Iterator<Item = &ResourceDrift> {
+        self.resources
+            .iter()
+            .filter(|r| r.status == "MODIFIED" || r.status == "DELETED")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(action: &str, replacement: Option<&str>) -> ResourceChange {
+        ResourceChange {
+            action: action.into(),
+            logical_id: "Bucket".into(),
+            physical_id: None,
+            resource_type: "AWS::S3::Bucket".into(),
+            replacement: replacement.map(Into::into),
+            scope: vec![],
+            details: vec![],
+        }
+    }
+
+    #[test]
+    fn removal_and_replacement_are_destructive() {
+        assert!(change("Remove", None).is_destructive());
+        assert!(change("Modify", Some("True")).is_destructive());
+        assert!(change("Modify", Some("Conditional")).is_destructive());
+        assert!(!change("Modify", Some("False")).is_destructive());
+        assert!(!change("Add", None).is_destructive());
+    }
+
+    #[test]
+    fn counts_summarise_actions() {
+        let preview = ChangeSetPreview {
+            stack_name: "web".into(),
+            stack_id: "arn".into(),
+            change_set_id: "cs".into(),
+            change_set_name: "opsdeck-1".into(),
+            kind: ChangeSetKind::Update,
+            changes: vec![
+                change("Add", None),
+                change("Modify", Some("True")),
+                change("Remove", None),
+            ],
+        };
+        assert_eq!(preview.counts(), "Add 1, Modify 1, Remove 1, Replace 1");
+        assert!(preview.has_destructive());
+    }
+}
