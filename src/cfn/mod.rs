@@ -1,3 +1,6 @@
-//! CloudFormation domain logic that needs no network: templates and their parameters.
+//! CloudFormation domain logic that needs no network: the bundled template library, templates
+//! and their parameters, and turning entered values into a change set's parameters.
 
+pub mod deploy;
+pub mod library;
 pub mod template;

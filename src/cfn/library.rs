@@ -1,0 +1,141 @@
+//! The template library: the templates in `templates/`, built into the binary so a bastion
+//! needs nothing beside it, plus any file path the operator names.
+
+use super::template::{Template, TemplateError};
+use std::path::{Path, PathBuf};
+
+/// One bundled template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LibraryTemplate {
+    /// The name used in `:deploy NAME` and `opsdeck deploy NAME`: the file stem.
+    pub name: &'static str,
+    pub body: &'static str,
+}
+
+macro_rules! bundled {
+    ($($name:literal),* $(,)?) => {
+        &[$(LibraryTemplate {
+            name: $name,
+            body: include_str!(concat!("../../templates/", $name, ".yaml")),
+        }),*]
+    };
+}
+
+/// Every bundled template, in the order the picker lists them.
+pub const LIBRARY: &[LibraryTemplate] = bundled!(
+    "s3-bucket",
+    "vpc-3az",
+    "ec2-instance",
+    "rds-postgres",
+    "alb",
+    "eks-cluster",
+    "eks-nodegroup",
+    "kms-key",
+);
+
+/// The largest template CloudFormation accepts inline (`TemplateBody`); larger ones must be
+/// uploaded to S3 first.
+pub const MAX_TEMPLATE_BODY: usize = 51_200;
+
+/// A template chosen for a deploy: where it came from, its text, and its parsed parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChosenTemplate {
+    /// `library:s3-bucket` or the file path.
+    pub origin: String,
+    pub body: String,
+    pub template: Template,
+}
+
+pub fn find(name: &str) -> Option<&'static LibraryTemplate> {
+    let stem = name.strip_suffix(".yaml").unwrap_or(name);
+    LIBRARY.iter().find(|t| t.name == stem)
+}
+
+/// Resolve what the operator typed: a library name first, then a file path.
+pub fn choose(spec: &str) -> Result<ChosenTemplate, TemplateError> {
+    let spec = spec.trim();
+    let (origin, path, body) = match find(spec) {
+        Some(entry) => (
+            format!("library:{}", entry.name),
+            PathBuf::from(format!("templates/{}.yaml", entry.name)),
+            entry.body.to_string(),
+        ),
+        None => {
+            let path = Path::new(spec);
+            let body = std::fs::read_to_string(path).map_err(|e| TemplateError {
+                path: path.to_path_buf(),
+                line: None,
+                column: None,
+                field: None,
+                message: if spec.contains('/') || spec.ends_with(".yaml") || spec.ends_with(".json")
+                {
+                    format!("cannot read template: {e}")
+                } else {
+                    format!(
+                        "no library template named {spec:?} and no such file ({e}); library: {}",
+                        LIBRARY
+                            .iter()
+                            .map(|t| t.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            })?;
+            (path.display().to_string(), path.to_path_buf(), body)
+        }
+    };
+    if body.len() > MAX_TEMPLATE_BODY {
+        return Err(TemplateError {
+            path,
+            line: None,
+            column: None,
+            field: None,
+            message: format!(
+                "template is {} bytes; CloudFormation takes at most {MAX_TEMPLATE_BODY} inline (upload it to S3 instead)",
+                body.len()
+            ),
+        });
+    }
+    let template = Template::parse(&body, &path)?;
+    Ok(ChosenTemplate {
+        origin,
+        body,
+        template,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_template_parses_and_is_the_file_in_templates() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("templates/")
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".yaml"))
+                    .map(str::to_string)
+            })
+            .collect();
+        on_disk.sort();
+        let mut bundled: Vec<String> = LIBRARY.iter().map(|t| t.name.to_string()).collect();
+        bundled.sort();
+        assert_eq!(bundled, on_disk, "every file in templates/ is bundled");
+        for entry in LIBRARY {
+            let chosen = choose(entry.name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(chosen.origin, format!("library:{}", entry.name));
+            assert!(!chosen.template.resources.is_empty(), "{}", entry.name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_library() {
+        let err = choose("s3-buckit").unwrap_err().to_string();
+        assert!(err.contains("no library template named"), "{err}");
+        assert!(err.contains("s3-bucket"), "{err}");
+    }
+}
