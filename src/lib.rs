@@ -8,4 +8,5 @@ pub mod engine;
 pub mod model;
 pub mod ops;
 pub mod providers;
+pub mod setup;
 pub mod tui;

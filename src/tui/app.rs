@@ -2,16 +2,15 @@
 //! terminal, engine and signal events into `Msg`s, run the resulting `Cmd`s, and redraw only
 //! when something happened.
 
-use crate::audit::{Actor, AuditLog, AuditRecord, AuditSink, Decision};
+use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
 use crate::config::theme::{ColorDepth, Theme};
-use crate::config::{Config, Paths, RoleResolution};
+use crate::config::Paths;
 use crate::engine::joblog::JobLog;
 use crate::engine::ports::CloudApi;
 use crate::engine::store::JobStore;
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent, ViewKey};
-use crate::model::{Environment, JobKind, JobRecord, Role, now_ms};
-use crate::ops::{Gate, ReadOnlyLatch};
+use crate::model::{JobKind, JobRecord, now_ms};
 use crate::providers::aws::{AwsProvider, AwsSettings};
 use crate::tui::state::{Cmd, Msg, Session, State, Toast, ToastLevel, update};
 use crate::tui::terminal::TerminalGuard;
@@ -22,22 +21,13 @@ use futures::{FutureExt, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{BufWriter, Stdout};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-/// What the command line asked for.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    pub read_only: bool,
-    pub aws: AwsSettings,
-    pub env_override: Option<Environment>,
-    pub theme: Option<String>,
-    pub config_path: Option<PathBuf>,
-}
+pub use crate::setup::{Options, os_user};
 
 /// Everything built before the first frame: local files only, no network.
 pub struct Prepared {
@@ -49,72 +39,23 @@ pub struct Prepared {
     pub recovered: usize,
 }
 
-/// The OS user running opsdeck, from the password database (not `$USER`, which anyone can set).
-pub fn os_user() -> String {
-    let uid = nix::unistd::geteuid();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) => user.name,
-        _ => format!("uid-{uid}"),
-    }
-}
-
 pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
-    let config = Config::load(&paths, opts.config_path.as_deref())?;
-    let aws = AwsSettings {
-        profile: opts.aws.profile.clone().or(config.aws.profile.clone()),
-        region: opts.aws.region.clone().or(config.aws.region.clone()),
-        endpoint_url: opts
-            .aws
-            .endpoint_url
-            .clone()
-            .or(config.aws.endpoint_url.clone())
-            .or_else(|| {
-                std::env::var("AWS_ENDPOINT_URL")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-            }),
-    };
+    let crate::setup::Guarded {
+        config,
+        audit,
+        store,
+        gate,
+        os_user,
+        role,
+        aws,
+        recovered,
+    } = crate::setup::open(opts, &paths)?;
     let theme_name = opts.theme.clone().unwrap_or_else(|| config.theme.clone());
     let theme = Theme::load(&theme_name, Some(&paths.themes_dir))?;
     let depth = ColorDepth::from_env();
-
-    std::fs::create_dir_all(&paths.data_dir)
-        .with_context(|| format!("cannot create data dir {}", paths.data_dir.display()))?;
-    let audit: Arc<dyn AuditSink> = Arc::new(AuditLog::open(&paths.audit_log)?);
-    let store = Arc::new(JobStore::open(&paths.jobs_db)?);
-    let user = os_user();
-    let recovered = store.recover_interrupted()?;
-    record_lost_changes(audit.as_ref(), &user, &recovered);
     let recovered = recovered.len();
-
-    let latch = ReadOnlyLatch::new();
-    if opts.read_only {
-        latch.engage("started with --read-only");
-    }
-    if config.read_only {
-        latch.engage(format!(
-            "safety.read_only is set in {}",
-            config.sources.join(" + ")
-        ));
-    }
-    let resolution = config.role_for(&user, None);
-    let (role, pending) = match resolution {
-        RoleResolution::Resolved(role) => (Some(role), None),
-        RoleResolution::Pending { provisional } => (
-            (provisional == Role::Viewer).then_some(provisional),
-            Some("role rules name IAM principals; waiting for STS to say who you are".to_string()),
-        ),
-    };
-    if resolution.role() == Role::Viewer {
-        latch.engage(format!("OS user {user} maps to role viewer"));
-    }
-    let actor = Actor {
-        os_user: user.clone(),
-        principal: None,
-    };
-    let gate = Gate::new(latch, audit.clone(), actor, pending);
     let session = Session {
-        os_user: user,
+        os_user,
         profile: aws
             .profile
             .clone()
@@ -130,7 +71,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         role,
         ..Session::default()
     };
-    let mut state = State::new(session, Arc::new(config), gate, &theme, depth);
+    let mut state = State::new(session, config, gate, &theme, depth);
     match store.recent(500) {
         Ok(records) => state.load_history(records),
         Err(e) => {

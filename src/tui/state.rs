@@ -385,13 +385,12 @@ impl State {
     }
 
     pub fn environment_of(&self, account: Option<&str>) -> Environment {
-        match self
-            .config
-            .environment_for(account, self.session.profile.as_deref())
-        {
-            Environment::Unmapped => self.session.env_override.unwrap_or(Environment::Unmapped),
-            mapped => mapped,
-        }
+        crate::setup::environment_of(
+            &self.config,
+            account,
+            self.session.profile.as_deref(),
+            self.session.env_override,
+        )
     }
 
     /// Past jobs from the store, shown before anything new runs.
@@ -1163,20 +1162,12 @@ fn on_read(
 ) -> Vec<Cmd> {
     match result {
         Ok(ReadOutput::Identity(identity)) => {
-            let role = match state
-                .config
-                .role_for(&state.session.os_user, Some(&identity.arn))
-            {
-                crate::config::RoleResolution::Resolved(role) => role,
-                crate::config::RoleResolution::Pending { provisional } => provisional,
-            };
-            if role == Role::Viewer {
-                state.gate.latch().engage(format!(
-                    "IAM principal {} maps to role viewer in config",
-                    identity.arn
-                ));
-            }
-            state.gate.identity_resolved(identity.arn.clone());
+            let role = crate::setup::identity_resolved(
+                &state.config,
+                &mut state.gate,
+                &state.session.os_user,
+                &identity.arn,
+            );
             state.session.role = Some(role);
             state.session.identity = Some(identity);
             state.session.identity_error = None;
