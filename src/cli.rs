@@ -59,6 +59,22 @@ pub enum EnvArg {
     Prd,
 }
 
+impl ConsoleArgs {
+    pub fn options(&self) -> crate::setup::Options {
+        crate::setup::Options {
+            read_only: self.read_only,
+            aws: crate::providers::aws::AwsSettings {
+                profile: self.profile.clone(),
+                region: self.region.clone(),
+                endpoint_url: self.endpoint_url.clone(),
+            },
+            env_override: self.env.map(Into::into),
+            theme: self.theme.clone(),
+            config_path: self.config.clone(),
+        }
+    }
+}
+
 impl From<EnvArg> for Environment {
     fn from(e: EnvArg) -> Environment {
         match e {
@@ -75,6 +91,41 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Deploy a template by change set: preview it with --plan, execute with --confirm STACK.
+    ///
+    /// Exit 0 done, nothing to do, or plan printed; 1 the change failed or was refused
+    /// (read-only mode refuses both --plan and --confirm); 2 bad input.
+    Deploy {
+        /// A library template (e.g. s3-bucket; see templates/) or a template file.
+        #[arg(value_name = "TEMPLATE")]
+        template: String,
+        /// The stack to create or update.
+        #[arg(long, value_name = "NAME")]
+        stack: String,
+        /// A parameter value; repeat for each. Parameters not given keep their current value
+        /// on an update, or take the template's default.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Compute the change set, print it, and delete it again: nothing is changed.
+        #[arg(long)]
+        plan: bool,
+        /// Execute the change set; must equal the stack name (the typed confirmation).
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+        /// Print JSON instead of text on stdout (progress goes to stderr either way).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a stack and follow it until it is gone. Exit codes as for deploy.
+    Delete {
+        #[arg(long, value_name = "NAME")]
+        stack: String,
+        /// Must equal the stack name (the typed confirmation).
+        #[arg(long, value_name = "NAME")]
+        confirm: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Job history (newest first), including jobs interrupted by a crash or a dropped session.
     Jobs {

@@ -5,6 +5,7 @@ pub mod cfn;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod headless;
 pub mod model;
 pub mod ops;
 pub mod providers;

@@ -4,7 +4,7 @@
 use clap::Parser;
 use opsdeck::cli::{AuditCommand, Cli, Command};
 use opsdeck::config::Paths;
-use opsdeck::providers::aws::AwsSettings;
+use opsdeck::headless;
 use opsdeck::tui::app;
 use std::process::ExitCode;
 
@@ -27,28 +27,54 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             command: AuditCommand::Verify { file },
         }) => Ok(opsdeck::cli::audit_verify(&paths, file, &mut out)),
         Some(Command::Jobs { json, limit }) => opsdeck::cli::jobs(&paths, json, limit, &mut out),
-        None => {
-            let args = cli.console;
-            let opts = app::Options {
-                read_only: args.read_only,
-                aws: AwsSettings {
-                    profile: args.profile,
-                    region: args.region,
-                    endpoint_url: args.endpoint_url,
-                },
-                env_override: args.env.map(Into::into),
-                theme: args.theme,
-                config_path: args.config,
+        Some(Command::Deploy {
+            template,
+            stack,
+            params,
+            plan,
+            confirm,
+            json,
+        }) => {
+            let opts = cli.console.options();
+            let args = headless::DeployArgs {
+                template,
+                stack,
+                params,
+                plan,
+                json,
+                confirm,
             };
+            init_tracing(&paths);
+            Ok(runtime()?.block_on(headless::deploy(&opts, &paths, args, &mut out)))
+        }
+        Some(Command::Delete {
+            stack,
+            confirm,
+            json,
+        }) => {
+            let opts = cli.console.options();
+            let args = headless::DeleteArgs {
+                stack,
+                confirm,
+                json,
+            };
+            init_tracing(&paths);
+            Ok(runtime()?.block_on(headless::delete(&opts, &paths, args, &mut out)))
+        }
+        None => {
+            let opts = cli.console.options();
             let prepared = app::prepare(&opts, paths.clone())?;
             init_tracing(&paths);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            runtime.block_on(app::run(prepared))
+            runtime()?.block_on(app::run(prepared))
         }
     }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// Diagnostics go to a file in the data dir, never to the terminal the console draws on.

@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 #[must_use = "an approval does nothing until it is submitted to the engine"]
 pub struct Approved<T> {
-    op: T,
+    /// Boxed: operations carry whole change-set previews, and approvals travel in messages.
+    op: Box<T>,
     request_id: u64,
     actor: Actor,
     /// The gate that minted it; an engine accepts only its own gate's approvals.
@@ -64,14 +65,14 @@ impl Approved<MutatingOp> {
         macro_rules! narrow {
             ($variant:ident, $inner:expr) => {
                 ApprovedMutation::$variant(Approved {
-                    op: $inner,
+                    op: Box::new($inner),
                     request_id,
                     actor,
                     gate,
                 })
             };
         }
-        match op {
+        match *op {
             MutatingOp::DeleteStack(d) => narrow!(DeleteStack, d),
             MutatingOp::CreateChangeSet(c) => narrow!(CreateChangeSet, c),
             MutatingOp::ExecuteChangeSet(e) => narrow!(ExecuteChangeSet, e),
@@ -306,7 +307,7 @@ impl Gate {
         self.record(&open.op, id, Decision::Confirmed, None)
             .map_err(ConfirmError::AuditUnavailable)?;
         Ok(Approved {
-            op: open.op,
+            op: Box::new(open.op),
             request_id: id,
             actor: self.actor.clone(),
             gate: self.serial,
@@ -348,7 +349,7 @@ impl Gate {
         self.record(&discard, discard_id, Decision::Confirmed, None)
             .ok()?;
         Some(Approved {
-            op: discard,
+            op: Box::new(discard),
             request_id: discard_id,
             actor: self.actor.clone(),
             gate: self.serial,

@@ -3,8 +3,8 @@
 //! when something happened.
 
 use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
-use crate::config::theme::{ColorDepth, Theme};
 use crate::config::Paths;
+use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::joblog::JobLog;
 use crate::engine::ports::CloudApi;
 use crate::engine::store::JobStore;

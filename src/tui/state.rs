@@ -94,6 +94,9 @@ pub struct Toast {
 }
 
 /// Modal modes, innermost first in key handling.
+// The confirmation dialog holds the whole resolved operation (a change set's preview
+// included) on purpose: it is shown and handed back exactly as it is.
+#[allow(clippy::large_enum_variant)]
 pub enum Mode {
     Normal,
     Command(LineInput),

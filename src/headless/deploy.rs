@@ -1,0 +1,453 @@
+//! `opsdeck deploy` and `opsdeck delete`.
+
+use super::runner::{Runner, Stop};
+use crate::cfn::{deploy as plan, library};
+use crate::config::Paths;
+use crate::engine::{MutationOutput, ReadOutput};
+use crate::model::{ChangeSetOutcome, ChangeSetPreview, StackDetail, StackSummary, now_ms};
+use crate::ops::{
+    CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, MutatingOp, ReadOp,
+    ReadScope, StackTarget, TemplateSource,
+};
+use crate::setup::Options;
+use std::io::Write;
+
+#[derive(Debug, Clone)]
+pub struct DeployArgs {
+    /// A library template name or a file path.
+    pub template: String,
+    pub stack: String,
+    /// `KEY=VALUE` pairs.
+    pub params: Vec<String>,
+    /// Compute and print the change set, then delete it.
+    pub plan: bool,
+    pub json: bool,
+    /// Must equal the stack name to execute.
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeleteArgs {
+    pub stack: String,
+    pub confirm: String,
+    pub json: bool,
+}
+
+/// `opsdeck deploy`. Returns the exit code.
+pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut dyn Write) -> i32 {
+    if args.plan == args.confirm.is_some() {
+        eprintln!(
+            "opsdeck deploy: give exactly one of --plan (preview, change nothing) or --confirm {} (execute)",
+            args.stack
+        );
+        return 2;
+    }
+    if let Some(typed) = &args.confirm
+        && *typed != args.stack
+    {
+        eprintln!(
+            "opsdeck deploy: --confirm must be the stack name exactly ({:?}), got {typed:?}",
+            args.stack
+        );
+        return 2;
+    }
+    // Everything local is checked before anything is asked of AWS.
+    let chosen = match library::choose(&args.template) {
+        Ok(chosen) => chosen,
+        Err(e) => {
+            eprintln!("opsdeck deploy: {e}");
+            return 2;
+        }
+    };
+    let given = match plan::parse_param_args(&args.params) {
+        Ok(given) => given,
+        Err(e) => {
+            eprintln!("opsdeck deploy: --param {e}");
+            return 2;
+        }
+    };
+    let mut runner = match Runner::start(opts, paths) {
+        Ok(runner) => runner,
+        Err(e) => {
+            eprintln!("opsdeck deploy: {e:#}");
+            return 2;
+        }
+    };
+    let result = deploy_with(&mut runner, &args, chosen, given, out).await;
+    runner.shutdown();
+    match result {
+        Ok(()) => 0,
+        Err(stop) => {
+            eprintln!("opsdeck deploy: {stop}");
+            stop.exit_code()
+        }
+    }
+}
+
+async fn deploy_with(
+    runner: &mut Runner,
+    args: &DeployArgs,
+    chosen: library::ChosenTemplate,
+    given: std::collections::BTreeMap<String, String>,
+    out: &mut dyn Write,
+) -> Result<(), Stop> {
+    let identity = runner.identify().await?;
+    let region = region(runner)?;
+    let existing = find_stack(runner, &region, &args.stack).await?;
+    let existing_id =
+        plan::existing_stack_for_deploy(&args.stack, existing.as_ref()).map_err(Stop::Input)?;
+    let existing_keys = match &existing_id {
+        Some(id) => Some(
+            describe(runner, &region, id, &args.stack)
+                .await?
+                .parameters
+                .into_iter()
+                .map(|p| p.key)
+                .collect::<Vec<_>>(),
+        ),
+        None => None,
+    };
+    let parameters = plan::resolve_parameters(&chosen.template, &given, existing_keys.as_deref())
+        .map_err(|errors| {
+        Stop::Input(
+            errors
+                .iter()
+                .map(|e| format!("--param {e}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let environment = runner.environment_of(&identity.account);
+    let create = MutatingOp::CreateChangeSet(CreateChangeSet {
+        account: identity.account.clone(),
+        region: region.clone(),
+        environment,
+        stack_name: args.stack.clone(),
+        existing_stack_id: existing_id,
+        change_set_name: plan::change_set_name(now_ms()),
+        template: TemplateSource::body(chosen.origin, chosen.body),
+        parameters,
+    });
+    // Computing the change set is the `y` tier; the flag given is the person's answer.
+    let preview = match runner.change(create, "").await? {
+        MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview)) => preview,
+        MutationOutput::ChangeSet(ChangeSetOutcome::NoChanges { message, .. }) => {
+            write_out(
+                out,
+                args.json,
+                &serde_json::json!({ "stack": args.stack, "result": "no-changes", "message": message }),
+                &format!("nothing to do: {} already matches ({message})", args.stack),
+            );
+            return Ok(());
+        }
+        MutationOutput::Done(other) => {
+            return Err(Stop::Failed(format!("unexpected answer: {other}")));
+        }
+    };
+    let target = StackTarget {
+        account: identity.account.clone(),
+        region: region.clone(),
+        environment,
+        stack_name: args.stack.clone(),
+        stack_id: preview.stack_id.clone(),
+    };
+    if args.plan {
+        write_out(
+            out,
+            args.json,
+            &serde_json::json!({
+                "stack": args.stack,
+                "account": target.account,
+                "region": target.region,
+                "environment": target.environment,
+                "result": "plan",
+                "destructive": preview.has_destructive(),
+                "change_set": preview,
+            }),
+            &preview_text(&target, &preview),
+        );
+        let discard = MutatingOp::DiscardChangeSet(DiscardChangeSet {
+            target,
+            change_set_id: preview.change_set_id.clone(),
+            change_set_name: preview.change_set_name.clone(),
+            delete_empty_stack: preview.kind == crate::model::ChangeSetKind::Create,
+        });
+        runner.change(discard, "").await?;
+        return Ok(());
+    }
+    if !args.json {
+        let _ = writeln!(out, "{}", preview_text(&target, &preview));
+    }
+    let typed = args.confirm.clone().unwrap_or_default();
+    let execute = MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
+        target: target.clone(),
+        preview: preview.clone(),
+    });
+    let outcome = runner.change(execute, &typed).await;
+    let summary = match &outcome {
+        Ok(output) => output.summary(),
+        Err(stop) => stop.to_string(),
+    };
+    write_out(
+        out,
+        args.json,
+        &serde_json::json!({
+            "stack": args.stack,
+            "account": target.account,
+            "region": target.region,
+            "environment": target.environment,
+            "result": if outcome.is_ok() { "deployed" } else { "failed" },
+            "summary": summary,
+            "change_set": preview,
+        }),
+        &summary,
+    );
+    outcome.map(|_| ())
+}
+
+/// `opsdeck delete`. Returns the exit code.
+pub async fn delete(opts: &Options, paths: &Paths, args: DeleteArgs, out: &mut dyn Write) -> i32 {
+    if args.confirm != args.stack {
+        eprintln!(
+            "opsdeck delete: --confirm must be the stack name exactly ({:?}), got {:?}",
+            args.stack, args.confirm
+        );
+        return 2;
+    }
+    let mut runner = match Runner::start(opts, paths) {
+        Ok(runner) => runner,
+        Err(e) => {
+            eprintln!("opsdeck delete: {e:#}");
+            return 2;
+        }
+    };
+    let result = delete_with(&mut runner, &args, out).await;
+    runner.shutdown();
+    match result {
+        Ok(()) => 0,
+        Err(stop) => {
+            eprintln!("opsdeck delete: {stop}");
+            stop.exit_code()
+        }
+    }
+}
+
+async fn delete_with(
+    runner: &mut Runner,
+    args: &DeleteArgs,
+    out: &mut dyn Write,
+) -> Result<(), Stop> {
+    runner.identify().await?;
+    let region = region(runner)?;
+    let Some(stack) = find_stack(runner, &region, &args.stack).await? else {
+        return Err(Stop::Input(format!(
+            "no stack named {} in {region}",
+            args.stack
+        )));
+    };
+    let detail = describe(runner, &region, &stack.id, &stack.name).await?;
+    if detail.termination_protection {
+        return Err(Stop::Refused(format!(
+            "stack {} has termination protection on; turn it off first (console: p on the stack)",
+            stack.name
+        )));
+    }
+    // The target is the stack's ARN: its account and region come from it, nothing else.
+    let (Some(account), Some(stack_region)) = (stack.account_from_arn(), stack.region_from_arn())
+    else {
+        return Err(Stop::Failed(format!(
+            "stack {} has no usable ARN ({:?})",
+            stack.name, stack.id
+        )));
+    };
+    let target = StackTarget {
+        account: account.to_string(),
+        region: stack_region.to_string(),
+        environment: runner.environment_of(account),
+        stack_name: stack.name.clone(),
+        stack_id: stack.id.clone(),
+    };
+    if !args.json {
+        let _ = writeln!(out, "Delete {target}\n  stack id: {}", target.stack_id);
+        for r in &detail.retained {
+            let _ = writeln!(
+                out,
+                "  kept after delete: {} ({}) — DeletionPolicy {}",
+                r.logical_id, r.resource_type, r.policy
+            );
+        }
+    }
+    let op = MutatingOp::DeleteStack(DeleteStack {
+        target: target.clone(),
+        retained: detail.retained.clone(),
+    });
+    let outcome = runner.change(op, &args.confirm).await;
+    let summary = match &outcome {
+        Ok(output) => output.summary(),
+        Err(stop) => stop.to_string(),
+    };
+    write_out(
+        out,
+        args.json,
+        &serde_json::json!({
+            "stack": target.stack_name,
+            "stack_id": target.stack_id,
+            "account": target.account,
+            "region": target.region,
+            "environment": target.environment,
+            "result": if outcome.is_ok() { "deleted" } else { "failed" },
+            "retained": detail.retained,
+            "summary": summary,
+        }),
+        &summary,
+    );
+    outcome.map(|_| ())
+}
+
+fn region(runner: &Runner) -> Result<String, Stop> {
+    runner.region.clone().ok_or_else(|| {
+        Stop::Input("no AWS region configured: use --region or AWS_REGION".to_string())
+    })
+}
+
+async fn find_stack(
+    runner: &mut Runner,
+    region: &str,
+    name: &str,
+) -> Result<Option<StackSummary>, Stop> {
+    let scope = ReadScope {
+        region: region.to_string(),
+    };
+    match runner.read(ReadOp::ListStacks { scope }).await {
+        Ok(ReadOutput::Stacks(stacks)) => Ok(stacks.into_iter().find(|s| s.name == name)),
+        Ok(_) => Err(Stop::Failed("unexpected answer to ListStacks".into())),
+        Err(e) => Err(Stop::Failed(format!("cannot list stacks: {e}"))),
+    }
+}
+
+async fn describe(
+    runner: &mut Runner,
+    region: &str,
+    stack_id: &str,
+    stack_name: &str,
+) -> Result<StackDetail, Stop> {
+    let op = ReadOp::DescribeStack {
+        scope: ReadScope {
+            region: region.to_string(),
+        },
+        stack_id: stack_id.to_string(),
+        stack_name: stack_name.to_string(),
+    };
+    match runner.read(op).await {
+        Ok(ReadOutput::StackDetail(detail)) => Ok(*detail),
+        Ok(_) => Err(Stop::Failed("unexpected answer to DescribeStacks".into())),
+        Err(e) => Err(Stop::Failed(format!("cannot describe {stack_name}: {e}"))),
+    }
+}
+
+fn write_out(out: &mut dyn Write, json: bool, value: &serde_json::Value, text: &str) {
+    let _ = if json {
+        writeln!(out, "{value:#}")
+    } else {
+        writeln!(out, "{text}")
+    };
+}
+
+/// The change-set preview as plain text: one row per change, destructive rows marked `!`.
+pub fn preview_text(target: &StackTarget, preview: &ChangeSetPreview) -> String {
+    let mut rows = vec![[
+        String::new(),
+        "ACTION".to_string(),
+        "LOGICAL ID".to_string(),
+        "TYPE".to_string(),
+        "REPLACEMENT".to_string(),
+        "SCOPE".to_string(),
+    ]];
+    for c in &preview.changes {
+        rows.push([
+            if c.is_destructive() { "!" } else { " " }.to_string(),
+            c.action.clone(),
+            c.logical_id.clone(),
+            c.resource_type.clone(),
+            c.replacement.clone().unwrap_or_else(|| "-".into()),
+            if c.scope.is_empty() {
+                "-".to_string()
+            } else {
+                c.scope.join(",")
+            },
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = format!(
+        "Change set {} ({}) for {target}\n",
+        preview.change_set_name,
+        preview.kind.as_str()
+    );
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        text.push_str(line.join("  ").trim_end());
+        text.push('\n');
+    }
+    text.push_str(&preview.counts());
+    let destructive: Vec<&str> = preview
+        .destructive()
+        .map(|c| c.logical_id.as_str())
+        .collect();
+    if !destructive.is_empty() {
+        text.push_str(&format!(
+            "\n! removed or replaced (data may be lost): {}",
+            destructive.join(", ")
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ChangeSetKind, Environment, ResourceChange};
+
+    #[test]
+    fn preview_marks_destructive_rows() {
+        let target = StackTarget {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            environment: Environment::Dev,
+            stack_name: "web".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/web/1".into(),
+        };
+        let change = |action: &str, id: &str, replacement: Option<&str>| ResourceChange {
+            action: action.into(),
+            logical_id: id.into(),
+            physical_id: None,
+            resource_type: "AWS::S3::Bucket".into(),
+            replacement: replacement.map(Into::into),
+            scope: vec!["Properties".into()],
+            details: vec![],
+        };
+        let preview = ChangeSetPreview {
+            stack_name: "web".into(),
+            stack_id: target.stack_id.clone(),
+            change_set_id: "cs".into(),
+            change_set_name: "opsdeck-1".into(),
+            kind: ChangeSetKind::Update,
+            changes: vec![
+                change("Add", "Logs", None),
+                change("Modify", "Data", Some("True")),
+            ],
+        };
+        let text = preview_text(&target, &preview);
+        assert!(text.contains("! Modify  Data"), "{text}");
+        assert!(text.contains("  Add     Logs"), "{text}");
+        assert!(
+            text.ends_with("! removed or replaced (data may be lost): Data"),
+            "{text}"
+        );
+    }
+}
