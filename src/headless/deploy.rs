@@ -443,8 +443,8 @@ mod tests {
             ],
         };
         let text = preview_text(&target, &preview);
-        assert!(text.contains("! Modify  Data"), "{text}");
-        assert!(text.contains("  Add     Logs"), "{text}");
+        assert!(text.contains("\n!  Modify  Data "), "{text}");
+        assert!(text.contains("\n   Add     Logs "), "{text}");
         assert!(
             text.ends_with("! removed or replaced (data may be lost): Data"),
             "{text}"
