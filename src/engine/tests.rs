@@ -586,3 +586,125 @@ async fn approvals_from_another_gate_are_refused() {
     assert_eq!(decisions(&rig.audit), vec![Decision::Refused]);
     let _ = &mut rig.events;
 }
+
+async fn mutation_result(
+    rig: &mut Rig,
+    job: crate::model::JobId,
+) -> Result<super::MutationOutput, String> {
+    until(&mut rig.events, |e| match e {
+        EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await
+}
+
+fn create_op(name: &str) -> MutatingOp {
+    MutatingOp::CreateChangeSet(CreateChangeSet {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        environment: Environment::Dev,
+        stack_name: name.into(),
+        existing_stack_id: None,
+        change_set_name: "opsdeck-1".into(),
+        template: crate::ops::TemplateSource::body("library:s3-bucket", "Resources: {}"),
+        parameters: vec![],
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_set_preview_comes_back_and_cancelling_it_discards_exactly_it() {
+    let cloud = Arc::new(FakeCloud::default());
+    let mut rig = new_rig(cloud.clone());
+    let request = rig.gate.request(create_op("web")).expect("opens");
+    let approved = rig.gate.confirm(request.id, "").expect("y approves");
+    let job = rig.engine.submit_mutation(approved).expect("accepted");
+    let Ok(super::MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview))) =
+        mutation_result(&mut rig, job).await
+    else {
+        panic!("expected a ready change set");
+    };
+    // The preview opens the execute confirmation; the person cancels it.
+    let target = StackTarget {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        environment: Environment::Dev,
+        stack_name: "web".into(),
+        stack_id: preview.stack_id.clone(),
+    };
+    let request = rig
+        .gate
+        .request(MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
+            target,
+            preview,
+        }))
+        .expect("opens");
+    let discard = rig.gate.cancel(request.id).expect("discard approved");
+    let job = rig.engine.submit_mutation(discard).expect("accepted");
+    assert!(mutation_result(&mut rig, job).await.is_ok());
+    assert_eq!(
+        *cloud.calls.lock().unwrap(),
+        vec![
+            "create-change-set web".to_string(),
+            "discard-change-set opsdeck-1 empty-stack=true".to_string()
+        ],
+        "nothing was executed"
+    );
+    let ops: Vec<(String, Decision)> = rig
+        .audit
+        .records()
+        .iter()
+        .map(|r| (r.operation.clone(), r.decision))
+        .collect();
+    assert!(ops.contains(&("execute-change-set".into(), Decision::Cancelled)));
+    assert!(ops.contains(&("discard-change-set".into(), Decision::Succeeded)));
+    assert!(!ops.contains(&("execute-change-set".into(), Decision::Started)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn follows_and_drift_checks_of_different_stacks_run_side_by_side() {
+    let cloud = Arc::new(FakeCloud {
+        delete_delay: Duration::from_secs(30),
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    let follow = |name: &str| ReadOp::FollowStack {
+        scope: scope(),
+        stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+        stack_name: name.into(),
+    };
+    let a = rig.engine.submit_read(follow("a")).expect("job");
+    let b = rig.engine.submit_read(follow("b")).expect("job");
+    let mut done = Vec::new();
+    while done.len() < 2 {
+        let (job, ok) = until(&mut rig.events, |e| match e {
+            EngineEvent::ReadDone { job, result, .. } => Some((job, result.is_ok())),
+            _ => None,
+        })
+        .await;
+        assert!(ok, "job {job} was not cancelled by the other follow");
+        done.push(job);
+    }
+    done.sort();
+    assert_eq!(done, vec![a, b]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn quiet_refreshes_leave_no_job_record() {
+    let cloud = Arc::new(FakeCloud::default());
+    let mut rig = new_rig(cloud.clone());
+    let before = rig.store.recent(100).unwrap().len();
+    let job = rig
+        .engine
+        .submit_refresh(ReadOp::ListStacks { scope: scope() });
+    assert!(job < 0);
+    let (done, created) = until(&mut rig.events, |e| match e {
+        EngineEvent::ReadDone { job, .. } => Some((job, false)),
+        EngineEvent::JobCreated { .. } => Some((0, true)),
+        _ => None,
+    })
+    .await;
+    assert!(!created, "a quiet refresh announces no job");
+    assert_eq!(done, job);
+    assert_eq!(rig.store.recent(100).unwrap().len(), before);
+    assert_eq!(cloud.list_calls.load(Ordering::SeqCst), 1);
+}

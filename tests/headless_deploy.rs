@@ -1,0 +1,183 @@
+//! `opsdeck deploy` and `opsdeck delete` as a script runs them: the real binary against moto.
+
+mod support;
+
+use std::process::{Command, Output};
+use support::{MotoServer, TestDirs, hermetic_aws_env};
+
+fn opsdeck(moto: &MotoServer, dirs: &TestDirs, args: &[&str]) -> Output {
+    hermetic_aws_env();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    dirs.apply(&mut command);
+    command
+        .args(args)
+        .args(["--endpoint-url", &moto.endpoint(), "--env", "DEV"])
+        .env("OPSDECK_LOG", "warn");
+    command.output().expect("run opsdeck")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const PARAMS: [&str; 4] = [
+    "--param",
+    "Owner=platform-team",
+    "--param",
+    "CostCenter=cc-1234",
+];
+
+fn deploy_args<'a>(stack: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["deploy", "s3-bucket", "--stack", stack];
+    args.extend(PARAMS);
+    args.extend(extra);
+    args
+}
+
+#[test]
+fn plan_prints_the_change_set_and_leaves_nothing_behind() {
+    let moto = MotoServer::start();
+    let dirs = TestDirs::new();
+    let out = opsdeck(&moto, &dirs, &deploy_args("planned", &["--plan"]));
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("Change set opsdeck-"), "{stdout}");
+    assert!(stdout.contains("(CREATE)"), "{stdout}");
+    assert!(stdout.contains("AWS::S3::Bucket"), "{stdout}");
+    let rt = support::runtime();
+    let cfn = moto.cfn();
+    let left = rt.block_on(support::live_stack_names(&cfn));
+    assert!(
+        !left.contains(&"planned".to_string()),
+        "the REVIEW_IN_PROGRESS stack is deleted again: {left:?}"
+    );
+    let audit = support::read_audit(&dirs.audit_log());
+    let ops: Vec<String> = audit
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["operation"].as_str().unwrap_or(""),
+                e["decision"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for expected in [
+        "create-change-set confirmed",
+        "create-change-set succeeded",
+        "discard-change-set succeeded",
+    ] {
+        assert!(ops.iter().any(|o| o == expected), "{expected}: {ops:?}");
+    }
+}
+
+#[test]
+fn deploy_then_delete_with_the_typed_name() {
+    let moto = MotoServer::start();
+    let dirs = TestDirs::new();
+    // --confirm must be the stack name: anything else is refused before AWS is asked.
+    let wrong = opsdeck(&moto, &dirs, &deploy_args("web", &["--confirm", "wbe"]));
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
+    assert!(
+        text(&wrong.stderr).contains("--confirm must be the stack name"),
+        "{}",
+        text(&wrong.stderr)
+    );
+
+    let out = opsdeck(
+        &moto,
+        &dirs,
+        &deploy_args("web", &["--confirm", "web", "--json"]),
+    );
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["result"], "deployed", "{json:#}");
+    assert_eq!(json["environment"], "DEV");
+    let rt = support::runtime();
+    let cfn = moto.cfn();
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "web")).as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+
+    // The same deploy again has nothing to do.
+    let again = opsdeck(&moto, &dirs, &deploy_args("web", &["--plan"]));
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let stdout = text(&again.stdout);
+    assert!(
+        stdout.contains("nothing to do") || stdout.contains("Change set"),
+        "{stdout}"
+    );
+
+    let delete = opsdeck(
+        &moto,
+        &dirs,
+        &["delete", "--stack", "web", "--confirm", "web"],
+    );
+    assert!(delete.status.success(), "{}", text(&delete.stderr));
+    assert!(rt.block_on(support::stack_is_gone(&cfn, "web")));
+    let audit = support::read_audit(&dirs.audit_log());
+    let decisions = support::decisions_for_stack(&audit, "web");
+    assert!(
+        decisions.ends_with(&[
+            "requested".to_string(),
+            "confirmed".to_string(),
+            "started".to_string(),
+            "succeeded".to_string()
+        ]),
+        "{decisions:?}"
+    );
+    let verify = opsdeck(&moto, &dirs, &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+}
+
+#[test]
+fn read_only_refuses_plan_deploy_and_delete_and_changes_nothing() {
+    let moto = MotoServer::start();
+    let dirs = TestDirs::new();
+    let rt = support::runtime();
+    let cfn = moto.cfn();
+    rt.block_on(support::create_stack(&cfn, "keep"));
+    for args in [
+        deploy_args("ro", &["--plan", "--read-only"]),
+        deploy_args("ro", &["--confirm", "ro", "--read-only"]),
+        vec![
+            "delete",
+            "--stack",
+            "keep",
+            "--confirm",
+            "keep",
+            "--read-only",
+        ],
+    ] {
+        let out = opsdeck(&moto, &dirs, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("read-only"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let names = rt.block_on(support::live_stack_names(&cfn));
+    assert_eq!(names, vec!["keep".to_string()]);
+    let audit = support::read_audit(&dirs.audit_log());
+    assert!(
+        audit
+            .iter()
+            .all(|e| e["decision"] != "started" && e["decision"] != "confirmed"),
+        "{audit:#?}"
+    );
+    assert!(
+        audit.iter().any(|e| e["decision"] == "refused-read-only"),
+        "{audit:#?}"
+    );
+}
