@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Try opsdeck without an AWS account: starts moto (a local AWS emulator) on 127.0.0.1 with
-# three CloudFormation stacks and opens the console against it. Data (audit log, job history)
+# three CloudFormation stacks, plus scripts/cfn_gaps.py in front of it for the calls moto
+# lacks (drift, termination protection), and opens the console against them. Data (audit log, job history)
 # goes to ./.demo/, not to your real ~/.local/share/opsdeck. Extra arguments go to opsdeck,
 # e.g. `scripts/demo.sh --read-only`. moto is stopped when the console exits.
 set -euo pipefail
@@ -20,9 +21,14 @@ BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/opsdeck"
 DEMO="$ROOT/.demo"
 mkdir -p "$DEMO"
 PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+GAPS_PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$DEMO/moto.log" 2>&1 &
 MOTO_PID=$!
-trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
+# moto lacks drift detection and termination protection: a small loopback proxy in front of it
+# answers those calls (see scripts/cfn_gaps.py); everything else goes to moto unchanged.
+"$VENV/bin/python" "$ROOT/scripts/cfn_gaps.py" "$GAPS_PORT" "http://127.0.0.1:$PORT" >"$DEMO/cfn_gaps.log" 2>&1 &
+GAPS_PID=$!
+trap 'kill "$MOTO_PID" "$GAPS_PID" 2>/dev/null || true; wait "$MOTO_PID" "$GAPS_PID" 2>/dev/null || true' EXIT
 
 # Only the emulator's throwaway credentials; never your real ones.
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
@@ -50,7 +56,13 @@ print(f"moto on {url} with 3 stacks")
 PY
 
 set +e
-"$BIN" --endpoint-url "http://127.0.0.1:$PORT" "$@"
+cat <<TXT
+Try: n (deploy a template; s3-bucket needs only Owner and CostCenter), Enter on a stack
+(detail; Tab through Resources/Outputs/Parameters/Events/Drift), u (update), f (follow),
+D (drift: moto does not apply VersioningConfiguration, so a fresh s3-bucket stack shows a
+real drift), p (termination protection), d (delete), ? (every key).
+TXT
+"$BIN" --endpoint-url "http://127.0.0.1:$GAPS_PORT" "$@"
 STATUS=$?
 set -e
 echo
