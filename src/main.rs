@@ -35,6 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     profile: args.profile,
                     region: args.region,
                     endpoint_url: args.endpoint_url,
+                    ..AwsSettings::default()
                 },
                 env_override: args.env.map(Into::into),
                 theme: args.theme,

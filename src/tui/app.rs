@@ -73,6 +73,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
                     .ok()
                     .filter(|s| !s.is_empty())
             }),
+        ..AwsSettings::default()
     };
     let theme_name = opts.theme.clone().unwrap_or_else(|| config.theme.clone());
     let theme = Theme::load(&theme_name, Some(&paths.themes_dir))?;
