@@ -708,8 +708,7 @@ async fn stub_failed_and_empty_change_sets_are_cleaned_up() {
     let create = stub
         .requests()
         .into_iter()
-        .filter(|r| r.action == "CreateChangeSet")
-        .last()
+        .rfind(|r| r.action == "CreateChangeSet")
         .expect("sent");
     assert_eq!(create.params["ChangeSetType"], "CREATE");
     assert_eq!(create.params["StackName"], "fresh");

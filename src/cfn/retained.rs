@@ -73,10 +73,8 @@ fn snapshots_by_default(resource_type: &str, body: &Value) -> bool {
 /// Keeping policy names anywhere inside an intrinsic function, each once.
 fn policy_leaves(value: &Value, out: &mut Vec<String>) {
     match value {
-        Value::String(s) => {
-            if KEEPING.contains(&s.as_str()) && !out.contains(s) {
-                out.push(s.clone());
-            }
+        Value::String(s) if KEEPING.contains(&s.as_str()) && !out.contains(s) => {
+            out.push(s.clone());
         }
         Value::Sequence(items) => items.iter().for_each(|v| policy_leaves(v, out)),
         Value::Mapping(map) => map.values().for_each(|v| policy_leaves(v, out)),

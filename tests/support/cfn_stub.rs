@@ -80,15 +80,14 @@ pub struct ChangeSetPlan {
     pub page_size: usize,
 }
 
+/// (path, expected, actual, kind)
+pub type Difference = (String, String, String, String);
+/// (logical id, type, drift status, differences)
+pub type DriftedResource = (String, String, String, Vec<Difference>);
+
 #[derive(Debug, Clone)]
 pub struct StubDrift {
-    /// (logical id, type, drift status, [(path, expected, actual, kind)])
-    pub resources: Vec<(
-        String,
-        String,
-        String,
-        Vec<(String, String, String, String)>,
-    )>,
+    pub resources: Vec<DriftedResource>,
     pub in_progress_polls: usize,
     /// `DETECTION_COMPLETE` or `DETECTION_FAILED`.
     pub detection_status: String,
