@@ -67,6 +67,7 @@ impl ConsoleArgs {
                 profile: self.profile.clone(),
                 region: self.region.clone(),
                 endpoint_url: self.endpoint_url.clone(),
+                ..crate::providers::aws::AwsSettings::default()
             },
             env_override: self.env.map(Into::into),
             theme: self.theme.clone(),

@@ -61,6 +61,7 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
                     .ok()
                     .filter(|s| !s.is_empty())
             }),
+        ..opts.aws.clone()
     };
     std::fs::create_dir_all(&paths.data_dir)
         .with_context(|| format!("cannot create data dir {}", paths.data_dir.display()))?;

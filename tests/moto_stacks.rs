@@ -49,6 +49,7 @@ impl Ops {
             profile: None,
             region: Some(REGION.to_string()),
             endpoint_url: Some(endpoint.to_string()),
+            ..AwsSettings::default()
         };
         let cloud: futures::future::BoxFuture<'static, Arc<dyn CloudApi>> =
             Box::pin(

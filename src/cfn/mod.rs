@@ -3,4 +3,5 @@
 
 pub mod deploy;
 pub mod library;
+pub mod retained;
 pub mod template;

@@ -121,7 +121,7 @@ impl StackEvent {
 pub struct RetainedResource {
     pub logical_id: String,
     pub resource_type: String,
-    /// `Retain`, `Snapshot` or `RetainExceptOnDelete`.
+    /// `Retain`, `Snapshot` or `RetainExceptOnCreate`.
     pub policy: String,
 }
 

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 
+pub mod cfn_stub;
+pub mod rig;
+
 /// The region every test uses; moto answers for any.
 pub const REGION: &str = "us-east-1";
 /// moto's fixed account id.

@@ -1,23 +1,14 @@
-//! CloudFormation calls: paginated listing, describe with resources, delete-and-follow.
+//! CloudFormation calls: paginated listing, describe with resources, events and retained
+//! resources, delete-and-follow.
 
-use super::{classify, clean, clean_opt};
+use super::events::{Follower, Goal, recent_events};
+use super::{classify, clean, clean_opt, time};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
 use crate::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
 use crate::ops::{Approved, DeleteStack};
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::primitives::DateTime;
-use std::collections::HashSet;
 use std::time::Duration;
-
-const POLL: Duration = Duration::from_secs(3);
-
-fn time(t: Option<&DateTime>) -> Option<String> {
-    t.and_then(|t| {
-        t.fmt(aws_sdk_cloudformation::primitives::DateTimeFormat::DateTime)
-            .ok()
-    })
-}
 
 pub async fn list_stacks(cfn: &Client, ctx: &TaskCtx) -> ProviderResult<Vec<StackSummary>> {
     let mut pages = cfn.list_stacks().into_paginator().send();
@@ -56,11 +47,35 @@ pub async fn list_stacks(cfn: &Client, ctx: &TaskCtx) -> ProviderResult<Vec<Stac
     Ok(stacks)
 }
 
+/// The detail view's data: the stack, its resources, the first page of its events (newest
+/// first), and what its template's `DeletionPolicy` keeps. Events and retained resources are
+/// extras: if they cannot be read the describe still succeeds, with a warning in the log.
 pub async fn describe_stack(
     cfn: &Client,
     stack_id: &str,
     ctx: &TaskCtx,
 ) -> ProviderResult<StackDetail> {
+    let mut detail = describe_core(cfn, stack_id, ctx).await?;
+    match recent_events(cfn, stack_id).await {
+        Ok(events) => detail.events = events,
+        Err(e) => ctx.warn(format!("could not read stack events: {e}")),
+    }
+    match super::drift::get_template(cfn, stack_id, ctx).await {
+        Ok(body) => match crate::cfn::retained::retained_resources(&body) {
+            Ok(retained) => detail.retained = retained,
+            Err(e) => ctx.warn(format!(
+                "could not read DeletionPolicy from the template ({e}); retained resources unknown"
+            )),
+        },
+        Err(e) => ctx.warn(format!(
+            "could not read the template ({e}); retained resources unknown"
+        )),
+    }
+    Ok(detail)
+}
+
+/// DescribeStacks + ListStackResources only.
+async fn describe_core(cfn: &Client, stack_id: &str, ctx: &TaskCtx) -> ProviderResult<StackDetail> {
     let out = cfn
         .describe_stacks()
         .stack_name(stack_id)
@@ -144,35 +159,50 @@ pub async fn describe_stack(
         outputs,
         resources,
         termination_protection,
-        // Filled in by the change-set work (DescribeStackEvents, GetTemplate DeletionPolicy).
+        // Filled in by `describe_stack`.
         events: Vec::new(),
         retained: Vec::new(),
     })
 }
 
 /// Delete by ARN (so a newer stack that took the same name can never be hit) and follow the
-/// stack's events until it is gone or the delete failed.
+/// stack's events until it is gone or the delete failed. A stack with termination protection
+/// on is refused before anything is sent.
 pub async fn delete_stack(
     cfn: &Client,
     approved: Approved<DeleteStack>,
     ctx: &TaskCtx,
+    poll: Duration,
 ) -> ProviderResult<String> {
     let target = approved.op().target.clone();
     let stack_id = target.stack_id.as_str();
-    let resource_total = match describe_stack(cfn, stack_id, ctx).await {
-        Ok(detail) => detail.resources.len(),
+    let detail = match describe_core(cfn, stack_id, ctx).await {
+        Ok(detail) => detail,
         Err(e) if e.kind == ErrorKind::NotFound => {
             return Ok(format!("{} was already gone", target.stack_name));
         }
         Err(e) => return Err(e),
     };
+    if detail.termination_protection {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            format!(
+                "{}: termination protection is on; turn it off first (p)",
+                target.stack_name
+            ),
+        ));
+    }
+    let resource_total = detail.resources.len();
     ctx.info(format!(
         "DeleteStack {} ({} resources)",
         target, resource_total
     ));
     // Events from the stack's history (old failures, update clean-ups) are not this delete's:
     // note them now so following shows, counts and reports only what the delete causes.
-    let mut seen_events = existing_event_ids(cfn, stack_id).await;
+    let mut follower = Follower::new(stack_id, &target.stack_name, resource_total);
+    if let Err(e) = follower.preseed(cfn).await {
+        ctx.warn(format!("could not read the stack's past events: {e}"));
+    }
     // Last moment to honour a cancel: nothing has been sent to AWS yet.
     if ctx.is_cancelled() {
         return Err(ProviderError::new(
@@ -187,148 +217,48 @@ pub async fn delete_stack(
         .map_err(classify)?;
     // The request is accepted; the approval has been used and is dropped here.
     drop(approved);
-
-    let mut settled = HashSet::new();
-    let mut failures = Vec::new();
-    loop {
-        follow_events(
+    follower
+        .run(
             cfn,
-            stack_id,
             ctx,
-            &mut seen_events,
-            &mut settled,
-            &mut failures,
+            Goal::Delete,
+            poll,
+            false,
+            ProviderError::new(
+                ErrorKind::Detached,
+                "stopped following; the delete goes on in CloudFormation",
+            ),
         )
-        .await?;
-        if resource_total > 0 {
-            ctx.progress(settled.len().min(resource_total) as f32 / resource_total as f32);
-        }
-        let status = match cfn
-            .describe_stacks()
-            .stack_name(stack_id)
-            .send()
-            .await
-            .map_err(classify)
-        {
-            Ok(out) => out
-                .stacks()
-                .first()
-                .and_then(|s| s.stack_status())
-                .map(|s| clean(Some(s.as_str())))
-                .unwrap_or_else(|| "DELETE_COMPLETE".to_string()),
-            Err(e) if e.kind == ErrorKind::NotFound => "DELETE_COMPLETE".to_string(),
-            Err(e) if e.is_transient() => {
-                ctx.warn(format!("status check failed, will look again: {e}"));
-                String::new()
-            }
-            Err(e) => return Err(e),
-        };
-        match status.as_str() {
-            "DELETE_COMPLETE" => {
-                ctx.progress(1.0);
-                return Ok(format!("{} deleted", target.stack_name));
-            }
-            "DELETE_FAILED" => {
-                let reasons = if failures.is_empty() {
-                    "no reason given".to_string()
-                } else {
-                    failures.join("; ")
-                };
-                return Err(ProviderError::new(
-                    ErrorKind::Other,
-                    format!("delete of {} failed: {reasons}", target.stack_name),
-                ));
-            }
-            _ => {}
-        }
-        tokio::select! {
-            _ = ctx.cancelled() => {
-                return Err(ProviderError::new(
-                    ErrorKind::Detached,
-                    "stopped following; the delete goes on in CloudFormation",
-                ));
-            }
-            _ = tokio::time::sleep(POLL) => {}
-        }
-    }
-}
-
-/// Ids of the stack's most recent events (first page), before a change starts.
-async fn existing_event_ids(cfn: &Client, stack_id: &str) -> HashSet<String> {
-    match cfn
-        .describe_stack_events()
-        .stack_name(stack_id)
-        .send()
         .await
-    {
-        Ok(out) => out
-            .stack_events()
-            .iter()
-            .filter_map(|e| e.event_id().map(str::to_string))
-            .collect(),
-        Err(_) => HashSet::new(),
-    }
 }
 
-/// Log stack events not seen before, oldest first; note settled resources and failure reasons.
-async fn follow_events(
+/// Follow a stack that is changing now, whoever started it. Returns at once, successfully,
+/// when it is not in progress.
+pub async fn follow_stack(
     cfn: &Client,
     stack_id: &str,
     ctx: &TaskCtx,
-    seen: &mut HashSet<String>,
-    settled: &mut HashSet<String>,
-    failures: &mut Vec<String>,
-) -> ProviderResult<()> {
-    let out = match cfn
-        .describe_stack_events()
-        .stack_name(stack_id)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            let e = classify(e);
-            if e.kind == ErrorKind::NotFound {
-                return Ok(());
-            }
-            ctx.warn(format!("could not read stack events: {e}"));
-            return Ok(());
-        }
-    };
-    // The API returns newest first.
-    for event in out.stack_events().iter().rev() {
-        let id = clean(event.event_id());
-        if !seen.insert(id) {
-            continue;
-        }
-        let logical = clean(event.logical_resource_id());
-        let logical = logical.as_str();
-        let status = event
-            .resource_status()
-            .map(|s| s.as_str())
-            .unwrap_or_default();
-        // Custom resources set any reason they like: clean it before it is kept or shown.
-        let reason = clean(event.resource_status_reason());
-        let reason = reason.as_str();
-        let line = format!(
-            "{} {} {} {}",
-            logical,
-            clean(event.resource_type()),
-            status,
-            reason
-        );
-        if status.ends_with("FAILED") {
-            ctx.error(line.trim_end());
-            if !reason.is_empty() {
-                failures.push(format!("{logical}: {reason}"));
-            }
-        } else {
-            ctx.info(line.trim_end());
-        }
-        let is_stack = event.physical_resource_id() == Some(stack_id);
-        if !is_stack && matches!(status, "DELETE_COMPLETE" | "DELETE_SKIPPED") {
-            settled.insert(logical.to_string());
-        }
+    poll: Duration,
+) -> ProviderResult<String> {
+    let detail = describe_core(cfn, stack_id, ctx).await?;
+    let status = detail.summary.status.clone();
+    if !status.ends_with("_IN_PROGRESS") || status == "REVIEW_IN_PROGRESS" {
+        return Ok(format!("not in progress: {status}"));
     }
-    Ok(())
+    ctx.info(format!("following {} ({status})", detail.summary.name));
+    let mut follower = Follower::new(stack_id, &detail.summary.name, detail.resources.len());
+    follower.preseed_before_current_operation(cfn).await?;
+    follower
+        .run(
+            cfn,
+            ctx,
+            Goal::Any,
+            poll,
+            false,
+            ProviderError::new(
+                ErrorKind::Cancelled,
+                "stopped following; the change goes on in CloudFormation",
+            ),
+        )
+        .await
 }

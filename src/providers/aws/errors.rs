@@ -56,6 +56,9 @@ fn kind_from_code(code: Option<&str>, message: Option<&str>) -> ErrorKind {
         "InternalFailure" | "InternalError" | "ServiceUnavailable" | "InternalServiceError" => {
             ErrorKind::Server
         }
+        "ChangeSetNotFound" | "ChangeSetNotFoundException" | "StackNotFoundException" => {
+            ErrorKind::NotFound
+        }
         "ValidationError" if message.is_some_and(|m| m.contains("does not exist")) => {
             ErrorKind::NotFound
         }

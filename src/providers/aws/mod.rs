@@ -1,8 +1,11 @@
 //! AWS through the official Rust SDK: credentials and region from the standard chain (env,
 //! profiles, SSO, instance role), exactly as the aws CLI finds them.
 
+mod changeset;
 mod cloudformation;
+mod drift;
 mod errors;
+mod events;
 
 use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
@@ -17,7 +20,10 @@ use aws_config::timeout::TimeoutConfig;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
+pub use changeset::means_no_changes;
+pub use drift::stack_name_from_arn;
 pub use errors::classify;
+pub use events::{Goal, Settlement, settlement};
 
 /// Text from AWS is shown on the operator's terminal: strip control characters and escape
 /// sequences at the boundary so no stack description or status reason can drive the terminal.
@@ -31,14 +37,41 @@ pub(crate) fn clean_opt(text: Option<&str>) -> Option<String> {
     text.map(|t| clean(Some(t)))
 }
 
-/// Where the AWS clients point. Every field falls back to the standard chain when `None`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// An SDK timestamp as RFC 3339.
+pub(crate) fn time(t: Option<&aws_sdk_cloudformation::primitives::DateTime>) -> Option<String> {
+    t.and_then(|t| {
+        t.fmt(aws_sdk_cloudformation::primitives::DateTimeFormat::DateTime)
+            .ok()
+    })
+}
+
+/// Where the AWS clients point. Every field but the poll interval falls back to the standard
+/// chain when `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {
     pub profile: Option<String>,
     pub region: Option<String>,
     /// Points every client at e.g. a local emulator. `AWS_ENDPOINT_URL` is honoured by the SDK
     /// itself when this is `None`.
     pub endpoint_url: Option<String>,
+    /// Pause between status polls of a change set, a stack being changed, or a drift check.
+    pub poll_interval: Duration,
+}
+
+impl AwsSettings {
+    /// What CloudFormation's own console polls at; a faster pace mostly earns throttling.
+    pub const DEFAULT_POLL: Duration = Duration::from_secs(3);
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            profile: None,
+            region: None,
+            endpoint_url: None,
+            poll_interval: AwsSettings::DEFAULT_POLL,
+        }
+    }
 }
 
 /// Live AWS clients for one profile and region.
@@ -47,6 +80,7 @@ pub struct AwsProvider {
     cfn: aws_sdk_cloudformation::Client,
     sts: aws_sdk_sts::Client,
     region: Option<String>,
+    poll: Duration,
 }
 
 impl AwsProvider {
@@ -76,8 +110,26 @@ impl AwsProvider {
             region: config.region().map(|r| r.to_string()),
             cfn: aws_sdk_cloudformation::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            poll: settings.poll_interval,
         }
     }
+
+    /// The clients talk to one region: a target resolved in another is refused.
+    fn other_region(&self, region: &str, stack_name: &str) -> Option<ProviderError> {
+        let connected = self.region.as_deref()?;
+        (connected != region).then(|| {
+            ProviderError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "stack {stack_name} is in {region}, but opsdeck is connected to {connected}; refusing"
+                ),
+            )
+        })
+    }
+}
+
+fn refused<'a, T: Send + 'a>(e: ProviderError) -> BoxFuture<'a, ProviderResult<T>> {
+    Box::pin(async move { Err(e) })
 }
 
 impl CloudApi for AwsProvider {
@@ -129,80 +181,94 @@ impl CloudApi for AwsProvider {
         approved: Approved<DeleteStack>,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
-        // The clients talk to one region: refuse a target resolved in another.
-        if let Some(region) = &self.region
-            && *region != approved.op().target.region
-        {
-            let message = format!(
-                "stack {} is in {}, but opsdeck is connected to {region}; refusing",
-                approved.op().target.stack_name,
-                approved.op().target.region
-            );
-            return Box::pin(async move { Err(ProviderError::new(ErrorKind::Invalid, message)) });
+        let t = &approved.op().target;
+        if let Some(e) = self.other_region(&t.region, &t.stack_name) {
+            return refused(e);
         }
-        Box::pin(cloudformation::delete_stack(&self.cfn, approved, ctx))
+        Box::pin(cloudformation::delete_stack(
+            &self.cfn, approved, ctx, self.poll,
+        ))
     }
 
     fn get_template<'a>(
         &'a self,
-        _stack_id: &'a str,
-        _ctx: &'a TaskCtx,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(async { Err(unbuilt("GetTemplate")) })
+        Box::pin(drift::get_template(&self.cfn, stack_id, ctx))
     }
 
     fn detect_drift<'a>(
         &'a self,
-        _stack_id: &'a str,
-        _ctx: &'a TaskCtx,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<StackDrift>> {
-        Box::pin(async { Err(unbuilt("DetectStackDrift")) })
+        Box::pin(drift::detect_drift(&self.cfn, stack_id, ctx, self.poll))
     }
 
     fn follow_stack<'a>(
         &'a self,
-        _stack_id: &'a str,
-        _ctx: &'a TaskCtx,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(async { Err(unbuilt("DescribeStackEvents")) })
+        Box::pin(cloudformation::follow_stack(
+            &self.cfn, stack_id, ctx, self.poll,
+        ))
     }
 
     fn create_change_set<'a>(
         &'a self,
-        _approved: Approved<CreateChangeSet>,
-        _ctx: &'a TaskCtx,
+        approved: Approved<CreateChangeSet>,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<ChangeSetOutcome>> {
-        Box::pin(async { Err(unbuilt("CreateChangeSet")) })
+        let op = approved.op();
+        if let Some(e) = self.other_region(&op.region, &op.stack_name) {
+            return refused(e);
+        }
+        Box::pin(changeset::create_change_set(
+            &self.cfn, approved, ctx, self.poll,
+        ))
     }
 
     fn execute_change_set<'a>(
         &'a self,
-        _approved: Approved<ExecuteChangeSet>,
-        _ctx: &'a TaskCtx,
+        approved: Approved<ExecuteChangeSet>,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(async { Err(unbuilt("ExecuteChangeSet")) })
+        let t = &approved.op().target;
+        if let Some(e) = self.other_region(&t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(changeset::execute_change_set(
+            &self.cfn, approved, ctx, self.poll,
+        ))
     }
 
     fn discard_change_set<'a>(
         &'a self,
-        _approved: Approved<DiscardChangeSet>,
-        _ctx: &'a TaskCtx,
+        approved: Approved<DiscardChangeSet>,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(async { Err(unbuilt("DeleteChangeSet")) })
+        let t = &approved.op().target;
+        if let Some(e) = self.other_region(&t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(changeset::discard_change_set(&self.cfn, approved, ctx))
     }
 
     fn set_termination_protection<'a>(
         &'a self,
-        _approved: Approved<SetTerminationProtection>,
-        _ctx: &'a TaskCtx,
+        approved: Approved<SetTerminationProtection>,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(async { Err(unbuilt("UpdateTerminationProtection")) })
+        let t = &approved.op().target;
+        if let Some(e) = self.other_region(&t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(changeset::set_termination_protection(
+            &self.cfn, approved, ctx,
+        ))
     }
-}
-
-// Placeholder while the change-set calls are written; replaced before issue 3 closes.
-fn unbuilt(call: &str) -> ProviderError {
-    ProviderError::new(ErrorKind::Other, format!("{call} is not wired up yet"))
 }
 
 #[cfg(test)]
