@@ -441,7 +441,9 @@ async fn stub_execute_follows_events_live_with_rising_progress() {
         .iter()
         .find(|r| r.action == "CreateChangeSet")
         .expect("CreateChangeSet sent");
-    assert_eq!(create.params["StackName"], id);
+    // Updates name the stack (endpoints such as moto resolve UPDATE change sets by name only);
+    // the provider then checks the change set attached to exactly the stack's ARN.
+    assert_eq!(create.params["StackName"], "web");
     assert_eq!(create.params["Parameters.member.1.ParameterKey"], "Size");
     assert_eq!(
         create.params["Parameters.member.1.UsePreviousValue"],
@@ -621,7 +623,7 @@ async fn stub_change_set_rows_replacements_removals_and_pages() {
         .find(|r| r.action == "CreateChangeSet")
         .expect("sent");
     assert_eq!(create.params["ChangeSetType"], "UPDATE");
-    assert_eq!(create.params["StackName"], id);
+    assert_eq!(create.params["StackName"], "web");
     assert_eq!(create.params["UsePreviousTemplate"], "true");
     assert_eq!(create.params["Capabilities.member.1"], "CAPABILITY_IAM");
     assert_eq!(
@@ -975,4 +977,33 @@ async fn stub_follow_shows_the_running_operation_and_skips_settled_stacks() {
         panic!("follow answered with something else")
     };
     assert_eq!(summary, "not in progress: CREATE_COMPLETE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stub_an_update_whose_name_now_belongs_to_another_stack_is_refused() {
+    let stub = CfnStub::start().await;
+    let id = web_stack(&stub, vec![]);
+    let dirs = TestDirs::new();
+    let mut rig = Rig::start(stub.endpoint(), &dirs);
+    stub.plan_change_set(plan(vec![modify("A", BUCKET)]));
+    // The person chose the stack that had the name before (an older ARN).
+    let chosen = id.replace("0000-web", "0000-old");
+    assert_ne!(chosen, id);
+    let (_, result) = rig
+        .run(create_op(
+            "web",
+            Some(&chosen),
+            "opsdeck-5",
+            TemplateSource::Previous,
+            vec![previous("Size")],
+        ))
+        .await;
+    let err = result.expect_err("refused");
+    assert!(err.contains("is no longer"), "{err}");
+    let actions: Vec<String> = stub.requests().iter().map(|r| r.action.clone()).collect();
+    assert!(
+        actions.contains(&"DeleteChangeSet".to_string()),
+        "the change set is deleted again: {actions:?}"
+    );
+    assert!(!actions.contains(&"ExecuteChangeSet".to_string()));
 }

@@ -88,10 +88,20 @@ fn deploy_then_delete_with_the_typed_name() {
         text(&wrong.stderr)
     );
 
+    // moto can update an S3 bucket stack only when the bucket's name is given.
     let out = opsdeck(
         &moto,
         &dirs,
-        &deploy_args("web", &["--confirm", "web", "--json"]),
+        &deploy_args(
+            "web",
+            &[
+                "--param",
+                "BucketName=opsdeck-headless-web",
+                "--confirm",
+                "web",
+                "--json",
+            ],
+        ),
     );
     assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
@@ -104,13 +114,49 @@ fn deploy_then_delete_with_the_typed_name() {
         Some("CREATE_COMPLETE")
     );
 
-    // The same deploy again has nothing to do.
-    let again = opsdeck(&moto, &dirs, &deploy_args("web", &["--plan"]));
-    assert!(again.status.success(), "{}", text(&again.stderr));
-    let stdout = text(&again.stdout);
+    // An update with one changed parameter: the others keep their values.
+    let update = opsdeck(
+        &moto,
+        &dirs,
+        &[
+            "deploy",
+            "s3-bucket",
+            "--stack",
+            "web",
+            "--param",
+            "CostCenter=cc-9999",
+            "--confirm",
+            "web",
+        ],
+    );
+    assert!(update.status.success(), "{}", text(&update.stderr));
     assert!(
-        stdout.contains("nothing to do") || stdout.contains("Change set"),
-        "{stdout}"
+        text(&update.stdout).contains("(UPDATE)"),
+        "{}",
+        text(&update.stdout)
+    );
+    let params = rt.block_on(async {
+        cfn.describe_stacks()
+            .stack_name("web")
+            .send()
+            .await
+            .expect("describe")
+            .stacks()[0]
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_key().unwrap_or_default().to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    });
+    assert_eq!(params["CostCenter"], "cc-9999", "{params:?}");
+    assert_eq!(params["Owner"], "platform-team", "{params:?}");
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "web")).as_deref(),
+        Some("UPDATE_COMPLETE")
     );
 
     let delete = opsdeck(

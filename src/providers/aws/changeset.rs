@@ -78,9 +78,11 @@ pub async fn create_change_set(
         .capabilities(Capability::CapabilityNamedIam)
         .set_parameters(Some(sdk_parameters(&op)));
     request = match &op.existing_stack_id {
-        // By ARN: an update can never reach a different stack that took the name.
-        Some(arn) => request
-            .stack_name(arn)
+        // By name, because some endpoints (moto) look UPDATE change sets up by name only; the
+        // stack the change set attached to is checked against the ARN right after, and the
+        // change set is executed by its own ARN, so it can never reach another stack.
+        Some(_) => request
+            .stack_name(&op.stack_name)
             .change_set_type(ChangeSetType::Update),
         None => request
             .stack_name(&op.stack_name)
@@ -111,6 +113,19 @@ pub async fn create_change_set(
     let stack_id = clean_opt(out.stack_id())
         .or_else(|| op.existing_stack_id.clone())
         .unwrap_or_default();
+    if let Some(expected) = &op.existing_stack_id
+        && *expected != stack_id
+    {
+        // The name now belongs to another stack than the one the person chose.
+        let _ = delete_change_set(cfn, ctx, &change_set_id).await;
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            format!(
+                "stack {} is no longer {expected} (the change set attached to {stack_id}); the change set was deleted, refresh and deploy again",
+                op.stack_name
+            ),
+        ));
+    }
     ctx.info(format!(
         "change set {change_set_id} created; waiting for CloudFormation"
     ));

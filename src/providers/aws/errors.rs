@@ -22,13 +22,23 @@ where
         SdkError::DispatchFailure(_) => ErrorKind::Network,
         _ => ErrorKind::Other,
     };
-    let kind = match (kind, status_of(&full)) {
+    let status = status_of(&full);
+    let kind = match (kind, status) {
         (ErrorKind::Other, Some(s)) if s >= 500 => ErrorKind::Server,
         (kind, _) => kind,
     };
+    let message = match (service_message, code.as_ref(), status) {
+        (Some(message), _, _) => message,
+        // An answer that is not an AWS error document (an HTML 500 page, say): the SDK's parse
+        // failure says nothing useful to an operator.
+        (None, None, Some(s)) => {
+            format!("the service answered HTTP {s} without a readable error message")
+        }
+        (None, _, _) => short(&full),
+    };
     ProviderError {
         kind,
-        message: super::clean(Some(&service_message.unwrap_or_else(|| short(&full)))),
+        message: super::clean(Some(&message)),
         code: code.map(|c| super::clean(Some(&c))),
     }
 }
