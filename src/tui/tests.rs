@@ -103,6 +103,27 @@ impl Harness {
         self.send(Msg::Engine(EngineEvent::ReadDone { job, view, result }));
     }
 
+    /// The detail the engine would return for `summary`: nothing retained, unprotected.
+    fn deliver_detail(&mut self, detail: StackDetail) {
+        self.read_done(
+            ViewKey::StackDetail,
+            Ok(ReadOutput::StackDetail(Box::new(detail))),
+        );
+    }
+
+    /// `d`, then the stack detail it loads (what a delete keeps, whether it is protected).
+    fn delete_key(&mut self) -> Vec<Cmd> {
+        let mut cmds = self.key(KeyCode::Char('d'));
+        if let Some(view) = &self.state.inventory.detail
+            && view.detail.is_none()
+        {
+            let summary = view.stack.clone();
+            self.deliver_detail(plain_detail(summary));
+            cmds.clear();
+        }
+        cmds
+    }
+
     fn with_identity(mut self) -> Harness {
         let identity = CallerIdentity {
             account: ACCOUNT.into(),
@@ -138,6 +159,18 @@ impl Harness {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+fn plain_detail(summary: StackSummary) -> StackDetail {
+    StackDetail {
+        summary,
+        parameters: vec![],
+        outputs: vec![],
+        resources: vec![],
+        termination_protection: false,
+        events: vec![],
+        retained: vec![],
     }
 }
 
@@ -276,7 +309,8 @@ fn delete_resolves_the_target_when_asked_and_runs_exactly_that() {
         .with_identity()
         .with_stacks(three_stacks());
     h.key(KeyCode::Char('G')); // web
-    assert!(h.key(KeyCode::Char('d')).is_empty());
+    h.delete_key();
+    assert!(matches!(h.state.mode, Mode::Confirm(_)));
     // The list changes under the open dialog: the confirmed target must not.
     h.read_done(
         ViewKey::StackList,
@@ -300,7 +334,7 @@ fn delete_resolves_the_target_when_asked_and_runs_exactly_that() {
 #[test]
 fn wrong_name_keeps_the_dialog_and_esc_cancels() {
     let mut h = Harness::new(false).with_stacks(three_stacks());
-    h.key(KeyCode::Char('d'));
+    h.delete_key();
     h.type_text("ap");
     assert!(executed(&h.key(KeyCode::Enter)).is_empty());
     match &h.state.mode {
@@ -321,7 +355,7 @@ fn wrong_name_keeps_the_dialog_and_esc_cancels() {
 #[test]
 fn tab_to_cancel_then_enter_cancels_even_with_the_right_name() {
     let mut h = Harness::new(false).with_stacks(three_stacks());
-    h.key(KeyCode::Char('d'));
+    h.delete_key();
     h.type_text("api");
     h.key(KeyCode::Tab); // focus on Cancel
     assert!(executed(&h.key(KeyCode::Enter)).is_empty());
@@ -580,7 +614,8 @@ fn snapshot_stack_detail_resources() {
     insta::assert_snapshot!("detail_overview", h.screen(100, 30));
     h.key(KeyCode::Char(']'));
     insta::assert_snapshot!("detail_resources", h.screen(100, 30));
-    h.key(KeyCode::Char(']'));
+    h.key(KeyCode::Char(']')); // Events
+    h.key(KeyCode::Char(']')); // Outputs
     h.key(KeyCode::Char(']'));
     insta::assert_snapshot!("detail_parameters", h.screen(100, 30));
 }
@@ -590,7 +625,7 @@ fn snapshot_confirm_dialog() {
     let mut h = Harness::with(false, Some(Environment::Prd))
         .with_identity()
         .with_stacks(three_stacks());
-    h.key(KeyCode::Char('d'));
+    h.delete_key();
     h.type_text("ap");
     insta::assert_snapshot!(h.screen(100, 30));
 }
@@ -752,7 +787,7 @@ fn dialog_buttons_and_cursor_survive_a_long_arn_on_a_small_terminal() {
         ..stack("payments-service-blue", "CREATE_COMPLETE")
     };
     let mut h = Harness::new(false).with_identity().with_stacks(vec![long]);
-    h.key(KeyCode::Char('d'));
+    h.delete_key();
     h.type_text("pay");
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("backend");
     terminal.draw(|f| view::render(f, &h.state)).expect("draw");
