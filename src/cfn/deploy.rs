@@ -52,7 +52,7 @@ pub fn resolve_parameters(
         .collect();
     let mut resolved = Vec::new();
     for spec in &template.parameters {
-        let kept = existing.is_some_and(|keys| keys.iter().any(|k| *k == spec.name));
+        let kept = existing.is_some_and(|keys| keys.contains(&spec.name));
         let value = match given.get(&spec.name) {
             // A blank secret on an update means "keep it"; a blank secret otherwise is missing.
             Some(v) if v.is_empty() && spec.no_echo && kept => ParamValue::UsePrevious,

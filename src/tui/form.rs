@@ -280,6 +280,19 @@ impl DeployForm {
         let mut given = BTreeMap::new();
         for field in self.fields.iter().filter(|f| f.is_parameter()) {
             let value = field.value();
+            // A blank secret with a default (often '' = "not used") takes the default;
+            // a blank secret without one is sent, and refused as missing.
+            let has_default = self
+                .template
+                .parameter(&field.name)
+                .is_some_and(|spec| spec.default.is_some());
+            if field.kind == FieldKind::Secret
+                && value.is_empty()
+                && has_default
+                && !self.keeps(&field.name)
+            {
+                continue;
+            }
             if self.keeps(&field.name) {
                 let unchanged = match field.kind {
                     FieldKind::Secret => value.is_empty(),

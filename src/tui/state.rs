@@ -49,6 +49,8 @@ pub enum Msg {
 }
 
 /// Effects for the app loop.
+// A few short-lived values per update: boxing the approval would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Cmd {
     Read(ReadOp),
@@ -100,6 +102,8 @@ pub struct Toast {
 }
 
 /// Modal modes, innermost first in key handling.
+// One value, moved out and back on each key: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Mode {
     Normal,
     Command(LineInput),

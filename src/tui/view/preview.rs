@@ -20,11 +20,12 @@ pub fn render(
     let s = &state.styles;
     let preview = &execute.preview;
     let t = &execute.target;
-    let rect = centered(
-        area,
-        area.width.saturating_sub(2).min(140),
-        area.height.saturating_sub(2),
-    );
+    // Over the panes: the status bar (account, environment) stays visible below.
+    let panes = Rect {
+        height: area.height.saturating_sub(2),
+        ..area
+    };
+    let rect = centered(panes, area.width.saturating_sub(2).min(140), panes.height);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
         .border_style(s.danger)

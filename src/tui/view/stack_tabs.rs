@@ -16,7 +16,8 @@ pub fn events(frame: &mut Frame, state: &State, detail: &StackDetail, scroll: us
         return;
     }
     let width = area.width as usize;
-    let (time_w, id_w, status_w) = (14usize, (width / 5).clamp(10, 28), 22usize);
+    let status_w = if width >= 100 { 28usize } else { 22 };
+    let (time_w, id_w) = (14usize, (width / 5).clamp(10, 28));
     let reason_w = width.saturating_sub(time_w + id_w + status_w + 3).max(8);
     let rows: Vec<Row> = detail
         .events
