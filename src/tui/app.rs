@@ -166,7 +166,6 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
 
     let mut exit_code = 0;
     loop {
-        let running = state.jobs.running() > 0;
         let msg = tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
@@ -177,20 +176,28 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
             },
             Some(ev) = rx.recv() => Msg::Engine(ev),
             Some(msg) = back_rx.recv() => msg,
-            _ = tick.tick(), if running => Msg::Tick { now_ms: now_ms() },
+            // Every second: durations and the periodic refresh. An idle tick draws nothing.
+            _ = tick.tick() => Msg::Tick { now_ms: now_ms() },
             _ = sigterm.recv() => { exit_code = 143; Msg::Terminate("SIGTERM") },
             _ = sighup.recv() => { exit_code = 129; Msg::Terminate("SIGHUP") },
             _ = sigint.recv() => { exit_code = 130; Msg::Terminate("SIGINT") },
         };
         let cmds = update(&mut state, msg);
+        let mut changed = !state.quiet;
         execute(&mut state, &fx, cmds);
         // Coalesce bursts: fold every waiting engine event into the state before one redraw.
         while let Ok(ev) = rx.try_recv() {
             let cmds = update(&mut state, Msg::Engine(ev));
+            changed |= !state.quiet;
             execute(&mut state, &fx, cmds);
         }
         if state.quit {
             break;
+        }
+        // Nothing on screen changed (an idle tick, a refresh that found the same stacks):
+        // no draw, so nothing is written to the terminal.
+        if !changed {
+            continue;
         }
         if let Err(e) = terminal.draw(|f| view::render(f, &state)) {
             tracing::warn!("draw failed, leaving: {e}");
@@ -240,6 +247,11 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                         })
                     }
                 }
+            }
+            Cmd::Refresh(op) => {
+                let view = ViewKey::of(&op);
+                let job = engine.submit_refresh(op);
+                state.read_submitted(view, job);
             }
             Cmd::Execute(approved) => {
                 if let Err(refused) = engine.submit_mutation(approved) {

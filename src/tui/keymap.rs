@@ -70,6 +70,24 @@ pub enum Action {
     CancelJob,
     SearchNext,
     SearchPrev,
+    /// Pick a library template and open the deploy form.
+    NewDeploy,
+    /// Open the deploy form for the selected stack with its current template and values.
+    UpdateStack,
+    FollowStack,
+    DetectDrift,
+    ToggleProtection,
+    SortByName,
+    SortByStatus,
+    SortByUpdated,
+    FormNext,
+    FormPrev,
+    /// Enter: next field, or send from the last one.
+    FormEnter,
+    FormSubmit,
+    FormClose,
+    ChoiceNext,
+    ChoicePrev,
 }
 
 /// Where a binding applies.
@@ -85,6 +103,12 @@ pub enum Context {
     JobLog,
     /// The chat input has focus: only these keys are taken from the text.
     Chat,
+    /// The deploy form (other keys type into the focused field).
+    Form,
+    /// The focused form field is a choice (AllowedValues).
+    FormSelect,
+    /// A confirmation dialog (other keys type the confirmation text).
+    Dialog,
 }
 
 impl Context {
@@ -97,6 +121,9 @@ impl Context {
             Context::Jobs => "Jobs",
             Context::JobLog => "Jobs: log (Enter on a job)",
             Context::Chat => "Chat (other keys type)",
+            Context::Form => "Deploy form (other keys type into the field)",
+            Context::FormSelect => "Deploy form: a field with a list of choices",
+            Context::Dialog => "Confirmation and change-set review",
         }
     }
 }
@@ -275,6 +302,67 @@ pub static KEYMAP: &[Binding] = &[
         A::DeleteStack,
         "delete this stack",
     ),
+    b(
+        C::Inventory,
+        &[k('n')],
+        A::NewDeploy,
+        "deploy a library template (form, then change set)",
+    ),
+    b(
+        C::Inventory,
+        &[k('u')],
+        A::UpdateStack,
+        "update the stack (its template, new parameter values)",
+    ),
+    b(
+        C::Inventory,
+        &[k('f')],
+        A::FollowStack,
+        "follow the stack's events live (in Jobs)",
+    ),
+    b(
+        C::Inventory,
+        &[k('D')],
+        A::DetectDrift,
+        "detect drift (a job; result in the Drift tab)",
+    ),
+    b(
+        C::Inventory,
+        &[k('N')],
+        A::SortByName,
+        "sort by name (again: reverse)",
+    ),
+    b(
+        C::Inventory,
+        &[k('S')],
+        A::SortByStatus,
+        "sort by status (again: reverse)",
+    ),
+    b(
+        C::Inventory,
+        &[k('A')],
+        A::SortByUpdated,
+        "sort by last update, newest first (again: reverse)",
+    ),
+    b(
+        C::StackDetail,
+        &[k('u')],
+        A::UpdateStack,
+        "update this stack",
+    ),
+    b(
+        C::StackDetail,
+        &[k('f')],
+        A::FollowStack,
+        "follow this stack's events (in Jobs)",
+    ),
+    b(C::StackDetail, &[k('D')], A::DetectDrift, "detect drift"),
+    b(
+        C::StackDetail,
+        &[k('p')],
+        A::ToggleProtection,
+        "turn termination protection on/off",
+    ),
     b(C::Jobs, &[k('c')], A::CancelJob, "cancel the job"),
     b(
         C::JobLog,
@@ -294,6 +382,67 @@ pub static KEYMAP: &[Binding] = &[
     ),
     b(C::Chat, &[ctrl('c')], A::Quit, "quit"),
     b(C::Chat, &[code(KeyCode::F(1))], A::OpenHelp, "help"),
+    b(
+        C::FormSelect,
+        &[code(KeyCode::Right), k(' ')],
+        A::ChoiceNext,
+        "next choice",
+    ),
+    b(
+        C::FormSelect,
+        &[code(KeyCode::Left)],
+        A::ChoicePrev,
+        "previous choice",
+    ),
+    b(
+        C::Form,
+        &[code(KeyCode::Tab), code(KeyCode::Down)],
+        A::FormNext,
+        "next field",
+    ),
+    b(
+        C::Form,
+        &[code(KeyCode::BackTab), code(KeyCode::Up)],
+        A::FormPrev,
+        "previous field",
+    ),
+    b(
+        C::Form,
+        &[code(KeyCode::Enter)],
+        A::FormEnter,
+        "next field; on the last field, send",
+    ),
+    b(
+        C::Form,
+        &[ctrl('s')],
+        A::FormSubmit,
+        "send: review, then compute the change set",
+    ),
+    b(
+        C::Form,
+        &[code(KeyCode::Esc), ctrl('c')],
+        A::FormClose,
+        "leave the form (nothing has been sent)",
+    ),
+    b(
+        C::Dialog,
+        &[code(KeyCode::Down), k('j')],
+        A::Down,
+        "scroll down (j only off the text input)",
+    ),
+    b(
+        C::Dialog,
+        &[code(KeyCode::Up), k('k')],
+        A::Up,
+        "scroll up (k only off the text input)",
+    ),
+    b(
+        C::Dialog,
+        &[code(KeyCode::PageDown)],
+        A::PageDown,
+        "page down",
+    ),
+    b(C::Dialog, &[code(KeyCode::PageUp)], A::PageUp, "page up"),
 ];
 
 /// The first binding in `contexts` (searched in order) that matches the key.
@@ -317,6 +466,9 @@ pub fn help_sections() -> Vec<(Context, Vec<(String, &'static str)>)> {
         C::Jobs,
         C::JobLog,
         C::Chat,
+        C::Form,
+        C::FormSelect,
+        C::Dialog,
     ];
     order
         .iter()

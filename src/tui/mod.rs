@@ -4,8 +4,11 @@
 //! Vec<Cmd>` → the app loop hands each `Cmd` to the engine → `EngineEvent` → `update` → render.
 
 pub mod app;
+pub mod deploy;
+pub mod form;
 pub mod input;
 pub mod keymap;
+pub mod stack_actions;
 pub mod state;
 pub mod styles;
 pub mod terminal;

@@ -5,16 +5,19 @@
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::task::JobHandle;
-use crate::engine::{EngineEvent, ReadOutput, ViewKey};
+use crate::engine::{EngineEvent, MutationOutput, ReadOutput, ViewKey};
 use crate::model::{
-    CallerIdentity, Environment, JobId, JobRecord, Role, StackDetail, StackSummary,
+    CallerIdentity, ChangeSetOutcome, Environment, JobId, JobRecord, Role, StackDetail, StackDrift,
+    StackSummary,
 };
 use crate::ops::{
-    Approved, ConfirmError, ConfirmRequest, DeleteStack, Gate, MutatingOp, ReadOp, ReadScope,
-    RiskTier, StackTarget,
+    Approved, ConfirmError, ConfirmRequest, Gate, MutatingOp, ReadOp, ReadScope, RiskTier,
 };
+use crate::tui::deploy::{self, DeployState, TemplatePicker};
+use crate::tui::form::DeployForm;
 use crate::tui::input::LineInput;
 use crate::tui::keymap::{self, Action, Context, Pane};
+use crate::tui::stack_actions;
 use crate::tui::styles::Styles;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -26,7 +29,8 @@ use std::sync::atomic::Ordering;
 pub enum Msg {
     Key(KeyEvent),
     Engine(EngineEvent),
-    /// Once a second while jobs run, so durations move.
+    /// Once a second: durations move while jobs run, and the stack list refreshes on its
+    /// schedule. A tick that changes nothing on screen sets `State::quiet`.
     Tick {
         now_ms: i64,
     },
@@ -45,9 +49,13 @@ pub enum Msg {
 }
 
 /// Effects for the app loop.
+// A few short-lived values per update: boxing the approval would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Cmd {
     Read(ReadOp),
+    /// A background refresh (`Engine::submit_refresh`): no job record, result as for `Read`.
+    Refresh(ReadOp),
     /// Only ever built from a token the gate minted in this update.
     Execute(Approved<MutatingOp>),
     CancelJob(JobId),
@@ -101,9 +109,15 @@ pub enum Mode {
     Normal,
     Command(LineInput),
     Filter(LineInput),
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Confirm(ConfirmDialog),
     QuitConfirm,
+    /// Choosing a library template to deploy.
+    Picker(TemplatePicker),
+    /// The deploy form (nothing has been sent while it is open).
+    Form(Box<DeployForm>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,22 +132,55 @@ pub struct ConfirmDialog {
     pub input: LineInput,
     pub focus: DialogFocus,
     pub error: Option<String>,
+    /// First row of the scrolled part (a change set's rows, a long parameter review).
+    pub scroll: usize,
+}
+
+impl ConfirmDialog {
+    /// Focus starts on Cancel, or on the text input when a name must be typed.
+    pub fn new(request: ConfirmRequest) -> ConfirmDialog {
+        let focus = match request.tier {
+            RiskTier::TypeName(_) => DialogFocus::Input,
+            RiskTier::Simple => DialogFocus::Cancel,
+        };
+        ConfirmDialog {
+            request,
+            input: LineInput::default(),
+            focus,
+            error: None,
+            scroll: 0,
+        }
+    }
+
+    /// Rows the dialog can scroll through.
+    pub fn rows(&self) -> usize {
+        match &self.request.op {
+            MutatingOp::ExecuteChangeSet(e) => e.preview.changes.len(),
+            MutatingOp::CreateChangeSet(c) => c.parameters.len() + 12,
+            MutatingOp::DeleteStack(d) => d.retained.len() + 12,
+            _ => 12,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DetailTab {
     Overview,
     Resources,
+    Events,
     Outputs,
     Parameters,
+    Drift,
 }
 
 impl DetailTab {
-    pub const ALL: [DetailTab; 4] = [
+    pub const ALL: [DetailTab; 6] = [
         DetailTab::Overview,
         DetailTab::Resources,
+        DetailTab::Events,
         DetailTab::Outputs,
         DetailTab::Parameters,
+        DetailTab::Drift,
     ];
 
     pub fn title(self) -> &'static str {
@@ -142,6 +189,20 @@ impl DetailTab {
             DetailTab::Resources => "Resources",
             DetailTab::Outputs => "Outputs",
             DetailTab::Parameters => "Parameters",
+            DetailTab::Events => "Events",
+            DetailTab::Drift => "Drift",
+        }
+    }
+
+    /// For a narrow pane.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            DetailTab::Overview => "Info",
+            DetailTab::Resources => "Res",
+            DetailTab::Events => "Events",
+            DetailTab::Outputs => "Out",
+            DetailTab::Parameters => "Params",
+            DetailTab::Drift => "Drift",
         }
     }
 }
@@ -155,19 +216,51 @@ pub struct StackDetailView {
 }
 
 impl StackDetailView {
+    pub fn new(stack: StackSummary) -> StackDetailView {
+        StackDetailView {
+            stack,
+            detail: None,
+            error: None,
+            tab: DetailTab::Overview,
+            scroll: 0,
+        }
+    }
+
     /// Rows the current section can scroll through, so scrolling stops at the last one.
-    pub fn rows(&self) -> usize {
+    /// `drift` is this session's drift result for the stack, if any.
+    pub fn rows(&self, drift: Option<&StackDrift>) -> usize {
+        if self.tab == DetailTab::Drift {
+            return drift.map_or(0, |d| {
+                d.drifted()
+                    .map(|r| 1 + 3 * r.differences.len())
+                    .sum::<usize>()
+                    + 2
+            });
+        }
         let Some(detail) = &self.detail else {
             return 0;
         };
         match self.tab {
             // name, status, id, created, updated, protection, contents, reason, description
-            DetailTab::Overview => 9,
+            // … plus the re-create note and what a delete keeps
+            DetailTab::Overview => 11,
             DetailTab::Resources => detail.resources.len(),
             DetailTab::Outputs => detail.outputs.len(),
             DetailTab::Parameters => detail.parameters.len(),
+            DetailTab::Events => detail.events.len(),
+            DetailTab::Drift => 0,
         }
     }
+}
+
+/// What the stack list is ordered by. Nested stacks always follow their parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StackSort {
+    #[default]
+    Name,
+    Status,
+    /// Last update (or creation), newest first.
+    Updated,
 }
 
 #[derive(Default)]
@@ -179,22 +272,102 @@ pub struct InventoryState {
     pub filter: String,
     /// Indices into `stacks` that pass the filter; recomputed only when either changes.
     pub visible: Vec<usize>,
+    /// Nesting depth of each row of `visible` (0 for top-level stacks).
+    pub depth: Vec<u8>,
     /// Position in `visible`.
     pub selected: usize,
     pub detail: Option<StackDetailView>,
+    pub sort: StackSort,
+    pub sort_reversed: bool,
+    /// This session's drift results by stack id; fresher than `StackSummary::drift_status`.
+    pub drift: HashMap<String, StackDrift>,
+    /// A delete waiting for the stack's detail (what it retains, whether it is protected).
+    pub pending_delete: Option<String>,
+    /// When the next quiet refresh of the list is due (ms since the epoch).
+    pub next_refresh_ms: i64,
 }
 
 impl InventoryState {
-    fn refilter(&mut self) {
+    pub(crate) fn refilter(&mut self) {
         let needle = self.filter.to_lowercase();
-        self.visible = (0..self.stacks.len())
+        let mut matching: Vec<usize> = (0..self.stacks.len())
             .filter(|&i| {
                 needle.is_empty()
                     || self.stacks[i].name.to_lowercase().contains(&needle)
                     || self.stacks[i].status.to_lowercase().contains(&needle)
             })
             .collect();
+        let stacks = &self.stacks;
+        matching.sort_by(|&a, &b| {
+            let (a, b) = (&stacks[a], &stacks[b]);
+            let order = match self.sort {
+                StackSort::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                StackSort::Status => a.status.cmp(&b.status).then(a.name.cmp(&b.name)),
+                StackSort::Updated => {
+                    let when = |s: &StackSummary| s.updated.clone().or(s.created.clone());
+                    when(b).cmp(&when(a)).then(a.name.cmp(&b.name))
+                }
+            };
+            if self.sort_reversed {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        // Nested stacks under their parent (when the parent is listed), in the same order.
+        let listed: std::collections::HashSet<&str> =
+            matching.iter().map(|&i| stacks[i].id.as_str()).collect();
+        let parent_listed = |i: usize| {
+            stacks[i]
+                .parent_id
+                .as_deref()
+                .is_some_and(|p| listed.contains(p))
+        };
+        let mut visible = Vec::with_capacity(matching.len());
+        let mut depth = Vec::with_capacity(matching.len());
+        let mut placed = vec![false; stacks.len()];
+        let mut todo: Vec<(usize, u8)> = matching
+            .iter()
+            .rev()
+            .filter(|&&i| !parent_listed(i))
+            .map(|&i| (i, 0))
+            .collect();
+        while let Some((i, d)) = todo.pop() {
+            if std::mem::replace(&mut placed[i], true) {
+                continue;
+            }
+            visible.push(i);
+            depth.push(d);
+            let children = matching
+                .iter()
+                .rev()
+                .filter(|&&c| stacks[c].parent_id.as_deref() == Some(stacks[i].id.as_str()));
+            todo.extend(children.map(|&c| (c, d.saturating_add(1))));
+        }
+        // A cycle of parents (never from AWS) would leave rows out: list them flat.
+        for &i in &matching {
+            if !placed[i] {
+                visible.push(i);
+                depth.push(0);
+            }
+        }
+        self.visible = visible;
+        self.depth = depth;
         self.selected = self.selected.min(self.visible.len().saturating_sub(1));
+    }
+
+    /// The drift status to show for a stack: this session's result, else CloudFormation's.
+    pub fn drift_status<'a>(&'a self, stack: &'a StackSummary) -> Option<&'a str> {
+        self.drift
+            .get(&stack.id)
+            .map(|d| d.status.as_str())
+            .or(stack.drift_status.as_deref())
+    }
+
+    pub fn any_in_progress(&self) -> bool {
+        self.stacks
+            .iter()
+            .any(|s| s.status.ends_with("_IN_PROGRESS"))
     }
 
     pub fn selected_stack(&self) -> Option<&StackSummary> {
@@ -343,6 +516,10 @@ pub struct State {
     pub now_ms: i64,
     /// Latest read job per view; results from older jobs are dropped.
     pub latest_reads: HashMap<ViewKey, JobId>,
+    pub deploy: DeployState,
+    /// The last update changed nothing on screen: the app loop skips the redraw, so an idle
+    /// console writes nothing to the terminal.
+    pub quiet: bool,
     pub quit: bool,
 }
 
@@ -373,6 +550,8 @@ impl State {
             styles: Styles::new(&theme.palette_for(depth), depth),
             now_ms: crate::model::now_ms(),
             latest_reads: HashMap::new(),
+            deploy: DeployState::default(),
+            quiet: false,
             quit: false,
         }
     }
@@ -414,14 +593,14 @@ impl State {
         cmds
     }
 
-    fn toast(&mut self, level: ToastLevel, text: impl Into<String>) {
+    pub(crate) fn toast(&mut self, level: ToastLevel, text: impl Into<String>) {
         self.toast = Some(Toast {
             level,
             text: text.into(),
         });
     }
 
-    fn scope(&self) -> ReadScope {
+    pub(crate) fn scope(&self) -> ReadScope {
         ReadScope {
             region: self
                 .session
@@ -431,7 +610,7 @@ impl State {
         }
     }
 
-    fn refresh_stacks(&mut self) -> Vec<Cmd> {
+    pub(crate) fn refresh_stacks(&mut self) -> Vec<Cmd> {
         self.inventory.loading = true;
         vec![Cmd::Read(ReadOp::ListStacks {
             scope: self.scope(),
@@ -453,15 +632,73 @@ impl State {
             Pane::Cost | Pane::Compliance => vec![Context::Global],
         }
     }
+
+    /// Refuse a change before anything is built, in read-only mode. The reason is shown.
+    pub(crate) fn refused_read_only(&mut self, what: &str) -> bool {
+        if !self.read_only() {
+            return false;
+        }
+        let reason = self.gate.latch().reason().unwrap_or_default();
+        self.toast(
+            ToastLevel::Error,
+            format!("read-only: {what} refused ({reason})"),
+        );
+        true
+    }
+
+    /// Show the gate's confirmation for `request`.
+    pub(crate) fn open_confirm(&mut self, request: ConfirmRequest) {
+        self.mode = Mode::Confirm(ConfirmDialog::new(request));
+    }
+
+    /// Refresh every `*_IN_PROGRESS` list every 5 s, otherwise every minute.
+    fn refresh_interval_ms(&self) -> i64 {
+        if self.inventory.any_in_progress() {
+            5_000
+        } else {
+            60_000
+        }
+    }
+
+    /// The periodic, quiet refresh: the list, and the open detail while its stack moves.
+    fn periodic_refresh(&mut self) -> Vec<Cmd> {
+        let inv = &self.inventory;
+        if !inv.loaded || inv.loading || self.now_ms < inv.next_refresh_ms {
+            return Vec::new();
+        }
+        self.inventory.next_refresh_ms = self.now_ms + self.refresh_interval_ms();
+        let mut cmds = vec![Cmd::Refresh(ReadOp::ListStacks {
+            scope: self.scope(),
+        })];
+        if let Some(view) = &self.inventory.detail
+            && view.stack.status.ends_with("_IN_PROGRESS")
+        {
+            cmds.push(Cmd::Refresh(describe(self, &view.stack)));
+        }
+        cmds
+    }
 }
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
+    state.quiet = false;
+    let cmds = dispatch(state, msg);
+    // A change set computed while another dialog or the form was open waits for it to close.
+    if matches!(state.mode, Mode::Normal) && !state.deploy.previews.is_empty() {
+        state.quiet = false;
+        deploy::open_queued_preview(state);
+    }
+    cmds
+}
+
+fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Key(key) => on_key(state, key),
         Msg::Engine(event) => on_engine(state, event),
         Msg::Tick { now_ms } => {
             state.now_ms = now_ms;
-            Vec::new()
+            // Only running jobs' durations move with time.
+            state.quiet = state.jobs.running() == 0;
+            state.periodic_refresh()
         }
         Msg::Resize => Vec::new(),
         Msg::ThemeLoaded(Ok(theme)) => {
@@ -551,6 +788,8 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
             _ => Vec::new(),
         },
         Mode::Confirm(dialog) => on_dialog_key(state, dialog, key),
+        Mode::Picker(picker) => deploy::on_picker_key(state, picker, key),
+        Mode::Form(form) => deploy::on_form_key(state, form, key),
     }
 }
 
@@ -624,6 +863,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "theme NAME: switch colour theme (dark, light, high-contrast, ansi16, or your own)",
     ),
     ("ro", "show whether and why the console is read-only"),
+    (
+        "deploy",
+        "deploy TEMPLATE [STACK]: library name or file path; an existing STACK is updated",
+    ),
     ("refresh", "reload the stack list"),
     ("help", "show keys and commands"),
     ("q", "quit (also :quit, :q!)"),
@@ -657,6 +900,21 @@ fn run_command(state: &mut State, line: &str) -> Vec<Cmd> {
         "cost" => state.focus = Pane::Cost,
         "compliance" => state.focus = Pane::Compliance,
         "refresh" | "r" => return state.refresh_stacks(),
+        "deploy" => match arg {
+            Some(template) => return deploy::deploy_command(state, template, words.next()),
+            None => reply(
+                state,
+                ToastLevel::Info,
+                format!(
+                    "usage: deploy TEMPLATE [STACK] — library: {}",
+                    crate::cfn::library::LIBRARY
+                        .iter()
+                        .map(|t| t.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        },
         "help" | "h" => state.mode = Mode::Help { scroll: 0 },
         "ro" => {
             let text = if state.read_only() {
@@ -829,7 +1087,23 @@ fn apply(state: &mut State, action: Action) -> Vec<Cmd> {
                 view.scroll = 0;
             }
         }
-        Action::DeleteStack => return request_delete(state),
+        Action::DeleteStack => return stack_actions::request_delete(state),
+        Action::NewDeploy => return deploy::open_picker(state),
+        Action::UpdateStack => return deploy::request_update(state),
+        Action::FollowStack => return stack_actions::follow(state),
+        Action::DetectDrift => return stack_actions::detect_drift(state),
+        Action::ToggleProtection => stack_actions::toggle_protection(state),
+        Action::SortByName => stack_actions::sort(state, StackSort::Name),
+        Action::SortByStatus => stack_actions::sort(state, StackSort::Status),
+        Action::SortByUpdated => stack_actions::sort(state, StackSort::Updated),
+        // Form keys are handled by the form itself.
+        Action::FormNext
+        | Action::FormPrev
+        | Action::FormEnter
+        | Action::FormSubmit
+        | Action::FormClose
+        | Action::ChoiceNext
+        | Action::ChoicePrev => {}
         Action::ToggleFollow => {
             let log = &mut state.jobs.log;
             log.follow = !log.follow;
@@ -852,7 +1126,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Cmd> {
     Vec::new()
 }
 
-fn describe(state: &State, stack: &StackSummary) -> ReadOp {
+pub(crate) fn describe(state: &State, stack: &StackSummary) -> ReadOp {
     ReadOp::DescribeStack {
         scope: state.scope(),
         stack_id: stack.id.clone(),
@@ -867,13 +1141,7 @@ fn open(state: &mut State) -> Vec<Cmd> {
                 return Vec::new();
             };
             let op = describe(state, &stack);
-            state.inventory.detail = Some(StackDetailView {
-                stack,
-                detail: None,
-                error: None,
-                tab: DetailTab::Overview,
-                scroll: 0,
-            });
+            state.inventory.detail = Some(StackDetailView::new(stack));
             vec![Cmd::Read(op)]
         }
         Pane::Jobs if !state.jobs.log_open => {
@@ -900,7 +1168,12 @@ fn open(state: &mut State) -> Vec<Cmd> {
 
 fn back(state: &mut State) {
     match state.focus {
-        Pane::Inventory if state.inventory.detail.is_some() => state.inventory.detail = None,
+        Pane::Inventory if state.inventory.detail.is_some() => {
+            state.inventory.detail = None;
+            // Whatever waited for the detail no longer has it.
+            state.deploy.pending_update = None;
+            state.inventory.pending_delete = None;
+        }
         Pane::Inventory if !state.inventory.filter.is_empty() => set_filter(state, ""),
         Pane::Jobs if state.jobs.log_open => state.jobs.log_open = false,
         Pane::Jobs if !state.jobs.filter.is_empty() => set_filter(state, ""),
@@ -926,7 +1199,10 @@ fn step(current: usize, len: usize, action: Action) -> usize {
 fn move_selection(state: &mut State, action: Action) {
     match state.focus {
         Pane::Inventory => match &mut state.inventory.detail {
-            Some(view) => view.scroll = step(view.scroll, view.rows(), action),
+            Some(view) => {
+                let rows = view.rows(state.inventory.drift.get(&view.stack.id));
+                view.scroll = step(view.scroll, rows, action)
+            }
             None => {
                 state.inventory.selected = step(
                     state.inventory.selected,
@@ -977,66 +1253,42 @@ fn scroll_log(state: &mut State, action: Action) {
     log.follow = new_top >= bottom_top && action != Action::Up && action != Action::PageUp;
 }
 
-/// Resolve the selected stack into a full target now, and ask the gate to open the dialog.
-fn request_delete(state: &mut State) -> Vec<Cmd> {
-    let stack = match &state.inventory.detail {
-        Some(view) => Some(view.stack.clone()),
-        None => state.inventory.selected_stack().cloned(),
-    };
-    let Some(stack) = stack else {
-        state.toast(ToastLevel::Info, "no stack selected");
-        return Vec::new();
-    };
-    // The target is the stack's ARN and nothing else: no fallback to the session's account or
-    // region, so what the dialog shows is exactly what AWS will be asked to delete.
-    let (Some(account), Some(region)) = (stack.account_from_arn(), stack.region_from_arn()) else {
-        state.toast(
-            ToastLevel::Error,
-            format!(
-                "stack {} has no usable ARN ({:?}); refusing to ask",
-                stack.name, stack.id
-            ),
-        );
-        return Vec::new();
-    };
-    let (account, region) = (account.to_string(), region.to_string());
-    let environment = state.environment_of(Some(&account));
-    let op = MutatingOp::DeleteStack(DeleteStack {
-        target: StackTarget {
-            account,
-            region,
-            environment,
-            stack_name: stack.name.clone(),
-            stack_id: stack.id.clone(),
-        },
-        retained: vec![],
-    });
-    match state.gate.request(op) {
-        Ok(request) => {
-            let focus = match request.tier {
-                RiskTier::TypeName(_) => DialogFocus::Input,
-                RiskTier::Simple => DialogFocus::Cancel,
-            };
-            state.mode = Mode::Confirm(ConfirmDialog {
-                request,
-                input: LineInput::default(),
-                focus,
-                error: None,
-            });
-        }
-        Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),
-    }
-    Vec::new()
-}
-
 fn on_dialog_key(state: &mut State, mut dialog: ConfirmDialog, key: KeyEvent) -> Vec<Cmd> {
     let id = dialog.request.id;
     let typed_tier = matches!(dialog.request.tier, RiskTier::TypeName(_));
+    let is_create = matches!(dialog.request.op, MutatingOp::CreateChangeSet(_));
+    let is_preview = matches!(dialog.request.op, MutatingOp::ExecuteChangeSet(_));
     let cancel = |state: &mut State| {
-        state.gate.cancel(id);
-        state.toast(ToastLevel::Info, "cancelled; nothing changed");
+        // Cancelling a change set's review discards the change set: the gate hands back the
+        // approval for exactly that, and only that.
+        if let Some(discard) = state.gate.cancel(id) {
+            state.toast(
+                ToastLevel::Info,
+                "not executed; change set discarded (nothing else changed)",
+            );
+            return vec![Cmd::Execute(discard)];
+        }
+        if is_preview {
+            state.toast(
+                ToastLevel::Warn,
+                "not executed; the change set could not be discarded from here (read-only) and stays in AWS",
+            );
+        } else if is_create && let Some(form) = state.deploy.parked_form.take() {
+            state.mode = Mode::Form(form);
+            state.toast(ToastLevel::Info, "not sent; back to the form");
+        } else {
+            state.toast(ToastLevel::Info, "cancelled; nothing changed");
+        }
         Vec::new()
     };
+    // Scrolling: arrows and pages always; j/k only when they would not type into the input.
+    if let Some(action) = keymap::lookup(&[Context::Dialog], &key)
+        && (dialog.focus != DialogFocus::Input || !matches!(key.code, KeyCode::Char(_)))
+    {
+        dialog.scroll = step(dialog.scroll, dialog.rows(), action);
+        state.mode = Mode::Confirm(dialog);
+        return Vec::new();
+    }
     match key.code {
         KeyCode::Esc => return cancel(state),
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
@@ -1069,6 +1321,7 @@ fn on_dialog_key(state: &mut State, mut dialog: ConfirmDialog, key: KeyEvent) ->
 fn confirm(state: &mut State, mut dialog: ConfirmDialog) -> Vec<Cmd> {
     match state.gate.confirm(dialog.request.id, dialog.input.text()) {
         Ok(approved) => {
+            state.deploy.parked_form = None;
             state.toast(
                 ToastLevel::Info,
                 format!("confirmed: {}", dialog.request.op.describe()),
@@ -1132,10 +1385,13 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             }
         }
         EngineEvent::ReadDone { job, view, result } => {
-            if state.latest_reads.get(&view) != Some(&job) {
+            // Drift checks and follows of different stacks run side by side, and their
+            // results name their stack: each is kept. Other views show only the latest read.
+            if view.latest_wins() && state.latest_reads.get(&view) != Some(&job) {
+                state.quiet = true;
                 return Vec::new();
             }
-            return on_read(state, view, result);
+            return on_read(state, view, result, job < 0);
         }
         EngineEvent::MutationDone {
             job,
@@ -1143,6 +1399,25 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             result,
         } => {
             match result {
+                Ok(MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview))) => {
+                    state.toast(
+                        ToastLevel::Info,
+                        format!(
+                            "change set {} for {} is ready: review it ({})",
+                            preview.change_set_name,
+                            preview.stack_name,
+                            preview.counts()
+                        ),
+                    );
+                    deploy::change_set_ready(state, preview);
+                }
+                Ok(MutationOutput::ChangeSet(ChangeSetOutcome::NoChanges {
+                    stack_name,
+                    message,
+                })) => state.toast(
+                    ToastLevel::Info,
+                    format!("nothing to do: {stack_name} already matches ({message})"),
+                ),
                 Ok(output) => state.toast(
                     ToastLevel::Info,
                     format!("job {job} {operation}: {}", output.summary()),
@@ -1152,7 +1427,12 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
                     format!("job {job} {operation} failed: {e}"),
                 ),
             }
-            return state.refresh_stacks();
+            let mut cmds = state.refresh_stacks();
+            // The open detail shows what the change did (protection, status, events).
+            if let Some(view) = &state.inventory.detail {
+                cmds.push(Cmd::Read(describe(state, &view.stack)));
+            }
+            return cmds;
         }
     }
     Vec::new()
@@ -1162,6 +1442,7 @@ fn on_read(
     state: &mut State,
     view: ViewKey,
     result: Result<ReadOutput, crate::engine::ports::ProviderError>,
+    background: bool,
 ) -> Vec<Cmd> {
     match result {
         Ok(ReadOutput::Identity(identity)) => {
@@ -1176,6 +1457,21 @@ fn on_read(
             state.session.identity_error = None;
         }
         Ok(ReadOutput::Stacks(stacks)) => {
+            let unchanged = state.inventory.loaded
+                && state.inventory.error.is_none()
+                && !state.inventory.loading
+                && state.inventory.stacks == stacks;
+            state.inventory.next_refresh_ms = state.now_ms
+                + if stacks.iter().any(|s| s.status.ends_with("_IN_PROGRESS")) {
+                    5_000
+                } else {
+                    60_000
+                };
+            if unchanged {
+                // Nothing moved: no redraw, so an idle console writes nothing.
+                state.quiet = background;
+                return Vec::new();
+            }
             let selected_id = state.inventory.selected_stack().map(|s| s.id.clone());
             state.inventory.stacks = stacks;
             state.inventory.loaded = true;
@@ -1196,21 +1492,36 @@ fn on_read(
             if let Some(view) = &mut state.inventory.detail
                 && view.stack.id == detail.summary.id
             {
+                if background
+                    && view.detail.as_ref() == Some(&*detail)
+                    && view.stack == detail.summary
+                {
+                    state.quiet = true;
+                    return Vec::new();
+                }
                 view.stack = detail.summary.clone();
                 view.detail = Some(*detail);
                 view.error = None;
             }
+            deploy::try_open_update(state);
+            return stack_actions::continue_delete(state);
         }
-        Ok(ReadOutput::Template { stack_name, .. }) => {
-            state.toast(ToastLevel::Info, format!("template of {stack_name} loaded"));
+        Ok(ReadOutput::Template {
+            stack_id,
+            stack_name,
+            body,
+        }) => deploy::template_arrived(state, &stack_id, &stack_name, &body),
+        Ok(ReadOutput::Drift(drift)) => stack_actions::drift_arrived(state, *drift),
+        Ok(ReadOutput::Followed { stack_id, summary }) => {
+            state.toast(ToastLevel::Info, summary);
+            let mut cmds = state.refresh_stacks();
+            if let Some(view) = &state.inventory.detail
+                && view.stack.id == stack_id
+            {
+                cmds.push(Cmd::Read(describe(state, &view.stack)));
+            }
+            return cmds;
         }
-        Ok(ReadOutput::Drift(drift)) => {
-            state.toast(
-                ToastLevel::Info,
-                format!("drift of {}: {}", drift.stack_name, drift.status),
-            );
-        }
-        Ok(ReadOutput::Followed { summary, .. }) => state.toast(ToastLevel::Info, summary),
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
@@ -1224,8 +1535,11 @@ fn on_read(
                     if let Some(detail) = &mut state.inventory.detail {
                         detail.error = Some(text.clone());
                     }
+                    state.deploy.pending_update = None;
+                    state.inventory.pending_delete = None;
                 }
-                ViewKey::StackTemplate | ViewKey::Drift | ViewKey::Follow => {}
+                ViewKey::StackTemplate => state.deploy.pending_update = None,
+                ViewKey::Drift | ViewKey::Follow => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.
             if state.session.identity.is_none()

@@ -103,6 +103,27 @@ impl Harness {
         self.send(Msg::Engine(EngineEvent::ReadDone { job, view, result }));
     }
 
+    /// The detail the engine would return for `summary`: nothing retained, unprotected.
+    fn deliver_detail(&mut self, detail: StackDetail) {
+        self.read_done(
+            ViewKey::StackDetail,
+            Ok(ReadOutput::StackDetail(Box::new(detail))),
+        );
+    }
+
+    /// `d`, then the stack detail it loads (what a delete keeps, whether it is protected).
+    fn delete_key(&mut self) -> Vec<Cmd> {
+        let mut cmds = self.key(KeyCode::Char('d'));
+        if let Some(view) = &self.state.inventory.detail
+            && view.detail.is_none()
+        {
+            let summary = view.stack.clone();
+            self.deliver_detail(plain_detail(summary));
+            cmds.clear();
+        }
+        cmds
+    }
+
     fn with_identity(mut self) -> Harness {
         let identity = CallerIdentity {
             account: ACCOUNT.into(),
@@ -138,6 +159,18 @@ impl Harness {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+fn plain_detail(summary: StackSummary) -> StackDetail {
+    StackDetail {
+        summary,
+        parameters: vec![],
+        outputs: vec![],
+        resources: vec![],
+        termination_protection: false,
+        events: vec![],
+        retained: vec![],
     }
 }
 
@@ -276,7 +309,8 @@ fn delete_resolves_the_target_when_asked_and_runs_exactly_that() {
         .with_identity()
         .with_stacks(three_stacks());
     h.key(KeyCode::Char('G')); // web
-    assert!(h.key(KeyCode::Char('d')).is_empty());
+    h.delete_key();
+    assert!(matches!(h.state.mode, Mode::Confirm(_)));
     // The list changes under the open dialog: the confirmed target must not.
     h.read_done(
         ViewKey::StackList,
@@ -300,7 +334,7 @@ fn delete_resolves_the_target_when_asked_and_runs_exactly_that() {
 #[test]
 fn wrong_name_keeps_the_dialog_and_esc_cancels() {
     let mut h = Harness::new(false).with_stacks(three_stacks());
-    h.key(KeyCode::Char('d'));
+    h.delete_key();
     h.type_text("ap");
     assert!(executed(&h.key(KeyCode::Enter)).is_empty());
     match &h.state.mode {
@@ -321,7 +355,7 @@ fn wrong_name_keeps_the_dialog_and_esc_cancels() {
 #[test]
 fn tab_to_cancel_then_enter_cancels_even_with_the_right_name() {
     let mut h = Harness::new(false).with_stacks(three_stacks());
-    h.key(KeyCode::Char('d'));
+    h.delete_key();
     h.type_text("api");
     h.key(KeyCode::Tab); // focus on Cancel
     assert!(executed(&h.key(KeyCode::Enter)).is_empty());
@@ -416,16 +450,26 @@ fn credentials_error_is_shown_plainly() {
 #[derive(Debug, Clone)]
 enum Input {
     Key(KeyCode),
+    Ctrl(char),
     StacksArrive,
+    /// The open stack detail loads (lets `d`, `p` and `u` reach their dialogs and forms).
+    DetailArrives,
+    /// A CreateChangeSet job yields a change set with a replacement.
+    ChangeSetReady,
 }
 
 fn input() -> impl Strategy<Value = Input> {
     let chars = prop::sample::select(vec![
         'd', 'a', 'p', 'i', 'w', 'e', 'b', 'j', 'k', 'G', 'g', 'y', 'n', 'q', ':', '/', '?', 'z',
-        '1', '2', '5', 'x', 'c', 'l', 'h',
+        '1', '2', '5', 'x', 'c', 'l', 'h', 'u', 'f', 'D', 'N', 'S', 'A', ']', ' ',
     ]);
     prop_oneof![
         6 => chars.prop_map(|c| Input::Key(KeyCode::Char(c))),
+        1 => prop::sample::select(vec!['s', 'c', 'u']).prop_map(Input::Ctrl),
+        1 => Just(Input::DetailArrives),
+        1 => Just(Input::ChangeSetReady),
+        1 => Just(Input::Key(KeyCode::Down)),
+        1 => Just(Input::Key(KeyCode::Right)),
         2 => Just(Input::Key(KeyCode::Enter)),
         1 => Just(Input::Key(KeyCode::Esc)),
         1 => Just(Input::Key(KeyCode::Tab)),
@@ -440,13 +484,107 @@ fn armed_op(state: &State, key: &KeyCode) -> Option<MutatingOp> {
     let Mode::Confirm(dialog) = &state.mode else {
         return None;
     };
+    let simple = dialog.request.tier == crate::ops::RiskTier::Simple;
     let typed_ok = match &dialog.request.tier {
         crate::ops::RiskTier::TypeName(name) => dialog.input.text() == name,
         crate::ops::RiskTier::Simple => true,
     };
-    let confirming_key =
-        matches!(key, KeyCode::Enter) && dialog.focus != super::state::DialogFocus::Cancel;
+    let confirming_key = (matches!(key, KeyCode::Enter)
+        && dialog.focus != super::state::DialogFocus::Cancel)
+        || (simple && matches!(key, KeyCode::Char('y')));
     (typed_ok && confirming_key).then(|| dialog.request.op.clone())
+}
+
+/// The change set whose review is open: cancelling it may discard exactly that one.
+fn open_change_set(state: &State) -> Option<String> {
+    match &state.mode {
+        Mode::Confirm(dialog) => match &dialog.request.op {
+            MutatingOp::ExecuteChangeSet(e) => Some(e.preview.change_set_id.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn ready(stack_name: &str, replacement: Option<&str>) -> EngineEvent {
+    EngineEvent::MutationDone {
+        job: 7,
+        operation: "create-change-set",
+        result: Ok(crate::engine::MutationOutput::ChangeSet(
+            crate::model::ChangeSetOutcome::Ready(preview(stack_name, replacement)),
+        )),
+    }
+}
+
+fn preview(stack_name: &str, replacement: Option<&str>) -> crate::model::ChangeSetPreview {
+    use crate::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
+    let change = |action: &str, id: &str, ty: &str, replacement: Option<&str>| ResourceChange {
+        action: action.into(),
+        logical_id: id.into(),
+        physical_id: None,
+        resource_type: ty.into(),
+        replacement: replacement.map(Into::into),
+        scope: if action == "Modify" {
+            vec!["Properties".into()]
+        } else {
+            vec![]
+        },
+        details: if action == "Modify" {
+            vec!["DBInstanceIdentifier (recreation: Always)".into()]
+        } else {
+            vec![]
+        },
+    };
+    ChangeSetPreview {
+        stack_name: stack_name.into(),
+        stack_id: format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{stack_name}/77aa"),
+        change_set_id: format!(
+            "arn:aws:cloudformation:us-east-1:{ACCOUNT}:changeSet/opsdeck-1/cs1"
+        ),
+        change_set_name: "opsdeck-1".into(),
+        kind: ChangeSetKind::Update,
+        changes: vec![
+            change("Add", "LogGroup", "AWS::Logs::LogGroup", None),
+            change("Modify", "Database", "AWS::RDS::DBInstance", replacement),
+            change(
+                "Modify",
+                "ParamGroup",
+                "AWS::RDS::DBParameterGroup",
+                Some("False"),
+            ),
+        ],
+    }
+}
+
+/// Run one generated input; returns the commands and the ops a confirmation allowed.
+fn run_input(h: &mut Harness, input: Input) -> (Vec<Cmd>, Option<MutatingOp>, Option<String>) {
+    match input {
+        Input::Key(code) => {
+            let armed = armed_op(&h.state, &code);
+            let discardable = open_change_set(&h.state);
+            (h.key(code), armed, discardable)
+        }
+        Input::Ctrl(c) => {
+            let discardable = open_change_set(&h.state);
+            let cmds = h.send(Msg::Key(KeyEvent::new(
+                KeyCode::Char(c),
+                KeyModifiers::CONTROL,
+            )));
+            (cmds, None, discardable)
+        }
+        Input::StacksArrive => {
+            h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(three_stacks())));
+            (Vec::new(), None, None)
+        }
+        Input::DetailArrives => {
+            if let Some(view) = &h.state.inventory.detail {
+                let summary = view.stack.clone();
+                h.deliver_detail(plain_detail(summary));
+            }
+            (Vec::new(), None, None)
+        }
+        Input::ChangeSetReady => (h.send(Msg::Engine(ready("api", Some("True")))), None, None),
+    }
 }
 
 proptest! {
@@ -457,22 +595,22 @@ proptest! {
     /// what that dialog showed.
     #[test]
     fn no_mutation_without_a_matching_confirmation(inputs in prop::collection::vec(input(), 1..80)) {
-        let mut h = Harness::new(false).with_stacks(three_stacks());
+        let mut h = Harness::new(false).with_identity().with_stacks(three_stacks());
         for input in inputs {
-            let cmds = match input {
-                Input::Key(code) => {
-                    let armed = armed_op(&h.state, &code);
-                    let cmds = h.key(code);
-                    let ran = executed(&cmds);
-                    match armed {
-                        Some(op) => prop_assert!(ran.is_empty() || ran == vec![&op]),
-                        None => prop_assert!(ran.is_empty(), "executed without a matching confirmation"),
-                    }
-                    cmds
-                }
-                Input::StacksArrive => { h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(three_stacks()))); Vec::new() }
-            };
-            drop(cmds);
+            let (cmds, armed, discardable) = run_input(&mut h, input);
+            let ran = executed(&cmds);
+            // Cancelling a change set's review may discard exactly that change set.
+            let is_discard_of_open = |op: &&MutatingOp| matches!(
+                (op, &discardable),
+                (MutatingOp::DiscardChangeSet(d), Some(id)) if d.change_set_id == *id
+            );
+            match armed {
+                Some(op) => prop_assert!(ran.is_empty() || ran == vec![&op]),
+                None => prop_assert!(
+                    ran.is_empty() || (ran.len() == 1 && is_discard_of_open(&ran[0])),
+                    "executed without a matching confirmation: {ran:?}"
+                ),
+            }
             h.state.quit = false;
         }
     }
@@ -480,12 +618,9 @@ proptest! {
     /// In read-only mode nothing ever executes and no confirmation is ever recorded.
     #[test]
     fn read_only_never_executes(inputs in prop::collection::vec(input(), 1..80)) {
-        let mut h = Harness::new(true).with_stacks(three_stacks());
+        let mut h = Harness::new(true).with_identity().with_stacks(three_stacks());
         for input in inputs {
-            let cmds = match input {
-                Input::Key(code) => h.key(code),
-                Input::StacksArrive => { h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(three_stacks()))); Vec::new() }
-            };
+            let (cmds, _, _) = run_input(&mut h, input);
             prop_assert!(executed(&cmds).is_empty());
             h.state.quit = false;
         }
@@ -580,7 +715,8 @@ fn snapshot_stack_detail_resources() {
     insta::assert_snapshot!("detail_overview", h.screen(100, 30));
     h.key(KeyCode::Char(']'));
     insta::assert_snapshot!("detail_resources", h.screen(100, 30));
-    h.key(KeyCode::Char(']'));
+    h.key(KeyCode::Char(']')); // Events
+    h.key(KeyCode::Char(']')); // Outputs
     h.key(KeyCode::Char(']'));
     insta::assert_snapshot!("detail_parameters", h.screen(100, 30));
 }
@@ -590,7 +726,7 @@ fn snapshot_confirm_dialog() {
     let mut h = Harness::with(false, Some(Environment::Prd))
         .with_identity()
         .with_stacks(three_stacks());
-    h.key(KeyCode::Char('d'));
+    h.delete_key();
     h.type_text("ap");
     insta::assert_snapshot!(h.screen(100, 30));
 }
@@ -752,7 +888,7 @@ fn dialog_buttons_and_cursor_survive_a_long_arn_on_a_small_terminal() {
         ..stack("payments-service-blue", "CREATE_COMPLETE")
     };
     let mut h = Harness::new(false).with_identity().with_stacks(vec![long]);
-    h.key(KeyCode::Char('d'));
+    h.delete_key();
     h.type_text("pay");
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("backend");
     terminal.draw(|f| view::render(f, &h.state)).expect("draw");
@@ -852,4 +988,667 @@ fn log_search_runs_off_the_loop_and_stale_answers_are_dropped() {
     assert!(!h.state.jobs.log.follow);
     h.key(KeyCode::Char('n'));
     assert_eq!(h.state.jobs.log.match_idx, 1);
+}
+
+// ---------- deploy, change-set review, drift, events ----------
+
+fn ctrl(h: &mut Harness, c: char) -> Vec<Cmd> {
+    h.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )))
+}
+
+fn form(h: &Harness) -> &super::form::DeployForm {
+    match &h.state.mode {
+        Mode::Form(form) => form,
+        _ => panic!("the deploy form is not open"),
+    }
+}
+
+/// Move the form's focus to a field (as Tab would) and replace its text.
+fn fill(h: &mut Harness, name: &str, text: &str) {
+    match &mut h.state.mode {
+        Mode::Form(form) => form.focus_field(name),
+        _ => panic!("the deploy form is not open"),
+    }
+    ctrl(h, 'u');
+    h.type_text(text);
+}
+
+fn field_error(h: &Harness, name: &str) -> Option<String> {
+    form(h)
+        .fields
+        .iter()
+        .find(|f| f.name == name)
+        .and_then(|f| f.error.clone())
+}
+
+fn open_rds_form(h: &mut Harness) {
+    h.key(KeyCode::Char('n'));
+    let Mode::Picker(picker) = &h.state.mode else {
+        panic!("n opens the template picker");
+    };
+    let at = picker
+        .entries
+        .iter()
+        .position(|(name, _)| name == "rds-postgres")
+        .expect("rds-postgres is in the library");
+    for _ in 0..at {
+        h.key(KeyCode::Char('j'));
+    }
+    h.key(KeyCode::Enter);
+    assert_eq!(form(h).origin, "library:rds-postgres");
+}
+
+#[test]
+fn deploy_flow_from_picker_to_executed_change_set() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    open_rds_form(&mut h);
+    // a bad stack name is refused under its field as it is typed, then corrected
+    h.type_text("9db");
+    assert!(field_error(&h, "").is_some_and(|e| e.contains("start with a letter")));
+    fill(&mut h, "", "orders-db");
+    assert_eq!(field_error(&h, ""), None);
+    // sending with required fields empty: errors land on them, focus on the first
+    assert!(ctrl(&mut h, 's').is_empty());
+    let first_error = form(&h)
+        .fields
+        .iter()
+        .position(|f| f.error.is_some())
+        .expect("missing values are refused");
+    assert_eq!(form(&h).focus, first_error);
+    assert!(field_error(&h, "VpcId").is_some());
+    fill(&mut h, "DBInstanceIdentifier", "Orders");
+    assert!(field_error(&h, "DBInstanceIdentifier").is_some_and(|e| e.contains("lowercase")));
+    fill(&mut h, "DBInstanceIdentifier", "orders");
+    fill(&mut h, "VpcId", "vpc-0abc");
+    fill(&mut h, "SubnetIds", "subnet-1,subnet-2");
+    fill(&mut h, "Owner", "team-data");
+    fill(&mut h, "CostCenter", "cc-42");
+    fill(&mut h, "MasterUserPassword", "hunter2-secret-pw");
+    assert!(
+        !h.screen(120, 40).contains("hunter2"),
+        "a NoEcho value is drawn masked"
+    );
+    assert!(ctrl(&mut h, 's').is_empty(), "sending asks first");
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        let f = form(&h);
+        let errors: Vec<_> = f
+            .fields
+            .iter()
+            .filter_map(|x| x.error.as_ref().map(|e| (&x.name, e)))
+            .collect();
+        panic!("the review opens: {:?} {errors:?}", f.error);
+    };
+    assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
+    let review = h.screen(120, 40);
+    assert!(
+        review.contains("nothing changes until you execute it"),
+        "{review}"
+    );
+    assert!(
+        review.contains("MasterUserPassword") && review.contains("****"),
+        "{review}"
+    );
+    assert!(!review.contains("hunter2"), "{review}");
+
+    let cmds = h.key(KeyCode::Char('y'));
+    let ops = executed(&cmds);
+    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+        panic!("expected CreateChangeSet, got {ops:?}");
+    };
+    assert_eq!(create.stack_name, "orders-db");
+    assert_eq!(create.existing_stack_id, None);
+    assert_eq!(create.account, ACCOUNT);
+    assert_eq!(create.region, "us-east-1");
+    assert_eq!(create.template.origin(), "library:rds-postgres");
+    let secret = create
+        .parameters
+        .iter()
+        .find(|p| p.key == "MasterUserPassword")
+        .expect("the password is passed");
+    assert!(
+        matches!(&secret.value, crate::ops::ParamValue::Secret(s) if s.expose() == "hunter2-secret-pw")
+    );
+
+    // the job yields a change set with a replacement: its review needs the typed name
+    h.send(Msg::Engine(ready("orders-db", Some("True"))));
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the change-set review opens");
+    };
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("orders-db".into())
+    );
+    assert!(executed(&h.key(KeyCode::Char('y'))).is_empty());
+    h.key(KeyCode::Backspace);
+    h.type_text("orders-db");
+    let cmds = h.key(KeyCode::Enter);
+    let ops = executed(&cmds);
+    let [MutatingOp::ExecuteChangeSet(execute)] = ops.as_slice() else {
+        panic!("expected ExecuteChangeSet, got {ops:?}");
+    };
+    assert_eq!(execute.preview.change_set_name, "opsdeck-1");
+    assert_eq!(execute.target.account, ACCOUNT);
+    assert!(execute.target.stack_id.ends_with("stack/orders-db/77aa"));
+    assert!(!format!("{:?}", h.audit.records()).contains("hunter2"));
+}
+
+#[test]
+fn cancelling_the_review_discards_the_change_set() {
+    let mut h = Harness::with(false, Some(Environment::Dev)).with_identity();
+    h.send(Msg::Engine(ready("api", Some("False"))));
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the change-set review opens");
+    };
+    assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
+    let cmds = h.key(KeyCode::Esc);
+    let ops = executed(&cmds);
+    let [MutatingOp::DiscardChangeSet(discard)] = ops.as_slice() else {
+        panic!("expected DiscardChangeSet, got {ops:?}");
+    };
+    assert_eq!(discard.change_set_name, "opsdeck-1");
+    assert!(!discard.delete_empty_stack, "an update's stack stays");
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("change set discarded"))
+    );
+}
+
+#[test]
+fn no_changes_says_nothing_to_do() {
+    let mut h = Harness::new(false).with_identity();
+    h.send(Msg::Engine(EngineEvent::MutationDone {
+        job: 9,
+        operation: "create-change-set",
+        result: Ok(crate::engine::MutationOutput::ChangeSet(
+            crate::model::ChangeSetOutcome::NoChanges {
+                stack_name: "api".into(),
+                message: "The submitted information didn't contain changes.".into(),
+            },
+        )),
+    }));
+    assert!(matches!(h.state.mode, Mode::Normal));
+    let toast = h.state.toast.clone().expect("a toast");
+    assert!(
+        toast.text.starts_with("nothing to do: api"),
+        "{}",
+        toast.text
+    );
+}
+
+#[test]
+fn a_preview_waits_for_the_open_form() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    open_rds_form(&mut h);
+    h.send(Msg::Engine(ready("api", None)));
+    assert!(
+        matches!(h.state.mode, Mode::Form(_)),
+        "the form is not clobbered"
+    );
+    h.key(KeyCode::Esc);
+    assert!(
+        matches!(h.state.mode, Mode::Confirm(_)),
+        "then the review opens"
+    );
+}
+
+fn s3_stack_parameters() -> Vec<StackParameter> {
+    let t = crate::cfn::library::choose("s3-bucket")
+        .expect("bundled")
+        .template;
+    t.parameters
+        .iter()
+        .map(|p| StackParameter {
+            key: p.name.clone(),
+            value: match p.name.as_str() {
+                "Owner" => "team-data".into(),
+                "CostCenter" => "cc-42".into(),
+                _ => p
+                    .default
+                    .clone()
+                    .or_else(|| p.allowed_values.first().cloned())
+                    .unwrap_or_default(),
+            },
+        })
+        .collect()
+}
+
+#[test]
+fn update_keeps_unchanged_values_and_the_current_template() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    let cmds = h.key(KeyCode::Char('u')); // on api
+    let reads: Vec<&str> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Cmd::Read(op) => Some(op.name()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reads, vec!["describe-stack", "get-template"]);
+    let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
+    detail.parameters = s3_stack_parameters();
+    h.deliver_detail(detail);
+    assert!(
+        matches!(h.state.mode, Mode::Normal),
+        "waits for the template"
+    );
+    h.read_done(
+        ViewKey::StackTemplate,
+        Ok(ReadOutput::Template {
+            stack_id: stack("api", "CREATE_COMPLETE").id,
+            stack_name: "api".into(),
+            body: crate::cfn::library::find("s3-bucket")
+                .expect("bundled")
+                .body
+                .into(),
+        }),
+    );
+    let f = form(&h);
+    assert!(f.fields[0].locked, "an update's stack name is fixed");
+    assert_eq!(f.focus, 1);
+    let owner = f.fields.iter().find(|x| x.name == "Owner").expect("Owner");
+    assert_eq!(
+        owner.value(),
+        "team-data",
+        "pre-filled with the current value"
+    );
+    fill(&mut h, "CostCenter", "cc-77");
+    ctrl(&mut h, 's');
+    let cmds = h.key(KeyCode::Char('y'));
+    let ops = executed(&cmds);
+    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+        panic!("expected CreateChangeSet, got {ops:?}");
+    };
+    assert_eq!(create.template, crate::ops::TemplateSource::Previous);
+    assert_eq!(create.existing_stack_id, Some(stack("api", "x").id));
+    for p in &create.parameters {
+        let expected = if p.key == "CostCenter" {
+            crate::ops::ParamValue::Plain("cc-77".into())
+        } else {
+            crate::ops::ParamValue::UsePrevious
+        };
+        assert_eq!(p.value, expected, "{}", p.key);
+    }
+}
+
+#[test]
+fn rollback_complete_cannot_be_updated() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Char('G')); // web, ROLLBACK_COMPLETE
+    assert!(h.key(KeyCode::Char('u')).is_empty());
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("delete it"))
+    );
+}
+
+#[test]
+fn read_only_refuses_deploy_update_delete_and_protection() {
+    let mut h = Harness::new(true)
+        .with_identity()
+        .with_stacks(three_stacks());
+    for key in ['n', 'u', 'd'] {
+        let cmds = h.key(KeyCode::Char(key));
+        assert!(executed(&cmds).is_empty());
+        assert!(
+            matches!(h.state.mode, Mode::Normal),
+            "{key} opened something"
+        );
+        assert!(
+            h.state
+                .toast
+                .as_ref()
+                .is_some_and(|t| t.text.contains("read-only")),
+            "{key}: {:?}",
+            h.state.toast
+        );
+    }
+    h.key(KeyCode::Enter);
+    h.deliver_detail(plain_detail(stack("api", "CREATE_COMPLETE")));
+    let cmds = h.key(KeyCode::Char('p'));
+    assert!(executed(&cmds).is_empty());
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.audit
+            .records()
+            .iter()
+            .all(|r| r.decision != Decision::Confirmed)
+    );
+    // the hints grey n, u and d with the reason
+    let buffer = {
+        h.key(KeyCode::Esc);
+        h.render(140, 30)
+    };
+    let palette = Theme::builtin("dark")
+        .expect("dark")
+        .palette_for(ColorDepth::TrueColor);
+    for hint in ["n deploy", "u update", "d delete"] {
+        let (x, y) = find(&buffer, hint);
+        assert_eq!(buffer[(x, y)].fg, palette.muted, "{hint}");
+        assert!(buffer[(x, y)].modifier.contains(Modifier::DIM), "{hint}");
+    }
+}
+
+#[test]
+fn protected_stack_refuses_delete_and_p_turns_protection_off_typed() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Enter);
+    let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
+    detail.termination_protection = true;
+    h.deliver_detail(detail);
+    h.key(KeyCode::Char('d'));
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("termination protection is on — press p"))
+    );
+    h.key(KeyCode::Char('p'));
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("p asks");
+    };
+    let MutatingOp::SetTerminationProtection(p) = &dialog.request.op else {
+        panic!("expected SetTerminationProtection");
+    };
+    assert!(!p.enabled);
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("api".into())
+    );
+    assert!(h.screen(100, 30).contains("can then be deleted"));
+    h.type_text("api");
+    assert_eq!(executed(&h.key(KeyCode::Enter)).len(), 1);
+}
+
+#[test]
+fn delete_dialog_lists_what_is_kept() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    let cmds = h.key(KeyCode::Char('d'));
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::Read(op)] if op.name() == "describe-stack"),
+        "the detail is loaded first"
+    );
+    let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
+    detail.retained = vec![crate::model::RetainedResource {
+        logical_id: "Bucket".into(),
+        resource_type: "AWS::S3::Bucket".into(),
+        policy: "Retain".into(),
+    }];
+    h.deliver_detail(detail);
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the delete dialog opens when the detail arrives");
+    };
+    let MutatingOp::DeleteStack(d) = &dialog.request.op else {
+        panic!("expected DeleteStack");
+    };
+    assert_eq!(d.retained.len(), 1);
+    let screen = h.screen(100, 30);
+    assert!(screen.contains("Kept after delete:"), "{screen}");
+    assert!(
+        screen.contains("Bucket (AWS::S3::Bucket) — Retain"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn follow_and_drift_are_reads_and_drift_is_kept_per_stack() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    let cmds = h.key(KeyCode::Char('f'));
+    assert!(matches!(cmds.as_slice(), [Cmd::Read(op)] if op.name() == "follow-stack"));
+    assert_eq!(h.state.focus, Pane::Jobs);
+    h.key(KeyCode::Char('2'));
+    let cmds = h.key(KeyCode::Char('D'));
+    assert!(matches!(cmds.as_slice(), [Cmd::Read(op)] if op.name() == "detect-drift"));
+    h.read_done(
+        ViewKey::Drift,
+        Ok(ReadOutput::Drift(Box::new(drift_of_api()))),
+    );
+    assert!(h.state.inventory.drift.contains_key(&stack("api", "x").id));
+    let screen = h.screen(120, 30);
+    assert!(screen.contains("DRIFTED"), "{screen}");
+}
+
+fn drift_of_api() -> crate::model::StackDrift {
+    use crate::model::{PropertyDifference, ResourceDrift, StackDrift};
+    StackDrift {
+        stack_id: stack("api", "x").id,
+        stack_name: "api".into(),
+        status: "DRIFTED".into(),
+        detected: Some("2026-11-21T09:30:00Z".into()),
+        resources: vec![
+            ResourceDrift {
+                logical_id: "Bucket".into(),
+                physical_id: Some("api-bucket-1x2y".into()),
+                resource_type: "AWS::S3::Bucket".into(),
+                status: "MODIFIED".into(),
+                differences: vec![
+                    PropertyDifference {
+                        path: "/VersioningConfiguration/Status".into(),
+                        expected: "Enabled".into(),
+                        actual: "Suspended".into(),
+                        kind: "NOT_EQUAL".into(),
+                    },
+                    PropertyDifference {
+                        path: "/Tags/2".into(),
+                        expected: "null".into(),
+                        actual: "{\"Key\":\"temporary-override\",\"Value\":\"set by hand during the incident of 2026-11-20, remove after the postmortem\"}".into(),
+                        kind: "ADD".into(),
+                    },
+                ],
+            },
+            ResourceDrift {
+                logical_id: "Topic".into(),
+                physical_id: None,
+                resource_type: "AWS::SNS::Topic".into(),
+                status: "IN_SYNC".into(),
+                differences: vec![],
+            },
+        ],
+    }
+}
+
+#[test]
+fn periodic_refresh_is_quiet_and_follows_in_progress_stacks() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks()); // data is UPDATE_IN_PROGRESS: every 5 s
+    let now = h.state.now_ms;
+    let cmds = h.send(Msg::Tick {
+        now_ms: now + 1_000,
+    });
+    assert!(
+        cmds.is_empty() && h.state.quiet,
+        "an idle tick changes nothing"
+    );
+    let cmds = h.send(Msg::Tick {
+        now_ms: now + 5_000,
+    });
+    assert!(matches!(cmds.as_slice(), [Cmd::Refresh(op)] if op.name() == "list-stacks"));
+    // the background answer has the same stacks: nothing to draw
+    h.state.latest_reads.insert(ViewKey::StackList, -1);
+    h.send(Msg::Engine(EngineEvent::ReadDone {
+        job: -1,
+        view: ViewKey::StackList,
+        result: Ok(ReadOutput::Stacks(three_stacks())),
+    }));
+    assert!(h.state.quiet);
+    // once nothing is in progress, the next refresh is a minute away
+    h.state.latest_reads.insert(ViewKey::StackList, -2);
+    h.send(Msg::Engine(EngineEvent::ReadDone {
+        job: -2,
+        view: ViewKey::StackList,
+        result: Ok(ReadOutput::Stacks(vec![stack("api", "CREATE_COMPLETE")])),
+    }));
+    assert!(!h.state.quiet);
+    assert!(
+        h.send(Msg::Tick {
+            now_ms: now + 30_000
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        h.send(Msg::Tick {
+            now_ms: now + 66_000
+        })
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn nested_stacks_sit_under_their_parent_and_sorting_reverses() {
+    let parent = stack("platform", "CREATE_COMPLETE");
+    let child = StackSummary {
+        parent_id: Some(parent.id.clone()),
+        ..stack("platform-Network-1AB", "CREATE_COMPLETE")
+    };
+    let mut h = Harness::new(false).with_stacks(vec![
+        child,
+        stack("zeta", "UPDATE_COMPLETE"),
+        parent,
+        stack("alpha", "CREATE_COMPLETE"),
+    ]);
+    let names = |h: &Harness| -> Vec<String> {
+        h.state
+            .inventory
+            .visible
+            .iter()
+            .map(|&i| h.state.inventory.stacks[i].name.clone())
+            .collect()
+    };
+    assert_eq!(
+        names(&h),
+        vec!["alpha", "platform", "platform-Network-1AB", "zeta"]
+    );
+    assert_eq!(h.state.inventory.depth, vec![0, 0, 1, 0]);
+    h.key(KeyCode::Char('N'));
+    assert_eq!(
+        names(&h),
+        vec!["zeta", "platform", "platform-Network-1AB", "alpha"]
+    );
+    assert!(h.screen(100, 30).contains("└ platform-Network-1AB"));
+}
+
+// ---------- snapshots of the new screens ----------
+
+#[test]
+fn snapshot_deploy_form_s3() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Char('n'));
+    h.key(KeyCode::Enter); // s3-bucket is first
+    assert_eq!(form(&h).origin, "library:s3-bucket");
+    h.type_text("logs-bucket");
+    insta::assert_snapshot!("deploy_form_s3_80x24", h.screen(80, 24));
+    // a refused value shows under its field with the constraint description
+    fill(&mut h, "BucketName", "Bad_Name");
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Right); // cycles nothing: a number field
+    insta::assert_snapshot!("deploy_form_s3_120x40", h.screen(120, 40));
+}
+
+#[test]
+fn snapshot_change_set_review_with_replacement() {
+    let mut h = Harness::with(false, Some(Environment::Dev)).with_identity();
+    h.send(Msg::Engine(ready("orders-db", Some("True"))));
+    insta::assert_snapshot!("change_set_review", h.screen(120, 40));
+    let buffer = h.render(120, 40);
+    let palette = Theme::builtin("dark")
+        .expect("dark")
+        .palette_for(ColorDepth::TrueColor);
+    let (x, y) = find(&buffer, "Database");
+    assert_eq!(
+        buffer[(x, y)].fg,
+        palette.danger,
+        "a replacement row is danger"
+    );
+    let (x, y) = find(&buffer, "ParamGroup");
+    assert_ne!(
+        buffer[(x, y)].fg,
+        palette.danger,
+        "Replacement False is not"
+    );
+    // at 80x24 the buttons still show
+    let small = h.screen(80, 24);
+    assert!(
+        small.contains(" Discard ") && small.contains(" Execute "),
+        "{small}"
+    );
+}
+
+#[test]
+fn snapshot_drift_and_events_tabs() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Enter);
+    let mut detail = plain_detail(stack("api", "UPDATE_ROLLBACK_COMPLETE"));
+    let event = |id: &str, ts: &str, status: &str, reason: Option<&str>| crate::model::StackEvent {
+        event_id: format!("{id}-{ts}"),
+        timestamp: ts.into(),
+        logical_id: id.into(),
+        physical_id: None,
+        resource_type: "AWS::S3::Bucket".into(),
+        status: status.into(),
+        reason: reason.map(Into::into),
+    };
+    detail.events = vec![
+        event(
+            "api",
+            "2026-11-21T10:02:10Z",
+            "UPDATE_ROLLBACK_COMPLETE",
+            None,
+        ),
+        event(
+            "Bucket",
+            "2026-11-21T10:01:55Z",
+            "UPDATE_FAILED",
+            Some(
+                "Resource handler returned message: \"Access Denied\" (Service: S3, Status Code: 403)",
+            ),
+        ),
+        event("Bucket", "2026-11-21T10:01:40Z", "UPDATE_IN_PROGRESS", None),
+        event(
+            "api",
+            "2026-11-21T10:01:30Z",
+            "UPDATE_IN_PROGRESS",
+            Some("User Initiated"),
+        ),
+    ];
+    h.deliver_detail(detail);
+    h.read_done(
+        ViewKey::Drift,
+        Ok(ReadOutput::Drift(Box::new(drift_of_api()))),
+    );
+    h.key(KeyCode::Char('z'));
+    h.key(KeyCode::Char(']'));
+    h.key(KeyCode::Char(']'));
+    insta::assert_snapshot!("events_tab", h.screen(120, 30));
+    h.key(KeyCode::Char('['));
+    h.key(KeyCode::Char('['));
+    h.key(KeyCode::Char('['));
+    insta::assert_snapshot!("drift_tab", h.screen(100, 30));
 }

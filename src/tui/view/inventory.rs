@@ -1,9 +1,10 @@
 //! Inventory: the stack list and the stack detail view.
 
+use super::stack_tabs;
 use super::{fit, pane_block, window_start};
 use crate::model::classify_stack_status;
 use crate::tui::keymap::Pane;
-use crate::tui::state::{DetailTab, StackDetailView, State};
+use crate::tui::state::{DetailTab, StackDetailView, StackSort, State};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -67,9 +68,11 @@ fn list(frame: &mut Frame, state: &State, area: Rect) {
     let rows_height = body.height.saturating_sub(1) as usize;
     let start = window_start(inv.selected, rows_height);
     let status_width = 22usize;
-    let updated_width = 20usize;
+    let drift_width = 9usize;
+    // The update time gives way first on a narrow pane; name, status and drift stay.
+    let updated_width = if body.width >= 76 { 20usize } else { 0 };
     let name_width = (body.width as usize)
-        .saturating_sub(status_width + updated_width + 2)
+        .saturating_sub(status_width + drift_width + updated_width + 3)
         .max(8);
     let rows = inv
         .visible
@@ -80,10 +83,48 @@ fn list(frame: &mut Frame, state: &State, area: Rect) {
         .map(|(pos, &i)| {
             let stack = &inv.stacks[i];
             let status_style = s.for_status(classify_stack_status(&stack.status));
+            let depth = inv.depth.get(pos).copied().unwrap_or(0) as usize;
+            let indent = if depth == 0 {
+                String::new()
+            } else {
+                format!("{}└ ", "  ".repeat(depth - 1))
+            };
+            let name = fit(&format!("{indent}{}", stack.name), name_width);
+            let mut name_cell = vec![Span::raw(name.clone())];
+            let room =
+                name_width.saturating_sub(unicode_width::UnicodeWidthStr::width(name.as_str()));
+            if stack.needs_delete_before_recreate() && room >= 2 {
+                let flag = " ⚠ delete before re-create";
+                let flag = if room >= unicode_width::UnicodeWidthStr::width(flag) {
+                    flag
+                } else {
+                    " ⚠"
+                };
+                name_cell.push(Span::styled(flag, s.warning));
+            }
+            let drift = inv.drift_status(stack);
+            let drift_style = match drift {
+                Some("DRIFTED") => s.danger,
+                Some("IN_SYNC") => s.ok,
+                _ => s.muted,
+            };
             let row = Row::new(vec![
-                Span::raw(fit(&stack.name, name_width)),
-                Span::styled(fit(&stack.status, status_width), status_style),
-                Span::styled(
+                ratatui::widgets::Cell::from(Line::from(name_cell)),
+                ratatui::widgets::Cell::from(Span::styled(
+                    fit(&stack.status, status_width),
+                    status_style,
+                )),
+                ratatui::widgets::Cell::from(Span::styled(
+                    fit(
+                        match drift {
+                            Some("NOT_CHECKED") | None => "—",
+                            Some(d) => d,
+                        },
+                        drift_width,
+                    ),
+                    drift_style,
+                )),
+                ratatui::widgets::Cell::from(Span::styled(
                     fit(
                         stack
                             .updated
@@ -93,7 +134,7 @@ fn list(frame: &mut Frame, state: &State, area: Rect) {
                         updated_width,
                     ),
                     s.muted,
-                ),
+                )),
             ]);
             if pos == inv.selected && state.focus == Pane::Inventory {
                 row.style(s.selection)
@@ -101,15 +142,33 @@ fn list(frame: &mut Frame, state: &State, area: Rect) {
                 row
             }
         });
+    let sorted = |key: StackSort, label: &str| {
+        if inv.sort != key {
+            label.to_string()
+        } else if inv.sort_reversed {
+            format!("{label}↑")
+        } else {
+            format!("{label}↓")
+        }
+    };
     let table = Table::new(
         rows,
         [
             Constraint::Length(name_width as u16),
             Constraint::Length(status_width as u16),
-            Constraint::Min(8),
+            Constraint::Length(drift_width as u16),
+            Constraint::Length(updated_width as u16),
         ],
     )
-    .header(Row::new(vec!["NAME", "STATUS", "UPDATED"]).style(s.header));
+    .header(
+        Row::new(vec![
+            sorted(StackSort::Name, "NAME"),
+            sorted(StackSort::Status, "STATUS"),
+            "DRIFT".to_string(),
+            sorted(StackSort::Updated, "UPDATED"),
+        ])
+        .style(s.header),
+    );
     frame.render_widget(table, body);
     if let Some(err) = &inv.error {
         frame.render_widget(
@@ -131,18 +190,29 @@ fn detail(frame: &mut Frame, state: &State, view: &StackDetailView, area: Rect) 
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
 
     let mut tabs = Vec::new();
+    let full: usize = DetailTab::ALL.iter().map(|t| t.title().len() + 3).sum();
+    let short = full > tabs_row.width as usize;
     for tab in DetailTab::ALL {
         let style = if tab == view.tab {
             s.title_focused
         } else {
             s.muted
         };
-        tabs.push(Span::styled(format!(" {} ", tab.title()), style));
+        let title = if short {
+            tab.short_title()
+        } else {
+            tab.title()
+        };
+        tabs.push(Span::styled(format!(" {title} "), style));
         tabs.push(Span::styled("│", s.border));
     }
     tabs.pop();
     frame.render_widget(Line::from(tabs), tabs_row);
 
+    if view.tab == DetailTab::Drift {
+        stack_tabs::drift(frame, state, view, body);
+        return;
+    }
     let Some(detail) = &view.detail else {
         let line = match &view.error {
             Some(err) => Line::from(vec![
@@ -197,6 +267,26 @@ fn detail(frame: &mut Frame, state: &State, view: &StackDetailView, area: Rect) 
             ];
             if let Some(reason) = &st.status_reason {
                 lines.push(field("Reason", reason.clone()));
+            }
+            if st.needs_delete_before_recreate() {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{:<14}", "Note"), s.header),
+                    Span::styled(
+                        "creation failed and rolled back: delete the stack before re-creating it",
+                        s.warning,
+                    ),
+                ]));
+            }
+            if !detail.retained.is_empty() {
+                lines.push(field(
+                    "Kept on delete",
+                    detail
+                        .retained
+                        .iter()
+                        .map(|r| format!("{} ({})", r.logical_id, r.policy))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ));
             }
             if let Some(desc) = &st.description {
                 lines.push(field("Description", desc.clone()));
@@ -267,6 +357,8 @@ fn detail(frame: &mut Frame, state: &State, view: &StackDetailView, area: Rect) 
             .header(Row::new(vec!["KEY", "VALUE", "EXPORT / DESCRIPTION"]).style(s.header));
             frame.render_widget(table, body);
         }
+        DetailTab::Events => stack_tabs::events(frame, state, detail, view.scroll, body),
+        DetailTab::Drift => {}
         DetailTab::Parameters => {
             let rows: Vec<Row> = detail
                 .parameters

@@ -83,10 +83,10 @@ fn job_line<'a>(r: &JobRecord, now_ms: i64, width: usize, s: &Styles) -> Line<'a
     let (mark, style) = state_mark(r.state, s);
     let duration = r.duration_ms(now_ms).map(duration_text).unwrap_or_default();
     let progress = match (r.state, r.progress) {
-        (JobState::Running, Some(p)) => format!(" {:>3.0}%", p * 100.0),
+        (JobState::Running, Some(p)) => progress_bar(p, if width >= 60 { 10 } else { 0 }),
         _ => String::new(),
     };
-    let fixed = 6 + 14 + 8 + progress.len();
+    let fixed = 6 + 14 + 8 + progress.chars().count();
     let title_width = width.saturating_sub(fixed).max(4);
     let title = fit(&r.title, title_width);
     let pad = title_width.saturating_sub(unicode_width::UnicodeWidthStr::width(title.as_str()));
@@ -97,6 +97,19 @@ fn job_line<'a>(r: &JobRecord, now_ms: i64, width: usize, s: &Styles) -> Line<'a
         Span::styled(progress, s.warning),
         Span::styled(format!(" {duration:>7}"), s.muted),
     ])
+}
+
+/// ` ███░░░░░░░  30%`: a bar of `cells` (none on a narrow pane) and the percentage.
+fn progress_bar(fraction: f32, cells: usize) -> String {
+    let fraction = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let filled = (fraction * cells as f32).round() as usize;
+    let bar = format!("{}{}", "█".repeat(filled), "░".repeat(cells - filled));
+    let space = if cells > 0 { " " } else { "" };
+    format!(" {bar}{space}{:>3.0}%", fraction * 100.0)
 }
 
 fn log(frame: &mut Frame, state: &State, area: Rect) {

@@ -3,8 +3,11 @@
 
 mod chat;
 mod dialogs;
+mod form;
 mod inventory;
 mod jobs;
+mod preview;
+mod stack_tabs;
 mod status;
 
 use crate::tui::keymap::Pane;
@@ -166,4 +169,48 @@ pub(crate) fn duration_text(ms: i64) -> String {
     } else {
         format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
     }
+}
+
+/// Break `text` into lines of at most `width` columns at spaces (words longer than a line are
+/// cut by `hard_wrap` later).
+pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.width() + 1 + word.width() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// A rectangle of at most `width` x `height`, centred in `area`.
+pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    use ratatui::layout::Flex;
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+/// The environment as a badge: PRD and unmapped in the danger colour.
+pub(crate) fn env_badge(state: &State, env: crate::model::Environment) -> Span<'static> {
+    let style = if env.is_production_grade() {
+        state.styles.env_danger
+    } else {
+        state.styles.env_safe
+    };
+    Span::styled(format!(" {env} "), style)
 }

@@ -108,11 +108,24 @@ type Hint = (Context, Action, &'static str, bool);
 const STACK_DETAIL_HINTS: &[Hint] = &[
     (Context::StackDetail, Action::NextTab, "section", false),
     (Context::List, Action::Back, "back", false),
+    (Context::StackDetail, Action::UpdateStack, "update", true),
     (Context::StackDetail, Action::DeleteStack, "delete", true),
+    (
+        Context::StackDetail,
+        Action::ToggleProtection,
+        "protect",
+        true,
+    ),
+    (Context::StackDetail, Action::DetectDrift, "drift", false),
+    (Context::StackDetail, Action::FollowStack, "follow", false),
 ];
 const STACK_LIST_HINTS: &[Hint] = &[
     (Context::List, Action::Open, "detail", false),
+    (Context::Inventory, Action::NewDeploy, "deploy", true),
+    (Context::Inventory, Action::UpdateStack, "update", true),
     (Context::Inventory, Action::DeleteStack, "delete", true),
+    (Context::Inventory, Action::DetectDrift, "drift", false),
+    (Context::Inventory, Action::FollowStack, "follow", false),
     (Context::Global, Action::OpenFilter, "filter", false),
     (Context::Global, Action::Refresh, "refresh", false),
 ];

@@ -1,0 +1,461 @@
+//! The deploy flow's update logic: template picker → form → `CreateChangeSet` confirmation →
+//! (job) → change-set review (`ExecuteChangeSet`) → execute or discard. Also updates of an
+//! existing stack (`u`, `:deploy TEMPLATE STACK`), which wait for the stack's template and
+//! current parameters before the form opens.
+//!
+//! Pure like `state::update`: effects are returned as [`Cmd`]s.
+
+use crate::cfn::deploy::{change_set_name, existing_stack_for_deploy, resolve_parameters};
+use crate::cfn::library::{self, ChosenTemplate};
+use crate::cfn::template::Template;
+use crate::model::{ChangeSetPreview, StackSummary};
+use crate::ops::{
+    CreateChangeSet, ExecuteChangeSet, MutatingOp, ReadOp, StackTarget, TemplateSource,
+};
+use crate::tui::form::{DeployForm, DeployTarget, FieldKind, FormTemplate, validate_stack_name};
+use crate::tui::keymap::{self, Action, Context, Pane};
+use crate::tui::state::{Cmd, Mode, StackDetailView, State, ToastLevel, describe};
+use crossterm::event::KeyEvent;
+use std::collections::VecDeque;
+use std::path::Path;
+
+/// The deploy flow's memory between messages.
+#[derive(Default)]
+pub struct DeployState {
+    /// An update waiting for the stack's template and/or its current parameters.
+    pub pending_update: Option<PendingUpdate>,
+    /// The form behind the open `CreateChangeSet` confirmation: cancelling returns to it.
+    pub parked_form: Option<Box<DeployForm>>,
+    /// Computed change sets waiting for the open dialog or form to close.
+    pub previews: VecDeque<ChangeSetPreview>,
+    /// The last change-set name's time, so two requests in one tick still differ.
+    last_change_set_ms: i64,
+}
+
+pub struct PendingUpdate {
+    pub stack_id: String,
+    pub stack_name: String,
+    /// `None` until GetTemplate answers (for `u`); set at once for `:deploy TEMPLATE STACK`.
+    pub template: Option<(String, FormTemplate, Template)>,
+}
+
+/// The library list shown by `n`.
+pub struct TemplatePicker {
+    /// Name and the first sentence of its description.
+    pub entries: Vec<(String, String)>,
+    pub selected: usize,
+}
+
+pub fn open_picker(state: &mut State) -> Vec<Cmd> {
+    if state.refused_read_only("deploy") {
+        return Vec::new();
+    }
+    let entries = library::LIBRARY
+        .iter()
+        .map(|t| {
+            let description = Template::parse(t.body, Path::new(t.name))
+                .ok()
+                .and_then(|t| t.description)
+                .unwrap_or_default();
+            let short = description
+                .split(": ")
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("opsdeck - ")
+                .to_string();
+            (t.name.to_string(), short)
+        })
+        .collect();
+    state.mode = Mode::Picker(TemplatePicker {
+        entries,
+        selected: 0,
+    });
+    Vec::new()
+}
+
+pub fn on_picker_key(state: &mut State, mut picker: TemplatePicker, key: KeyEvent) -> Vec<Cmd> {
+    let last = picker.entries.len().saturating_sub(1);
+    match keymap::lookup(&[Context::List], &key) {
+        Some(Action::Up) => picker.selected = picker.selected.saturating_sub(1),
+        Some(Action::Down) => picker.selected = (picker.selected + 1).min(last),
+        Some(Action::Top | Action::PageUp) => picker.selected = 0,
+        Some(Action::Bottom | Action::PageDown) => picker.selected = last,
+        Some(Action::Open) => {
+            let Some((name, _)) = picker.entries.get(picker.selected) else {
+                return Vec::new();
+            };
+            match library::choose(name) {
+                Ok(chosen) => open_new_form(state, chosen, ""),
+                Err(e) => state.toast(ToastLevel::Error, e.to_string()),
+            }
+            return Vec::new();
+        }
+        Some(Action::Back) => return Vec::new(),
+        _ => {}
+    }
+    state.mode = Mode::Picker(picker);
+    Vec::new()
+}
+
+fn open_new_form(state: &mut State, chosen: ChosenTemplate, stack_name: &str) {
+    let form = DeployForm::new(
+        chosen.origin,
+        FormTemplate::Body(chosen.body),
+        chosen.template,
+        DeployTarget::New,
+        stack_name,
+        &[],
+    );
+    state.mode = Mode::Form(Box::new(form));
+}
+
+/// `:deploy TEMPLATE [STACK]`.
+pub fn deploy_command(state: &mut State, spec: &str, stack: Option<&str>) -> Vec<Cmd> {
+    if state.refused_read_only("deploy") {
+        return Vec::new();
+    }
+    let chosen = match library::choose(spec) {
+        Ok(chosen) => chosen,
+        Err(e) => {
+            state.toast(ToastLevel::Error, e.to_string());
+            return Vec::new();
+        }
+    };
+    let Some(name) = stack else {
+        open_new_form(state, chosen, "");
+        return Vec::new();
+    };
+    let existing = listed_stack(state, name).cloned();
+    match existing_stack_for_deploy(name, existing.as_ref()) {
+        Err(why) => {
+            state.toast(ToastLevel::Error, why);
+            Vec::new()
+        }
+        Ok(None) => {
+            open_new_form(state, chosen, name);
+            Vec::new()
+        }
+        Ok(Some(_)) => {
+            let Some(stack) = existing else {
+                return Vec::new();
+            };
+            let template = (
+                chosen.origin,
+                FormTemplate::Body(chosen.body),
+                chosen.template,
+            );
+            start_update(state, stack, Some(template))
+        }
+    }
+}
+
+fn listed_stack<'a>(state: &'a State, name: &str) -> Option<&'a StackSummary> {
+    state
+        .inventory
+        .stacks
+        .iter()
+        .find(|s| s.name == name && s.status != "DELETE_COMPLETE")
+}
+
+/// `u` on a stack: its current template, new parameter values.
+pub fn request_update(state: &mut State) -> Vec<Cmd> {
+    if state.refused_read_only("update") {
+        return Vec::new();
+    }
+    let Some(stack) = crate::tui::stack_actions::current_stack(state) else {
+        state.toast(ToastLevel::Info, "no stack selected");
+        return Vec::new();
+    };
+    match existing_stack_for_deploy(&stack.name, Some(&stack)) {
+        Err(why) => {
+            state.toast(ToastLevel::Error, why);
+            Vec::new()
+        }
+        Ok(None) => {
+            state.toast(
+                ToastLevel::Info,
+                format!(
+                    "stack {} holds only an unexecuted change set: deploy it with :deploy TEMPLATE {}",
+                    stack.name, stack.name
+                ),
+            );
+            Vec::new()
+        }
+        Ok(Some(_)) => start_update(state, stack, None),
+    }
+}
+
+/// Open the stack's detail (its current parameters are what the form starts from) and fetch
+/// its template when none was chosen; the form opens when both are here.
+fn start_update(
+    state: &mut State,
+    stack: StackSummary,
+    template: Option<(String, FormTemplate, Template)>,
+) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    let shown = matches!(&state.inventory.detail, Some(view) if view.stack.id == stack.id);
+    if !shown {
+        cmds.push(Cmd::Read(describe(state, &stack)));
+        state.inventory.detail = Some(StackDetailView::new(stack.clone()));
+    }
+    state.focus = Pane::Inventory;
+    if template.is_none() {
+        cmds.push(Cmd::Read(ReadOp::GetTemplate {
+            scope: state.scope(),
+            stack_id: stack.id.clone(),
+            stack_name: stack.name.clone(),
+        }));
+    }
+    state.toast(
+        ToastLevel::Info,
+        format!("loading {} to update it…", stack.name),
+    );
+    state.deploy.pending_update = Some(PendingUpdate {
+        stack_id: stack.id,
+        stack_name: stack.name,
+        template,
+    });
+    try_open_update(state);
+    cmds
+}
+
+/// GetTemplate answered.
+pub fn template_arrived(state: &mut State, stack_id: &str, stack_name: &str, body: &str) {
+    let Some(pending) = &mut state.deploy.pending_update else {
+        return;
+    };
+    if pending.stack_id != stack_id {
+        return;
+    }
+    let origin = format!("current template of {stack_name}");
+    match Template::parse(body, Path::new(&origin)) {
+        Ok(template) => pending.template = Some((origin, FormTemplate::Previous, template)),
+        Err(e) => {
+            state.deploy.pending_update = None;
+            state.toast(
+                ToastLevel::Error,
+                format!("cannot read the template of {stack_name}: {e}"),
+            );
+            return;
+        }
+    }
+    try_open_update(state);
+}
+
+/// Open the update form once the template and the stack's parameters are both here.
+pub fn try_open_update(state: &mut State) {
+    let ready = match (&state.deploy.pending_update, &state.inventory.detail) {
+        (Some(pending), Some(view)) => {
+            pending.template.is_some() && view.stack.id == pending.stack_id && view.detail.is_some()
+        }
+        _ => false,
+    };
+    if !ready || !matches!(state.mode, Mode::Normal) {
+        return;
+    }
+    let (Some(pending), Some(view)) = (state.deploy.pending_update.take(), &state.inventory.detail)
+    else {
+        return;
+    };
+    let (Some((origin, source, template)), Some(detail)) = (pending.template, &view.detail) else {
+        return;
+    };
+    let target = DeployTarget::Update {
+        stack_id: pending.stack_id,
+        stack_name: pending.stack_name.clone(),
+        existing_keys: detail.parameters.iter().map(|p| p.key.clone()).collect(),
+    };
+    let form = DeployForm::new(
+        origin,
+        source,
+        template,
+        target,
+        &pending.stack_name,
+        &detail.parameters,
+    );
+    state.toast = None;
+    state.mode = Mode::Form(Box::new(form));
+}
+
+pub fn on_form_key(state: &mut State, mut form: Box<DeployForm>, key: KeyEvent) -> Vec<Cmd> {
+    let mut contexts = Vec::with_capacity(2);
+    if matches!(form.focused().kind, FieldKind::Select(_)) {
+        contexts.push(Context::FormSelect);
+    }
+    contexts.push(Context::Form);
+    match keymap::lookup(&contexts, &key) {
+        Some(Action::FormNext) => form.next(),
+        Some(Action::FormPrev) => form.prev(),
+        Some(Action::ChoiceNext) => {
+            form.cycle(true);
+        }
+        Some(Action::ChoicePrev) => {
+            form.cycle(false);
+        }
+        Some(Action::FormEnter) if form.is_last() => return submit(state, form),
+        Some(Action::FormEnter) => form.next(),
+        Some(Action::FormSubmit) => return submit(state, form),
+        Some(Action::FormClose) => {
+            state.toast(ToastLevel::Info, "deploy form closed; nothing was sent");
+            return Vec::new();
+        }
+        _ => form.edit(key),
+    }
+    state.mode = Mode::Form(form);
+    Vec::new()
+}
+
+/// Check everything, resolve the target and ask the gate for the confirmation. Whatever is
+/// refused stays in the form, under its field.
+fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
+    form.error = None;
+    let stack_name = form.stack_name();
+    let mut errors: Vec<(String, String)> = Vec::new();
+    if form.target == DeployTarget::New
+        && let Err(e) = validate_stack_name(&stack_name)
+    {
+        errors.push((String::new(), e));
+    }
+    let existing_keys = match &form.target {
+        DeployTarget::Update { existing_keys, .. } => Some(existing_keys.clone()),
+        DeployTarget::New => None,
+    };
+    let parameters =
+        match resolve_parameters(&form.template, &form.given(), existing_keys.as_deref()) {
+            Ok(parameters) => parameters,
+            Err(refused) => {
+                errors.extend(refused.into_iter().map(|e| (e.name, e.message)));
+                Vec::new()
+            }
+        };
+    if !errors.is_empty() {
+        form.show_errors(&errors);
+        form.error = Some(format!(
+            "{} field(s) need attention (marked ✗)",
+            errors.len()
+        ));
+        state.mode = Mode::Form(form);
+        return Vec::new();
+    }
+    match resolve_target(state, &form, &stack_name) {
+        Ok(existing_stack_id) => {
+            let Some((account, region)) = session_account_region(state) else {
+                form.error = Some(
+                    "the AWS account or region is not known yet (STS has not answered, or no region is set)"
+                        .into(),
+                );
+                state.mode = Mode::Form(form);
+                return Vec::new();
+            };
+            let environment = state.environment_of(Some(&account));
+            let template = match &form.source {
+                FormTemplate::Body(body) => TemplateSource::body(form.origin.clone(), body.clone()),
+                FormTemplate::Previous => TemplateSource::Previous,
+            };
+            let now = state.now_ms.max(state.deploy.last_change_set_ms + 1);
+            state.deploy.last_change_set_ms = now;
+            let op = MutatingOp::CreateChangeSet(CreateChangeSet {
+                account,
+                region,
+                environment,
+                stack_name,
+                existing_stack_id,
+                change_set_name: change_set_name(now),
+                template,
+                parameters,
+            });
+            match state.gate.request(op) {
+                Ok(request) => {
+                    state.deploy.parked_form = Some(form);
+                    state.open_confirm(request);
+                }
+                Err(refusal) => {
+                    form.error = Some(format!("refused: {refusal}"));
+                    state.mode = Mode::Form(form);
+                }
+            }
+        }
+        Err(why) => {
+            form.error = Some(why);
+            state.mode = Mode::Form(form);
+        }
+    }
+    Vec::new()
+}
+
+/// The stack to update (its ARN), or `None` to create one; or why the deploy cannot go ahead.
+fn resolve_target(
+    state: &State,
+    form: &DeployForm,
+    stack_name: &str,
+) -> Result<Option<String>, String> {
+    let listed = listed_stack(state, stack_name);
+    let existing = existing_stack_for_deploy(stack_name, listed)?;
+    match (&form.target, existing) {
+        (DeployTarget::New, Some(_)) => Err(format!(
+            "stack {stack_name} already exists: update it with u on the stack (or :deploy TEMPLATE {stack_name}) so its current values are kept"
+        )),
+        (DeployTarget::New, None) => Ok(None),
+        (DeployTarget::Update { stack_id, .. }, Some(id)) if *stack_id == id => Ok(Some(id)),
+        (DeployTarget::Update { .. }, Some(_)) => Err(format!(
+            "stack {stack_name} was replaced by another stack of that name since the form opened; close the form and start again"
+        )),
+        (DeployTarget::Update { .. }, None) => Err(format!(
+            "stack {stack_name} is no longer in the stack list (deleted?); refresh (r) and start again"
+        )),
+    }
+}
+
+fn session_account_region(state: &State) -> Option<(String, String)> {
+    let account = state.session.identity.as_ref()?.account.clone();
+    let region = state.session.region.clone()?;
+    Some((account, region))
+}
+
+/// A `CreateChangeSet` job finished with a computed change set: review it.
+pub fn change_set_ready(state: &mut State, preview: ChangeSetPreview) {
+    state.deploy.previews.push_back(preview);
+}
+
+/// Open the next waiting change set's review through the gate (called when no dialog is open).
+pub fn open_queued_preview(state: &mut State) {
+    let Some(preview) = state.deploy.previews.pop_front() else {
+        return;
+    };
+    // The target is the change set's own stack ARN: no fallback to the session.
+    let probe = StackSummary {
+        id: preview.stack_id.clone(),
+        ..StackSummary::default()
+    };
+    let (Some(account), Some(region)) = (probe.account_from_arn(), probe.region_from_arn()) else {
+        state.toast(
+            ToastLevel::Error,
+            format!(
+                "change set {} names no usable stack ARN ({:?}); not offering to execute it",
+                preview.change_set_name, preview.stack_id
+            ),
+        );
+        return;
+    };
+    let (account, region) = (account.to_string(), region.to_string());
+    let environment = state.environment_of(Some(&account));
+    let op = MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
+        target: StackTarget {
+            account,
+            region,
+            environment,
+            stack_name: preview.stack_name.clone(),
+            stack_id: preview.stack_id.clone(),
+        },
+        preview,
+    });
+    match state.gate.request(op) {
+        Ok(request) => state.open_confirm(request),
+        Err(refusal) => state.toast(
+            ToastLevel::Error,
+            format!(
+                "change set not offered for execution: {refusal}; it stays in AWS until deleted"
+            ),
+        ),
+    }
+}
