@@ -285,6 +285,9 @@ pub struct InventoryState {
     pub pending_delete: Option<String>,
     /// When the next quiet refresh of the list is due (ms since the epoch).
     pub next_refresh_ms: i64,
+    /// List refreshes that failed in a row; each one doubles the interval (up to 5 minutes),
+    /// so a throttled or unreachable account is not polled harder.
+    pub refresh_failures: u32,
 }
 
 impl InventoryState {
@@ -653,17 +656,21 @@ impl State {
 
     /// Refresh every `*_IN_PROGRESS` list every 5 s, otherwise every minute.
     fn refresh_interval_ms(&self) -> i64 {
-        if self.inventory.any_in_progress() {
+        let base: i64 = if self.inventory.any_in_progress() {
             5_000
         } else {
             60_000
-        }
+        };
+        let factor = 1_i64 << self.inventory.refresh_failures.min(6);
+        (base * factor).min(300_000)
     }
 
     /// The periodic, quiet refresh: the list, and the open detail while its stack moves.
     fn periodic_refresh(&mut self) -> Vec<Cmd> {
         let inv = &self.inventory;
-        if !inv.loaded || inv.loading || self.now_ms < inv.next_refresh_ms {
+        // Before the first answer (or the first failure) the initial load is in charge.
+        let started = inv.loaded || inv.next_refresh_ms > 0;
+        if !started || inv.loading || self.now_ms < inv.next_refresh_ms {
             return Vec::new();
         }
         self.inventory.next_refresh_ms = self.now_ms + self.refresh_interval_ms();
@@ -1461,18 +1468,25 @@ fn on_read(
                 && state.inventory.error.is_none()
                 && !state.inventory.loading
                 && state.inventory.stacks == stacks;
-            state.inventory.next_refresh_ms = state.now_ms
-                + if stacks.iter().any(|s| s.status.ends_with("_IN_PROGRESS")) {
-                    5_000
-                } else {
-                    60_000
-                };
+            state.inventory.refresh_failures = 0;
+            let moving = stacks.iter().any(|s| s.status.ends_with("_IN_PROGRESS"));
+            state.inventory.next_refresh_ms = state.now_ms + if moving { 5_000 } else { 60_000 };
             if unchanged {
                 // Nothing moved: no redraw, so an idle console writes nothing.
                 state.quiet = background;
                 return Vec::new();
             }
             let selected_id = state.inventory.selected_stack().map(|s| s.id.clone());
+            // A stack that is gone (deleted here or elsewhere) takes its open detail with it.
+            if let Some(view) = &state.inventory.detail
+                && !stacks.iter().any(|s| s.id == view.stack.id)
+            {
+                let name = view.stack.name.clone();
+                state.inventory.detail = None;
+                if state.toast.is_none() {
+                    state.toast(ToastLevel::Info, format!("stack {name} is gone"));
+                }
+            }
             state.inventory.stacks = stacks;
             state.inventory.loaded = true;
             state.inventory.loading = false;
@@ -1530,6 +1544,8 @@ fn on_read(
                 ViewKey::StackList => {
                     state.inventory.loading = false;
                     state.inventory.error = Some(text.clone());
+                    state.inventory.refresh_failures += 1;
+                    state.inventory.next_refresh_ms = state.now_ms + state.refresh_interval_ms();
                 }
                 ViewKey::StackDetail => {
                     if let Some(detail) = &mut state.inventory.detail {

@@ -1652,3 +1652,57 @@ fn snapshot_drift_and_events_tabs() {
     h.key(KeyCode::Char('['));
     insta::assert_snapshot!("drift_tab", h.screen(100, 30));
 }
+
+#[test]
+fn failed_refreshes_back_off_and_a_success_resets_the_pace() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(vec![stack("api", "CREATE_COMPLETE")]);
+    let throttled = || {
+        Err(ProviderError {
+            kind: crate::engine::ports::ErrorKind::Throttled,
+            code: Some("Throttling".into()),
+            message: "Rate exceeded".into(),
+        })
+    };
+    let now = h.state.now_ms;
+    h.read_done(ViewKey::StackList, throttled());
+    assert_eq!(h.state.inventory.next_refresh_ms, now + 120_000);
+    h.read_done(ViewKey::StackList, throttled());
+    assert_eq!(h.state.inventory.next_refresh_ms, now + 240_000);
+    for _ in 0..5 {
+        h.read_done(ViewKey::StackList, throttled());
+    }
+    assert_eq!(
+        h.state.inventory.next_refresh_ms,
+        now + 300_000,
+        "capped at five minutes"
+    );
+    h.read_done(
+        ViewKey::StackList,
+        Ok(ReadOutput::Stacks(vec![stack("api", "CREATE_COMPLETE")])),
+    );
+    assert_eq!(h.state.inventory.refresh_failures, 0);
+    assert_eq!(h.state.inventory.next_refresh_ms, now + 60_000);
+}
+
+#[test]
+fn a_stack_that_is_gone_closes_its_detail() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Enter);
+    assert!(h.state.inventory.detail.is_some());
+    let name = h
+        .state
+        .inventory
+        .detail
+        .as_ref()
+        .map(|v| v.stack.name.clone());
+    let rest: Vec<StackSummary> = three_stacks()
+        .into_iter()
+        .filter(|s| Some(&s.name) != name.as_ref())
+        .collect();
+    h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(rest)));
+    assert!(h.state.inventory.detail.is_none());
+}
