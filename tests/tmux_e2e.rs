@@ -299,3 +299,97 @@ fn read_only_console_refuses_a_delete() {
     );
     assert_chain_intact(&dirs.audit_log());
 }
+
+/// Decisions recorded for one operation on one stack, in file order.
+fn audit_of(path: &Path, operation: &str, stack: &str) -> Vec<String> {
+    support::read_audit(path)
+        .iter()
+        .filter(|e| e["operation"] == operation && e["target"]["stack_name"] == stack)
+        .map(|e| e["decision"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    let dirs = TestDirs::new();
+    let tmux = Tmux::start("deploy", &dirs, &moto, &["--env", "DEV"]);
+    tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
+
+    tmux.keys(&["n"]);
+    tmux.wait_for("the template picker", |s| {
+        s.contains("Deploy: pick a template") && s.contains("s3-bucket")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the S3 form", |s| {
+        s.contains("Deploy a new stack from library:s3-bucket") && s.contains("Stack name")
+    });
+
+    // A name CloudFormation would refuse: the form says why, next to the field.
+    tmux.type_text("9web");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the stack-name error", |s| {
+        s.contains("must start with a letter") && s.contains("need attention")
+    });
+    tmux.keys(&["BSpace", "BSpace", "BSpace", "BSpace"]);
+    tmux.type_text("web-assets");
+    // Sending again moves the focus to the next field that needs a value: Owner, then
+    // CostCenter (both have no default).
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the Owner field to need a value", |s| {
+        s.lines().any(|l| l.contains("▸ Owner"))
+    });
+    tmux.type_text("platform-team");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the CostCenter field to need a value", |s| {
+        s.lines().any(|l| l.contains("▸ Cost center"))
+    });
+    tmux.type_text("cc-42");
+    tmux.keys(&["C-s"]);
+
+    let review = tmux.wait_for("the parameter review", |s| {
+        s.contains("Confirm: create-change-set") && s.contains("nothing changes until you execute")
+    });
+    assert!(
+        review
+            .lines()
+            .any(|l| l.contains("Owner") && l.contains("platform-team")),
+        "{review}"
+    );
+    assert!(review.contains("DEV"), "{review}");
+    tmux.keys(&["y"]);
+
+    let preview = tmux.wait_for("the change-set preview", |s| {
+        s.contains("Review change set") && s.contains("AWS::S3::Bucket")
+    });
+    assert!(preview.contains("(CREATE)"), "{preview}");
+    assert!(preview.contains("Add 2"), "{preview}");
+    tmux.keys(&["y"]);
+
+    let done = tmux.wait_for("the stack to be created and listed", |s| {
+        s.contains("web-assets: CREATE_COMPLETE")
+            && s.lines().any(|l| {
+                l.contains("web-assets") && l.contains("CREATE_COMPLETE") && l.starts_with('│')
+            })
+    });
+    assert!(!done.contains("Review change set"), "{done}");
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "web-assets"))
+            .as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+
+    tmux.keys(&["q"]);
+    assert_exited_cleanly(&tmux);
+    let audit = dirs.audit_log();
+    for operation in ["create-change-set", "execute-change-set"] {
+        assert_eq!(
+            audit_of(&audit, operation, "web-assets"),
+            ["requested", "confirmed", "started", "succeeded"],
+            "{operation}"
+        );
+    }
+    assert_chain_intact(&audit);
+}
