@@ -366,6 +366,14 @@ fn interface_groups(
     groups
 }
 
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
 impl ParameterSpec {
     pub fn is_list(&self) -> bool {
         self.kind == "CommaDelimitedList" || self.kind.starts_with("List<")
@@ -411,12 +419,12 @@ impl ParameterSpec {
         if let Some(min) = self.min_length
             && chars < min
         {
-            return Err(self.refusal(format!("at least {min} characters")));
+            return Err(self.refusal(format!("at least {min} {}", plural(min, "character"))));
         }
         if let Some(max) = self.max_length
             && chars > max
         {
-            return Err(self.refusal(format!("at most {max} characters")));
+            return Err(self.refusal(format!("at most {max} {}", plural(max, "character"))));
         }
         for item in items {
             if !self.allowed_values.is_empty() && !self.allowed_values.iter().any(|a| a == item) {

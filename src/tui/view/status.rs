@@ -95,6 +95,14 @@ pub fn bottom_line(frame: &mut Frame, state: &State, area: Rect) {
                 };
                 Line::styled(fit(&toast.text, width), style)
             }
+            // Overlays carry their own key line; the pane's keys do not apply under them.
+            None if matches!(
+                state.mode,
+                Mode::Confirm(_) | Mode::Picker(_) | Mode::Form(_) | Mode::Help { .. }
+            ) =>
+            {
+                Line::default()
+            }
             None => hints(state),
         },
     };
