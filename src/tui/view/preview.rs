@@ -127,7 +127,10 @@ pub fn render(
         header.push("DETAILS");
     }
     let more = preview.changes.len().saturating_sub(start + rows_height);
-    let title = if more > 0 || start > 0 {
+    let title = if preview.changes.is_empty() {
+        // Parameters, outputs or stack tags only (some endpoints also omit resource rows).
+        "CloudFormation lists no resource changes".to_string()
+    } else if more > 0 || start > 0 {
         format!(
             "rows {}-{} of {} (j/k, PgUp/PgDn)",
             start + 1,
