@@ -366,7 +366,10 @@ fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
     });
     assert!(preview.contains("(CREATE)"), "{preview}");
     assert!(preview.contains("Add 2"), "{preview}");
+    // The review opened by itself: a single `y` does nothing; Tab to Execute, then Enter.
     tmux.keys(&["y"]);
+    tmux.wait_for("the hint", |s| s.contains("Tab to Execute, then Enter"));
+    tmux.keys(&["Tab", "Enter"]);
 
     let done = tmux.wait_for("the stack to be created and listed", |s| {
         s.contains("web-assets: CREATE_COMPLETE")

@@ -1278,7 +1278,7 @@ fn on_dialog_key(state: &mut State, mut dialog: ConfirmDialog, key: KeyEvent) ->
         if is_preview {
             state.toast(
                 ToastLevel::Warn,
-                "not executed; the change set could not be discarded from here (read-only) and stays in AWS",
+                "not executed; the change set could not be discarded from here (read-only mode, or the audit log is unavailable) and stays in AWS",
             );
         } else if is_create && let Some(form) = state.deploy.parked_form.take() {
             state.mode = Mode::Form(form);
@@ -1308,6 +1308,12 @@ fn on_dialog_key(state: &mut State, mut dialog: ConfirmDialog, key: KeyEvent) ->
                 (DialogFocus::Confirm, true) => DialogFocus::Input,
                 (DialogFocus::Confirm, false) => DialogFocus::Cancel,
             };
+        }
+        // A review opens by itself when CloudFormation has computed the change set, perhaps
+        // while the person is typing elsewhere: single-letter answers do nothing there, so a
+        // stray `y` cannot execute and a stray `n` cannot discard.
+        KeyCode::Char('y' | 'n') if !typed_tier && is_preview => {
+            dialog.error = Some("Tab to Execute, then Enter; Esc discards".into());
         }
         KeyCode::Char('n') if !typed_tier => return cancel(state),
         KeyCode::Char('y') if !typed_tier => return confirm(state, dialog),

@@ -1706,3 +1706,29 @@ fn a_stack_that_is_gone_closes_its_detail() {
     h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(rest)));
     assert!(h.state.inventory.detail.is_none());
 }
+
+#[test]
+fn a_review_that_opened_by_itself_ignores_stray_y_and_n() {
+    let mut h = Harness::with(false, Some(Environment::Dev)).with_identity();
+    h.send(Msg::Engine(ready("api", Some("False"))));
+    assert!(matches!(h.state.mode, Mode::Confirm(_)));
+    // e.g. typed into Chat, or `n` for the next search match, just as the review opened
+    for c in ['y', 'n', 'y'] {
+        assert!(executed(&h.key(KeyCode::Char(c))).is_empty(), "{c}");
+        assert!(matches!(h.state.mode, Mode::Confirm(_)), "{c}");
+    }
+    // a stray Enter lands on Discard: nothing is executed
+    let cmds = h.key(KeyCode::Enter);
+    assert!(matches!(
+        executed(&cmds).as_slice(),
+        [MutatingOp::DiscardChangeSet(_)]
+    ));
+    // the deliberate way: Tab to Execute, then Enter
+    h.send(Msg::Engine(ready("api", Some("False"))));
+    h.key(KeyCode::Tab);
+    let cmds = h.key(KeyCode::Enter);
+    assert!(matches!(
+        executed(&cmds).as_slice(),
+        [MutatingOp::ExecuteChangeSet(_)]
+    ));
+}

@@ -223,7 +223,9 @@ pub async fn delete_stack(
             ctx,
             Goal::Delete,
             poll,
-            false,
+            // The status may still be the one from before (e.g. UPDATE_COMPLETE, or the
+            // DELETE_FAILED of an earlier try): believe a failure only once the delete shows.
+            true,
             ProviderError::new(
                 ErrorKind::Detached,
                 "stopped following; the delete goes on in CloudFormation",

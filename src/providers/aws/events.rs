@@ -299,7 +299,9 @@ impl Follower {
                     ));
                     started = true;
                 }
-                if started {
+                // A stack that is gone cannot be a status from before the delete was sent.
+                let gone = goal == Goal::Delete && settled == Settlement::Succeeded;
+                if started || gone {
                     match settled {
                         Settlement::InProgress => {}
                         Settlement::Succeeded => {

@@ -65,7 +65,7 @@ pub(super) fn footer(state: &State, dialog: &ConfirmDialog) -> (Vec<Line<'static
             ]));
         }
         RiskTier::Simple => lines.push(Line::raw(if preview {
-            " Press y to execute, n or Esc to discard the change set."
+            " Tab to Execute, then Enter. Esc discards the change set."
         } else {
             " Press y to confirm, n or Esc to cancel."
         })),
