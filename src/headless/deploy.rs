@@ -128,8 +128,9 @@ async fn deploy_with(
         template: TemplateSource::body(chosen.origin, chosen.body),
         parameters,
     });
-    // Computing the change set is the `y` tier; the flag given is the person's answer.
-    let preview = match runner.change(create, "").await? {
+    // Computing the change set: the flag given is the person's answer, and in PRD (typed
+    // tier) the stack name they typed on the command line is the typed text.
+    let preview = match runner.change(create, &args.stack).await? {
         MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview)) => preview,
         MutationOutput::ChangeSet(ChangeSetOutcome::NoChanges { message, .. }) => {
             write_out(

@@ -44,6 +44,13 @@ impl ResourceChange {
     pub fn is_destructive(&self) -> bool {
         self.action == "Remove"
             || matches!(self.replacement.as_deref(), Some("True" | "Conditional"))
+            || self.is_nested_stack_update()
+    }
+
+    /// A nested stack's own changes are not listed in its parent's change set: whatever it
+    /// removes or replaces is hidden, so it counts as destructive until proven otherwise.
+    pub fn is_nested_stack_update(&self) -> bool {
+        self.action == "Modify" && self.resource_type == "AWS::CloudFormation::Stack"
     }
 }
 
@@ -190,6 +197,11 @@ mod tests {
         assert!(change("Modify", Some("Conditional")).is_destructive());
         assert!(!change("Modify", Some("False")).is_destructive());
         assert!(!change("Add", None).is_destructive());
+        let nested = ResourceChange {
+            resource_type: "AWS::CloudFormation::Stack".into(),
+            ..change("Modify", Some("False"))
+        };
+        assert!(nested.is_destructive(), "its own changes are hidden");
     }
 
     #[test]

@@ -356,6 +356,21 @@ impl Gate {
         })
     }
 
+    /// A change refused in read-only mode before its operation could even be built (`n` would
+    /// open the deploy form): no request exists, but the refusal is audited all the same.
+    pub fn refuse_before_request(&self, operation: &str, what: &str) -> Result<(), String> {
+        let record = crate::audit::AuditRecord {
+            actor: self.actor.clone(),
+            operation: operation.to_string(),
+            target: serde_json::json!({ "action": what }),
+            environment: "UNKNOWN".to_string(),
+            decision: Decision::RefusedReadOnly,
+            request_id: None,
+            detail: self.latch.reason(),
+        };
+        self.audit.append(&record).map_err(|e| e.to_string())
+    }
+
     fn record(
         &self,
         op: &MutatingOp,

@@ -147,8 +147,15 @@ impl MutatingOp {
             // Deletes are never reversible: always the typed tier, whatever the environment.
             MutatingOp::DeleteStack(d) => RiskTier::TypeName(d.target.stack_name.clone()),
             // Computing a change set changes no resource (the preview it yields is confirmed on
-            // its own), and its failure or cancellation is cleaned up: `y`/`Enter` everywhere.
-            MutatingOp::CreateChangeSet(_) => RiskTier::Simple,
+            // its own), and its failure or cancellation is cleaned up: `y`/`Enter`, except in
+            // PRD, where every change is typed.
+            MutatingOp::CreateChangeSet(c) => {
+                if c.environment.is_production_grade() {
+                    RiskTier::TypeName(c.stack_name.clone())
+                } else {
+                    RiskTier::Simple
+                }
+            }
             MutatingOp::ExecuteChangeSet(e) => {
                 if e.preview.has_destructive() || e.target.environment.is_production_grade() {
                     RiskTier::TypeName(e.target.stack_name.clone())
@@ -371,8 +378,12 @@ mod tests {
     fn change_set_tiers_follow_the_preview_and_the_environment() {
         use crate::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
         assert_eq!(
-            MutatingOp::CreateChangeSet(create_change_set(Environment::Prd)).risk(),
+            MutatingOp::CreateChangeSet(create_change_set(Environment::Dev)).risk(),
             RiskTier::Simple
+        );
+        assert_eq!(
+            MutatingOp::CreateChangeSet(create_change_set(Environment::Prd)).risk(),
+            RiskTier::TypeName("db".into())
         );
         let execute = |env, action: &str, replacement: Option<&str>| {
             MutatingOp::ExecuteChangeSet(ExecuteChangeSet {

@@ -642,9 +642,15 @@ impl State {
             return false;
         }
         let reason = self.gate.latch().reason().unwrap_or_default();
+        let audited = self
+            .gate
+            .refuse_before_request("create-change-set", what)
+            .err()
+            .map(|e| format!("; the audit log could not record it: {e}"))
+            .unwrap_or_default();
         self.toast(
             ToastLevel::Error,
-            format!("read-only: {what} refused ({reason})"),
+            format!("read-only: {what} refused ({reason}){audited}"),
         );
         true
     }

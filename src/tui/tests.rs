@@ -1043,7 +1043,7 @@ fn open_rds_form(h: &mut Harness) {
 
 #[test]
 fn deploy_flow_from_picker_to_executed_change_set() {
-    let mut h = Harness::new(false)
+    let mut h = Harness::with(false, Some(Environment::Dev))
         .with_identity()
         .with_stacks(three_stacks());
     open_rds_form(&mut h);
@@ -1224,7 +1224,7 @@ fn s3_stack_parameters() -> Vec<StackParameter> {
 
 #[test]
 fn update_keeps_unchanged_values_and_the_current_template() {
-    let mut h = Harness::new(false)
+    let mut h = Harness::with(false, Some(Environment::Dev))
         .with_identity()
         .with_stacks(three_stacks());
     let cmds = h.key(KeyCode::Char('u')); // on api
@@ -1323,11 +1323,22 @@ fn read_only_refuses_deploy_update_delete_and_protection() {
     let cmds = h.key(KeyCode::Char('p'));
     assert!(executed(&cmds).is_empty());
     assert!(matches!(h.state.mode, Mode::Normal));
-    assert!(
-        h.audit
-            .records()
-            .iter()
-            .all(|r| r.decision != Decision::Confirmed)
+    let records = h.audit.records();
+    assert!(records.iter().all(|r| r.decision != Decision::Confirmed));
+    // every refusal is audited, including those refused before an operation existed
+    let refused: Vec<&str> = records
+        .iter()
+        .filter(|r| r.decision == Decision::RefusedReadOnly)
+        .map(|r| r.operation.as_str())
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "create-change-set",
+            "create-change-set",
+            "delete-stack",
+            "set-termination-protection"
+        ]
     );
     // the hints grey n, u and d with the reason
     let buffer = {
@@ -1731,4 +1742,26 @@ fn a_review_that_opened_by_itself_ignores_stray_y_and_n() {
         executed(&cmds).as_slice(),
         [MutatingOp::ExecuteChangeSet(_)]
     ));
+}
+
+#[test]
+fn in_prd_even_computing_a_change_set_needs_the_typed_name() {
+    // no config mapping: the account is unmapped, which counts as PRD
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Char('n'));
+    h.key(KeyCode::Enter); // s3-bucket
+    h.type_text("web-assets");
+    fill(&mut h, "Owner", "web");
+    fill(&mut h, "CostCenter", "cc-1");
+    ctrl(&mut h, 's');
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the review opens");
+    };
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("web-assets".into())
+    );
+    assert!(executed(&h.key(KeyCode::Char('y'))).is_empty());
 }
