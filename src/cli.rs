@@ -108,6 +108,10 @@ pub enum Command {
         /// on an update, or take the template's default.
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
+        /// A parameter whose value is read from an environment variable; required for NoEcho
+        /// (secret) parameters, whose values must not appear in `ps` or shell history.
+        #[arg(long = "param-env", value_name = "KEY=ENV_VAR")]
+        param_envs: Vec<String>,
         /// Compute the change set, print it, and delete it again: nothing is changed.
         #[arg(long)]
         plan: bool,

@@ -31,6 +31,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             template,
             stack,
             params,
+            param_envs,
             plan,
             confirm,
             json,
@@ -40,6 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 template,
                 stack,
                 params,
+                param_envs,
                 plan,
                 json,
                 confirm,
@@ -79,6 +81,9 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Diagnostics go to a file in the data dir, never to the terminal the console draws on.
 fn init_tracing(paths: &Paths) {
+    if let Some(dir) = paths.trace_log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -88,6 +93,17 @@ fn init_tracing(paths: &Paths) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // At trace level the SDK logs request bodies, and a CreateChangeSet body carries NoEcho
+    // parameter values: cap the SDK's runtime whatever OPSDECK_LOG asks for.
+    let filter = [
+        "aws_smithy_runtime=info",
+        "aws_smithy_runtime_api=info",
+        "aws_smithy_http_client=info",
+        "hyper=info",
+    ]
+    .into_iter()
+    .filter_map(|d| d.parse().ok())
+    .fold(filter, |f, d| f.add_directive(d));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::sync::Mutex::new(file))

@@ -999,7 +999,7 @@ async fn stub_an_update_whose_name_now_belongs_to_another_stack_is_refused() {
         ))
         .await;
     let err = result.expect_err("refused");
-    assert!(err.contains("is no longer"), "{err}");
+    assert!(err.contains("was placed on"), "{err}");
     let actions: Vec<String> = stub.requests().iter().map(|r| r.action.clone()).collect();
     assert!(
         actions.contains(&"DeleteChangeSet".to_string()),

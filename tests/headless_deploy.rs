@@ -227,3 +227,101 @@ fn read_only_refuses_plan_deploy_and_delete_and_changes_nothing() {
         "{audit:#?}"
     );
 }
+
+const SECRET_TEMPLATE: &str = r#"Parameters:
+  Token:
+    Type: String
+    NoEcho: true
+    MinLength: 8
+    Description: A secret the stack needs.
+  TopicName:
+    Type: String
+    Default: secret-test-topic
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: !Ref TopicName
+"#;
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_come_from_the_environment_and_reach_no_file() {
+    let moto = MotoServer::start();
+    let dirs = TestDirs::new();
+    let template = dirs.root().join("secret.yaml");
+    std::fs::write(&template, SECRET_TEMPLATE).expect("write template");
+    let template = template.display().to_string();
+    const SECRET: &str = "s3cr3t-value-do-not-leak";
+
+    // On the command line it would show in ps and shell history: refused before anything runs.
+    let refused = opsdeck(
+        &moto,
+        &dirs,
+        &[
+            "deploy",
+            &template,
+            "--stack",
+            "secretive",
+            "--param",
+            &format!("Token={SECRET}"),
+            "--plan",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("--param-env Token=ENV_VAR"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    // From the environment, with the most verbose diagnostics there are.
+    hermetic_aws_env();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    dirs.apply(&mut command);
+    let out = command
+        .args([
+            "deploy",
+            &template,
+            "--stack",
+            "secretive",
+            "--param-env",
+            "Token=OPSDECK_TEST_TOKEN",
+            "--confirm",
+            "secretive",
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--env",
+            "DEV",
+        ])
+        .env("OPSDECK_TEST_TOKEN", SECRET)
+        .env("OPSDECK_LOG", "trace")
+        .output()
+        .expect("run opsdeck");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(SECRET));
+    assert!(!text(&out.stderr).contains(SECRET));
+    let files = files_under(dirs.root());
+    assert!(
+        files.iter().any(|f| f.ends_with("opsdeck.log")),
+        "the trace log exists: {files:?}"
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let found = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+        assert!(!found, "the secret is in {}", file.display());
+    }
+}

@@ -19,6 +19,8 @@ pub struct DeployArgs {
     pub stack: String,
     /// `KEY=VALUE` pairs.
     pub params: Vec<String>,
+    /// `KEY=ENV_VAR` pairs: the value is read from the environment (secrets).
+    pub param_envs: Vec<String>,
     /// Compute and print the change set, then delete it.
     pub plan: bool,
     pub json: bool,
@@ -59,10 +61,10 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
             return 2;
         }
     };
-    let given = match plan::parse_param_args(&args.params) {
+    let given = match given_parameters(&chosen.template, &args) {
         Ok(given) => given,
         Err(e) => {
-            eprintln!("opsdeck deploy: --param {e}");
+            eprintln!("opsdeck deploy: {e}");
             return 2;
         }
     };
@@ -82,6 +84,33 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
             stop.exit_code()
         }
     }
+}
+
+/// `--param` and `--param-env` together. A NoEcho parameter given with `--param` is refused:
+/// its value would sit in `ps`, shell history and CI logs.
+fn given_parameters(
+    template: &crate::cfn::template::Template,
+    args: &DeployArgs,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut given = plan::parse_param_args(&args.params).map_err(|e| format!("--param {e}"))?;
+    for key in given.keys() {
+        if template.parameter(key).is_some_and(|p| p.no_echo) {
+            return Err(format!(
+                "--param {key}: {key} is a NoEcho (secret) parameter; pass it with --param-env {key}=ENV_VAR so the value stays out of ps and shell history"
+            ));
+        }
+    }
+    let from_env =
+        plan::parse_param_args(&args.param_envs).map_err(|e| format!("--param-env {e}"))?;
+    for (key, var) in from_env {
+        let value = std::env::var(&var).map_err(|_| {
+            format!("--param-env {key}={var}: the environment variable {var} is not set")
+        })?;
+        if given.insert(key.clone(), value).is_some() {
+            return Err(format!("{key} is given by both --param and --param-env"));
+        }
+    }
+    Ok(given)
 }
 
 async fn deploy_with(

@@ -110,19 +110,37 @@ pub async fn create_change_set(
     };
     drop(approved);
     let change_set_id = clean(out.id());
-    let stack_id = clean_opt(out.stack_id())
-        .or_else(|| op.existing_stack_id.clone())
-        .unwrap_or_default();
-    if let Some(expected) = &op.existing_stack_id
-        && *expected != stack_id
+    let stack_id = clean_opt(out.stack_id()).unwrap_or_default();
+    // The change set must sit on exactly the chosen stack (an update), or on a stack in the
+    // account and region the person saw in the dialog (a new one).
+    let arn = crate::model::StackSummary {
+        id: stack_id.clone(),
+        ..Default::default()
+    };
+    let placed = arn.account_from_arn() == Some(op.account.as_str())
+        && arn.region_from_arn() == Some(op.region.as_str());
+    if !placed
+        || op
+            .existing_stack_id
+            .as_ref()
+            .is_some_and(|e| *e != stack_id)
     {
-        // The name now belongs to another stack than the one the person chose.
+        let expected = op
+            .existing_stack_id
+            .clone()
+            .unwrap_or_else(|| format!("a stack in {} / {}", op.account, op.region));
+        // E.g. the name now belongs to another stack than the one the person chose.
         let _ = delete_change_set(cfn, ctx, &change_set_id).await;
         return Err(ProviderError::new(
             ErrorKind::Invalid,
             format!(
-                "stack {} is no longer {expected} (the change set attached to {stack_id}); the change set was deleted, refresh and deploy again",
-                op.stack_name
+                "the change set for {} was placed on {:?}, not on {expected}; it was deleted: refresh and deploy again",
+                op.stack_name,
+                if stack_id.is_empty() {
+                    "no stack"
+                } else {
+                    stack_id.as_str()
+                }
             ),
         ));
     }
