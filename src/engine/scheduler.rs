@@ -145,6 +145,8 @@ pub enum MutationRefused {
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub read_concurrency: usize,
+    /// Follows and drift checks running at once (they queue beyond this).
+    pub long_read_concurrency: usize,
     pub read_attempts: u32,
     pub read_backoff_base: Duration,
     pub read_backoff_max: Duration,
@@ -159,6 +161,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             read_concurrency: 4,
+            long_read_concurrency: 8,
             read_attempts: 5,
             read_backoff_base: Duration::from_millis(400),
             read_backoff_max: Duration::from_secs(10),
@@ -187,6 +190,9 @@ struct Inner {
     events: UnboundedSender<EngineEvent>,
     config: EngineConfig,
     read_slots: Semaphore,
+    /// Follows and drift checks last minutes: they get their own slots, so they never hold
+    /// the slots the list, detail and identity reads need.
+    long_read_slots: Semaphore,
     latest: Mutex<HashMap<ViewKey, (JobId, CancellationToken)>>,
     target_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     cancels: Mutex<HashMap<JobId, CancellationToken>>,
@@ -222,6 +228,7 @@ impl Engine {
         let latch = gate.latch().clone();
         let cloud = cloud.shared();
         let read_slots = Semaphore::new(config.read_concurrency.max(1));
+        let long_read_slots = Semaphore::new(config.long_read_concurrency.max(1));
         let engine = Engine {
             inner: Arc::new(Inner {
                 cloud: cloud.clone(),
@@ -232,6 +239,7 @@ impl Engine {
                 events,
                 config,
                 read_slots,
+                long_read_slots,
                 latest: Mutex::default(),
                 target_locks: Mutex::default(),
                 cancels: Mutex::default(),
@@ -531,8 +539,13 @@ impl Engine {
 
     async fn run_read(&self, op: &ReadOp, ctx: &TaskCtx) -> ProviderResult<ReadOutput> {
         let cancelled = || ProviderError::new(ErrorKind::Cancelled, "cancelled");
+        let slots = if ViewKey::of(op).long_running() {
+            &self.inner.long_read_slots
+        } else {
+            &self.inner.read_slots
+        };
         let permit = tokio::select! {
-            p = self.inner.read_slots.acquire() => p.map_err(|_| cancelled())?,
+            p = slots.acquire() => p.map_err(|_| cancelled())?,
             _ = ctx.cancelled() => return Err(cancelled()),
         };
         self.set_running(ctx.job_id());

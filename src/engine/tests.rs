@@ -708,3 +708,32 @@ async fn quiet_refreshes_leave_no_job_record() {
     assert_eq!(rig.store.recent(100).unwrap().len(), before);
     assert_eq!(cloud.list_calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn long_follows_never_hold_the_slots_other_reads_need() {
+    let cloud = Arc::new(FakeCloud {
+        delete_delay: Duration::from_secs(3600),
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    for name in ["a", "b", "c", "d", "e", "f"] {
+        rig.engine
+            .submit_read(ReadOp::FollowStack {
+                scope: scope(),
+                stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+                stack_name: name.into(),
+            })
+            .expect("job");
+    }
+    let list = rig
+        .engine
+        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .expect("job");
+    let done = until(&mut rig.events, |e| match e {
+        EngineEvent::ReadDone { job, result, .. } if job == list => Some(result.is_ok()),
+        _ => None,
+    })
+    .await;
+    assert!(done, "the list read ran while six follows were running");
+    assert_eq!(cloud.list_calls.load(Ordering::SeqCst), 1);
+}

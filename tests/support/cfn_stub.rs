@@ -580,6 +580,24 @@ fn handle(state: &Mutex<State>, body: String) -> (&'static str, String) {
             }
             ok(&action, "")
         }
+        "ListChangeSets" => {
+            let stack = match find(&st, &p("StackName")) {
+                Some(i) => st.stacks[i].id.clone(),
+                None => p("StackName"),
+            };
+            let members: String = st
+                .change_sets
+                .iter()
+                .filter(|c| c.stack_id == stack)
+                .map(|c| {
+                    format!(
+                        "<member><ChangeSetId>{}</ChangeSetId><ChangeSetName>{}</ChangeSetName><StackId>{}</StackId></member>",
+                        c.id, c.name, c.stack_id
+                    )
+                })
+                .collect();
+            ok(&action, &format!("<Summaries>{members}</Summaries>"))
+        }
         "ExecuteChangeSet" => {
             let key = p("ChangeSetName");
             let Some(pos) = st.change_sets.iter().position(|c| c.id == key) else {

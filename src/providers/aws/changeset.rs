@@ -344,6 +344,33 @@ async fn delete_if_empty(
             return Err(e);
         }
     };
+    if status == "REVIEW_IN_PROGRESS" {
+        // Someone else may be reviewing their own change set on the same empty stack: leave
+        // it to them.
+        match cfn
+            .list_change_sets()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(classify)
+        {
+            Ok(out) if !out.summaries().is_empty() => {
+                let msg = format!(
+                    "kept the empty stack {stack_name}: it holds {} other change set(s)",
+                    out.summaries().len()
+                );
+                ctx.info(&msg);
+                return Ok(msg);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                ctx.warn(format!(
+                    "could not list the change sets of {stack_name}, so the empty stack was kept: {e}"
+                ));
+                return Err(e);
+            }
+        }
+    }
     match status.as_str() {
         "REVIEW_IN_PROGRESS" => match cfn
             .delete_stack()
