@@ -62,6 +62,26 @@ pub fn choose(spec: &str) -> Result<ChosenTemplate, TemplateError> {
         ),
         None => {
             let path = Path::new(spec);
+            // Only a regular file of a size CloudFormation accepts is read: a FIFO or a device
+            // would block (this runs on the console's loop), a huge file is refused anyway.
+            if let Ok(meta) = std::fs::metadata(path) {
+                let refuse = |message: String| TemplateError {
+                    path: path.to_path_buf(),
+                    line: None,
+                    column: None,
+                    field: None,
+                    message,
+                };
+                if !meta.is_file() {
+                    return Err(refuse("not a regular file".into()));
+                }
+                if meta.len() > MAX_TEMPLATE_BODY as u64 {
+                    return Err(refuse(format!(
+                        "template is {} bytes; CloudFormation takes at most {MAX_TEMPLATE_BODY} inline (upload it to S3 instead)",
+                        meta.len()
+                    )));
+                }
+            }
             let body = std::fs::read_to_string(path).map_err(|e| TemplateError {
                 path: path.to_path_buf(),
                 line: None,
@@ -130,6 +150,19 @@ mod tests {
             assert_eq!(chosen.origin, format!("library:{}", entry.name));
             assert!(!chosen.template.resources.is_empty(), "{}", entry.name);
         }
+    }
+
+    #[test]
+    fn devices_directories_and_huge_files_are_refused_without_reading() {
+        let err = choose("/dev/zero").unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = choose(env!("CARGO_MANIFEST_DIR")).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, "#".repeat(MAX_TEMPLATE_BODY + 1)).expect("write");
+        let err = choose(&big.display().to_string()).unwrap_err().to_string();
+        assert!(err.contains("at most 51200"), "{err}");
     }
 
     #[test]

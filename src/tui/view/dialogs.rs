@@ -175,6 +175,17 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
             lines.push(field("Region", c.region.clone()));
             lines.push(env_line(c.environment));
             lines.push(field("Change set", c.change_set_name.clone()));
+            // The provider always acknowledges the IAM capabilities: say when it matters.
+            let iam = match &c.template {
+                crate::ops::TemplateSource::Body { body, .. } => body.contains("AWS::IAM::"),
+                crate::ops::TemplateSource::Previous => false,
+            };
+            if iam {
+                lines.push(Line::styled(
+                    " This template creates IAM resources: CAPABILITY_IAM and CAPABILITY_NAMED_IAM are acknowledged.",
+                    s.warning,
+                ));
+            }
             lines.push(Line::raw(""));
             lines.push(Line::styled(" Parameters", s.header));
             let key_width = c
