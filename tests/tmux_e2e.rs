@@ -309,15 +309,9 @@ fn audit_of(path: &Path, operation: &str, stack: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
-    let rt = support::runtime();
-    let moto = MotoServer::start();
-    let cfn = moto.cfn();
-    let dirs = TestDirs::new();
-    let tmux = Tmux::start("deploy", &dirs, &moto, &["--env", "DEV"]);
-    tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
-
+/// `n`, pick s3-bucket, fill the form (a refused stack name corrected), review the
+/// parameters and compute the change set. Returns when the preview is on screen.
+fn fill_the_s3_form_and_compute(tmux: &Tmux) -> String {
     tmux.keys(&["n"]);
     tmux.wait_for("the template picker", |s| {
         s.contains("Deploy: pick a template") && s.contains("s3-bucket")
@@ -361,9 +355,21 @@ fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
     assert!(review.contains("DEV"), "{review}");
     tmux.keys(&["y"]);
 
-    let preview = tmux.wait_for("the change-set preview", |s| {
+    tmux.wait_for("the change-set preview", |s| {
         s.contains("Review change set") && s.contains("AWS::S3::Bucket")
-    });
+    })
+}
+
+#[test]
+fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    let dirs = TestDirs::new();
+    let tmux = Tmux::start("deploy", &dirs, &moto, &["--env", "DEV"]);
+    tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
+
+    let preview = fill_the_s3_form_and_compute(&tmux);
     assert!(preview.contains("(CREATE)"), "{preview}");
     assert!(preview.contains("Add 2"), "{preview}");
     // The review opened by itself: a single `y` does nothing; Tab to Execute, then Enter.
@@ -395,4 +401,48 @@ fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
         );
     }
     assert_chain_intact(&audit);
+}
+
+#[test]
+fn a_review_left_open_when_the_session_drops_is_discarded() {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    let dirs = TestDirs::new();
+    let tmux = Tmux::start("drop", &dirs, &moto, &["--env", "DEV"]);
+    tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
+    fill_the_s3_form_and_compute(&tmux);
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "web-assets"))
+            .as_deref(),
+        Some("REVIEW_IN_PROGRESS"),
+        "the change set's empty stack exists while the review is open"
+    );
+    // The SSH session drops: tmux hangs up on the pane.
+    assert!(tmux.run(&["kill-pane", "-t", "0"]).status.success());
+    let deadline = std::time::Instant::now() + SCREEN_TIMEOUT;
+    while !rt.block_on(support::stack_is_gone(&cfn, "web-assets")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the empty stack was left behind"
+        );
+        std::thread::sleep(POLL);
+    }
+    let deadline = std::time::Instant::now() + SCREEN_TIMEOUT;
+    loop {
+        let discarded = audit_of(&dirs.audit_log(), "discard-change-set", "web-assets");
+        if discarded.last().map(String::as_str) == Some("succeeded") {
+            assert_eq!(
+                discarded,
+                ["requested", "confirmed", "started", "succeeded"]
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{discarded:?}");
+        std::thread::sleep(POLL);
+    }
+    assert_eq!(
+        audit_of(&dirs.audit_log(), "execute-change-set", "web-assets"),
+        ["requested", "cancelled"]
+    );
 }

@@ -206,8 +206,25 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     }
 
     // A confirmation left open is recorded as cancelled, so no request stays without an outcome.
-    if let Some(id) = state.gate.open_request().map(|r| r.id) {
-        state.gate.cancel(id);
+    // A change set's review left open is discarded, as Esc would have (briefly waited for, so
+    // quitting does not leave a REVIEW_IN_PROGRESS stack behind).
+    let mut discarding = None;
+    if let Some(id) = state.gate.open_request().map(|r| r.id)
+        && let Some(discard) = state.gate.cancel(id)
+    {
+        discarding = engine.submit_mutation(discard).ok();
+    }
+    if let Some(job) = discarding {
+        let wait = async {
+            while let Some(ev) = rx.recv().await {
+                if matches!(ev, EngineEvent::MutationDone { job: done, .. } if done == job) {
+                    break;
+                }
+            }
+        };
+        if tokio::time::timeout(DISCARD_ON_QUIT, wait).await.is_err() {
+            tracing::warn!("quit before the open change set was discarded (job {job})");
+        }
     }
     let interrupted = engine.shutdown();
     drop(terminal);
@@ -219,6 +236,9 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     }
     Ok(exit_code)
 }
+
+/// How long quitting waits for an open change-set review to be discarded.
+const DISCARD_ON_QUIT: Duration = Duration::from_secs(15);
 
 /// What running a `Cmd` needs besides the state.
 struct Effects<'a> {

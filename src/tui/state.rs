@@ -703,6 +703,10 @@ impl State {
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     state.quiet = false;
     let cmds = dispatch(state, msg);
+    // Quitting waited only for the jobs that were running: once they are done, quit.
+    if matches!(state.mode, Mode::QuitConfirm) && state.jobs.running() == 0 {
+        state.quit = true;
+    }
     // A change set computed while another dialog or the form was open waits for it to close.
     if matches!(state.mode, Mode::Normal) && !state.deploy.previews.is_empty() {
         state.quiet = false;

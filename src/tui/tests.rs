@@ -269,6 +269,24 @@ fn quit_asks_only_when_jobs_run() {
     assert!(!h.state.quit);
     h.key(KeyCode::Char('q'));
     assert!(matches!(h.key(KeyCode::Char('y')).as_slice(), [Cmd::Quit]));
+
+    // the job finishes while the question is open: nothing is left to wait for
+    let mut h = Harness::new(false);
+    h.state.load_history(vec![job(
+        7,
+        JobState::Running,
+        JobKind::Read,
+        "List stacks",
+    )]);
+    h.key(KeyCode::Char('q'));
+    assert!(matches!(h.state.mode, Mode::QuitConfirm));
+    h.send(Msg::Engine(EngineEvent::JobChanged(job(
+        7,
+        JobState::Succeeded,
+        JobKind::Read,
+        "List stacks",
+    ))));
+    assert!(h.state.quit);
 }
 
 #[test]
