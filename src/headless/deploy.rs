@@ -213,7 +213,24 @@ async fn deploy_with(
         target: target.clone(),
         preview: preview.clone(),
     });
+    let discard = MutatingOp::DiscardChangeSet(DiscardChangeSet {
+        target: target.clone(),
+        change_set_id: preview.change_set_id.clone(),
+        change_set_name: preview.change_set_name.clone(),
+        delete_empty_stack: preview.kind == crate::model::ChangeSetKind::Create,
+    });
     let outcome = runner.change(execute, &typed).await;
+    // Not executed after all (refused, or Ctrl-C before AWS had it): do not leave the change
+    // set, or a new stack's empty shell, behind.
+    if let Err(stop) = &outcome
+        && !stop.to_string().contains("stopped following")
+        && (matches!(stop, Stop::Refused(_)) || stop.to_string().contains("before it started"))
+    {
+        match runner.change(discard, "").await {
+            Ok(_) => eprintln!("the change set was not executed and has been discarded"),
+            Err(e) => eprintln!("the change set was not executed and could not be discarded: {e}"),
+        }
+    }
     let summary = match &outcome {
         Ok(output) => output.summary(),
         Err(stop) => stop.to_string(),
