@@ -117,7 +117,7 @@ async fn deploy_with(
     runner: &mut Runner,
     args: &DeployArgs,
     chosen: library::ChosenTemplate,
-    given: std::collections::BTreeMap<String, String>,
+    mut given: std::collections::BTreeMap<String, String>,
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
     let identity = runner.identify().await?;
@@ -136,6 +136,19 @@ async fn deploy_with(
         ),
         None => None,
     };
+    let environment = runner.environment_of(&identity.account);
+    // As in the console: a new stack's `Environment` tag parameter starts at the environment
+    // it lands in, unless given.
+    if existing_keys.is_none()
+        && environment != crate::model::Environment::Unmapped
+        && !given.contains_key("Environment")
+        && chosen
+            .template
+            .parameter("Environment")
+            .is_some_and(|p| p.allowed_values.iter().any(|v| v == environment.as_str()))
+    {
+        given.insert("Environment".into(), environment.as_str().into());
+    }
     let parameters = plan::resolve_parameters(&chosen.template, &given, existing_keys.as_deref())
         .map_err(|errors| {
         Stop::Input(
@@ -146,7 +159,6 @@ async fn deploy_with(
                 .join("\n"),
         )
     })?;
-    let environment = runner.environment_of(&identity.account);
     let create = MutatingOp::CreateChangeSet(CreateChangeSet {
         account: identity.account.clone(),
         region: region.clone(),

@@ -98,7 +98,7 @@ pub fn on_picker_key(state: &mut State, mut picker: TemplatePicker, key: KeyEven
 }
 
 fn open_new_form(state: &mut State, chosen: ChosenTemplate, stack_name: &str) {
-    let form = DeployForm::new(
+    let mut form = DeployForm::new(
         chosen.origin,
         FormTemplate::Body(chosen.body),
         chosen.template,
@@ -106,6 +106,12 @@ fn open_new_form(state: &mut State, chosen: ChosenTemplate, stack_name: &str) {
         stack_name,
         &[],
     );
+    // The library's templates tag resources with an `Environment` parameter: start it at the
+    // environment the stack lands in, so the tag matches where it runs.
+    let environment = state.environment();
+    if environment != crate::model::Environment::Unmapped {
+        form.preselect("Environment", environment.as_str());
+    }
     state.mode = Mode::Form(Box::new(form));
 }
 

@@ -161,6 +161,17 @@ impl DeployForm {
         .with_first_focus()
     }
 
+    /// Start the choice field `name` at `value`, when that is one of its choices.
+    pub fn preselect(&mut self, name: &str, value: &str) {
+        for field in self.fields.iter_mut().filter(|f| f.name == name) {
+            if let FieldKind::Select(choices) = &field.kind
+                && let Some(i) = choices.iter().position(|c| c == value)
+            {
+                field.choice = i;
+            }
+        }
+    }
+
     fn with_first_focus(mut self) -> DeployForm {
         let first = self.editable().next().unwrap_or(0);
         self.focus = first;

@@ -1783,3 +1783,16 @@ fn in_prd_even_computing_a_change_set_needs_the_typed_name() {
     );
     assert!(executed(&h.key(KeyCode::Char('y'))).is_empty());
 }
+
+#[test]
+fn the_environment_parameter_starts_at_the_environment_the_stack_lands_in() {
+    let mut h = Harness::with(false, Some(Environment::Tst)).with_identity();
+    h.key(KeyCode::Char('n'));
+    h.key(KeyCode::Enter); // s3-bucket
+    let env = form(&h)
+        .fields
+        .iter()
+        .find(|f| f.name == "Environment")
+        .expect("the library tags resources with Environment");
+    assert_eq!(env.value(), "TST");
+}
