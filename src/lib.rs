@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cfn;
 pub mod cli;
+pub mod compliance;
 pub mod config;
 pub mod engine;
 pub mod headless;

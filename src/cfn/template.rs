@@ -460,12 +460,13 @@ impl ParameterSpec {
 
 /// Finds the line of a key path (e.g. `Parameters` → `DbName` → `MinLength`) in block-style
 /// YAML by indentation. Values carry no positions, so errors found after parsing use this.
-struct LineFinder<'a> {
-    text: &'a str,
+/// Finds the line of a key path in YAML text by indentation (good enough for templates).
+pub(crate) struct LineFinder<'a> {
+    pub(crate) text: &'a str,
 }
 
 impl LineFinder<'_> {
-    fn key_line(&self, path: &[&str]) -> Option<usize> {
+    pub(crate) fn key_line(&self, path: &[&str]) -> Option<usize> {
         let mut depth = 0;
         // Indent of the block being searched: top level first, then the matched key's children.
         let mut parent_indent: Option<usize> = None;

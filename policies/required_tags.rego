@@ -1,0 +1,43 @@
+package opsdeck.rules.required_tags
+
+import rego.v1
+
+metadata := {
+	"id": "TAG-001",
+	"title": "Resources carry the Owner, Environment, ManagedBy and CostCenter tags",
+	"severity": "low",
+	"controls": ["CM-8", "CM-8(4)"],
+	"resource_types": [
+		"AWS::S3::Bucket", "AWS::EC2::Instance", "AWS::EC2::VPC", "AWS::EC2::Subnet",
+		"AWS::EC2::SecurityGroup", "AWS::EC2::Volume", "AWS::RDS::DBInstance",
+		"AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::KMS::Key", "AWS::EKS::Cluster",
+		"AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::ElastiCache::ReplicationGroup",
+	],
+	"remediation": "Add Tags with the keys Owner, Environment, ManagedBy and CostCenter.",
+}
+
+required := ["Owner", "Environment", "ManagedBy", "CostCenter"]
+
+findings contains finding if {
+	some r in input.resources
+	r.type in metadata.resource_types
+	some key in required
+	not has_tag(r.properties, key)
+	finding := {
+		"resource": r.id,
+		"path": "Properties.Tags",
+		"message": sprintf("%s has no %s tag", [r.id, key]),
+	}
+}
+
+# Tags as a list of {Key, Value} (most types) ...
+has_tag(props, key) if {
+	some tag in props.Tags
+	tag.Key == key
+}
+
+# ... or as a map (EKS clusters' tags are a list too; KMS keys use the list form).
+has_tag(props, key) if {
+	is_object(props.Tags)
+	props.Tags[key]
+}

@@ -1,0 +1,428 @@
+//! The document rules judge. One shape for every source, so CloudFormation templates today
+//! and live Kubernetes objects later go through the same engine:
+//!
+//! ```json
+//! { "kind": "cloudformation", "source": "templates/s3-bucket.yaml",
+//!   "context": { "environment": "PRD" },
+//!   "parameters": { "EncryptionType": "SSE-KMS" },
+//!   "resources": [ { "id": "Bucket", "type": "AWS::S3::Bucket", "properties": { ... } } ] }
+//! ```
+//!
+//! A Kubernetes object would be `{"id": "ns/name", "type": "k8s:apps/v1:Deployment",
+//! "properties": <the object>}` with `"kind": "kubernetes"`.
+//!
+//! CloudFormation intrinsics are kept as their JSON form (`{"Ref": ..}`, `{"Fn::Sub": ..}`),
+//! except what can be decided from the parameters: `Ref` to a parameter becomes its value
+//! (given, else default), `Ref: AWS::NoValue` removes the property, and `Fn::If` on a
+//! condition that can be evaluated becomes its chosen branch.
+
+use crate::cfn::template::LineFinder;
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+use yaml_serde::Value as Yaml;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalInput {
+    pub kind: String,
+    pub source: String,
+    pub context: Map<String, Json>,
+    pub parameters: BTreeMap<String, String>,
+    pub resources: Vec<InputResource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputResource {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub properties: Json,
+    /// `DeletionPolicy`, `UpdateReplacePolicy`, `Condition`, `DependsOn` when present.
+    pub attributes: Map<String, Json>,
+}
+
+/// Where each finding's property path is in the source text.
+#[derive(Debug, Clone)]
+pub struct Lines {
+    text: String,
+}
+
+impl Lines {
+    /// The 1-based line of `path` (e.g. `Properties.BucketEncryption.X`) in resource `id`,
+    /// or of the closest enclosing key that can be found.
+    pub fn line_of(&self, resource: &str, path: &str) -> Option<usize> {
+        let finder = LineFinder { text: &self.text };
+        let mut keys: Vec<&str> = vec!["Resources", resource];
+        keys.extend(
+            path.split('.')
+                .filter(|s| !s.is_empty() && s.parse::<usize>().is_err()),
+        );
+        while keys.len() >= 2 {
+            if let Some(line) = finder.key_line(&keys) {
+                return Some(line);
+            }
+            keys.pop();
+        }
+        None
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct InputError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Build the input from a CloudFormation template's text (YAML or JSON).
+pub fn from_template(
+    text: &str,
+    source: &str,
+    given: &BTreeMap<String, String>,
+    environment: Option<&str>,
+) -> Result<(EvalInput, Lines), InputError> {
+    let root: Yaml = yaml_serde::from_str(text).map_err(|e| InputError {
+        file: source.to_string(),
+        line: e.location().map(|l| l.line()),
+        message: format!("not a template: {e}"),
+    })?;
+    let root = to_json(&root);
+    let Some(doc) = root.as_object() else {
+        return Err(InputError {
+            file: source.to_string(),
+            line: None,
+            message: "not a template: the top level is not a mapping".into(),
+        });
+    };
+    // Parameters: what was given, else the template's default.
+    let mut parameters = BTreeMap::new();
+    if let Some(params) = doc.get("Parameters").and_then(Json::as_object) {
+        for (name, spec) in params {
+            let value = given
+                .get(name)
+                .cloned()
+                .or_else(|| spec.get("Default").and_then(scalar));
+            if let Some(value) = value {
+                parameters.insert(name.clone(), value);
+            }
+        }
+    }
+    let mut resolver = Resolver {
+        parameters: &parameters,
+        conditions: doc
+            .get("Conditions")
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        decided: BTreeMap::new(),
+    };
+    let mut resources = Vec::new();
+    let Some(declared) = doc.get("Resources").and_then(Json::as_object) else {
+        return Err(InputError {
+            file: source.to_string(),
+            line: None,
+            message: "Resources: missing (a template needs at least one resource)".into(),
+        });
+    };
+    for (id, body) in declared {
+        let resource_type = body
+            .get("Type")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let properties = body
+            .get("Properties")
+            .map(|p| resolver.resolve(p).unwrap_or(Json::Null))
+            .unwrap_or_else(|| Json::Object(Map::new()));
+        let mut attributes = Map::new();
+        for key in [
+            "DeletionPolicy",
+            "UpdateReplacePolicy",
+            "Condition",
+            "DependsOn",
+        ] {
+            if let Some(v) = body.get(key) {
+                attributes.insert(key.to_string(), v.clone());
+            }
+        }
+        resources.push(InputResource {
+            id: id.clone(),
+            resource_type,
+            properties,
+            attributes,
+        });
+    }
+    let mut context = Map::new();
+    if let Some(env) = environment {
+        context.insert("environment".into(), Json::String(env.to_string()));
+    }
+    Ok((
+        EvalInput {
+            kind: "cloudformation".into(),
+            source: source.to_string(),
+            context,
+            parameters,
+            resources,
+        },
+        Lines {
+            text: text.to_string(),
+        },
+    ))
+}
+
+fn scalar(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// YAML (with CloudFormation's short-form tags) → JSON with the long-form intrinsics.
+fn to_json(v: &Yaml) -> Json {
+    match v {
+        Yaml::Null => Json::Null,
+        Yaml::Bool(b) => Json::Bool(*b),
+        Yaml::Number(n) => serde_json::to_value(n).unwrap_or(Json::Null),
+        Yaml::String(s) => Json::String(s.clone()),
+        Yaml::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
+        Yaml::Mapping(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                let key = match k {
+                    Yaml::String(s) => s.clone(),
+                    other => yaml_serde::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                out.insert(key, to_json(v));
+            }
+            Json::Object(out)
+        }
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = to_json(&tagged.value);
+            let (key, value) = match name {
+                "Ref" => ("Ref".to_string(), inner),
+                "Condition" => ("Condition".to_string(), inner),
+                // `!GetAtt A.B` is the string form of `Fn::GetAtt: [A, B]`.
+                "GetAtt" => (
+                    "Fn::GetAtt".to_string(),
+                    match inner {
+                        Json::String(s) => match s.split_once('.') {
+                            Some((a, b)) => Json::Array(vec![a.into(), b.into()]),
+                            None => Json::String(s),
+                        },
+                        other => other,
+                    },
+                ),
+                other => (format!("Fn::{other}"), inner),
+            };
+            let mut out = Map::new();
+            out.insert(key, value);
+            Json::Object(out)
+        }
+    }
+}
+
+struct Resolver<'a> {
+    parameters: &'a BTreeMap<String, String>,
+    conditions: Map<String, Json>,
+    decided: BTreeMap<String, Option<bool>>,
+}
+
+impl Resolver<'_> {
+    /// `None` means "no value" (`AWS::NoValue`, or an `Fn::If` branch that is one).
+    fn resolve(&mut self, v: &Json) -> Option<Json> {
+        match v {
+            Json::Object(map) if map.len() == 1 => {
+                let (key, arg) = map.iter().next()?;
+                match key.as_str() {
+                    "Ref" => match arg.as_str() {
+                        Some("AWS::NoValue") => None,
+                        Some(name) => Some(match self.parameters.get(name) {
+                            Some(value) => Json::String(value.clone()),
+                            None => v.clone(),
+                        }),
+                        None => Some(v.clone()),
+                    },
+                    "Fn::If" => {
+                        let args = arg.as_array()?;
+                        if args.len() == 3
+                            && let Some(name) = args[0].as_str()
+                            && let Some(choice) = self.condition(name)
+                        {
+                            return self.resolve(&args[if choice { 1 } else { 2 }]);
+                        }
+                        Some(v.clone())
+                    }
+                    _ => Some(self.resolve_children(v)),
+                }
+            }
+            Json::Object(_) | Json::Array(_) => Some(self.resolve_children(v)),
+            other => Some(other.clone()),
+        }
+    }
+
+    fn resolve_children(&mut self, v: &Json) -> Json {
+        match v {
+            Json::Object(map) => Json::Object(
+                map.iter()
+                    .filter_map(|(k, v)| self.resolve(v).map(|v| (k.clone(), v)))
+                    .collect(),
+            ),
+            Json::Array(items) => {
+                Json::Array(items.iter().filter_map(|v| self.resolve(v)).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// A named condition's value, when the parameters decide it.
+    fn condition(&mut self, name: &str) -> Option<bool> {
+        if let Some(known) = self.decided.get(name) {
+            return *known;
+        }
+        // Guard against cycles: undecided while being worked out.
+        self.decided.insert(name.to_string(), None);
+        let expr = self.conditions.get(name).cloned();
+        let value = expr.and_then(|e| self.eval(&e));
+        self.decided.insert(name.to_string(), value);
+        value
+    }
+
+    fn eval(&mut self, expr: &Json) -> Option<bool> {
+        let map = expr.as_object()?;
+        let (key, arg) = map.iter().next()?;
+        let args = || arg.as_array().cloned().unwrap_or_default();
+        match key.as_str() {
+            "Fn::Equals" => {
+                let a = args();
+                if a.len() != 2 {
+                    return None;
+                }
+                let left = self.resolve(&a[0]).and_then(|v| scalar(&v))?;
+                let right = self.resolve(&a[1]).and_then(|v| scalar(&v))?;
+                // Still an unresolved intrinsic on either side: undecided.
+                if a.iter().any(|x| {
+                    self.resolve(x)
+                        .is_some_and(|r| r.is_object() || r.is_array())
+                }) {
+                    return None;
+                }
+                Some(left == right)
+            }
+            "Fn::Not" => Some(!self.eval(args().first()?)?),
+            "Fn::And" => {
+                let mut all = true;
+                for a in args() {
+                    all &= self.eval(&a)?;
+                }
+                Some(all)
+            }
+            "Fn::Or" => {
+                let mut any = false;
+                for a in args() {
+                    any |= self.eval(&a)?;
+                }
+                Some(any)
+            }
+            "Condition" => self.condition(arg.as_str()?),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = r#"
+Parameters:
+  UseKms:
+    Type: String
+    Default: "yes"
+  Days:
+    Type: Number
+    Default: 30
+Conditions:
+  Kms: !Equals [!Ref UseKms, "yes"]
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    Properties:
+      BucketName: !Sub "${AWS::StackName}-data"
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: !If [Kms, "aws:kms", AES256]
+      LoggingConfiguration: !If [Kms, !Ref AWS::NoValue, {DestinationBucketName: logs}]
+      Retention: !Ref Days
+      Arn: !GetAtt Other.Arn
+"#;
+
+    fn bucket(given: &[(&str, &str)]) -> InputResource {
+        let given = given
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (input, _) = from_template(T, "t.yaml", &given, Some("PRD")).expect("parses");
+        assert_eq!(input.context["environment"], "PRD");
+        input.resources.into_iter().next().expect("one resource")
+    }
+
+    #[test]
+    fn parameters_and_conditions_decide_what_they_can() {
+        let b = bucket(&[]);
+        let p = &b.properties;
+        assert_eq!(
+            p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+                ["SSEAlgorithm"],
+            "aws:kms"
+        );
+        assert!(
+            p.get("LoggingConfiguration").is_none(),
+            "NoValue removes it"
+        );
+        assert_eq!(p["Retention"], "30");
+        assert_eq!(p["BucketName"]["Fn::Sub"], "${AWS::StackName}-data");
+        assert_eq!(p["Arn"]["Fn::GetAtt"], serde_json::json!(["Other", "Arn"]));
+        assert_eq!(b.attributes["DeletionPolicy"], "Retain");
+
+        let b = bucket(&[("UseKms", "no")]);
+        assert_eq!(
+            b.properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+                ["SSEAlgorithm"],
+            "AES256"
+        );
+        assert_eq!(
+            b.properties["LoggingConfiguration"]["DestinationBucketName"],
+            "logs"
+        );
+    }
+
+    #[test]
+    fn lines_point_at_the_property_or_its_resource() {
+        let (_, lines) = from_template(T, "t.yaml", &BTreeMap::new(), None).expect("parses");
+        assert_eq!(
+            lines.line_of("Bucket", "Properties.BucketEncryption"),
+            Some(17)
+        );
+        assert_eq!(lines.line_of("Bucket", "Properties.NotThere"), Some(15));
+        assert_eq!(lines.line_of("Bucket", ""), Some(12));
+        assert_eq!(lines.line_of("Nope", "Properties"), None);
+    }
+
+    #[test]
+    fn broken_yaml_names_the_file_and_line() {
+        let err = from_template("Resources:\n  A: [\n", "bad.yaml", &BTreeMap::new(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("bad.yaml:"), "{err}");
+    }
+}

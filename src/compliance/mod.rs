@@ -1,0 +1,13 @@
+//! Compliance: NIST SP 800-53 rev 5 rules in Rego (evaluated in-process with regorus) over
+//! templates before they are deployed and over deployed stacks.
+//!
+//! Data flow: a source (template text + parameters, or a stack's template) → [`input`] (one
+//! document shape for every source) → [`policy::PolicyPack::evaluate`] → findings with
+//! controls, lines and remediation → waivers → [`report`].
+
+pub mod controls;
+pub mod input;
+pub mod model;
+pub mod policy;
+pub mod report;
+pub mod waivers;
