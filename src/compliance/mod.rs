@@ -5,9 +5,12 @@
 //! document shape for every source) → [`policy::PolicyPack::evaluate`] → findings with
 //! controls, lines and remediation → waivers → [`report`].
 
+pub mod checker;
 pub mod controls;
 pub mod input;
 pub mod model;
 pub mod policy;
 pub mod report;
 pub mod waivers;
+
+pub use checker::Checker;
