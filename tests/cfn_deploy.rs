@@ -39,6 +39,20 @@ fn create_op(
     template: TemplateSource,
     parameters: Vec<DeployParameter>,
 ) -> MutatingOp {
+    // Judged as the console and the CLI judge it; the current template (updates) is not
+    // fetched here, which the verdict says.
+    let compliance = match &template {
+        TemplateSource::Body { body, .. } => opsdeck::ops::ComplianceVerdict::judge(
+            &opsdeck::compliance::Checker::bundled(),
+            body,
+            name,
+            &Default::default(),
+            Environment::Dev,
+        ),
+        TemplateSource::Previous => {
+            opsdeck::ops::ComplianceVerdict::unavailable("the test does not fetch it")
+        }
+    };
     MutatingOp::CreateChangeSet(CreateChangeSet {
         account: MOTO_ACCOUNT.into(),
         region: REGION.into(),
@@ -48,6 +62,7 @@ fn create_op(
         change_set_name: change_set.into(),
         template,
         parameters,
+        compliance,
     })
 }
 

@@ -608,6 +608,7 @@ fn create_op(name: &str) -> MutatingOp {
         change_set_name: "opsdeck-1".into(),
         template: crate::ops::TemplateSource::body("library:s3-bucket", "Resources: {}"),
         parameters: vec![],
+        compliance: crate::ops::ComplianceVerdict::with_failures(vec![]),
     })
 }
 

@@ -6,8 +6,8 @@ use crate::config::Paths;
 use crate::engine::{MutationOutput, ReadOutput};
 use crate::model::{ChangeSetOutcome, ChangeSetPreview, StackDetail, StackSummary, now_ms};
 use crate::ops::{
-    CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, MutatingOp, ReadOp,
-    ReadScope, StackTarget, TemplateSource,
+    ComplianceVerdict, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
+    MutatingOp, ReadOp, ReadScope, StackTarget, TemplateSource,
 };
 use crate::setup::Options;
 use std::io::Write;
@@ -75,7 +75,9 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
             return 2;
         }
     };
-    let result = deploy_with(&mut runner, &args, chosen, given, out).await;
+    // The user's policies and waivers, as in the console: the same rules judge both.
+    let checker = crate::compliance::Checker::load(paths);
+    let result = deploy_with(&mut runner, &args, chosen, given, &checker, out).await;
     runner.shutdown();
     match result {
         Ok(()) => 0,
@@ -118,6 +120,7 @@ async fn deploy_with(
     args: &DeployArgs,
     chosen: library::ChosenTemplate,
     mut given: std::collections::BTreeMap<String, String>,
+    checker: &crate::compliance::Checker,
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
     let identity = runner.identify().await?;
@@ -159,6 +162,8 @@ async fn deploy_with(
                 .join("\n"),
         )
     })?;
+    let compliance = judge(checker, &chosen, &given, environment);
+    report_compliance(&args.stack, &compliance);
     let create = MutatingOp::CreateChangeSet(CreateChangeSet {
         account: identity.account.clone(),
         region: region.clone(),
@@ -168,6 +173,7 @@ async fn deploy_with(
         change_set_name: plan::change_set_name(now_ms()),
         template: TemplateSource::body(chosen.origin, chosen.body),
         parameters,
+        compliance,
     });
     // Computing the change set: the flag given is the person's answer, and in PRD (typed
     // tier) the stack name they typed on the command line is the typed text.
@@ -363,6 +369,54 @@ async fn delete_with(
     outcome.map(|_| ())
 }
 
+/// Judge the template with the parameters given (secrets left out; no rule reads them).
+fn judge(
+    checker: &crate::compliance::Checker,
+    chosen: &library::ChosenTemplate,
+    given: &std::collections::BTreeMap<String, String>,
+    environment: crate::model::Environment,
+) -> ComplianceVerdict {
+    let plain: std::collections::BTreeMap<String, String> = given
+        .iter()
+        .filter(|(k, _)| !chosen.template.parameter(k).is_some_and(|p| p.no_echo))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    ComplianceVerdict::judge(checker, &chosen.body, &chosen.origin, &plain, environment)
+}
+
+/// Failures go to stderr before the gate decides; in PRD a high one makes it refuse.
+fn report_compliance(stack: &str, verdict: &ComplianceVerdict) {
+    eprint!("{}", compliance_text(stack, verdict));
+}
+
+fn compliance_text(stack: &str, verdict: &ComplianceVerdict) -> String {
+    let mut text = String::new();
+    if let Some(why) = verdict.unjudged() {
+        text.push_str(&format!("compliance: not fully judged: {why}\n"));
+    }
+    let failures = verdict.failures();
+    if !failures.is_empty() {
+        text.push_str(&format!(
+            "compliance: {} unwaived failure(s) in the template for {stack}:\n",
+            failures.len()
+        ));
+    }
+    for f in failures {
+        text.push_str(&format!(
+            "  {:<8} {} {} [{}]: {}\n",
+            f.severity.as_str(),
+            f.rule,
+            f.resource,
+            f.controls.join(", "),
+            f.message
+        ));
+    }
+    for f in verdict.waived() {
+        text.push_str(&format!("  waived   {} {}\n", f.rule, f.resource));
+    }
+    text
+}
+
 fn region(runner: &Runner) -> Result<String, Stop> {
     runner.region.clone().ok_or_else(|| {
         Stop::Input("no AWS region configured: use --region or AWS_REGION".to_string())
@@ -471,6 +525,58 @@ pub fn preview_text(target: &StackTarget, preview: &ChangeSetPreview) -> String 
 mod tests {
     use super::*;
     use crate::model::{ChangeSetKind, Environment, ResourceChange};
+
+    #[test]
+    fn headless_judges_the_template_and_the_gate_refuses_it_in_prd() {
+        use crate::audit::{Actor, Decision, MemoryAudit};
+        use crate::ops::{Gate, ReadOnlyLatch, Refusal};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("open-bucket.yaml");
+        std::fs::write(&path, OPEN_BUCKET).expect("written");
+        let chosen = library::choose(path.to_str().expect("utf-8")).expect("readable");
+        let verdict = judge(
+            &crate::compliance::Checker::bundled(),
+            &chosen,
+            &Default::default(),
+            Environment::Prd,
+        );
+        assert!(verdict.failures().iter().any(|f| f.rule == "S3-002"));
+        let text = compliance_text("assets", &verdict);
+        assert!(text.contains("S3-002 Assets"), "{text}");
+        let audit = std::sync::Arc::new(MemoryAudit::default());
+        let mut gate = Gate::new(
+            ReadOnlyLatch::new(),
+            audit.clone(),
+            Actor {
+                os_user: "ci".into(),
+                principal: None,
+            },
+            None,
+        );
+        let op = MutatingOp::CreateChangeSet(CreateChangeSet {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            environment: Environment::Prd,
+            stack_name: "assets".into(),
+            existing_stack_id: None,
+            change_set_name: "opsdeck-1".into(),
+            template: TemplateSource::body(chosen.origin.clone(), chosen.body.clone()),
+            parameters: vec![],
+            compliance: verdict,
+        });
+        // `Runner::change` asks this same gate first: the refusal is what it returns.
+        let refusal = gate.request(op).unwrap_err();
+        assert!(matches!(refusal, Refusal::Policy(_)), "{refusal}");
+        let stop: Stop = refusal.into();
+        assert_eq!(stop.exit_code(), 1);
+        assert_eq!(
+            audit.records().last().map(|r| r.decision),
+            Some(Decision::Refused)
+        );
+    }
+
+    /// A bucket with no encryption, no public access block and no tags.
+    const OPEN_BUCKET: &str = "AWSTemplateFormatVersion: '2010-09-09'\nDescription: open bucket\nResources:\n  Assets:\n    Type: AWS::S3::Bucket\n";
 
     #[test]
     fn preview_marks_destructive_rows() {

@@ -1,9 +1,12 @@
 //! The CloudFormation operations' values: targets resolved when the action is requested, and
 //! everything a change set needs, held so that what is confirmed is exactly what runs.
 
+use crate::compliance::Checker;
+use crate::compliance::model::{Finding, Severity};
 use crate::model::{ChangeSetKind, ChangeSetPreview, Environment, RetainedResource};
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A CloudFormation stack, resolved to the account, region and environment it lives in.
@@ -143,6 +146,10 @@ pub struct CreateChangeSet {
     pub change_set_name: String,
     pub template: TemplateSource,
     pub parameters: Vec<DeployParameter>,
+    /// The compliance rules' verdict on this template with these parameters: confirmed and
+    /// audited with the request; it raises the tier, and in PRD a high failure refuses it
+    /// (see `MutatingOp::policy_block`).
+    pub compliance: ComplianceVerdict,
 }
 
 impl CreateChangeSet {
@@ -180,4 +187,136 @@ pub struct SetTerminationProtection {
     #[serde(flatten)]
     pub target: StackTarget,
     pub enabled: bool,
+}
+
+/// One unwaived (or waived) compliance finding of the template a change set is computed from,
+/// as the dialog shows it and the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ComplianceFailure {
+    pub rule: String,
+    pub severity: Severity,
+    /// Logical id of the resource.
+    pub resource: String,
+    /// Control labels, e.g. `SC-28(1)`.
+    pub controls: Vec<String>,
+    pub message: String,
+}
+
+impl ComplianceFailure {
+    fn of(f: &Finding) -> ComplianceFailure {
+        ComplianceFailure {
+            rule: f.rule.clone(),
+            severity: f.severity,
+            resource: f.resource.clone(),
+            controls: f
+                .controls
+                .iter()
+                .map(|c| {
+                    crate::compliance::controls::lookup(c)
+                        .map(|c| c.label.clone())
+                        .unwrap_or_else(|| c.clone())
+                })
+                .collect(),
+            message: f.message.clone(),
+        }
+    }
+}
+
+/// What the compliance rules said about the template and parameters of a change set, judged
+/// when the deploy was requested. Fields are private: the only ways to make one are to judge
+/// the template ([`ComplianceVerdict::judge`]) or to say why it could not be judged
+/// ([`ComplianceVerdict::unavailable`]), which the dialog shows and which raises the tier; so
+/// no caller (console, headless, later the assistant) can hand the gate an empty verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ComplianceVerdict(Box<Verdict>);
+
+/// Boxed: operations travel in messages, and `Op` stays small.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+struct Verdict {
+    /// Failures that count (not under an active waiver).
+    failures: Vec<ComplianceFailure>,
+    /// Failures under an active waiver: shown, never blocking.
+    waived: Vec<ComplianceFailure>,
+    /// Why the template was not (fully) judged: no text, unparsable, a rule that errored.
+    unjudged: Option<String>,
+}
+
+impl ComplianceVerdict {
+    /// Judge `text` with the parameters the deploy passes, in the environment it lands in.
+    pub fn judge(
+        checker: &Checker,
+        text: &str,
+        source: &str,
+        parameters: &BTreeMap<String, String>,
+        environment: Environment,
+    ) -> ComplianceVerdict {
+        let env = (environment != Environment::Unmapped).then(|| environment.as_str());
+        match checker.judge_template(text, source, parameters, env) {
+            Ok(eval) => {
+                let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
+                    eval.findings.iter().partition(|f| f.counts());
+                let mut problems: Vec<String> = eval.errors.iter().map(|e| e.to_string()).collect();
+                if let Some(e) = &checker.waiver_error {
+                    problems.push(format!("waivers not applied: {e}"));
+                }
+                let mut failures: Vec<ComplianceFailure> =
+                    counting.into_iter().map(ComplianceFailure::of).collect();
+                // Worst first, so a cut-off list still shows what blocks.
+                failures.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+                ComplianceVerdict(Box::new(Verdict {
+                    failures,
+                    waived: waived.into_iter().map(ComplianceFailure::of).collect(),
+                    unjudged: (!problems.is_empty()).then(|| problems.join("; ")),
+                }))
+            }
+            Err(e) => {
+                ComplianceVerdict::unavailable(format!("the template could not be judged: {e}"))
+            }
+        }
+    }
+
+    /// The template could not be judged (its text is not available): said in the dialog, and
+    /// the change takes the typed tier.
+    pub fn unavailable(why: impl Into<String>) -> ComplianceVerdict {
+        ComplianceVerdict(Box::new(Verdict {
+            failures: Vec::new(),
+            waived: Vec::new(),
+            unjudged: Some(why.into()),
+        }))
+    }
+
+    /// A verdict with these failures (tests of tiers and refusals).
+    #[cfg(test)]
+    pub fn with_failures(failures: Vec<ComplianceFailure>) -> ComplianceVerdict {
+        ComplianceVerdict(Box::new(Verdict {
+            failures,
+            waived: Vec::new(),
+            unjudged: None,
+        }))
+    }
+
+    pub fn failures(&self) -> &[ComplianceFailure] {
+        &self.0.failures
+    }
+
+    pub fn waived(&self) -> &[ComplianceFailure] {
+        &self.0.waived
+    }
+
+    pub fn unjudged(&self) -> Option<&str> {
+        self.0.unjudged.as_deref()
+    }
+
+    /// Nothing failed and everything was judged.
+    pub fn clean(&self) -> bool {
+        self.0.failures.is_empty() && self.0.unjudged.is_none()
+    }
+
+    /// Failures of severity high or critical.
+    pub fn blocking(&self) -> impl Iterator<Item = &ComplianceFailure> {
+        self.0
+            .failures
+            .iter()
+            .filter(|f| f.severity >= Severity::High)
+    }
 }

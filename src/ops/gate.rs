@@ -150,6 +150,10 @@ pub enum Refusal {
     Busy,
     #[error("the audit log cannot be written, so no change is allowed: {0}")]
     AuditUnavailable(String),
+    /// The operation itself is not allowed (`MutatingOp::policy_block`): in PRD, a template
+    /// with unwaived high or critical compliance failures.
+    #[error("compliance: {0}")]
+    Policy(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -254,6 +258,8 @@ impl Gate {
             Some(Refusal::ReadOnly(self.latch.reason().unwrap_or_default()))
         } else if let Some(why) = &self.identity_pending {
             Some(Refusal::IdentityPending(why.clone()))
+        } else if let Some(why) = op.policy_block() {
+            Some(Refusal::Policy(why))
         } else if self.open.is_some() {
             Some(Refusal::Busy)
         } else {
@@ -514,6 +520,54 @@ mod tests {
         ));
         gate.identity_resolved("arn:aws:iam::123456789012:user/alice".into());
         assert!(gate.request(delete("web")).is_ok());
+    }
+
+    #[test]
+    fn prd_high_compliance_failure_is_refused_at_the_gate_and_audited() {
+        use crate::compliance::model::Severity;
+        use crate::ops::{ComplianceFailure, ComplianceVerdict, CreateChangeSet, TemplateSource};
+        let (mut gate, audit) = gate(ReadOnlyLatch::new());
+        let op = |environment| {
+            MutatingOp::CreateChangeSet(CreateChangeSet {
+                account: "123456789012".into(),
+                region: "us-east-1".into(),
+                environment,
+                stack_name: "assets".into(),
+                existing_stack_id: None,
+                change_set_name: "opsdeck-1".into(),
+                template: TemplateSource::body("bucket.yaml", "Resources: {}\n"),
+                parameters: vec![],
+                compliance: ComplianceVerdict::with_failures(vec![ComplianceFailure {
+                    rule: "S3-002".into(),
+                    severity: Severity::High,
+                    resource: "Assets".into(),
+                    controls: vec!["AC-3".into()],
+                    message: "public".into(),
+                }]),
+            })
+        };
+        let refusal = gate.request(op(Environment::Prd)).unwrap_err();
+        assert!(matches!(&refusal, Refusal::Policy(why) if why.contains("S3-002")));
+        assert!(gate.open_request().is_none(), "no dialog opens");
+        let records = audit.records();
+        assert_eq!(
+            decisions(&audit),
+            vec![Decision::Requested, Decision::Refused]
+        );
+        let refused = &records[1];
+        assert!(
+            refused
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("S3-002 (high) on Assets"))
+        );
+        assert_eq!(
+            refused.target["compliance"]["failures"][0]["rule"],
+            "S3-002"
+        );
+        // in DEV the same template opens the typed confirmation
+        let request = gate.request(op(Environment::Dev)).expect("opens");
+        assert_eq!(request.tier, RiskTier::TypeName("assets".into()));
     }
 
     #[test]

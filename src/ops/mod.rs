@@ -12,8 +12,9 @@ mod cloudformation;
 mod gate;
 
 pub use cloudformation::{
-    CreateChangeSet, DeleteStack, DeployParameter, DiscardChangeSet, ExecuteChangeSet, ParamValue,
-    Secret, SetTerminationProtection, StackTarget, TemplateSource,
+    ComplianceFailure, ComplianceVerdict, CreateChangeSet, DeleteStack, DeployParameter,
+    DiscardChangeSet, ExecuteChangeSet, ParamValue, Secret, SetTerminationProtection, StackTarget,
+    TemplateSource,
 };
 
 pub use gate::{
@@ -148,9 +149,10 @@ impl MutatingOp {
             MutatingOp::DeleteStack(d) => RiskTier::TypeName(d.target.stack_name.clone()),
             // Computing a change set changes no resource (the preview it yields is confirmed on
             // its own), and its failure or cancellation is cleaned up: `y`/`Enter`, except in
-            // PRD, where every change is typed.
+            // PRD, where every change is typed, and for a template that fails a compliance
+            // rule (or could not be judged): the person continues only by typing the name.
             MutatingOp::CreateChangeSet(c) => {
-                if c.environment.is_production_grade() {
+                if c.environment.is_production_grade() || !c.compliance.clean() {
                     RiskTier::TypeName(c.stack_name.clone())
                 } else {
                     RiskTier::Simple
@@ -175,6 +177,40 @@ impl MutatingOp {
                     RiskTier::Simple
                 }
             }
+        }
+    }
+
+    /// Why the gate must refuse this operation outright, whoever asks and whatever is typed:
+    /// in PRD (or an unmapped account) a template with an unwaived compliance failure of
+    /// severity high or above is not deployed. Decided here, on the operation, so the console,
+    /// the headless CLI and any later caller meet the same rule at the same door.
+    pub fn policy_block(&self) -> Option<String> {
+        match self {
+            MutatingOp::CreateChangeSet(c) => {
+                if !c.environment.is_production_grade() {
+                    return None;
+                }
+                let mut blocking: Vec<String> = c
+                    .compliance
+                    .blocking()
+                    .map(|f| format!("{} ({}) on {}", f.rule, f.severity, f.resource))
+                    .collect();
+                // One rule fails once per property: name each rule and resource once.
+                blocking.dedup();
+                (!blocking.is_empty()).then(|| {
+                    format!(
+                        "{} does not deploy a template with unwaived high or critical compliance failures: {}",
+                        c.environment,
+                        blocking.join(", ")
+                    )
+                })
+            }
+            // Deleting, executing a change set the gate already let through, discarding and
+            // protection carry no template to judge.
+            MutatingOp::DeleteStack(_)
+            | MutatingOp::ExecuteChangeSet(_)
+            | MutatingOp::DiscardChangeSet(_)
+            | MutatingOp::SetTerminationProtection(_) => None,
         }
     }
 
@@ -264,7 +300,8 @@ impl MutatingOp {
         let value = match self {
             MutatingOp::DeleteStack(d) => serde_json::to_value(d),
             // Parameters are included with NoEcho values as `****` (see `Secret`), the
-            // template by origin and SHA-256.
+            // template by origin and SHA-256, and the compliance verdict (failing rules,
+            // resources, controls).
             MutatingOp::CreateChangeSet(c) => serde_json::to_value(c),
             MutatingOp::ExecuteChangeSet(e) => serde_json::to_value(e),
             MutatingOp::DiscardChangeSet(d) => serde_json::to_value(d),
@@ -354,7 +391,52 @@ mod tests {
                     value: ParamValue::Secret(Secret::new("hunter2-very-secret")),
                 },
             ],
+            compliance: ComplianceVerdict::with_failures(Vec::new()),
         }
+    }
+
+    fn failure(rule: &str, severity: crate::compliance::model::Severity) -> ComplianceFailure {
+        ComplianceFailure {
+            rule: rule.into(),
+            severity,
+            resource: "Bucket".into(),
+            controls: vec!["SC-28".into()],
+            message: "bucket Bucket is not encrypted".into(),
+        }
+    }
+
+    #[test]
+    fn compliance_failures_raise_the_tier_and_block_high_ones_in_prd() {
+        use crate::compliance::model::Severity;
+        let with = |env, failures| {
+            let mut c = create_change_set(env);
+            c.compliance = ComplianceVerdict::with_failures(failures);
+            MutatingOp::CreateChangeSet(c)
+        };
+        let typed = RiskTier::TypeName("db".into());
+        // DEV: any unwaived failure → typed; never refused
+        let dev = with(Environment::Dev, vec![failure("S3-002", Severity::High)]);
+        assert_eq!(dev.risk(), typed);
+        assert_eq!(dev.policy_block(), None);
+        assert_eq!(with(Environment::Dev, vec![]).risk(), RiskTier::Simple);
+        // could not be judged → typed
+        let mut c = create_change_set(Environment::Dev);
+        c.compliance = ComplianceVerdict::unavailable("no template text");
+        assert_eq!(MutatingOp::CreateChangeSet(c).risk(), typed);
+        // PRD and unmapped: high or critical refuses; medium only types
+        for env in [Environment::Prd, Environment::Unmapped] {
+            let blocked = with(env, vec![failure("S3-002", Severity::Critical)]);
+            let why = blocked.policy_block().expect("refused");
+            assert!(why.contains("S3-002 (critical) on Bucket"), "{why}");
+            assert_eq!(
+                with(env, vec![failure("TAG-001", Severity::Medium)]).policy_block(),
+                None
+            );
+        }
+        // the audit target names the failing rules
+        let json = with(Environment::Dev, vec![failure("S3-002", Severity::High)]).target_json();
+        assert_eq!(json["compliance"]["failures"][0]["rule"], "S3-002");
+        assert_eq!(json["compliance"]["failures"][0]["severity"], "high");
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         ..Session::default()
     };
     let mut state = State::new(session, config, gate, &theme, depth);
+    // The user's policies and waivers (local files, like the theme): they judge the Compliance
+    // pane's reports and every deploy's template. Errors in them show in the pane.
+    state.compliance.checker = Arc::new(crate::compliance::Checker::load(&paths));
     match store.recent(500) {
         Ok(records) => state.load_history(records),
         Err(e) => {
@@ -322,6 +325,25 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                 let loaded = Theme::load(&name, Some(&paths.themes_dir)).map_err(|e| e.to_string());
                 let more = update(state, Msg::ThemeLoaded(loaded));
                 execute(state, fx, more);
+            }
+            Cmd::CheckLibrary(checker) => {
+                let back = (*back).clone();
+                tokio::task::spawn_blocking(move || {
+                    let judged = crate::tui::compliance::judge_library(&checker.0);
+                    let _ = back.send(Msg::LibraryJudged(Box::new(judged)));
+                });
+            }
+            Cmd::ExportReport {
+                report,
+                format,
+                stamp,
+            } => {
+                let back = (*back).clone();
+                let dir = paths.data_dir.join("reports");
+                tokio::task::spawn_blocking(move || {
+                    let written = crate::tui::report_export::write(&dir, &stamp, format, &report);
+                    let _ = back.send(Msg::ExportDone(written));
+                });
             }
             Cmd::Quit => state.quit = true,
         }

@@ -10,7 +10,8 @@ use crate::cfn::library::{self, ChosenTemplate};
 use crate::cfn::template::Template;
 use crate::model::{ChangeSetPreview, StackSummary};
 use crate::ops::{
-    CreateChangeSet, ExecuteChangeSet, MutatingOp, ReadOp, StackTarget, TemplateSource,
+    ComplianceVerdict, CreateChangeSet, ExecuteChangeSet, MutatingOp, ReadOp, Refusal, StackTarget,
+    TemplateSource,
 };
 use crate::tui::form::{DeployForm, DeployTarget, FieldKind, FormTemplate, validate_stack_name};
 use crate::tui::keymap::{self, Action, Context, Pane};
@@ -235,7 +236,9 @@ pub fn template_arrived(state: &mut State, stack_id: &str, stack_name: &str, bod
     }
     let origin = format!("current template of {stack_name}");
     match Template::parse(body, Path::new(&origin)) {
-        Ok(template) => pending.template = Some((origin, FormTemplate::Previous, template)),
+        Ok(template) => {
+            pending.template = Some((origin, FormTemplate::Previous(body.to_string()), template))
+        }
         Err(e) => {
             state.deploy.pending_update = None;
             state.toast(
@@ -354,9 +357,27 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 return Vec::new();
             };
             let environment = state.environment_of(Some(&account));
-            let template = match &form.source {
-                FormTemplate::Body(body) => TemplateSource::body(form.origin.clone(), body.clone()),
-                FormTemplate::Previous => TemplateSource::Previous,
+            let (template, text) = match &form.source {
+                FormTemplate::Body(body) => (
+                    TemplateSource::body(form.origin.clone(), body.clone()),
+                    body.as_str(),
+                ),
+                FormTemplate::Previous(text) => (TemplateSource::Previous, text.as_str()),
+            };
+            // Judged here, on the update loop: a library template takes a few milliseconds
+            // (the 1,000-resource budget is 100 ms). What is judged is what is confirmed.
+            let compliance = if text.trim().is_empty() {
+                ComplianceVerdict::unavailable(
+                    "the template text is not available, so it was not judged",
+                )
+            } else {
+                ComplianceVerdict::judge(
+                    &state.compliance.checker,
+                    text,
+                    &form.origin,
+                    &form.judged_parameters(),
+                    environment,
+                )
             };
             let now = state.now_ms.max(state.deploy.last_change_set_ms + 1);
             state.deploy.last_change_set_ms = now;
@@ -369,6 +390,7 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 change_set_name: change_set_name(now),
                 template,
                 parameters,
+                compliance,
             });
             match state.gate.request(op) {
                 Ok(request) => {
@@ -376,6 +398,12 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                     state.open_confirm(request);
                 }
                 Err(refusal) => {
+                    if matches!(refusal, Refusal::Policy(_)) {
+                        state.toast(
+                            ToastLevel::Error,
+                            "deploy refused by the compliance gate (nothing was sent); fix the template or record a waiver",
+                        );
+                    }
                     form.error = Some(format!("refused: {refusal}"));
                     state.mode = Mode::Form(form);
                 }

@@ -72,8 +72,9 @@ pub enum DeployTarget {
 pub enum FormTemplate {
     /// Template text read when the form opened (library entry or file).
     Body(String),
-    /// The stack's current template: only parameters change.
-    Previous,
+    /// The stack's current template (its text, from GetTemplate, is kept to judge it for
+    /// compliance): only parameters change.
+    Previous(String),
 }
 
 pub struct DeployForm {
@@ -287,6 +288,18 @@ impl DeployForm {
     /// value, or when it is a NoEcho field left blank. Anything edited is sent as typed.
     /// Parameters new in the template get their typed value or default; parameters the stack
     /// has that the template dropped are not sent (CloudFormation drops them).
+    /// Every parameter's value as the stack would get it, for the compliance rules: kept
+    /// values are the current ones (pre-filled), blank fields fall back to the template's
+    /// defaults in the judge, and secrets are left out (no rule needs a password).
+    pub fn judged_parameters(&self) -> BTreeMap<String, String> {
+        self.fields
+            .iter()
+            .filter(|f| f.is_parameter() && f.kind != FieldKind::Secret)
+            .map(|f| (f.name.clone(), f.value()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
+
     pub fn given(&self) -> BTreeMap<String, String> {
         let mut given = BTreeMap::new();
         for field in self.fields.iter().filter(|f| f.is_parameter()) {

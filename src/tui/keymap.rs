@@ -88,6 +88,14 @@ pub enum Action {
     FormClose,
     ChoiceNext,
     ChoicePrev,
+    /// Judge the selected stack's deployed template (Compliance pane shows the report).
+    CheckStack,
+    /// Judge the template library again (defaults).
+    CheckLibrary,
+    /// Export the report on screen (choose the format).
+    ExportReport,
+    /// The stack of the report on screen, in Inventory.
+    ShowInInventory,
 }
 
 /// Where a binding applies.
@@ -109,6 +117,8 @@ pub enum Context {
     FormSelect,
     /// A confirmation dialog (other keys type the confirmation text).
     Dialog,
+    /// The Compliance pane's report tree.
+    Compliance,
 }
 
 impl Context {
@@ -124,6 +134,7 @@ impl Context {
             Context::Form => "Deploy form (other keys type into the field)",
             Context::FormSelect => "Deploy form: a field with a list of choices",
             Context::Dialog => "Confirmation and change-set review",
+            Context::Compliance => "Compliance: report tree (Enter/l opens, h closes)",
         }
     }
 }
@@ -363,6 +374,36 @@ pub static KEYMAP: &[Binding] = &[
         A::ToggleProtection,
         "turn termination protection on/off",
     ),
+    b(
+        C::Inventory,
+        &[k('C')],
+        A::CheckStack,
+        "judge the stack's template for compliance (a read)",
+    ),
+    b(
+        C::StackDetail,
+        &[k('C')],
+        A::CheckStack,
+        "judge this stack's template for compliance",
+    ),
+    b(
+        C::Compliance,
+        &[k('c')],
+        A::CheckLibrary,
+        "judge the template library again (defaults)",
+    ),
+    b(
+        C::Compliance,
+        &[k('e')],
+        A::ExportReport,
+        "export the report (text, json, csv, sarif, oscal)",
+    ),
+    b(
+        C::Compliance,
+        &[k('i')],
+        A::ShowInInventory,
+        "show the report's stack in Inventory (also Enter on a resource)",
+    ),
     b(C::Jobs, &[k('c')], A::CancelJob, "cancel the job"),
     b(
         C::JobLog,
@@ -469,6 +510,7 @@ pub fn help_sections() -> Vec<(Context, Vec<(String, &'static str)>)> {
         C::Form,
         C::FormSelect,
         C::Dialog,
+        C::Compliance,
     ];
     order
         .iter()

@@ -13,6 +13,7 @@ use crate::model::{
 use crate::ops::{
     Approved, ConfirmError, ConfirmRequest, Gate, MutatingOp, ReadOp, ReadScope, RiskTier,
 };
+use crate::tui::compliance::{self, ComplianceState};
 use crate::tui::deploy::{self, DeployState, TemplatePicker};
 use crate::tui::form::DeployForm;
 use crate::tui::input::LineInput;
@@ -46,6 +47,10 @@ pub enum Msg {
     PastLogOpened(Result<JobHandle, String>),
     /// SIGTERM / SIGHUP: leave now, no questions.
     Terminate(&'static str),
+    /// The template library was judged (off the UI thread).
+    LibraryJudged(Box<crate::tui::compliance::JudgedReport>),
+    /// A report export was written (or not).
+    ExportDone(Result<std::path::PathBuf, String>),
 }
 
 /// Effects for the app loop.
@@ -70,6 +75,14 @@ pub enum Cmd {
         path: String,
     },
     LoadTheme(String),
+    /// Judge every library template with this checker, off the UI thread.
+    CheckLibrary(crate::tui::compliance::SharedChecker),
+    /// Write the report to `data_dir/reports/report-<stamp>.<ext>`, off the UI thread.
+    ExportReport {
+        report: Box<crate::compliance::report::Report>,
+        format: crate::tui::report_export::ExportFormat,
+        stamp: String,
+    },
     Quit,
 }
 
@@ -118,6 +131,10 @@ pub enum Mode {
     Picker(TemplatePicker),
     /// The deploy form (nothing has been sent while it is open).
     Form(Box<DeployForm>),
+    /// Choosing the format to export the compliance report in.
+    Export {
+        selected: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +173,11 @@ impl ConfirmDialog {
     pub fn rows(&self) -> usize {
         match &self.request.op {
             MutatingOp::ExecuteChangeSet(e) => e.preview.changes.len(),
-            MutatingOp::CreateChangeSet(c) => c.parameters.len() + 12,
+            MutatingOp::CreateChangeSet(c) => {
+                c.parameters.len()
+                    + 3 * (c.compliance.failures().len() + c.compliance.waived().len())
+                    + 16
+            }
             MutatingOp::DeleteStack(d) => d.retained.len() + 12,
             _ => 12,
         }
@@ -528,6 +549,7 @@ pub struct State {
     /// Latest read job per view; results from older jobs are dropped.
     pub latest_reads: HashMap<ViewKey, JobId>,
     pub deploy: DeployState,
+    pub compliance: ComplianceState,
     /// The last update changed nothing on screen: the app loop skips the redraw, so an idle
     /// console writes nothing to the terminal.
     pub quiet: bool,
@@ -562,6 +584,7 @@ impl State {
             now_ms: crate::model::now_ms(),
             latest_reads: HashMap::new(),
             deploy: DeployState::default(),
+            compliance: ComplianceState::default(),
             quiet: false,
             quit: false,
         }
@@ -601,6 +624,7 @@ impl State {
     pub fn initial_commands(&mut self) -> Vec<Cmd> {
         let mut cmds = vec![Cmd::Read(ReadOp::WhoAmI)];
         cmds.extend(self.refresh_stacks());
+        cmds.extend(compliance::check_library(self));
         cmds
     }
 
@@ -640,7 +664,8 @@ impl State {
                 vec![Context::JobLog, Context::List, Context::Global]
             }
             Pane::Jobs => vec![Context::Jobs, Context::List, Context::Global],
-            Pane::Cost | Pane::Compliance => vec![Context::Global],
+            Pane::Compliance => vec![Context::Compliance, Context::List, Context::Global],
+            Pane::Cost => vec![Context::Global],
         }
     }
 
@@ -753,6 +778,21 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             state.quit = true;
             vec![Cmd::Quit]
         }
+        Msg::LibraryJudged(judged) => {
+            compliance::library_judged(state, *judged);
+            Vec::new()
+        }
+        Msg::ExportDone(Ok(path)) => {
+            state.toast(
+                ToastLevel::Info,
+                format!("report written to {}", path.display()),
+            );
+            Vec::new()
+        }
+        Msg::ExportDone(Err(e)) => {
+            state.toast(ToastLevel::Error, format!("export failed: {e}"));
+            Vec::new()
+        }
     }
 }
 
@@ -815,6 +855,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         Mode::Confirm(dialog) => on_dialog_key(state, dialog, key),
         Mode::Picker(picker) => deploy::on_picker_key(state, picker, key),
         Mode::Form(form) => deploy::on_form_key(state, form, key),
+        Mode::Export { selected } => compliance::on_export_key(state, selected, key),
     }
 }
 
@@ -893,6 +934,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "deploy TEMPLATE [STACK]: library name or file path; an existing STACK is updated",
     ),
     ("refresh", "reload the stack list"),
+    (
+        "check",
+        "check [STACK]: judge a deployed stack's template for compliance (no STACK: the library)",
+    ),
+    (
+        "export",
+        "export FORMAT: write the compliance report (text, json, csv, sarif, oscal) to the data dir",
+    ),
     ("help", "show keys and commands"),
     ("q", "quit (also :quit, :q!)"),
     ("quit", "quit"),
@@ -925,6 +974,15 @@ fn run_command(state: &mut State, line: &str) -> Vec<Cmd> {
         "cost" => state.focus = Pane::Cost,
         "compliance" => state.focus = Pane::Compliance,
         "refresh" | "r" => return state.refresh_stacks(),
+        "check" => return compliance::check_command(state, arg),
+        "export" => match arg.and_then(crate::tui::report_export::ExportFormat::parse) {
+            Some(format) => return compliance::export(state, format),
+            None => reply(
+                state,
+                ToastLevel::Info,
+                "usage: export text|json|csv|sarif|oscal".into(),
+            ),
+        },
         "deploy" => match arg {
             Some(template) => return deploy::deploy_command(state, template, words.next()),
             None => reply(
@@ -1094,6 +1152,9 @@ fn apply(state: &mut State, action: Action) -> Vec<Cmd> {
         | Action::PageDown
         | Action::Top
         | Action::Bottom => move_selection(state, action),
+        Action::Open | Action::Back if state.focus == Pane::Compliance => {
+            return compliance::on_tree_action(state, action);
+        }
         Action::Open => return open(state),
         Action::Back => back(state),
         Action::NextTab | Action::PrevTab => {
@@ -1118,6 +1179,13 @@ fn apply(state: &mut State, action: Action) -> Vec<Cmd> {
         Action::FollowStack => return stack_actions::follow(state),
         Action::DetectDrift => return stack_actions::detect_drift(state),
         Action::ToggleProtection => stack_actions::toggle_protection(state),
+        Action::CheckStack => match stack_actions::current_stack(state) {
+            Some(stack) => return compliance::check_stack(state, stack),
+            None => state.toast(ToastLevel::Info, "no stack selected"),
+        },
+        Action::CheckLibrary => return compliance::check_library(state),
+        Action::ExportReport => compliance::open_export(state),
+        Action::ShowInInventory => return compliance::show_in_inventory(state),
         Action::SortByName => stack_actions::sort(state, StackSort::Name),
         Action::SortByStatus => stack_actions::sort(state, StackSort::Status),
         Action::SortByUpdated => stack_actions::sort(state, StackSort::Updated),
@@ -1240,6 +1308,9 @@ fn move_selection(state: &mut State, action: Action) {
         Pane::Jobs => {
             state.jobs.selected = step(state.jobs.selected, state.jobs.visible.len(), action);
             state.jobs.follow_newest = state.jobs.selected == 0;
+        }
+        Pane::Compliance => {
+            compliance::on_tree_action(state, action);
         }
         _ => {}
     }
@@ -1548,7 +1619,10 @@ fn on_read(
             stack_id,
             stack_name,
             body,
-        }) => deploy::template_arrived(state, &stack_id, &stack_name, &body),
+        }) => {
+            compliance::template_arrived(state, &stack_id, &body);
+            deploy::template_arrived(state, &stack_id, &stack_name, &body)
+        }
         Ok(ReadOutput::Drift(drift)) => stack_actions::drift_arrived(state, *drift),
         Ok(ReadOutput::Followed { stack_id, summary }) => {
             state.toast(ToastLevel::Info, summary);
@@ -1578,7 +1652,10 @@ fn on_read(
                     state.deploy.pending_update = None;
                     state.inventory.pending_delete = None;
                 }
-                ViewKey::StackTemplate => state.deploy.pending_update = None,
+                ViewKey::StackTemplate => {
+                    state.deploy.pending_update = None;
+                    compliance::template_failed(state);
+                }
                 ViewKey::Drift | ViewKey::Follow => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.

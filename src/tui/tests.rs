@@ -479,7 +479,7 @@ enum Input {
 fn input() -> impl Strategy<Value = Input> {
     let chars = prop::sample::select(vec![
         'd', 'a', 'p', 'i', 'w', 'e', 'b', 'j', 'k', 'G', 'g', 'y', 'n', 'q', ':', '/', '?', 'z',
-        '1', '2', '5', 'x', 'c', 'l', 'h', 'u', 'f', 'D', 'N', 'S', 'A', ']', ' ',
+        '1', '2', '4', '5', 'x', 'c', 'l', 'h', 'u', 'f', 'D', 'N', 'S', 'A', ']', ' ', 'C',
     ]);
     prop_oneof![
         6 => chars.prop_map(|c| Input::Key(KeyCode::Char(c))),
@@ -1795,4 +1795,340 @@ fn the_environment_parameter_starts_at_the_environment_the_stack_lands_in() {
         .find(|f| f.name == "Environment")
         .expect("the library tags resources with Environment");
     assert_eq!(env.value(), "TST");
+}
+
+// ---------- the compliance gate and the Compliance pane ----------
+
+/// A bucket with no encryption, no public access block and no tags: fails S3-001 (SC-28),
+/// S3-002 (high) and the tag rule.
+const OPEN_BUCKET: &str = "AWSTemplateFormatVersion: '2010-09-09'\nDescription: open bucket\nResources:\n  Assets:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: assets-example\nOutputs:\n  Name:\n    Value: !Ref Assets\n";
+
+/// The temp dir's random name, masked so the snapshot is stable wherever TMPDIR points.
+fn mask_tmp(screen: String, dir: &tempfile::TempDir) -> String {
+    screen.replace(&dir.path().display().to_string(), "/TMP")
+}
+
+/// `:deploy FILE` with the open bucket, stack `assets`, sent.
+fn deploy_open_bucket(h: &mut Harness) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("open-bucket.yaml");
+    std::fs::write(&path, OPEN_BUCKET).expect("written");
+    h.key(KeyCode::Char(':'));
+    h.type_text(&format!("deploy {}", path.display()));
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.state.mode, Mode::Form(_)), "the form opens");
+    h.type_text("assets");
+    ctrl(h, 's');
+    dir
+}
+
+#[test]
+fn failing_template_in_dev_takes_the_typed_tier_lists_failures_and_audits_the_rules() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    let _dir = deploy_open_bucket(&mut h);
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the confirmation opens in DEV");
+    };
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("assets".into())
+    );
+    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+        panic!("a change set is asked for");
+    };
+    let rules: Vec<&str> = create
+        .compliance
+        .failures()
+        .iter()
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert!(
+        rules.contains(&"S3-002") && rules.contains(&"S3-001"),
+        "{rules:?}"
+    );
+    let screen = mask_tmp(h.screen(120, 40), &_dir);
+    assert!(screen.contains("unwaived failure(s)"), "{screen}");
+    assert!(screen.contains("S3-002 Assets"), "{screen}");
+    insta::assert_snapshot!("deploy_dialog_lists_compliance_failures", screen);
+    // y does not confirm the typed tier; the name does
+    assert!(executed(&h.key(KeyCode::Char('y'))).is_empty());
+    h.key(KeyCode::Backspace);
+    h.type_text("assets");
+    let cmds = h.key(KeyCode::Enter);
+    let ops = executed(&cmds);
+    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+        panic!("expected CreateChangeSet, got {ops:?}");
+    };
+    assert!(!create.compliance.failures().is_empty());
+    let records = h.audit.records();
+    let confirmed = records
+        .iter()
+        .find(|r| r.decision == Decision::Confirmed)
+        .expect("confirmation audited");
+    let audited = confirmed.target["compliance"]["failures"].to_string();
+    assert!(
+        audited.contains("S3-002") && audited.contains("Assets"),
+        "{audited}"
+    );
+}
+
+#[test]
+fn prd_refuses_a_high_compliance_failure_at_the_gate_and_nothing_runs() {
+    let mut h = Harness::with(false, Some(Environment::Prd))
+        .with_identity()
+        .with_stacks(three_stacks());
+    let _dir = deploy_open_bucket(&mut h);
+    let Mode::Form(form) = &h.state.mode else {
+        panic!("the form stays open with the refusal");
+    };
+    let error = form.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("refused: compliance") && error.contains("S3-002"),
+        "{error}"
+    );
+    assert!(h.state.gate.open_request().is_none());
+    let records = h.audit.records();
+    let last = records.last().expect("audited");
+    assert_eq!(last.decision, Decision::Refused);
+    assert!(
+        last.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("S3-002 (high) on Assets"))
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.decision == Decision::Confirmed)
+            .count(),
+        0
+    );
+    insta::assert_snapshot!(
+        "deploy_refused_by_the_compliance_gate",
+        mask_tmp(h.screen(80, 24), &_dir)
+    );
+    // sending again is refused again; nothing is ever executed
+    assert!(executed(&ctrl(&mut h, 's')).is_empty());
+    assert!(executed(&h.key(KeyCode::Enter)).is_empty());
+}
+
+#[test]
+fn a_passing_library_template_keeps_the_simple_tier() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Char('n'));
+    h.key(KeyCode::Enter); // s3-bucket
+    h.type_text("web-assets");
+    fill(&mut h, "Owner", "web");
+    fill(&mut h, "CostCenter", "cc-1");
+    ctrl(&mut h, 's');
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the review opens");
+    };
+    assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
+    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+        panic!("a change set is asked for");
+    };
+    assert!(create.compliance.clean(), "{:?}", create.compliance);
+    assert!(h.screen(120, 40).contains("no unwaived failures"));
+}
+
+#[test]
+fn an_update_judges_the_template_get_template_returned() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Char('u')); // on api
+    h.deliver_detail(plain_detail(stack("api", "CREATE_COMPLETE")));
+    h.read_done(
+        ViewKey::StackTemplate,
+        Ok(ReadOutput::Template {
+            stack_id: stack("api", "CREATE_COMPLETE").id,
+            stack_name: "api".into(),
+            body: OPEN_BUCKET.into(),
+        }),
+    );
+    ctrl(&mut h, 's');
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the review opens");
+    };
+    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+        panic!("a change set is asked for");
+    };
+    assert_eq!(create.template, crate::ops::TemplateSource::Previous);
+    assert!(
+        create
+            .compliance
+            .failures()
+            .iter()
+            .any(|f| f.rule == "S3-002")
+    );
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("api".into())
+    );
+}
+
+/// `C` on api, whose deployed template is the open bucket.
+fn check_api(h: &mut Harness) {
+    let cmds = h.key(KeyCode::Char('C'));
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::Read(op) if op.name() == "get-template")),
+        "C fetches the template (a read)"
+    );
+    assert!(executed(&cmds).is_empty());
+    assert_eq!(h.state.focus, Pane::Compliance);
+    h.read_done(
+        ViewKey::StackTemplate,
+        Ok(ReadOutput::Template {
+            stack_id: stack("api", "CREATE_COMPLETE").id,
+            stack_name: "api".into(),
+            body: OPEN_BUCKET.into(),
+        }),
+    );
+}
+
+#[test]
+fn the_library_report_arrives_from_the_background_and_passes() {
+    let mut h = Harness::new(false);
+    let cmds = h.state.initial_commands();
+    let Some(Cmd::CheckLibrary(checker)) = cmds.iter().find(|c| matches!(c, Cmd::CheckLibrary(_)))
+    else {
+        panic!("the library is judged at start");
+    };
+    let judged = super::compliance::judge_library(&checker.0);
+    h.send(Msg::LibraryJudged(Box::new(judged)));
+    let report = &h.state.compliance.current.as_ref().expect("shown").report;
+    assert_eq!(report.summary().failed, 0);
+    assert!(report.summary().passed > 0);
+}
+
+#[test]
+fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    check_api(&mut h);
+    let judged = h.state.compliance.current.as_ref().expect("judged");
+    assert_eq!(judged.title, "stack api (DEV)");
+    assert!(judged.report.summary().failed > 0);
+    // failed families start open; walk to the first rule, open it, open its resource
+    let rows = h.state.compliance.rows();
+    assert!(matches!(rows[0], super::compliance::Row::Family { .. }));
+    let first_control = rows
+        .iter()
+        .position(|r| matches!(r, super::compliance::Row::Control(_)))
+        .expect("an open family shows its controls");
+    for _ in 0..first_control {
+        h.key(KeyCode::Char('j'));
+    }
+    h.key(KeyCode::Char('l')); // open the control
+    h.key(KeyCode::Char('l')); // step onto its first rule
+    h.key(KeyCode::Char('l')); // open the rule
+    h.key(KeyCode::Char('l')); // step onto the resource
+    assert!(matches!(
+        h.state.compliance.selected_row(),
+        Some(super::compliance::Row::Resource(_))
+    ));
+    h.key(KeyCode::Char('z'));
+    let screen = h.screen(80, 24);
+    assert!(screen.contains("Assets"), "{screen}");
+    insta::assert_snapshot!("compliance_report_80x24", screen);
+    let screen = h.screen(120, 40);
+    assert!(
+        screen.contains("│ "),
+        "the excerpt has line numbers: {screen}"
+    );
+    insta::assert_snapshot!("compliance_report_120x40", screen);
+    // h steps out to the rule, h again closes it
+    h.key(KeyCode::Char('h'));
+    assert!(matches!(
+        h.state.compliance.selected_row(),
+        Some(super::compliance::Row::Rule { .. })
+    ));
+    let before = h.state.compliance.rows().len();
+    h.key(KeyCode::Char('h'));
+    assert!(h.state.compliance.rows().len() < before);
+    // i: the stack in Inventory
+    h.key(KeyCode::Char('z'));
+    h.key(KeyCode::Char('i'));
+    assert_eq!(h.state.focus, Pane::Inventory);
+    assert_eq!(
+        h.state.inventory.selected_stack().map(|s| s.name.as_str()),
+        Some("api")
+    );
+}
+
+#[test]
+fn export_asks_the_format_and_writes_off_the_loop() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    check_api(&mut h);
+    h.key(KeyCode::Char('e'));
+    assert!(matches!(h.state.mode, Mode::Export { .. }));
+    assert!(h.screen(80, 24).contains("sarif"));
+    h.key(KeyCode::Char('j'));
+    let cmds = h.key(KeyCode::Enter);
+    let [Cmd::ExportReport { format, stamp, .. }] = cmds.as_slice() else {
+        panic!("expected one export, got {cmds:?}");
+    };
+    assert_eq!(*format, super::report_export::ExportFormat::Json);
+    assert_eq!(stamp, "20231114-221330");
+    // :export FORMAT does the same without the menu
+    h.key(KeyCode::Char(':'));
+    h.type_text("export sarif");
+    let cmds = h.key(KeyCode::Enter);
+    assert!(matches!(
+        cmds.as_slice(),
+        [Cmd::ExportReport {
+            format: super::report_export::ExportFormat::Sarif,
+            ..
+        }]
+    ));
+    h.send(Msg::ExportDone(Ok("/tmp/r/report-1.sarif".into())));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("report-1.sarif"))
+    );
+}
+
+#[test]
+fn policy_and_waiver_errors_show_in_the_pane() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    let (pack, mut load_errors) = crate::compliance::policy::PolicyPack::from_sources(vec![(
+        "/home/alice/.config/opsdeck/policies/broken.rego".into(),
+        "package opsdeck.rules.broken\nthis is not rego\n".into(),
+    )]);
+    load_errors.extend(crate::compliance::Checker::bundled().load_errors);
+    let checker = crate::compliance::Checker {
+        pack,
+        load_errors,
+        waivers: vec![],
+        waiver_error: None,
+        today: "2026-11-22".into(),
+    };
+    h.state.compliance.checker = Arc::new(checker);
+    check_api(&mut h);
+    let errors = &h
+        .state
+        .compliance
+        .current
+        .as_ref()
+        .expect("judged")
+        .report
+        .errors;
+    assert!(
+        errors.iter().any(|e| e.contains("broken.rego")),
+        "{errors:?}"
+    );
+    h.key(KeyCode::Char('z'));
+    assert!(h.screen(120, 40).contains("broken.rego"));
 }

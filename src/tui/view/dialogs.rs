@@ -15,6 +15,7 @@ pub fn overlays(frame: &mut Frame, state: &State, area: Rect) {
         Mode::Help { scroll } => help(frame, state, *scroll, area),
         Mode::Picker(picker) => super::form::picker(frame, state, picker, area),
         Mode::Form(form) => super::form::form(frame, state, form, area),
+        Mode::Export { selected } => super::compliance::export_menu(frame, state, *selected, area),
         _ => {}
     }
 }
@@ -186,6 +187,7 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
                     s.warning,
                 ));
             }
+            compliance_lines(state, &c.compliance, &mut lines);
             lines.push(Line::raw(""));
             lines.push(Line::styled(" Parameters", s.header));
             let key_width = c
@@ -285,6 +287,61 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
         if x < rect.right() && y < rect.bottom() {
             frame.set_cursor_position((x, y));
         }
+    }
+}
+
+/// The compliance rules' verdict in the deploy's confirmation: every unwaived failure (rule,
+/// severity, resource, controls, message), waived ones marked as such, and a template that
+/// could not be judged said plainly.
+fn compliance_lines(
+    state: &State,
+    verdict: &crate::ops::ComplianceVerdict,
+    lines: &mut Vec<Line<'static>>,
+) {
+    let s = &state.styles;
+    lines.push(Line::raw(""));
+    if let Some(why) = verdict.unjudged() {
+        lines.push(Line::styled(
+            format!(" Compliance: NOT fully judged — {why}"),
+            s.warning,
+        ));
+    }
+    let failures = verdict.failures();
+    if failures.is_empty() && verdict.unjudged().is_none() {
+        lines.push(Line::styled(
+            " Compliance: no unwaived failures (NIST 800-53 rules passed)",
+            s.ok,
+        ));
+    } else if !failures.is_empty() {
+        lines.push(Line::styled(
+            format!(
+                " Compliance: {} unwaived failure(s) — continue only by typing the stack name",
+                failures.len()
+            ),
+            s.danger,
+        ));
+    }
+    let row = |f: &crate::ops::ComplianceFailure, style, tag: &str| {
+        [
+            Line::from(vec![
+                Span::styled(format!("   {:<8} ", f.severity.as_str()), style),
+                Span::styled(format!("{} ", f.rule), style),
+                Span::raw(format!("{} ", f.resource)),
+                Span::styled(format!("[{}]{tag}", f.controls.join(", ")), s.muted),
+            ]),
+            Line::styled(format!("     {}", f.message), s.muted),
+        ]
+    };
+    for f in failures {
+        let style = if f.severity >= crate::compliance::model::Severity::High {
+            s.danger
+        } else {
+            s.warning
+        };
+        lines.extend(row(f, style, ""));
+    }
+    for f in verdict.waived() {
+        lines.extend(row(f, s.muted, " waived"));
     }
 }
 

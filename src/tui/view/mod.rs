@@ -2,6 +2,7 @@
 //! job log view reading lines scrolled out of the in-memory ring back from its spill file).
 
 mod chat;
+mod compliance;
 mod dialogs;
 mod form;
 mod inventory;
@@ -62,13 +63,7 @@ fn render_pane(frame: &mut Frame, state: &State, pane: Pane, area: Rect) {
             area,
             "No cost data yet. Estimates and actual spend are not available in this version.",
         ),
-        Pane::Compliance => placeholder(
-            frame,
-            state,
-            pane,
-            area,
-            "No compliance data yet. NIST 800-53 checks are not available in this version.",
-        ),
+        Pane::Compliance => compliance::render(frame, state, area),
     }
 }
 

@@ -98,7 +98,11 @@ pub fn bottom_line(frame: &mut Frame, state: &State, area: Rect) {
             // Overlays carry their own key line; the pane's keys do not apply under them.
             None if matches!(
                 state.mode,
-                Mode::Confirm(_) | Mode::Picker(_) | Mode::Form(_) | Mode::Help { .. }
+                Mode::Confirm(_)
+                    | Mode::Picker(_)
+                    | Mode::Form(_)
+                    | Mode::Help { .. }
+                    | Mode::Export { .. }
             ) =>
             {
                 Line::default()
@@ -148,6 +152,13 @@ const JOB_LIST_HINTS: &[Hint] = &[
     (Context::Jobs, Action::CancelJob, "cancel", false),
     (Context::Global, Action::OpenFilter, "filter", false),
 ];
+const COMPLIANCE_HINTS: &[Hint] = &[
+    (Context::List, Action::Open, "open", false),
+    (Context::List, Action::Back, "close", false),
+    (Context::Compliance, Action::CheckLibrary, "library", false),
+    (Context::Compliance, Action::ExportReport, "export", false),
+    (Context::Compliance, Action::ShowInInventory, "stack", false),
+];
 const CHAT_HINTS: &[Hint] = &[(Context::Chat, Action::FocusNext, "next pane", false)];
 const GLOBAL_HINTS: &[Hint] = &[
     (Context::Global, Action::ToggleZoom, "zoom", false),
@@ -166,7 +177,8 @@ fn hints(state: &State) -> Line<'static> {
         Pane::Jobs if state.jobs.log_open => JOB_LOG_HINTS,
         Pane::Jobs => JOB_LIST_HINTS,
         Pane::Chat => CHAT_HINTS,
-        Pane::Cost | Pane::Compliance => &[],
+        Pane::Compliance => COMPLIANCE_HINTS,
+        Pane::Cost => &[],
     };
     let global = if state.focus == Pane::Chat {
         &[][..]
