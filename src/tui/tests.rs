@@ -2132,3 +2132,29 @@ fn policy_and_waiver_errors_show_in_the_pane() {
     h.key(KeyCode::Char('z'));
     assert!(h.screen(120, 40).contains("broken.rego"));
 }
+
+#[test]
+fn failed_controls_are_danger_and_passed_ones_ok_coloured() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    check_api(&mut h);
+    h.key(KeyCode::Char('z'));
+    h.key(KeyCode::Char('j')); // the selection leaves the first row
+    let palette = Theme::builtin("dark")
+        .expect("dark")
+        .palette_for(ColorDepth::TrueColor);
+    let buffer = h.render(120, 40);
+    let (x, y) = find(&buffer, "✗ AC Access Control");
+    assert_eq!(buffer[(x, y)].fg, palette.danger);
+    let (x, y) = find(&buffer, "failed");
+    assert_eq!(buffer[(x.saturating_sub(2), y)].fg, palette.danger);
+    // the library passes: its controls are drawn in the ok colour
+    let judged = super::compliance::judge_library(&crate::compliance::Checker::bundled());
+    h.key(KeyCode::Char('c'));
+    h.send(Msg::LibraryJudged(Box::new(judged)));
+    h.key(KeyCode::Char('j'));
+    let buffer = h.render(120, 40);
+    let (x, y) = find(&buffer, "✓ AC Access Control");
+    assert_eq!(buffer[(x, y)].fg, palette.ok);
+}
