@@ -42,11 +42,12 @@ from_anywhere(rule) := "CidrIp" if rule.CidrIp == "0.0.0.0/0"
 
 from_anywhere(rule) := "CidrIpv6" if rule.CidrIpv6 == "::/0"
 
-# IpProtocol -1 (or "all") opens every port; tcp (6) opens FromPort..ToPort.
+# IpProtocol -1 (or "all") opens every port; tcp (6) and udp (17) open FromPort..ToPort
+# (RDP, DNS-based and some database services listen on UDP too).
 covers(rule, _) if lower(sprintf("%v", [rule.IpProtocol])) in {"-1", "all"}
 
 covers(rule, port) if {
-	lower(sprintf("%v", [rule.IpProtocol])) in {"tcp", "6"}
+	lower(sprintf("%v", [rule.IpProtocol])) in {"tcp", "6", "udp", "17"}
 	num(rule.FromPort) <= port
 	port <= num(rule.ToPort)
 }
