@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine that has Rust:
-#   1. installs what the tests need: moto (AWS emulator) and cfn-lint in ./.venv, tmux,
-#      rustfmt/clippy;
+#   1. installs what the tests need: moto (AWS emulator) and cfn-lint in ./.venv, checkov in
+#      ./.venv-checkov, tmux, rustfmt/clippy;
 #   2. runs cargo fmt --check, cargo clippy -D warnings, cargo test --all-targets.
 # Re-runs reuse .venv and skip installs that are already done.
 # Honours CARGO_TARGET_DIR. Exits non-zero on the first failure.
@@ -53,6 +53,11 @@ step "cfn-lint in .venv (tests/templates_lint.rs lints templates/)"
 ensure_cfn_lint
 export OPSDECK_CFN_LINT="$VENV/bin/cfn-lint"
 echo "OPSDECK_CFN_LINT=$OPSDECK_CFN_LINT"
+
+step "checkov in .venv-checkov (tests/checkov_second_opinion.rs compares it with policies/)"
+ensure_checkov
+export OPSDECK_CHECKOV="$CHECKOV_VENV/bin/checkov"
+echo "OPSDECK_CHECKOV=$OPSDECK_CHECKOV"
 
 # Snapshot mismatches fail instead of writing .snap.new files.
 export INSTA_UPDATE=no

@@ -5,7 +5,12 @@
 MOTO_VERSION="5.2.5"
 # The cfn-lint release templates/ is kept clean against (pip index versions cfn-lint).
 CFN_LINT_VERSION="1.58.0"
+# The checkov release the rule pack is compared with (tests/checkov_second_opinion.rs).
+CHECKOV_VERSION="3.3.30"
 VENV="$ROOT/.venv"
+# checkov pins an older boto3/botocore than moto's; moto builds its responses from botocore's
+# service models, so checkov gets a venv of its own instead of downgrading moto's.
+CHECKOV_VENV="$ROOT/.venv-checkov"
 
 # Root runs apt-get directly; anyone else through sudo.
 SUDO=""
@@ -70,4 +75,27 @@ PY
     ensure_venv
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q "cfn-lint==$CFN_LINT_VERSION"
     cfn_lint_ready || die "cfn-lint $CFN_LINT_VERSION did not install into $VENV"
+}
+
+# checkov (a second opinion on policies/, run offline with --skip-download); about 3.5 min to
+# install on a cold pip cache.
+ensure_checkov() {
+    checkov_ready() {
+        [ -x "$CHECKOV_VENV/bin/checkov" ] && "$CHECKOV_VENV/bin/python" - "$CHECKOV_VERSION" <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+assert version("checkov") == sys.argv[1]
+PY
+    }
+    if checkov_ready; then
+        echo "checkov $CHECKOV_VERSION already installed in $CHECKOV_VENV"
+        return
+    fi
+    ensure_venv # python3 and python3-venv
+    if [ ! -x "$CHECKOV_VENV/bin/python" ]; then
+        rm -rf "$CHECKOV_VENV"
+        python3 -m venv "$CHECKOV_VENV"
+    fi
+    "$CHECKOV_VENV/bin/python" -m pip install --disable-pip-version-check -q "checkov==$CHECKOV_VERSION"
+    checkov_ready || die "checkov $CHECKOV_VERSION did not install into $CHECKOV_VENV"
 }

@@ -28,7 +28,44 @@ macro_rules! bundled {
 }
 
 /// Every bundled policy file: (file stem, text).
-pub const BUNDLED: &[(&str, &str)] = bundled!("s3_encryption", "s3_public_access", "required_tags");
+pub const BUNDLED: &[(&str, &str)] = bundled!(
+    "s3_encryption",
+    "s3_public_access",
+    "required_tags",
+    "cloudtrail_kms_encryption",
+    "cloudtrail_log_validation",
+    "cloudtrail_multi_region",
+    "ebs_block_device_encryption",
+    "ebs_volume_encryption",
+    "ec2_imdsv2",
+    "eks_control_plane_logging",
+    "eks_nodegroup_remote_access",
+    "eks_public_endpoint",
+    "eks_secrets_encryption",
+    "elasticache_encryption_at_rest",
+    "elasticache_encryption_in_transit",
+    "elb_access_logs",
+    "elb_drop_invalid_headers",
+    "elb_https_listener",
+    "elb_tls_policy",
+    "iam_admin_policy",
+    "iam_wildcard_action",
+    "iam_wildcard_resource",
+    "kms_key_policy_principal",
+    "kms_key_rotation",
+    "log_group_retention",
+    "rds_backup_retention",
+    "rds_deletion_protection",
+    "rds_encryption",
+    "rds_multi_az",
+    "rds_public_access",
+    "s3_access_logging",
+    "s3_tls_only",
+    "s3_versioning",
+    "sg_admin_ports",
+    "sg_database_ports",
+    "vpc_flow_logs",
+);
 
 /// A policy that could not be loaded or evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
