@@ -1,8 +1,52 @@
 #!/usr/bin/env bash
 # Benchmarks. They measure and report against budgets; they never fail on a figure.
 # Add further benches here as they are written.
+#
+# The compliance bench compares opsdeck with checkov and cfn-guard on the same template; both
+# are installed here on first use, into ./.tools (not ./.venv, whose pinned test tools checkov's
+# dependencies would move): cfn-guard with `cargo install --root .tools` (it compiles for a
+# few minutes, once), checkov into its own venv .tools/checkov. OPSDECK_BENCH_NO_INSTALL=1
+# skips both installs (the bench then notes what is absent).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
+
+# The releases the figures in docs/architecture.md were taken with.
+CFN_GUARD_VERSION="3.2.1"
+CHECKOV_VERSION="3.3.30"
+TOOLS="$ROOT/.tools"
+
+ensure_cfn_guard() {
+    if [ -x "$TOOLS/bin/cfn-guard" ] && "$TOOLS/bin/cfn-guard" --version 2>/dev/null | grep -q "$CFN_GUARD_VERSION"; then
+        return
+    fi
+    echo "installing cfn-guard $CFN_GUARD_VERSION into $TOOLS (compiles once, several minutes)"
+    # Its own target dir: the bench's CARGO_TARGET_DIR is for opsdeck.
+    env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$TOOLS" --version "$CFN_GUARD_VERSION" cfn-guard \
+        || echo "note: cfn-guard did not install; the bench will skip it"
+}
+
+ensure_checkov() {
+    local venv="$TOOLS/checkov"
+    if [ -x "$venv/bin/checkov" ] && [ "$("$venv/bin/checkov" --version 2>/dev/null)" = "$CHECKOV_VERSION" ]; then
+        return
+    fi
+    command -v python3 >/dev/null 2>&1 || { echo "note: no python3; the bench will skip checkov"; return; }
+    echo "installing checkov $CHECKOV_VERSION into $venv"
+    { [ -x "$venv/bin/python" ] || python3 -m venv "$venv"; } \
+        && "$venv/bin/python" -m pip install --disable-pip-version-check -q "checkov==$CHECKOV_VERSION" \
+        || echo "note: checkov did not install; the bench will skip it"
+}
+
+if [ "${OPSDECK_BENCH_NO_INSTALL:-}" != "1" ]; then
+    ensure_cfn_guard
+    ensure_checkov
+fi
 
 # Start-up: first frame in a pty (budget ≤ 30 ms) and bytes written while idle (budget 0).
 cargo bench --bench startup "$@"
+
+# Compliance: the full pack over a 1,000-resource template (budget ≤ 100 ms), beside checkov
+# and cfn-guard on the same file.
+cargo bench --bench compliance "$@"

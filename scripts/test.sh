@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine that has Rust:
-#   1. installs what the tests need: moto (AWS emulator) and cfn-lint in ./.venv, tmux,
+#   1. installs what the tests need: moto (AWS emulator), cfn-lint, compliance-trestle and
+#      jsonschema in ./.venv, tmux,
 #      rustfmt/clippy;
 #   2. runs cargo fmt --check, cargo clippy -D warnings, cargo test --all-targets.
 # Re-runs reuse .venv and skip installs that are already done.
@@ -53,6 +54,11 @@ step "cfn-lint in .venv (tests/templates_lint.rs lints templates/)"
 ensure_cfn_lint
 export OPSDECK_CFN_LINT="$VENV/bin/cfn-lint"
 echo "OPSDECK_CFN_LINT=$OPSDECK_CFN_LINT"
+
+step "compliance-trestle and jsonschema in .venv (tests/compliance_exports.rs validates OSCAL and SARIF)"
+ensure_trestle
+export OPSDECK_PYTHON="$VENV/bin/python"
+echo "OPSDECK_PYTHON=$OPSDECK_PYTHON"
 
 # Snapshot mismatches fail instead of writing .snap.new files.
 export INSTA_UPDATE=no

@@ -5,6 +5,11 @@
 MOTO_VERSION="5.2.5"
 # The cfn-lint release templates/ is kept clean against (pip index versions cfn-lint).
 CFN_LINT_VERSION="1.58.0"
+# compliance-trestle validates the OSCAL export (tests/compliance_exports.rs); 5.2.0's models
+# are OSCAL 1.2.x (it accepts oscal-version 1.2.0-1.2.1). jsonschema validates the SARIF export
+# against tests/schemas/sarif-schema-2.1.0.json (4.26.0 is also what cfn-lint pulls in).
+TRESTLE_VERSION="5.2.0"
+JSONSCHEMA_VERSION="4.26.0"
 VENV="$ROOT/.venv"
 
 # Root runs apt-get directly; anyone else through sudo.
@@ -70,4 +75,26 @@ PY
     ensure_venv
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q "cfn-lint==$CFN_LINT_VERSION"
     cfn_lint_ready || die "cfn-lint $CFN_LINT_VERSION did not install into $VENV"
+}
+
+# compliance-trestle and jsonschema validate the OSCAL and SARIF exports in the test suite.
+ensure_trestle() {
+    trestle_ready() {
+        [ -x "$VENV/bin/python" ] && "$VENV/bin/python" - "$TRESTLE_VERSION" "$JSONSCHEMA_VERSION" <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+assert version("compliance-trestle") == sys.argv[1]
+assert version("jsonschema") == sys.argv[2]
+from trestle.oscal.assessment_results import AssessmentResults
+import jsonschema
+PY
+    }
+    if trestle_ready; then
+        echo "compliance-trestle $TRESTLE_VERSION and jsonschema $JSONSCHEMA_VERSION already installed in $VENV"
+        return
+    fi
+    ensure_venv
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+        "compliance-trestle==$TRESTLE_VERSION" "jsonschema==$JSONSCHEMA_VERSION"
+    trestle_ready || die "compliance-trestle $TRESTLE_VERSION / jsonschema $JSONSCHEMA_VERSION did not install into $VENV"
 }
