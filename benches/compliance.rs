@@ -13,6 +13,8 @@
 //! skipped with a note. This is a measurement, not a test: figures over budget are reported,
 //! never failed on.
 //!
+//! `OPSDECK_BENCH_TOOLS=0` skips checkov and cfn-guard (they take tens of seconds).
+//!
 //! Under `cargo test --all-targets` (no `--bench`) it is a smoke check: one run, which must
 //! judge every resource and find the planted failures; no external tool is run.
 
@@ -82,6 +84,27 @@ fn main() {
         findings = report.findings.len();
     }
 
+    // Where the time goes, from the same runs' pieces (medians of their own runs).
+    let mut parse = Vec::new();
+    let mut evaluate = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let (input, lines) = opsdeck::compliance::input::from_template(
+            &template,
+            "bench-1000.yaml",
+            &BTreeMap::new(),
+            Some("PRD"),
+        )
+        .expect("parses");
+        parse.push(ms(start.elapsed()));
+        let start = Instant::now();
+        let eval = checker.pack.evaluate(&input, Some(&lines));
+        evaluate.push(ms(start.elapsed()));
+        assert!(eval.errors.is_empty());
+    }
+    let (parse_ms, _) = stats(&mut parse);
+    let (evaluate_ms, _) = stats(&mut evaluate);
+
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("bench-1000.yaml");
     std::fs::write(&file, &template).expect("write the template");
@@ -96,18 +119,23 @@ fn main() {
         median,
         p95: Some(p95),
         note: format!(
-            "{findings} findings; budget {BUDGET_MS:.0} ms: {}",
+            "{findings} findings; parse {parse_ms:.1} + rules {evaluate_ms:.1} ms; budget {BUDGET_MS:.0} ms: {}",
             if p95 <= BUDGET_MS { "met" } else { "OVER" }
         ),
     });
 
-    match tool(
+    let tools = std::env::var("OPSDECK_BENCH_TOOLS").map_or(true, |v| v != "0");
+    if !tools {
+        table.push(absent("checkov, cfn-guard", "OPSDECK_BENCH_TOOLS=0"));
+    }
+    let checkov = tool(
         "OPSDECK_CHECKOV",
         &[
             root.join(".venv/bin/checkov"),
             root.join(".tools/checkov/bin/checkov"),
         ],
-    ) {
+    );
+    match checkov.filter(|_| tools) {
         Some(checkov) => {
             let mut args: Vec<String> = ["--skip-download", "-f"].map(String::from).to_vec();
             args.push(file.display().to_string());
@@ -116,12 +144,13 @@ fn main() {
             );
             table.push(time_tool("checkov", &checkov, &args));
         }
+        None if !tools => {}
         None => table.push(absent(
             "checkov",
             "not installed: .venv/bin/checkov, .tools/checkov/bin/checkov or $OPSDECK_CHECKOV",
         )),
     }
-    match tool("OPSDECK_CFN_GUARD", &[root.join(".tools/bin/cfn-guard")]) {
+    match tool("OPSDECK_CFN_GUARD", &[root.join(".tools/bin/cfn-guard")]).filter(|_| tools) {
         Some(guard) => {
             let args = vec![
                 "validate".to_string(),
@@ -134,6 +163,7 @@ fn main() {
             ];
             table.push(time_tool("cfn-guard (3 rules)", &guard, &args));
         }
+        None if !tools => {}
         None => table.push(absent(
             "cfn-guard",
             "not installed: run scripts/bench.sh (cargo install --root .tools cfn-guard) or set $OPSDECK_CFN_GUARD",
