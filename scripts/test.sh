@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine that has Rust:
-#   1. installs what the tests need: moto (AWS emulator) and cfn-lint in ./.venv, checkov in
-#      ./.venv-checkov, tmux, rustfmt/clippy;
+#   1. installs what the tests need: moto (AWS emulator), cfn-lint, compliance-trestle and
+#      jsonschema in ./.venv, checkov in ./.venv-checkov, tmux, rustfmt/clippy;
 #   2. runs cargo fmt --check, cargo clippy -D warnings, cargo test --all-targets.
 # Re-runs reuse .venv and skip installs that are already done.
 # Honours CARGO_TARGET_DIR. Exits non-zero on the first failure.
@@ -58,6 +58,10 @@ step "checkov in .venv-checkov (tests/checkov_second_opinion.rs compares it with
 ensure_checkov
 export OPSDECK_CHECKOV="$CHECKOV_VENV/bin/checkov"
 echo "OPSDECK_CHECKOV=$OPSDECK_CHECKOV"
+step "compliance-trestle and jsonschema in .venv (tests/compliance_exports.rs validates OSCAL and SARIF)"
+ensure_trestle
+export OPSDECK_PYTHON="$VENV/bin/python"
+echo "OPSDECK_PYTHON=$OPSDECK_PYTHON"
 
 # Snapshot mismatches fail instead of writing .snap.new files.
 export INSTA_UPDATE=no

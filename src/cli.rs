@@ -122,6 +122,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Judge templates and deployed stacks against the compliance rules (NIST SP 800-53 rev 5).
+    ///
+    /// PATH is a template file, a directory (every *.yaml, *.yml and *.json template in it) or a
+    /// library template name; with no PATH and no --stack, the whole library is judged. The
+    /// user's policies and waivers (config dir) apply.
+    ///
+    /// Exit 0 all pass (or waived); 1 an unwaived failure; 2 something could not be judged (a
+    /// bad template, policy or waivers file, an AWS error) — the report is still written.
+    Check {
+        #[arg(value_name = "PATH")]
+        paths: Vec<String>,
+        /// A deployed stack to judge (its template and parameter values); repeat for each.
+        #[arg(long = "stack", value_name = "NAME")]
+        stacks: Vec<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        /// Write the report to FILE instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// A template parameter value (templates only; stacks use their deployed values).
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+    },
     /// Delete a stack and follow it until it is gone. Exit codes as for deploy.
     Delete {
         #[arg(long, value_name = "NAME")]
@@ -141,6 +165,34 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+}
+
+/// `opsdeck check --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Summary, then failures by control family → control → finding.
+    Text,
+    /// The report (stable field names).
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// One row per finding.
+    Csv,
+    /// OSCAL 1.2 assessment-results.
+    Oscal,
+}
+
+impl From<CheckFormat> for crate::compliance::export::Format {
+    fn from(f: CheckFormat) -> Self {
+        use crate::compliance::export::Format;
+        match f {
+            CheckFormat::Text => Format::Text,
+            CheckFormat::Json => Format::Json,
+            CheckFormat::Sarif => Format::Sarif,
+            CheckFormat::Csv => Format::Csv,
+            CheckFormat::Oscal => Format::Oscal,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

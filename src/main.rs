@@ -49,6 +49,24 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             init_tracing(&paths);
             Ok(runtime()?.block_on(headless::deploy(&opts, &paths, args, &mut out)))
         }
+        Some(Command::Check {
+            paths: templates,
+            stacks,
+            format,
+            output,
+            params,
+        }) => {
+            let opts = cli.console.options();
+            let args = headless::CheckArgs {
+                paths: templates,
+                stacks,
+                format: format.into(),
+                output,
+                params,
+            };
+            init_tracing(&paths);
+            Ok(runtime()?.block_on(headless::check(&opts, &paths, args, &mut out)))
+        }
         Some(Command::Delete {
             stack,
             confirm,

@@ -7,6 +7,11 @@ MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
 # The checkov release the rule pack is compared with (tests/checkov_second_opinion.rs).
 CHECKOV_VERSION="3.3.30"
+# compliance-trestle validates the OSCAL export (tests/compliance_exports.rs); 5.2.0's models
+# are OSCAL 1.2.x (it accepts oscal-version 1.2.0-1.2.1). jsonschema validates the SARIF export
+# against tests/schemas/sarif-schema-2.1.0.json (4.26.0 is also what cfn-lint pulls in).
+TRESTLE_VERSION="5.2.0"
+JSONSCHEMA_VERSION="4.26.0"
 VENV="$ROOT/.venv"
 # checkov pins an older boto3/botocore than moto's; moto builds its responses from botocore's
 # service models, so checkov gets a venv of its own instead of downgrading moto's.
@@ -98,4 +103,26 @@ PY
     fi
     "$CHECKOV_VENV/bin/python" -m pip install --disable-pip-version-check -q "checkov==$CHECKOV_VERSION"
     checkov_ready || die "checkov $CHECKOV_VERSION did not install into $CHECKOV_VENV"
+}
+
+# compliance-trestle and jsonschema validate the OSCAL and SARIF exports in the test suite.
+ensure_trestle() {
+    trestle_ready() {
+        [ -x "$VENV/bin/python" ] && "$VENV/bin/python" - "$TRESTLE_VERSION" "$JSONSCHEMA_VERSION" <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+assert version("compliance-trestle") == sys.argv[1]
+assert version("jsonschema") == sys.argv[2]
+from trestle.oscal.assessment_results import AssessmentResults
+import jsonschema
+PY
+    }
+    if trestle_ready; then
+        echo "compliance-trestle $TRESTLE_VERSION and jsonschema $JSONSCHEMA_VERSION already installed in $VENV"
+        return
+    fi
+    ensure_venv
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+        "compliance-trestle==$TRESTLE_VERSION" "jsonschema==$JSONSCHEMA_VERSION"
+    trestle_ready || die "compliance-trestle $TRESTLE_VERSION / jsonschema $JSONSCHEMA_VERSION did not install into $VENV"
 }

@@ -45,18 +45,57 @@ pub struct InputResource {
 #[derive(Debug, Clone)]
 pub struct Lines {
     text: String,
+    /// Each resource's block under `Resources` (first line index, byte range), found in one
+    /// pass on first use: a search then reads one resource's lines, not the whole template
+    /// (a 1,000-resource template with a finding per resource would otherwise be read a
+    /// thousand times over).
+    blocks: std::sync::OnceLock<std::collections::HashMap<String, Block>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    /// 0-based index of the resource's key line.
+    first_line: usize,
+    start: usize,
+    end: usize,
 }
 
 impl Lines {
+    fn new(text: &str) -> Lines {
+        Lines {
+            text: text.to_string(),
+            blocks: std::sync::OnceLock::new(),
+        }
+    }
+
     /// The 1-based line of `path` (e.g. `Properties.BucketEncryption.X`) in resource `id`,
     /// or of the closest enclosing key that can be found.
     pub fn line_of(&self, resource: &str, path: &str) -> Option<usize> {
-        let finder = LineFinder { text: &self.text };
         let mut keys: Vec<&str> = vec!["Resources", resource];
         keys.extend(
             path.split('.')
                 .filter(|s| !s.is_empty() && s.parse::<usize>().is_err()),
         );
+        if let Some(block) = self.blocks().get(resource) {
+            // The same search, within the resource's own lines.
+            let finder = LineFinder {
+                text: &self.text[block.start..block.end],
+            };
+            let mut keys = &keys[1..];
+            while !keys.is_empty() {
+                if let Some(line) = finder.key_line(keys) {
+                    return Some(block.first_line + line);
+                }
+                keys = &keys[..keys.len() - 1];
+            }
+            return None;
+        }
+        self.scan(keys)
+    }
+
+    /// The search over the whole text (layouts the index does not cover, such as JSON).
+    fn scan(&self, mut keys: Vec<&str>) -> Option<usize> {
+        let finder = LineFinder { text: &self.text };
         while keys.len() >= 2 {
             if let Some(line) = finder.key_line(&keys) {
                 return Some(line);
@@ -65,6 +104,74 @@ impl Lines {
         }
         None
     }
+
+    fn blocks(&self) -> &std::collections::HashMap<String, Block> {
+        self.blocks.get_or_init(|| index_resources(&self.text))
+    }
+}
+
+/// The blocks of the keys under a top-level `Resources:` key, by the same indentation rules
+/// as [`LineFinder`] (block YAML; anything else finds nothing here and is searched whole).
+fn index_resources(text: &str) -> std::collections::HashMap<String, Block> {
+    let mut blocks = std::collections::HashMap::new();
+    let mut top: Option<usize> = None;
+    let mut resources_indent: Option<usize> = None;
+    let mut child: Option<usize> = None;
+    let mut open: Option<(String, Block)> = None;
+    let mut next = 0;
+    for (index, raw) in text.split_inclusive('\n').enumerate() {
+        let start = next;
+        next += raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        let key = trimmed
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'');
+        match resources_indent {
+            None => {
+                let level = *top.get_or_insert(indent);
+                if indent == level && trimmed.contains(':') && key == "Resources" {
+                    resources_indent = Some(indent);
+                }
+            }
+            Some(parent) => {
+                if indent <= parent {
+                    // Left `Resources`: the open block ends here.
+                    if let Some((id, mut block)) = open.take() {
+                        block.end = start;
+                        blocks.entry(id).or_insert(block);
+                    }
+                    break;
+                }
+                let level = *child.get_or_insert(indent);
+                if indent == level && trimmed.contains(':') {
+                    if let Some((id, mut block)) = open.take() {
+                        block.end = start;
+                        blocks.entry(id).or_insert(block);
+                    }
+                    open = Some((
+                        key.to_string(),
+                        Block {
+                            first_line: index,
+                            start,
+                            end: text.len(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    if let Some((id, block)) = open.take() {
+        blocks.entry(id).or_insert(block);
+    }
+    blocks
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,9 +272,7 @@ pub fn from_template(
             parameters,
             resources,
         },
-        Lines {
-            text: text.to_string(),
-        },
+        Lines::new(text),
     ))
 }
 
@@ -416,6 +521,39 @@ Resources:
         assert_eq!(lines.line_of("Bucket", "Properties.NotThere"), Some(15));
         assert_eq!(lines.line_of("Bucket", ""), Some(12));
         assert_eq!(lines.line_of("Nope", "Properties"), None);
+    }
+
+    #[test]
+    fn the_resource_index_finds_what_the_whole_text_search_finds() {
+        let mut texts: Vec<&str> = crate::cfn::library::LIBRARY
+            .iter()
+            .map(|t| t.body)
+            .collect();
+        texts.push(T);
+        for text in texts {
+            let (input, lines) =
+                from_template(text, "t.yaml", &BTreeMap::new(), None).expect("parses");
+            assert!(!lines.blocks().is_empty());
+            for r in &input.resources {
+                for path in [
+                    "",
+                    "Type",
+                    "Properties",
+                    "Properties.Tags",
+                    "Properties.Nope.X",
+                    "DeletionPolicy",
+                ] {
+                    let mut keys = vec!["Resources", r.id.as_str()];
+                    keys.extend(path.split('.').filter(|s| !s.is_empty()));
+                    assert_eq!(
+                        lines.line_of(&r.id, path),
+                        lines.scan(keys),
+                        "{} {path}",
+                        r.id
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod checker;
 pub mod controls;
+pub mod export;
 pub mod input;
 pub mod model;
 pub mod policy;

@@ -1,0 +1,107 @@
+//! Exports of a [`Report`]: one module per format, each a pure function of the report (and,
+//! for OSCAL, the time of the assessment), so `opsdeck check`, the Compliance pane and tests
+//! render the same bytes.
+//!
+//! | format | for | shape |
+//! |---|---|---|
+//! | [`text`] | people, CI logs | summary line, then failures by family → control → finding |
+//! | [`json`] | scripts | the report itself, field names stable (`format_version` 1) |
+//! | [`csv`] | spreadsheets | one row per finding, RFC 4180 quoting |
+//! | [`sarif`] | code scanning (GitHub, GitLab, IDEs) | SARIF 2.1.0, one result per finding |
+//! | [`oscal`] | GRC tools, auditors | OSCAL 1.2 assessment-results |
+
+pub mod csv;
+pub mod json;
+pub mod oscal;
+pub mod sarif;
+pub mod text;
+
+use super::model::{Finding, WaiverState};
+use super::report::Report;
+use std::time::SystemTime;
+
+/// Every format `opsdeck check --format` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Csv,
+    Sarif,
+    Oscal,
+}
+
+/// Render `report` in `format`; `now` stamps the OSCAL document (the others carry no time, so
+/// the same report always renders the same bytes).
+pub fn render(report: &Report, format: Format, now: SystemTime) -> String {
+    match format {
+        Format::Text => text::render(report),
+        Format::Json => json::render(report),
+        Format::Csv => csv::render(report),
+        Format::Sarif => sarif::render(report),
+        Format::Oscal => oscal::render(report, now),
+    }
+}
+
+/// How a finding stands, as every export spells it.
+pub(crate) fn status(finding: &Finding) -> &'static str {
+    match finding.waiver {
+        None => "failed",
+        Some(WaiverState::Active { .. }) => "waived",
+        Some(WaiverState::Expired { .. }) => "waiver-expired",
+    }
+}
+
+/// `file:line`, or just the source when the line is unknown.
+pub(crate) fn location(finding: &Finding) -> String {
+    match finding.line {
+        Some(line) => format!("{}:{line}", finding.source),
+        None => finding.source.clone(),
+    }
+}
+
+/// The catalog label (`SC-28(1)`) of an OSCAL control id, or the id itself when unknown.
+pub(crate) fn label(control: &str) -> String {
+    super::controls::lookup(control)
+        .map(|c| c.label.clone())
+        .unwrap_or_else(|| control.to_string())
+}
+
+/// A random (version 4) uuid, as OSCAL wants for every identifier.
+pub(crate) fn uuid4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+pub(crate) mod fixture {
+    //! A report with every kind of finding: failing, waived, waiver expired, no line.
+    use crate::compliance::input::from_template;
+    use crate::compliance::policy::PolicyPack;
+    use crate::compliance::report::Report;
+    use crate::compliance::waivers;
+    use std::collections::BTreeMap;
+
+    pub const TEMPLATE: &str = "Resources:\n  Open:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: \"open, \\\"quoted\\\"\"\n  Logs:\n    Type: AWS::S3::Bucket\n";
+
+    pub fn report() -> Report {
+        let (pack, errors) = PolicyPack::bundled();
+        let (input, lines) =
+            from_template(TEMPLATE, "fixtures/open.yaml", &BTreeMap::new(), None).expect("parses");
+        let mut eval = pack.evaluate(&input, Some(&lines));
+        let waivers = waivers::parse(
+            "[[waiver]]\nrule = \"S3-001\"\nresource = \"Logs\"\nreason = \"the log bucket, for now\"\nticket = \"OPS-1\"\nexpires = \"2099-01-01\"\n\n[[waiver]]\nrule = \"TAG-001\"\nresource = \"Logs\"\nreason = \"old\"\nticket = \"OPS-2\"\nexpires = \"2020-01-01\"\n",
+            "w.toml",
+        )
+        .expect("valid");
+        waivers::apply(&mut eval.findings, &waivers, "2026-11-22");
+        let mut report = Report::build(
+            pack.rules().cloned().collect(),
+            vec![("fixtures/open.yaml".into(), eval)],
+            &errors,
+        );
+        // One finding without a line (as from a source without text positions).
+        if let Some(f) = report.findings.iter_mut().find(|f| f.rule == "S3-002") {
+            f.line = None;
+        }
+        report
+    }
+}
