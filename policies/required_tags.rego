@@ -20,9 +20,7 @@ required := ["Owner", "Environment", "ManagedBy", "CostCenter"]
 
 findings contains finding if {
 	some r in input.resources
-	r.type in metadata.resource_types
-	some key in required
-	not has_tag(r.properties, key)
+	some key in required_set - tag_keys(r.properties)
 	finding := {
 		"resource": r.id,
 		"path": "Properties.Tags",
@@ -30,14 +28,16 @@ findings contains finding if {
 	}
 }
 
-# Tags as a list of {Key, Value} (most types) ...
-has_tag(props, key) if {
-	some tag in props.Tags
-	tag.Key == key
-}
+required_set := {k | some k in required}
 
-# ... or as a map (EKS clusters' tags are a list too; KMS keys use the list form).
-has_tag(props, key) if {
-	is_object(props.Tags)
-	props.Tags[key]
+# The resource's tag keys, worked out once per resource: tags as a list of {Key, Value}
+# (most types) ...
+tag_keys(props) := {tag.Key | some tag in props.Tags; is_object(tag)} if is_array(props.Tags)
+
+# ... or as a map.
+tag_keys(props) := {k | some k, _ in props.Tags} if is_object(props.Tags)
+
+tag_keys(props) := set() if {
+	not is_array(props.Tags)
+	not is_object(props.Tags)
 }

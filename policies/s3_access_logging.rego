@@ -37,18 +37,28 @@ logged(r) if {
 log_destination(r) if r.properties.AccessControl == "LogDeliveryWrite"
 
 log_destination(r) if {
-	some other in input.resources
-	other.type == "AWS::S3::Bucket"
-	other.id != r.id
-	dest := other.properties.LoggingConfiguration.DestinationBucketName
-	names(dest, r)
+	{"Ref": r.id} in referenced_destinations
 }
 
-names(ref, r) if ref == {"Ref": r.id}
+log_destination(r) if {
+	is_string(r.properties.BucketName)
+	r.properties.BucketName in named_destinations
+}
 
-names(ref, r) if {
-	is_string(ref)
-	ref == r.properties.BucketName
+# Every other bucket's log destination, collected once (not once per bucket).
+referenced_destinations contains dest if {
+	some other in input.resources
+	other.type == "AWS::S3::Bucket"
+	dest := other.properties.LoggingConfiguration.DestinationBucketName
+	dest != {"Ref": other.id}
+}
+
+named_destinations contains dest if {
+	some other in input.resources
+	other.type == "AWS::S3::Bucket"
+	dest := other.properties.LoggingConfiguration.DestinationBucketName
+	is_string(dest)
+	dest != other.properties.BucketName
 }
 
 environment(r) := env if {

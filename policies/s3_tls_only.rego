@@ -8,6 +8,7 @@ metadata := {
 	"severity": "high",
 	"controls": ["SC-8", "SC-8(1)", "AC-17(2)"],
 	"resource_types": ["AWS::S3::Bucket"],
+	"reads": ["AWS::S3::BucketPolicy"],
 	"remediation": "Add an AWS::S3::BucketPolicy for the bucket with a Deny statement on s3:* when aws:SecureTransport is false.",
 }
 
@@ -22,23 +23,23 @@ findings contains finding if {
 	}
 }
 
+tls_only(bucket) if {"Ref": bucket.id} in guarded
+
 tls_only(bucket) if {
+	is_string(bucket.properties.BucketName)
+	bucket.properties.BucketName in guarded
+}
+
+# The Bucket of every policy that denies requests without TLS, collected once (not once per
+# bucket): `!Ref Bucket` or a literal name.
+guarded contains p.properties.Bucket if {
 	some p in input.resources
 	p.type == "AWS::S3::BucketPolicy"
-	names_bucket(p.properties.Bucket, bucket)
 	some s in as_list(p.properties.PolicyDocument.Statement)
 	s.Effect == "Deny"
 	denies_all_s3(s)
 	some op in ["Bool", "BoolIfExists"]
 	is_false(s.Condition[op]["aws:SecureTransport"])
-}
-
-# The policy's Bucket is `!Ref Bucket`, or the same literal name.
-names_bucket(ref, bucket) if ref == {"Ref": bucket.id}
-
-names_bucket(ref, bucket) if {
-	is_string(ref)
-	ref == bucket.properties.BucketName
 }
 
 denies_all_s3(s) if {

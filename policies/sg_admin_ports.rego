@@ -17,8 +17,7 @@ findings contains finding if {
 	some entry in ingress
 	rule := entry[2]
 	key := from_anywhere(rule)
-	some port in ports
-	covers(rule, port)
+	some port in open_ports(rule)
 	finding := {
 		"resource": entry[0],
 		"path": sprintf("%s.%s", [entry[1], key]),
@@ -44,12 +43,12 @@ from_anywhere(rule) := "CidrIpv6" if rule.CidrIpv6 == "::/0"
 
 # IpProtocol -1 (or "all") opens every port; tcp (6) and udp (17) open FromPort..ToPort
 # (RDP, DNS-based and some database services listen on UDP too).
-covers(rule, _) if lower(sprintf("%v", [rule.IpProtocol])) in {"-1", "all"}
+open_ports(rule) := {p | some p in ports} if lower(sprintf("%v", [rule.IpProtocol])) in {"-1", "all"}
 
-covers(rule, port) if {
+open_ports(rule) := {p | some p in ports; lo <= p; p <= hi} if {
 	lower(sprintf("%v", [rule.IpProtocol])) in {"tcp", "6", "udp", "17"}
-	num(rule.FromPort) <= port
-	port <= num(rule.ToPort)
+	lo := num(rule.FromPort)
+	hi := num(rule.ToPort)
 }
 
 # A number, or a string that holds one; anything else (an unresolved intrinsic) is undefined.

@@ -8,6 +8,7 @@ metadata := {
 	"severity": "medium",
 	"controls": ["AU-2", "AU-12", "SI-4"],
 	"resource_types": ["AWS::EC2::VPC"],
+	"reads": ["AWS::EC2::FlowLog"],
 	"remediation": "Add an AWS::EC2::FlowLog with ResourceType VPC and ResourceId !Ref of the VPC.",
 }
 

@@ -50,6 +50,9 @@ pub struct RuleMeta {
     pub controls: Vec<String>,
     /// CloudFormation (or, later, Kubernetes) types the rule judges.
     pub resource_types: Vec<String>,
+    /// Other types the rule looks at but does not judge (e.g. bucket policies, to judge a
+    /// bucket). Each rule sees only resources of `resource_types` and `reads`.
+    pub reads: Vec<String>,
     pub remediation: String,
     /// The policy file it came from (`policies/s3.rego` or a user file).
     pub source: String,

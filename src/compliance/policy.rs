@@ -9,7 +9,8 @@
 //! import rego.v1
 //! metadata := {"id": "S3-001", "title": "...", "severity": "high",
 //!              "controls": ["SC-28", "SC-28(1)"], "resource_types": ["AWS::S3::Bucket"],
-//!              "remediation": "..."}
+//!              "remediation": "...",
+//!              "reads": ["AWS::S3::BucketPolicy"]}   # optional: other types it looks at
 //! findings contains {"resource": r.id, "path": "Properties.BucketEncryption",
 //!                    "message": "..."} if { some r in input.resources; ... }
 //! ```
@@ -17,7 +18,7 @@
 use super::controls;
 use super::input::{EvalInput, Lines};
 use super::model::{Finding, RuleMeta, Severity};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -193,44 +194,85 @@ impl PolicyPack {
     }
 
     /// Judge one input. `lines` maps findings to template lines when the source is text.
+    ///
+    /// Each rule sees only the resources of the types it judges or declares it `reads` (plus
+    /// the parameters and context): a rule over S3 buckets never walks a thousand subnets, and
+    /// a rule whose types are absent is not evaluated at all (not applicable).
     pub fn evaluate(&self, input: &EvalInput, lines: Option<&Lines>) -> Evaluation {
         let mut out = Evaluation::default();
-        let present: HashSet<&str> = input
-            .resources
-            .iter()
-            .map(|r| r.resource_type.as_str())
-            .collect();
-        let json = match serde_json::to_string(input) {
-            Ok(json) => json,
-            Err(e) => {
-                out.errors.push(PolicyError {
-                    file: input.source.clone(),
-                    line: None,
-                    message: format!("cannot encode the input: {e}"),
-                });
-                return out;
+        let mut by_type: HashMap<&str, Vec<&super::input::InputResource>> = HashMap::new();
+        for r in &input.resources {
+            by_type.entry(r.resource_type.as_str()).or_default().push(r);
+        }
+        // Each resource becomes an engine value once; a rule's view shares them (cheap clones).
+        let mut values: HashMap<&str, Vec<regorus::Value>> = HashMap::new();
+        let mut all: Vec<regorus::Value> = Vec::with_capacity(input.resources.len());
+        for r in &input.resources {
+            // serde straight from the resource to an engine value: no JSON text in between.
+            let value = serde_json::to_value(r)
+                .and_then(<regorus::Value as serde::Deserialize>::deserialize)
+                .map_err(|e| e.to_string());
+            match value {
+                Ok(v) => {
+                    all.push(v.clone());
+                    values.entry(r.resource_type.as_str()).or_default().push(v);
+                }
+                Err(e) => {
+                    out.errors.push(PolicyError {
+                        file: input.source.clone(),
+                        line: None,
+                        message: format!("cannot load resource {}: {e}", r.id),
+                    });
+                    return out;
+                }
             }
-        };
-        let mut engine = self.engine.clone();
-        if let Err(e) = engine.set_input_json(&json) {
+        }
+        let base = serde_json::json!({
+            "kind": input.kind,
+            "source": input.source,
+            "context": input.context,
+            "parameters": input.parameters,
+        });
+        let Ok(base) = regorus::Value::from_json_str(&base.to_string()) else {
             out.errors.push(PolicyError {
                 file: input.source.clone(),
                 line: None,
-                message: format!("cannot load the input: {e}"),
+                message: "cannot load the input".into(),
             });
             return out;
-        }
+        };
+        let mut engine = self.engine.clone();
         for rule in self.rules.iter() {
             let meta = &rule.meta;
             let applies = meta.resource_types.is_empty()
                 || meta
                     .resource_types
                     .iter()
-                    .any(|t| present.contains(t.as_str()));
+                    .any(|t| by_type.contains_key(t.as_str()));
             if !applies {
                 continue;
             }
             out.applicable.push(meta.id.clone());
+            let subset: Vec<regorus::Value> = if meta.resource_types.is_empty() {
+                // Every resource, in template order.
+                all.clone()
+            } else {
+                meta.resource_types
+                    .iter()
+                    .chain(&meta.reads)
+                    .filter_map(|t| values.get(t.as_str()))
+                    .flatten()
+                    .cloned()
+                    .collect()
+            };
+            let mut view = base.clone();
+            if let Ok(object) = view.as_object_mut() {
+                object.insert(
+                    regorus::Value::from("resources"),
+                    regorus::Value::from(subset),
+                );
+            }
+            engine.set_input(view);
             let value = match engine.eval_rule(format!("{}.findings", rule.package)) {
                 Ok(v) => v,
                 Err(e) => {
@@ -374,6 +416,7 @@ fn check_source(file: &str, text: &str) -> Result<(String, RuleMeta), PolicyErro
             severity,
             controls: control_ids,
             resource_types: list("resource_types"),
+            reads: list("reads"),
             remediation: text_field("remediation")?,
             source: file.to_string(),
         },
@@ -531,6 +574,37 @@ mod library_tests {
                 .map(|f| format!("{} {} {}: {}", f.rule, f.resource, f.path, f.message))
                 .collect();
             assert!(failed.is_empty(), "{}:\n{}", entry.name, failed.join("\n"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    /// Each rule is handed only the resources of its `resource_types` and `reads`: a bundled
+    /// rule that names any other type would silently see nothing of it.
+    #[test]
+    fn bundled_rules_name_only_types_they_declare() {
+        let (pack, _) = PolicyPack::bundled();
+        for rule in pack.rules() {
+            let text = BUNDLED
+                .iter()
+                .find(|(name, _)| rule.source == format!("policies/{name}.rego"))
+                .map(|(_, text)| *text)
+                .expect("bundled source");
+            let body = &text[text.find("metadata").unwrap_or(0)..];
+            let body = &body[body.find("\n}").unwrap_or(0)..];
+            for word in body.split('"').filter(|w| w.starts_with("AWS::")) {
+                assert!(
+                    rule.resource_types
+                        .iter()
+                        .chain(&rule.reads)
+                        .any(|t| t == word),
+                    "{} reads {word} without declaring it in resource_types or reads",
+                    rule.id
+                );
+            }
         }
     }
 }

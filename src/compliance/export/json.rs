@@ -93,6 +93,7 @@ mod tests {
             [
                 "controls",
                 "id",
+                "reads",
                 "remediation",
                 "resource_types",
                 "severity",
