@@ -1,10 +1,5 @@
-//! Exporting the Compliance pane's report to a file.
-//!
-//! MERGE SHIM: `compliance::export::{text, json, csv, sarif, oscal}` are being written on
-//! another branch, each with `pub fn render(report: &Report) -> String`. Until they land,
-//! [`render`] falls back to the report as pretty JSON (and the `.json` extension, so no file
-//! claims a format it is not in). To switch: replace the body of [`render`] with the match in
-//! its comment, and return `format.extension()` always.
+//! Exporting the Compliance pane's report to a file, in any of the formats `opsdeck check`
+//! writes (`compliance::export`).
 
 use crate::compliance::report::Report;
 
@@ -74,21 +69,20 @@ impl ExportFormat {
     }
 }
 
-/// The file's text and extension.
+/// The file's text and extension: the same exporters `opsdeck check` uses.
 pub fn render(format: ExportFormat, report: &Report) -> (String, &'static str) {
-    // MERGE: replace with
-    //   let text = match format {
-    //       ExportFormat::Text => crate::compliance::export::text::render(report),
-    //       ExportFormat::Json => crate::compliance::export::json::render(report),
-    //       ExportFormat::Csv => crate::compliance::export::csv::render(report),
-    //       ExportFormat::Sarif => crate::compliance::export::sarif::render(report),
-    //       ExportFormat::Oscal => crate::compliance::export::oscal::render(report),
-    //   };
-    //   (text, format.extension())
-    let _ = format;
-    let text = serde_json::to_string_pretty(report)
-        .unwrap_or_else(|e| format!("{{\"error\": \"report not serialisable: {e}\"}}"));
-    (text, "json")
+    use crate::compliance::export::{self, Format};
+    let as_format = match format {
+        ExportFormat::Text => Format::Text,
+        ExportFormat::Json => Format::Json,
+        ExportFormat::Csv => Format::Csv,
+        ExportFormat::Sarif => Format::Sarif,
+        ExportFormat::Oscal => Format::Oscal,
+    };
+    (
+        export::render(report, as_format, std::time::SystemTime::now()),
+        format.extension(),
+    )
 }
 
 /// Write `report` under `dir` as `report-<stamp>.<ext>`; returns the path.
@@ -126,7 +120,8 @@ mod tests {
             write(dir.path(), "20261122-101500", ExportFormat::Sarif, &report).expect("written");
         assert_ne!(a, b);
         let text = std::fs::read_to_string(&a).expect("readable");
-        assert!(text.contains("\"controls\""), "{text}");
+        assert!(text.contains("\"version\": \"2.1.0\""), "SARIF: {text}");
+        assert!(a.extension().is_some_and(|e| e == "sarif"));
         assert_eq!(ExportFormat::parse("SARIF"), Some(ExportFormat::Sarif));
     }
 }
