@@ -20,7 +20,11 @@ required := ["Owner", "Environment", "ManagedBy", "CostCenter"]
 
 findings contains finding if {
 	some r in input.resources
-	some key in required_set - tag_keys(r.properties)
+	tags := object.get(r.properties, "Tags", [])
+	# Tags as a list of {Key, Value} (most types), or as a map: one pass over either.
+	keys := {t.Key | some t in tags} | {k | some k, _ in tags; is_string(k)}
+	some key in required_set
+	not key in keys
 	finding := {
 		"resource": r.id,
 		"path": "Properties.Tags",
@@ -29,15 +33,3 @@ findings contains finding if {
 }
 
 required_set := {k | some k in required}
-
-# The resource's tag keys, worked out once per resource: tags as a list of {Key, Value}
-# (most types) ...
-tag_keys(props) := {tag.Key | some tag in props.Tags; is_object(tag)} if is_array(props.Tags)
-
-# ... or as a map.
-tag_keys(props) := {k | some k, _ in props.Tags} if is_object(props.Tags)
-
-tag_keys(props) := set() if {
-	not is_array(props.Tags)
-	not is_object(props.Tags)
-}
