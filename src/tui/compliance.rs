@@ -8,11 +8,11 @@
 
 use crate::cfn::library;
 use crate::compliance::Checker;
+use crate::compliance::export::Format;
 use crate::compliance::report::{ControlState, Report};
 use crate::model::{Environment, StackSummary};
 use crate::ops::ReadOp;
 use crate::tui::keymap::{self, Action, Context, Pane};
-use crate::tui::report_export::ExportFormat;
 use crate::tui::state::{Cmd, Mode, State, ToastLevel};
 use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -459,17 +459,19 @@ pub fn open_export(state: &mut State) {
 }
 
 pub fn on_export_key(state: &mut State, selected: usize, key: KeyEvent) -> Vec<Cmd> {
-    let last = ExportFormat::ALL.len() - 1;
+    let last = Format::ALL.len() - 1;
     // The first letter of a format picks it at once.
     if let KeyCode::Char(c) = key.code
-        && let Some(format) = ExportFormat::ALL.iter().find(|f| f.key() == c)
+        && let Some(format) = Format::ALL
+            .iter()
+            .find(|f| crate::tui::report_export::menu_key(**f) == c)
     {
         return export(state, *format);
     }
     let selected = match keymap::lookup(&[Context::List], &key) {
         Some(Action::Up) => selected.saturating_sub(1),
         Some(Action::Down) => (selected + 1).min(last),
-        Some(Action::Open) => return export(state, ExportFormat::ALL[selected.min(last)]),
+        Some(Action::Open) => return export(state, Format::ALL[selected.min(last)]),
         Some(Action::Back) => return Vec::new(),
         _ => selected,
     };
@@ -478,7 +480,7 @@ pub fn on_export_key(state: &mut State, selected: usize, key: KeyEvent) -> Vec<C
 }
 
 /// `:export FORMAT`, or a choice in the menu: write the report off the UI thread.
-pub fn export(state: &mut State, format: ExportFormat) -> Vec<Cmd> {
+pub fn export(state: &mut State, format: Format) -> Vec<Cmd> {
     let Some(current) = &state.compliance.current else {
         state.toast(ToastLevel::Info, "no report to export yet");
         return Vec::new();

@@ -80,7 +80,7 @@ pub enum Cmd {
     /// Write the report to `data_dir/reports/report-<stamp>.<ext>`, off the UI thread.
     ExportReport {
         report: Box<crate::compliance::report::Report>,
-        format: crate::tui::report_export::ExportFormat,
+        format: crate::compliance::export::Format,
         stamp: String,
     },
     Quit,
@@ -975,7 +975,7 @@ fn run_command(state: &mut State, line: &str) -> Vec<Cmd> {
         "compliance" => state.focus = Pane::Compliance,
         "refresh" | "r" => return state.refresh_stacks(),
         "check" => return compliance::check_command(state, arg),
-        "export" => match arg.and_then(crate::tui::report_export::ExportFormat::parse) {
+        "export" => match arg.and_then(crate::compliance::export::Format::parse) {
             Some(format) => return compliance::export(state, format),
             None => reply(
                 state,

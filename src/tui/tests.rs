@@ -2083,7 +2083,7 @@ fn export_asks_the_format_and_writes_off_the_loop() {
     let [Cmd::ExportReport { format, stamp, .. }] = cmds.as_slice() else {
         panic!("expected one export, got {cmds:?}");
     };
-    assert_eq!(*format, super::report_export::ExportFormat::Json);
+    assert_eq!(*format, crate::compliance::export::Format::Json);
     assert_eq!(stamp, "20231114-221330");
     // :export FORMAT does the same without the menu
     h.key(KeyCode::Char(':'));
@@ -2092,7 +2092,7 @@ fn export_asks_the_format_and_writes_off_the_loop() {
     assert!(matches!(
         cmds.as_slice(),
         [Cmd::ExportReport {
-            format: super::report_export::ExportFormat::Sarif,
+            format: crate::compliance::export::Format::Sarif,
             ..
         }]
     ));

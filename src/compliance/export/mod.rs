@@ -30,6 +30,54 @@ pub enum Format {
     Oscal,
 }
 
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Text,
+        Format::Json,
+        Format::Csv,
+        Format::Sarif,
+        Format::Oscal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Sarif => "sarif",
+            Format::Oscal => "oscal",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Text => "plain text, for people",
+            Format::Json => "the report as JSON",
+            Format::Csv => "one row per finding",
+            Format::Sarif => "SARIF 2.1.0, for code-scanning tools",
+            Format::Oscal => "OSCAL assessment-results, for assessors",
+        }
+    }
+
+    /// The file name extension an export in this format gets.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Text => "txt",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Sarif => "sarif",
+            Format::Oscal => "oscal.json",
+        }
+    }
+
+    /// `text` (or `txt`), `json`, `csv`, `sarif`, `oscal`, in any case.
+    pub fn parse(name: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name) || (name == "txt" && *f == Format::Text))
+    }
+}
+
 /// Render `report` in `format`; `now` stamps the OSCAL document (the others carry no time, so
 /// the same report always renders the same bytes).
 pub fn render(report: &Report, format: Format, now: SystemTime) -> String {

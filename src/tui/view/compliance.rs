@@ -3,10 +3,10 @@
 //! finding's line. Also the export format menu.
 
 use super::{centered, fit, pane_block, window_start, wrap_words};
+use crate::compliance::export::Format;
 use crate::compliance::report::{ControlState, Report};
 use crate::tui::compliance::{JudgedReport, Row, excerpt};
 use crate::tui::keymap::Pane;
-use crate::tui::report_export::ExportFormat;
 use crate::tui::state::State;
 use crate::tui::styles::Styles;
 use ratatui::Frame;
@@ -337,12 +337,12 @@ pub fn export_menu(frame: &mut Frame, state: &State, selected: usize, area: Rect
         " Export the report to the data directory as:",
         s.header,
     )];
-    for (i, format) in ExportFormat::ALL.iter().enumerate() {
+    for (i, format) in Format::ALL.iter().enumerate() {
         let style = if i == selected { s.selection } else { s.base };
         lines.push(Line::styled(
             format!(
                 " {} {:<6} {}",
-                format.key(),
+                crate::tui::report_export::menu_key(*format),
                 format.name(),
                 format.describe()
             ),
