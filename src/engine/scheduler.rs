@@ -264,8 +264,34 @@ impl Engine {
 
     /// Schedule a read. Cancels the previous read feeding the same view.
     pub fn submit_read(&self, op: ReadOp) -> Option<JobId> {
-        let view = ViewKey::of(&op);
         let (handle, cancel) = self.create_job(JobKind::Read, op.name(), op.title(), None)?;
+        Some(self.spawn_read(op, handle, cancel, true))
+    }
+
+    /// A background refresh, such as the periodic stack list: runs like a read (same limits,
+    /// retries and latest-wins) but leaves no job record, so polling does not bury the Jobs
+    /// pane. Its id is negative, unique within this process.
+    pub fn submit_refresh(&self, op: ReadOp) -> JobId {
+        let job = -(self.inner.next_quiet.fetch_add(1, Ordering::Relaxed) as JobId) - 1;
+        let handle = JobHandle {
+            id: job,
+            log: Arc::new(Mutex::new(JobLog::memory_only(QUIET_LOG_RING))),
+            // Already "notified": a quiet read never announces log growth.
+            notified: Arc::new(AtomicBool::new(true)),
+        };
+        self.spawn_read(op, handle, CancellationToken::new(), false)
+    }
+
+    /// Run a read as `handle`'s job: latest-wins for its view, then `ReadDone`. A `recorded`
+    /// job also logs its error and finishes its job-store record.
+    fn spawn_read(
+        &self,
+        op: ReadOp,
+        handle: JobHandle,
+        cancel: CancellationToken,
+        recorded: bool,
+    ) -> JobId {
+        let view = ViewKey::of(&op);
         let job = handle.id;
         if view.latest_wins()
             && let Some((_, older)) = lock(&self.inner.latest).insert(view, (job, cancel.clone()))
@@ -276,46 +302,17 @@ impl Engine {
         tokio::spawn(async move {
             let ctx = engine.ctx(handle, cancel);
             let result = engine.run_read(&op, &ctx).await;
-            let state = match &result {
-                Ok(_) => JobState::Succeeded,
-                Err(e) if e.kind == ErrorKind::Cancelled => JobState::Cancelled,
-                Err(_) => JobState::Failed,
-            };
-            if let Err(e) = &result {
-                ctx.error(e.to_string());
+            if recorded {
+                let state = match &result {
+                    Ok(_) => JobState::Succeeded,
+                    Err(e) if e.kind == ErrorKind::Cancelled => JobState::Cancelled,
+                    Err(_) => JobState::Failed,
+                };
+                if let Err(e) = &result {
+                    ctx.error(e.to_string());
+                }
+                engine.finish(job, state, result.as_ref().err().map(|e| e.to_string()));
             }
-            engine.finish(job, state, result.as_ref().err().map(|e| e.to_string()));
-            lock(&engine.inner.latest).retain(|_, (id, _)| *id != job);
-            let _ = engine
-                .inner
-                .events
-                .send(EngineEvent::ReadDone { job, view, result });
-        });
-        Some(job)
-    }
-
-    /// A background refresh, such as the periodic stack list: runs like a read (same limits,
-    /// retries and latest-wins) but leaves no job record, so polling does not bury the Jobs
-    /// pane. Its id is negative, unique within this process.
-    pub fn submit_refresh(&self, op: ReadOp) -> JobId {
-        let view = ViewKey::of(&op);
-        let job = -(self.inner.next_quiet.fetch_add(1, Ordering::Relaxed) as JobId) - 1;
-        let handle = JobHandle {
-            id: job,
-            log: Arc::new(Mutex::new(JobLog::memory_only(QUIET_LOG_RING))),
-            // Already "notified": a quiet read never announces log growth.
-            notified: Arc::new(AtomicBool::new(true)),
-        };
-        let cancel = CancellationToken::new();
-        if view.latest_wins()
-            && let Some((_, older)) = lock(&self.inner.latest).insert(view, (job, cancel.clone()))
-        {
-            older.cancel();
-        }
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let ctx = engine.ctx(handle, cancel);
-            let result = engine.run_read(&op, &ctx).await;
             lock(&engine.inner.latest).retain(|_, (id, _)| *id != job);
             let _ = engine
                 .inner
