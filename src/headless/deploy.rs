@@ -78,14 +78,7 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
     // The user's policies and waivers, as in the console: the same rules judge both.
     let checker = crate::compliance::Checker::load(paths);
     let result = deploy_with(&mut runner, &args, chosen, given, &checker, out).await;
-    runner.shutdown();
-    match result {
-        Ok(()) => 0,
-        Err(stop) => {
-            eprintln!("opsdeck deploy: {stop}");
-            stop.exit_code()
-        }
-    }
+    runner.finish("deploy", result)
 }
 
 /// `--param` and `--param-env` together. A NoEcho parameter given with `--param` is refused:
@@ -287,14 +280,7 @@ pub async fn delete(opts: &Options, paths: &Paths, args: DeleteArgs, out: &mut d
         }
     };
     let result = delete_with(&mut runner, &args, out).await;
-    runner.shutdown();
-    match result {
-        Ok(()) => 0,
-        Err(stop) => {
-            eprintln!("opsdeck delete: {stop}");
-            stop.exit_code()
-        }
-    }
+    runner.finish("delete", result)
 }
 
 async fn delete_with(

@@ -236,4 +236,16 @@ impl Runner {
     pub fn shutdown(&self) {
         self.engine.shutdown();
     }
+
+    /// End a command: shut down, print why it stopped, and give its exit code.
+    pub fn finish(self, command: &str, result: Result<(), Stop>) -> i32 {
+        self.shutdown();
+        match result {
+            Ok(()) => 0,
+            Err(stop) => {
+                eprintln!("opsdeck {command}: {stop}");
+                stop.exit_code()
+            }
+        }
+    }
 }
