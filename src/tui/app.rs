@@ -72,9 +72,6 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         ..Session::default()
     };
     let mut state = State::new(session, config, gate, &theme, depth);
-    // The user's policies and waivers (local files, like the theme): they judge the Compliance
-    // pane's reports and every deploy's template. Errors in them show in the pane.
-    state.compliance.checker = Arc::new(crate::compliance::Checker::load(&paths));
     match store.recent(500) {
         Ok(records) => state.load_history(records),
         Err(e) => {
@@ -325,6 +322,17 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                 let loaded = Theme::load(&name, Some(&paths.themes_dir)).map_err(|e| e.to_string());
                 let more = update(state, Msg::ThemeLoaded(loaded));
                 execute(state, fx, more);
+            }
+            Cmd::LoadChecker => {
+                // Parsing the rule pack takes longer than the first frame may: never before it.
+                let back = (*back).clone();
+                let paths = (*paths).clone();
+                tokio::task::spawn_blocking(move || {
+                    let checker = Arc::new(crate::compliance::Checker::load(&paths));
+                    let _ = back.send(Msg::CheckerLoaded(crate::tui::compliance::SharedChecker(
+                        checker,
+                    )));
+                });
             }
             Cmd::CheckLibrary(checker) => {
                 let back = (*back).clone();

@@ -53,9 +53,11 @@ pub struct JudgedReport {
     pub stack: Option<StackRef>,
 }
 
+#[derive(Default)]
 pub struct ComplianceState {
-    /// The rule pack, user policies and waivers: judges the pane's reports and every deploy.
-    pub checker: Arc<Checker>,
+    /// The rule pack, user policies and waivers, once loaded off the UI thread (see
+    /// [`ComplianceState::checker`]).
+    pub checker: Option<Arc<Checker>>,
     pub current: Option<JudgedReport>,
     /// The library is being judged (off the UI thread).
     pub judging: bool,
@@ -67,16 +69,11 @@ pub struct ComplianceState {
     pub selected: usize,
 }
 
-impl Default for ComplianceState {
-    fn default() -> Self {
-        ComplianceState {
-            checker: bundled_checker(),
-            current: None,
-            judging: false,
-            pending_stack: None,
-            expanded: HashSet::new(),
-            selected: 0,
-        }
+impl ComplianceState {
+    /// The loaded checker, or the bundled rules until the user's files are loaded (and in
+    /// tests). Neither is built before the first frame.
+    pub fn checker(&self) -> Arc<Checker> {
+        self.checker.clone().unwrap_or_else(bundled_checker)
     }
 }
 
@@ -304,9 +301,14 @@ pub fn check_command(state: &mut State, stack: Option<&str>) -> Vec<Cmd> {
 
 pub fn check_library(state: &mut State) -> Vec<Cmd> {
     state.compliance.judging = true;
-    vec![Cmd::CheckLibrary(SharedChecker(
-        state.compliance.checker.clone(),
-    ))]
+    vec![Cmd::CheckLibrary(SharedChecker(state.compliance.checker()))]
+}
+
+/// The user's policies and waivers were loaded (off the UI thread, after the first frame):
+/// use them from now on, and judge the library with them.
+pub fn checker_loaded(state: &mut State, checker: SharedChecker) -> Vec<Cmd> {
+    state.compliance.checker = Some(checker.0);
+    check_library(state)
 }
 
 /// GetTemplate answered for a stack the pane asked about: judge it with the stack's current
@@ -332,7 +334,7 @@ pub fn template_arrived(state: &mut State, stack_id: &str, body: &str) {
     };
     let environment = state.environment_of(probe.account_from_arn());
     let judged = judge_stack(
-        &state.compliance.checker,
+        &state.compliance.checker(),
         stack,
         body,
         &parameters,

@@ -372,7 +372,7 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 )
             } else {
                 ComplianceVerdict::judge(
-                    &state.compliance.checker,
+                    &state.compliance.checker(),
                     text,
                     &form.origin,
                     &form.judged_parameters(),

@@ -49,6 +49,7 @@ pub enum Msg {
     Terminate(&'static str),
     /// The template library was judged (off the UI thread).
     LibraryJudged(Box<crate::tui::compliance::JudgedReport>),
+    CheckerLoaded(crate::tui::compliance::SharedChecker),
     /// A report export was written (or not).
     ExportDone(Result<std::path::PathBuf, String>),
 }
@@ -77,6 +78,8 @@ pub enum Cmd {
     LoadTheme(String),
     /// Judge every library template with this checker, off the UI thread.
     CheckLibrary(crate::tui::compliance::SharedChecker),
+    /// Load the user's policies and waivers (files) off the UI thread.
+    LoadChecker,
     /// Write the report to `data_dir/reports/report-<stamp>.<ext>`, off the UI thread.
     ExportReport {
         report: Box<crate::compliance::report::Report>,
@@ -624,7 +627,8 @@ impl State {
     pub fn initial_commands(&mut self) -> Vec<Cmd> {
         let mut cmds = vec![Cmd::Read(ReadOp::WhoAmI)];
         cmds.extend(self.refresh_stacks());
-        cmds.extend(compliance::check_library(self));
+        // The user's policies and waivers load off the UI thread; the library is judged then.
+        cmds.push(Cmd::LoadChecker);
         cmds
     }
 
@@ -778,6 +782,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             state.quit = true;
             vec![Cmd::Quit]
         }
+        Msg::CheckerLoaded(checker) => compliance::checker_loaded(state, checker),
         Msg::LibraryJudged(judged) => {
             compliance::library_judged(state, *judged);
             Vec::new()

@@ -1995,6 +1995,13 @@ fn check_api(h: &mut Harness) {
 fn the_library_report_arrives_from_the_background_and_passes() {
     let mut h = Harness::new(false);
     let cmds = h.state.initial_commands();
+    assert!(
+        cmds.iter().any(|c| matches!(c, Cmd::LoadChecker)),
+        "the user's rules load at start"
+    );
+    let cmds = h.send(Msg::CheckerLoaded(super::compliance::SharedChecker(
+        super::compliance::bundled_checker(),
+    )));
     let Some(Cmd::CheckLibrary(checker)) = cmds.iter().find(|c| matches!(c, Cmd::CheckLibrary(_)))
     else {
         panic!("the library is judged at start");
@@ -2122,7 +2129,7 @@ fn policy_and_waiver_errors_show_in_the_pane() {
         waiver_error: None,
         today: "2026-11-22".into(),
     };
-    h.state.compliance.checker = Arc::new(checker);
+    h.state.compliance.checker = Some(Arc::new(checker));
     check_api(&mut h);
     let errors = &h
         .state
