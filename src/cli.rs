@@ -63,11 +63,11 @@ impl ConsoleArgs {
     pub fn options(&self) -> crate::setup::Options {
         crate::setup::Options {
             read_only: self.read_only,
-            aws: crate::providers::aws::AwsSettings {
+            aws: crate::aws::AwsSettings {
                 profile: self.profile.clone(),
                 region: self.region.clone(),
                 endpoint_url: self.endpoint_url.clone(),
-                ..crate::providers::aws::AwsSettings::default()
+                ..crate::aws::AwsSettings::default()
             },
             env_override: self.env.map(Into::into),
             theme: self.theme.clone(),

@@ -1,6 +1,7 @@
 //! opsdeck: a terminal console for operating AWS and EKS. See `docs/architecture.md`.
 
 pub mod audit;
+pub mod aws;
 pub mod cfn;
 pub mod cli;
 pub mod compliance;
@@ -9,6 +10,5 @@ pub mod engine;
 pub mod headless;
 pub mod model;
 pub mod ops;
-pub mod providers;
 pub mod setup;
 pub mod tui;

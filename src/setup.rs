@@ -3,11 +3,11 @@
 //! and the gate. One function, so `opsdeck deploy` is guarded exactly like the console.
 
 use crate::audit::{Actor, AuditLog, AuditSink};
+use crate::aws::AwsSettings;
 use crate::config::{Config, Paths, RoleResolution};
 use crate::engine::store::JobStore;
 use crate::model::{Environment, JobRecord, Role};
 use crate::ops::{Gate, ReadOnlyLatch};
-use crate::providers::aws::AwsSettings;
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,8 +4,9 @@
 
 mod support;
 
+use opsdeck::cfn::model::{ChangeSetKind, ChangeSetOutcome, ChangeSetPreview};
 use opsdeck::engine::{MutationOutput, ReadOutput};
-use opsdeck::model::{ChangeSetKind, ChangeSetOutcome, ChangeSetPreview, Environment, JobState};
+use opsdeck::model::{Environment, JobState};
 use opsdeck::ops::{
     CreateChangeSet, DeleteStack, DeployParameter, DiscardChangeSet, ExecuteChangeSet, MutatingOp,
     ParamValue, ReadOp, Secret, SetTerminationProtection, TemplateSource,

@@ -5,6 +5,8 @@
 mod support;
 
 use opsdeck::audit::{Actor, AuditLog, AuditSink, VerifyReport};
+use opsdeck::aws::{AwsProvider, AwsSettings};
+use opsdeck::cfn::model::StackSummary;
 use opsdeck::config::Config;
 use opsdeck::engine::ports::{CloudApi, ErrorKind, ProviderError};
 use opsdeck::engine::store::JobStore;
@@ -12,12 +14,11 @@ use opsdeck::engine::task::JobHandle;
 use opsdeck::engine::{
     Engine, EngineConfig, EngineEvent, MutationOutput, MutationRefused, ReadOutput,
 };
-use opsdeck::model::{JobId, JobKind, JobState, StackSummary};
+use opsdeck::model::{JobId, JobKind, JobState};
 use opsdeck::ops::{
     ConfirmError, DeleteStack, Gate, MutatingOp, ReadOnlyLatch, ReadOp, ReadScope, Refusal,
     RiskTier, StackTarget,
 };
-use opsdeck::providers::aws::{AwsProvider, AwsSettings};
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;

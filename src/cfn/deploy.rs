@@ -2,7 +2,7 @@
 //! change set, checked as CloudFormation would check them, before anything is sent.
 
 use super::template::{ParameterSpec, Template};
-use crate::model::StackSummary;
+use crate::cfn::model::StackSummary;
 use crate::ops::{DeployParameter, ParamValue, Secret};
 use std::collections::BTreeMap;
 use std::fmt;

@@ -8,10 +8,12 @@
 pub mod checker;
 pub mod controls;
 pub mod export;
+pub mod headless;
 pub mod input;
 pub mod model;
 pub mod policy;
 pub mod report;
+pub mod tui;
 pub mod waivers;
 
 pub use checker::Checker;

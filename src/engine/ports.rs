@@ -1,8 +1,9 @@
 //! Ports: what the engine needs from the outside world. Providers implement them; tests use
 //! recording fakes. Every mutating method demands the approval for exactly its operation.
 
+use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
 use crate::engine::task::TaskCtx;
-use crate::model::{CallerIdentity, ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
+use crate::model::CallerIdentity;
 use crate::ops::{
     Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
     SetTerminationProtection,

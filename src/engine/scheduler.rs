@@ -1,12 +1,10 @@
 use crate::audit::{Actor, AuditSink, Decision};
+use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
 use crate::engine::joblog::{JobLog, SharedJobLog};
 use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
 use crate::engine::store::{JobStore, NewJob};
 use crate::engine::task::{JobHandle, TaskCtx};
-use crate::model::{
-    CallerIdentity, ChangeSetOutcome, JobId, JobKind, JobRecord, JobState, StackDetail, StackDrift,
-    StackSummary,
-};
+use crate::model::{CallerIdentity, JobId, JobKind, JobRecord, JobState};
 use crate::ops::{Approved, ApprovedMutation, GateBinding, MutatingOp, ReadOnlyLatch, ReadOp};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};

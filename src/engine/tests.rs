@@ -5,10 +5,10 @@ use super::store::JobStore;
 use super::task::TaskCtx;
 use super::{Engine, EngineConfig, EngineEvent, ReadOutput};
 use crate::audit::{Actor, AuditSink, Decision, MemoryAudit};
-use crate::model::{
-    CallerIdentity, ChangeSetOutcome, ChangeSetPreview, Environment, JobState, StackDetail,
-    StackDrift, StackSummary,
+use crate::cfn::model::{
+    ChangeSetOutcome, ChangeSetPreview, StackDetail, StackDrift, StackSummary,
 };
+use crate::model::{CallerIdentity, Environment, JobState};
 use crate::ops::{
     Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, Gate, MutatingOp,
     ReadOnlyLatch, ReadOp, ReadScope, SetTerminationProtection, StackTarget,

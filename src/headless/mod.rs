@@ -9,9 +9,7 @@
 //! failed or was refused; 2 bad input or an error before anything was asked of AWS. `check`:
 //! 0 pass, 1 an unwaived failure, 2 something could not be judged (see [`check`]).
 
-mod check;
-mod deploy;
-mod runner;
+pub mod runner;
 
-pub use check::{CheckArgs, check};
-pub use deploy::{DeleteArgs, DeployArgs, delete, deploy};
+pub use crate::cfn::headless::{DeleteArgs, DeployArgs, delete, deploy};
+pub use crate::compliance::headless::{CheckArgs, check};

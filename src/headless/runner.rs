@@ -1,13 +1,13 @@
 //! A console without a screen: the engine, the gate and the person's identity, with the job
 //! log of each change streamed to stderr as it grows.
 
+use crate::aws::AwsProvider;
 use crate::config::{Config, Paths};
 use crate::engine::ports::{CloudApi, ProviderError};
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent, MutationOutput, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobId};
 use crate::ops::{ConfirmError, Gate, MutatingOp, ReadOp, Refusal};
-use crate::providers::aws::AwsProvider;
 use crate::setup::{self, Options};
 use futures::FutureExt;
 use std::collections::HashMap;

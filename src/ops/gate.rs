@@ -332,7 +332,7 @@ impl Gate {
             return None;
         };
         let discard = MutatingOp::DiscardChangeSet(DiscardChangeSet {
-            delete_empty_stack: execute.preview.kind == crate::model::ChangeSetKind::Create,
+            delete_empty_stack: execute.preview.kind == crate::cfn::model::ChangeSetKind::Create,
             change_set_id: execute.preview.change_set_id,
             change_set_name: execute.preview.change_set_name,
             target: execute.target,
@@ -578,12 +578,12 @@ mod tests {
         assert_eq!(gate.open_request().map(|r| r.id), Some(first.id));
     }
 
-    fn execute(name: &str, kind: crate::model::ChangeSetKind) -> MutatingOp {
+    fn execute(name: &str, kind: crate::cfn::model::ChangeSetKind) -> MutatingOp {
         let MutatingOp::DeleteStack(d) = delete(name) else {
             unreachable!("delete() builds a delete")
         };
         MutatingOp::ExecuteChangeSet(crate::ops::ExecuteChangeSet {
-            preview: crate::model::ChangeSetPreview {
+            preview: crate::cfn::model::ChangeSetPreview {
                 stack_name: name.into(),
                 stack_id: d.target.stack_id.clone(),
                 change_set_id: format!(
@@ -601,7 +601,7 @@ mod tests {
     fn cancelling_a_preview_approves_discarding_exactly_that_change_set() {
         let (mut gate, audit) = gate(ReadOnlyLatch::new());
         let request = gate
-            .request(execute("web", crate::model::ChangeSetKind::Create))
+            .request(execute("web", crate::cfn::model::ChangeSetKind::Create))
             .expect("opens");
         let approved = gate.cancel(request.id).expect("discard approved");
         let MutatingOp::DiscardChangeSet(discard) = approved.op() else {
@@ -625,7 +625,7 @@ mod tests {
         );
         // an update's stack stays
         let request = gate
-            .request(execute("web", crate::model::ChangeSetKind::Update))
+            .request(execute("web", crate::cfn::model::ChangeSetKind::Update))
             .expect("opens");
         let approved = gate.cancel(request.id).expect("discard approved");
         let MutatingOp::DiscardChangeSet(discard) = approved.op() else {
@@ -642,7 +642,7 @@ mod tests {
         let latch = ReadOnlyLatch::new();
         let (mut gate, audit) = gate(latch.clone());
         let request = gate
-            .request(execute("web", crate::model::ChangeSetKind::Create))
+            .request(execute("web", crate::cfn::model::ChangeSetKind::Create))
             .expect("opens");
         latch.engage("test");
         assert!(gate.cancel(request.id).is_none());

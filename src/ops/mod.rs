@@ -8,10 +8,9 @@
 //! A mutating operation reaches the engine only wrapped in [`Approved`], which only the
 //! [`Gate`] can mint (see `gate.rs`).
 
-mod cloudformation;
 mod gate;
 
-pub use cloudformation::{
+pub use crate::cfn::ops::{
     ComplianceFailure, ComplianceVerdict, CreateChangeSet, DeleteStack, DeployParameter,
     DiscardChangeSet, ExecuteChangeSet, ParamValue, Secret, SetTerminationProtection, StackTarget,
     TemplateSource,
@@ -458,7 +457,7 @@ mod tests {
 
     #[test]
     fn change_set_tiers_follow_the_preview_and_the_environment() {
-        use crate::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
+        use crate::cfn::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
         assert_eq!(
             MutatingOp::CreateChangeSet(create_change_set(Environment::Dev)).risk(),
             RiskTier::Simple

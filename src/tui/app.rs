@@ -3,6 +3,7 @@
 //! when something happened.
 
 use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
+use crate::aws::{AwsProvider, AwsSettings};
 use crate::config::Paths;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::joblog::JobLog;
@@ -11,7 +12,6 @@ use crate::engine::store::JobStore;
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent, ViewKey};
 use crate::model::{JobKind, JobRecord, now_ms};
-use crate::providers::aws::{AwsProvider, AwsSettings};
 use crate::tui::state::{Cmd, Msg, Session, State, Toast, ToastLevel, update};
 use crate::tui::terminal::TerminalGuard;
 use crate::tui::view;
@@ -329,7 +329,7 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                 let paths = (*paths).clone();
                 tokio::task::spawn_blocking(move || {
                     let checker = Arc::new(crate::compliance::Checker::load(&paths));
-                    let _ = back.send(Msg::CheckerLoaded(crate::tui::compliance::SharedChecker(
+                    let _ = back.send(Msg::CheckerLoaded(crate::compliance::tui::SharedChecker(
                         checker,
                     )));
                 });
@@ -337,7 +337,7 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
             Cmd::CheckLibrary(checker) => {
                 let back = (*back).clone();
                 tokio::task::spawn_blocking(move || {
-                    let judged = crate::tui::compliance::judge_library(&checker.0);
+                    let judged = crate::compliance::tui::judge_library(&checker.0);
                     let _ = back.send(Msg::LibraryJudged(Box::new(judged)));
                 });
             }
@@ -349,7 +349,8 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                 let back = (*back).clone();
                 let dir = paths.data_dir.join("reports");
                 tokio::task::spawn_blocking(move || {
-                    let written = crate::tui::report_export::write(&dir, &stamp, format, &report);
+                    let written =
+                        crate::compliance::tui::export::write(&dir, &stamp, format, &report);
                     let _ = back.send(Msg::ExportDone(written));
                 });
             }

@@ -4,13 +4,8 @@
 //! Vec<Cmd>` → the app loop hands each `Cmd` to the engine → `EngineEvent` → `update` → render.
 
 pub mod app;
-pub mod compliance;
-pub mod deploy;
-pub mod form;
 pub mod input;
 pub mod keymap;
-pub mod report_export;
-pub mod stack_actions;
 pub mod state;
 pub mod styles;
 pub mod terminal;

@@ -2,23 +2,21 @@
 //! `update(&mut State, Msg) -> Vec<Cmd>`. No I/O here except through the gate's audit sink;
 //! effects are returned as [`Cmd`]s for the app loop to run.
 
+use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
+use crate::cfn::tui::deploy::{self, DeployState, TemplatePicker};
+use crate::cfn::tui::form::DeployForm;
+use crate::cfn::tui::stack_actions;
+use crate::compliance::tui::{self as compliance, ComplianceState};
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::task::JobHandle;
 use crate::engine::{EngineEvent, MutationOutput, ReadOutput, ViewKey};
-use crate::model::{
-    CallerIdentity, ChangeSetOutcome, Environment, JobId, JobRecord, Role, StackDetail, StackDrift,
-    StackSummary,
-};
+use crate::model::{CallerIdentity, Environment, JobId, JobRecord, Role};
 use crate::ops::{
     Approved, ConfirmError, ConfirmRequest, Gate, MutatingOp, ReadOp, ReadScope, RiskTier,
 };
-use crate::tui::compliance::{self, ComplianceState};
-use crate::tui::deploy::{self, DeployState, TemplatePicker};
-use crate::tui::form::DeployForm;
 use crate::tui::input::LineInput;
 use crate::tui::keymap::{self, Action, Context, Pane};
-use crate::tui::stack_actions;
 use crate::tui::styles::Styles;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -48,8 +46,8 @@ pub enum Msg {
     /// SIGTERM / SIGHUP: leave now, no questions.
     Terminate(&'static str),
     /// The template library was judged (off the UI thread).
-    LibraryJudged(Box<crate::tui::compliance::JudgedReport>),
-    CheckerLoaded(crate::tui::compliance::SharedChecker),
+    LibraryJudged(Box<crate::compliance::tui::JudgedReport>),
+    CheckerLoaded(crate::compliance::tui::SharedChecker),
     /// A report export was written (or not).
     ExportDone(Result<std::path::PathBuf, String>),
 }
@@ -77,7 +75,7 @@ pub enum Cmd {
     },
     LoadTheme(String),
     /// Judge every library template with this checker, off the UI thread.
-    CheckLibrary(crate::tui::compliance::SharedChecker),
+    CheckLibrary(crate::compliance::tui::SharedChecker),
     /// Load the user's policies and waivers (files) off the UI thread.
     LoadChecker,
     /// Write the report to `data_dir/reports/report-<stamp>.<ext>`, off the UI thread.

@@ -5,14 +5,12 @@ use super::keymap::Pane;
 use super::state::{Cmd, Mode, Msg, Session, State, update};
 use super::view;
 use crate::audit::{Actor, Decision, MemoryAudit};
+use crate::cfn::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::ports::{ErrorKind, ProviderError};
 use crate::engine::{EngineEvent, ReadOutput, ViewKey};
-use crate::model::{
-    CallerIdentity, Environment, JobKind, JobRecord, JobState, Role, StackDetail, StackOutput,
-    StackParameter, StackResource, StackSummary,
-};
+use crate::model::{CallerIdentity, Environment, JobKind, JobRecord, JobState, Role};
 use crate::ops::{Gate, MutatingOp, ReadOnlyLatch};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use proptest::prelude::*;
@@ -529,13 +527,13 @@ fn ready(stack_name: &str, replacement: Option<&str>) -> EngineEvent {
         job: 7,
         operation: "create-change-set",
         result: Ok(crate::engine::MutationOutput::ChangeSet(
-            crate::model::ChangeSetOutcome::Ready(preview(stack_name, replacement)),
+            crate::cfn::model::ChangeSetOutcome::Ready(preview(stack_name, replacement)),
         )),
     }
 }
 
-fn preview(stack_name: &str, replacement: Option<&str>) -> crate::model::ChangeSetPreview {
-    use crate::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
+fn preview(stack_name: &str, replacement: Option<&str>) -> crate::cfn::model::ChangeSetPreview {
+    use crate::cfn::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
     let change = |action: &str, id: &str, ty: &str, replacement: Option<&str>| ResourceChange {
         action: action.into(),
         logical_id: id.into(),
@@ -1017,7 +1015,7 @@ fn ctrl(h: &mut Harness, c: char) -> Vec<Cmd> {
     )))
 }
 
-fn form(h: &Harness) -> &super::form::DeployForm {
+fn form(h: &Harness) -> &crate::cfn::tui::form::DeployForm {
     match &h.state.mode {
         Mode::Form(form) => form,
         _ => panic!("the deploy form is not open"),
@@ -1186,7 +1184,7 @@ fn no_changes_says_nothing_to_do() {
         job: 9,
         operation: "create-change-set",
         result: Ok(crate::engine::MutationOutput::ChangeSet(
-            crate::model::ChangeSetOutcome::NoChanges {
+            crate::cfn::model::ChangeSetOutcome::NoChanges {
                 stack_name: "api".into(),
                 message: "The submitted information didn't contain changes.".into(),
             },
@@ -1418,7 +1416,7 @@ fn delete_dialog_lists_what_is_kept() {
         "the detail is loaded first"
     );
     let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
-    detail.retained = vec![crate::model::RetainedResource {
+    detail.retained = vec![crate::cfn::model::RetainedResource {
         logical_id: "Bucket".into(),
         resource_type: "AWS::S3::Bucket".into(),
         policy: "Retain".into(),
@@ -1459,8 +1457,8 @@ fn follow_and_drift_are_reads_and_drift_is_kept_per_stack() {
     assert!(screen.contains("DRIFTED"), "{screen}");
 }
 
-fn drift_of_api() -> crate::model::StackDrift {
-    use crate::model::{PropertyDifference, ResourceDrift, StackDrift};
+fn drift_of_api() -> crate::cfn::model::StackDrift {
+    use crate::cfn::model::{PropertyDifference, ResourceDrift, StackDrift};
     StackDrift {
         stack_id: stack("api", "x").id,
         stack_name: "api".into(),
@@ -1635,15 +1633,16 @@ fn snapshot_drift_and_events_tabs() {
         .with_stacks(three_stacks());
     h.key(KeyCode::Enter);
     let mut detail = plain_detail(stack("api", "UPDATE_ROLLBACK_COMPLETE"));
-    let event = |id: &str, ts: &str, status: &str, reason: Option<&str>| crate::model::StackEvent {
-        event_id: format!("{id}-{ts}"),
-        timestamp: ts.into(),
-        logical_id: id.into(),
-        physical_id: None,
-        resource_type: "AWS::S3::Bucket".into(),
-        status: status.into(),
-        reason: reason.map(Into::into),
-    };
+    let event =
+        |id: &str, ts: &str, status: &str, reason: Option<&str>| crate::cfn::model::StackEvent {
+            event_id: format!("{id}-{ts}"),
+            timestamp: ts.into(),
+            logical_id: id.into(),
+            physical_id: None,
+            resource_type: "AWS::S3::Bucket".into(),
+            status: status.into(),
+            reason: reason.map(Into::into),
+        };
     detail.events = vec![
         event(
             "api",
@@ -1999,14 +1998,14 @@ fn the_library_report_arrives_from_the_background_and_passes() {
         cmds.iter().any(|c| matches!(c, Cmd::LoadChecker)),
         "the user's rules load at start"
     );
-    let cmds = h.send(Msg::CheckerLoaded(super::compliance::SharedChecker(
-        super::compliance::bundled_checker(),
+    let cmds = h.send(Msg::CheckerLoaded(crate::compliance::tui::SharedChecker(
+        crate::compliance::tui::bundled_checker(),
     )));
     let Some(Cmd::CheckLibrary(checker)) = cmds.iter().find(|c| matches!(c, Cmd::CheckLibrary(_)))
     else {
         panic!("the library is judged at start");
     };
-    let judged = super::compliance::judge_library(&checker.0);
+    let judged = crate::compliance::tui::judge_library(&checker.0);
     h.send(Msg::LibraryJudged(Box::new(judged)));
     let report = &h.state.compliance.current.as_ref().expect("shown").report;
     assert_eq!(report.summary().failed, 0);
@@ -2024,10 +2023,13 @@ fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
     assert!(judged.report.summary().failed > 0);
     // failed families start open; walk to the first rule, open it, open its resource
     let rows = h.state.compliance.rows();
-    assert!(matches!(rows[0], super::compliance::Row::Family { .. }));
+    assert!(matches!(
+        rows[0],
+        crate::compliance::tui::Row::Family { .. }
+    ));
     let first_control = rows
         .iter()
-        .position(|r| matches!(r, super::compliance::Row::Control(_)))
+        .position(|r| matches!(r, crate::compliance::tui::Row::Control(_)))
         .expect("an open family shows its controls");
     for _ in 0..first_control {
         h.key(KeyCode::Char('j'));
@@ -2037,7 +2039,7 @@ fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
     for step in 0..80 {
         if matches!(
             h.state.compliance.selected_row(),
-            Some(super::compliance::Row::Resource(_))
+            Some(crate::compliance::tui::Row::Resource(_))
         ) {
             break;
         }
@@ -2045,7 +2047,7 @@ fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
     }
     assert!(matches!(
         h.state.compliance.selected_row(),
-        Some(super::compliance::Row::Resource(_))
+        Some(crate::compliance::tui::Row::Resource(_))
     ));
     h.key(KeyCode::Char('z'));
     let screen = h.screen(80, 24);
@@ -2061,7 +2063,7 @@ fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
     h.key(KeyCode::Char('h'));
     assert!(matches!(
         h.state.compliance.selected_row(),
-        Some(super::compliance::Row::Rule { .. })
+        Some(crate::compliance::tui::Row::Rule { .. })
     ));
     let before = h.state.compliance.rows().len();
     h.key(KeyCode::Char('h'));
@@ -2164,7 +2166,7 @@ fn failed_controls_are_danger_and_passed_ones_ok_coloured() {
     let (x, y) = find(&buffer, "failed");
     assert_eq!(buffer[(x.saturating_sub(2), y)].fg, palette.danger);
     // the library passes: its controls are drawn in the ok colour
-    let judged = super::compliance::judge_library(&crate::compliance::Checker::bundled());
+    let judged = crate::compliance::tui::judge_library(&crate::compliance::Checker::bundled());
     h.key(KeyCode::Char('c'));
     h.send(Msg::LibraryJudged(Box::new(judged)));
     h.key(KeyCode::Char('j'));

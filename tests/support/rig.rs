@@ -3,13 +3,13 @@
 
 use super::{REGION, TestDirs};
 use opsdeck::audit::{Actor, AuditLog, AuditSink};
+use opsdeck::aws::{AwsProvider, AwsSettings};
 use opsdeck::engine::ports::{CloudApi, ProviderError};
 use opsdeck::engine::store::JobStore;
 use opsdeck::engine::task::JobHandle;
 use opsdeck::engine::{Engine, EngineConfig, EngineEvent, MutationOutput, ReadOutput};
 use opsdeck::model::{Environment, JobId};
 use opsdeck::ops::{Gate, MutatingOp, ReadOnlyLatch, ReadOp, ReadScope, RiskTier, StackTarget};
-use opsdeck::providers::aws::{AwsProvider, AwsSettings};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

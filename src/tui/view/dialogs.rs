@@ -32,7 +32,7 @@ fn confirm_label(op: &MutatingOp) -> &'static str {
 
 /// The fixed bottom of every confirmation: what it takes to confirm, the input, the buttons
 /// and the last error. Returns the lines and the index of the input line, if any.
-pub(super) fn footer(state: &State, dialog: &ConfirmDialog) -> (Vec<Line<'static>>, Option<usize>) {
+pub(crate) fn footer(state: &State, dialog: &ConfirmDialog) -> (Vec<Line<'static>>, Option<usize>) {
     let s = &state.styles;
     let req = &dialog.request;
     let preview = matches!(req.op, MutatingOp::ExecuteChangeSet(_));
@@ -157,8 +157,8 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
             lines.push(Line::raw(format!(
                 " Review: {} stack {} from {}",
                 match c.kind() {
-                    crate::model::ChangeSetKind::Create => "create",
-                    crate::model::ChangeSetKind::Update => "update",
+                    crate::cfn::model::ChangeSetKind::Create => "create",
+                    crate::cfn::model::ChangeSetKind::Update => "update",
                 },
                 c.stack_name,
                 c.template.origin()

@@ -2,14 +2,12 @@
 //! job log view reading lines scrolled out of the in-memory ring back from its spill file).
 
 mod chat;
-mod compliance;
-mod dialogs;
-mod form;
-mod inventory;
+pub(crate) mod dialogs;
 mod jobs;
-mod preview;
-mod stack_tabs;
 mod status;
+
+use crate::cfn::tui::{form_view as form, inventory_view as inventory, preview_view as preview};
+use crate::compliance::tui::view as compliance;
 
 use crate::tui::keymap::Pane;
 use crate::tui::state::State;

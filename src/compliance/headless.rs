@@ -14,13 +14,13 @@
 //! are not passed on (a rule would judge the mask), so such a parameter takes the template's
 //! default, or stays an unresolved `Ref`.
 
-use super::runner::{Runner, Stop};
 use crate::cfn::{deploy as plan, library};
 use crate::compliance::Checker;
 use crate::compliance::export::{self, Format};
 use crate::compliance::policy::Evaluation;
 use crate::config::Paths;
 use crate::engine::ReadOutput;
+use crate::headless::runner::{Runner, Stop};
 use crate::ops::{ReadOp, ReadScope};
 use crate::setup::Options;
 use std::collections::BTreeMap;
@@ -357,7 +357,9 @@ async fn judge_stacks(
 
 /// The values a stack was deployed with, without NoEcho masks (`****`): a mask is not the
 /// value, and judging it would be wrong either way.
-fn deployed_parameters(parameters: &[crate::model::StackParameter]) -> BTreeMap<String, String> {
+fn deployed_parameters(
+    parameters: &[crate::cfn::model::StackParameter],
+) -> BTreeMap<String, String> {
     parameters
         .iter()
         .filter(|p| p.value != "****")
@@ -368,7 +370,7 @@ fn deployed_parameters(parameters: &[crate::model::StackParameter]) -> BTreeMap<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::StackParameter;
+    use crate::cfn::model::StackParameter;
 
     #[test]
     fn errors_win_over_failures() {

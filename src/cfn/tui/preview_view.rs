@@ -1,10 +1,10 @@
 //! The change-set review: every row CloudFormation computed, removals and replacements in the
 //! danger colour, the resolved target, and the confirmation the op's tier asks for.
 
-use super::dialogs::footer;
-use super::{centered, env_badge, fit, hard_wrap};
 use crate::ops::ExecuteChangeSet;
 use crate::tui::state::{ConfirmDialog, DialogFocus, State};
+use crate::tui::view::dialogs::footer;
+use crate::tui::view::{centered, env_badge, fit, hard_wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

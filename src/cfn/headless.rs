@@ -1,10 +1,11 @@
 //! `opsdeck deploy` and `opsdeck delete`.
 
-use super::runner::{Runner, Stop};
+use crate::cfn::model::{ChangeSetOutcome, ChangeSetPreview, StackDetail, StackSummary};
 use crate::cfn::{deploy as plan, library};
 use crate::config::Paths;
 use crate::engine::{MutationOutput, ReadOutput};
-use crate::model::{ChangeSetOutcome, ChangeSetPreview, StackDetail, StackSummary, now_ms};
+use crate::headless::runner::{Runner, Stop};
+use crate::model::now_ms;
 use crate::ops::{
     ComplianceVerdict, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
     MutatingOp, ReadOp, ReadScope, StackTarget, TemplateSource,
@@ -211,7 +212,7 @@ async fn deploy_with(
             target,
             change_set_id: preview.change_set_id.clone(),
             change_set_name: preview.change_set_name.clone(),
-            delete_empty_stack: preview.kind == crate::model::ChangeSetKind::Create,
+            delete_empty_stack: preview.kind == crate::cfn::model::ChangeSetKind::Create,
         });
         runner.change(discard, "").await?;
         return Ok(());
@@ -228,7 +229,7 @@ async fn deploy_with(
         target: target.clone(),
         change_set_id: preview.change_set_id.clone(),
         change_set_name: preview.change_set_name.clone(),
-        delete_empty_stack: preview.kind == crate::model::ChangeSetKind::Create,
+        delete_empty_stack: preview.kind == crate::cfn::model::ChangeSetKind::Create,
     });
     let outcome = runner.change(execute, &typed).await;
     // Not executed after all (refused, or Ctrl-C before AWS had it): do not leave the change
@@ -510,7 +511,8 @@ pub fn preview_text(target: &StackTarget, preview: &ChangeSetPreview) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ChangeSetKind, Environment, ResourceChange};
+    use crate::cfn::model::{ChangeSetKind, ResourceChange};
+    use crate::model::Environment;
 
     #[test]
     fn headless_judges_the_template_and_the_gate_refuses_it_in_prd() {

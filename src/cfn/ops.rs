@@ -1,9 +1,10 @@
 //! The CloudFormation operations' values: targets resolved when the action is requested, and
 //! everything a change set needs, held so that what is confirmed is exactly what runs.
 
+use crate::cfn::model::{ChangeSetKind, ChangeSetPreview, RetainedResource};
 use crate::compliance::Checker;
 use crate::compliance::model::{Finding, Severity};
-use crate::model::{ChangeSetKind, ChangeSetPreview, Environment, RetainedResource};
+use crate::model::Environment;
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

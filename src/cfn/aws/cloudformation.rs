@@ -2,10 +2,10 @@
 //! resources, delete-and-follow.
 
 use super::events::{Follower, Goal, recent_events};
-use super::{classify, clean, clean_opt, time};
+use crate::aws::{classify, clean, clean_opt, time};
+use crate::cfn::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
-use crate::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
 use crate::ops::{Approved, DeleteStack};
 use aws_sdk_cloudformation::Client;
 use std::time::Duration;

@@ -2,10 +2,10 @@
 //! termination protection.
 
 use super::events::{Follower, Goal};
-use super::{classify, clean, clean_opt};
+use crate::aws::{classify, clean, clean_opt};
+use crate::cfn::model::{ChangeSetKind, ChangeSetOutcome, ChangeSetPreview, ResourceChange};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
-use crate::model::{ChangeSetKind, ChangeSetOutcome, ChangeSetPreview, ResourceChange};
 use crate::ops::{
     Approved, CreateChangeSet, DiscardChangeSet, ExecuteChangeSet, ParamValue,
     SetTerminationProtection, TemplateSource,
@@ -113,7 +113,7 @@ pub async fn create_change_set(
     let stack_id = clean_opt(out.stack_id()).unwrap_or_default();
     // The change set must sit on exactly the chosen stack (an update), or on a stack in the
     // account and region the person saw in the dialog (a new one).
-    let arn = crate::model::StackSummary {
+    let arn = crate::cfn::model::StackSummary {
         id: stack_id.clone(),
         ..Default::default()
     };

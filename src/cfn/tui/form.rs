@@ -2,8 +2,8 @@
 //! the order of the template's Interface groups. Pure data and editing; the deploy flow
 //! (`deploy.rs`) decides what a submit does and `view/form.rs` draws it.
 
+use crate::cfn::model::StackParameter;
 use crate::cfn::template::{ParameterSpec, Template};
-use crate::model::StackParameter;
 use crate::tui::input::LineInput;
 use crossterm::event::KeyEvent;
 use std::collections::BTreeMap;

@@ -2,13 +2,13 @@
 //! rule → resource) and the detail of the selected row, with the template excerpt around a
 //! finding's line. Also the export format menu.
 
-use super::{centered, fit, pane_block, window_start, wrap_words};
 use crate::compliance::export::Format;
 use crate::compliance::report::{ControlState, Report};
-use crate::tui::compliance::{JudgedReport, Row, excerpt};
+use crate::compliance::tui::{JudgedReport, Row, excerpt};
 use crate::tui::keymap::Pane;
 use crate::tui::state::State;
 use crate::tui::styles::Styles;
+use crate::tui::view::{centered, fit, pane_block, window_start, wrap_words};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -342,7 +342,7 @@ pub fn export_menu(frame: &mut Frame, state: &State, selected: usize, area: Rect
         lines.push(Line::styled(
             format!(
                 " {} {:<6} {}",
-                crate::tui::report_export::menu_key(*format),
+                crate::compliance::tui::export::menu_key(*format),
                 format.name(),
                 format.describe()
             ),

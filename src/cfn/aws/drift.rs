@@ -1,9 +1,9 @@
 //! Reads that take a while or return text: the stack's template and drift detection.
 
-use super::{classify, clean, clean_opt, time};
+use crate::aws::{classify, clean, clean_opt, time};
+use crate::cfn::model::{PropertyDifference, ResourceDrift, StackDrift};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
-use crate::model::{PropertyDifference, ResourceDrift, StackDrift};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::TemplateStage;
 use std::time::Duration;

@@ -7,13 +7,15 @@
 
 use crate::cfn::deploy::{change_set_name, existing_stack_for_deploy, resolve_parameters};
 use crate::cfn::library::{self, ChosenTemplate};
+use crate::cfn::model::{ChangeSetPreview, StackSummary};
 use crate::cfn::template::Template;
-use crate::model::{ChangeSetPreview, StackSummary};
+use crate::cfn::tui::form::{
+    DeployForm, DeployTarget, FieldKind, FormTemplate, validate_stack_name,
+};
 use crate::ops::{
     ComplianceVerdict, CreateChangeSet, ExecuteChangeSet, MutatingOp, ReadOp, Refusal, StackTarget,
     TemplateSource,
 };
-use crate::tui::form::{DeployForm, DeployTarget, FieldKind, FormTemplate, validate_stack_name};
 use crate::tui::keymap::{self, Action, Context, Pane};
 use crate::tui::state::{Cmd, Mode, StackDetailView, State, ToastLevel, describe};
 use crossterm::event::KeyEvent;
@@ -169,7 +171,7 @@ pub fn request_update(state: &mut State) -> Vec<Cmd> {
     if state.refused_read_only("update") {
         return Vec::new();
     }
-    let Some(stack) = crate::tui::stack_actions::current_stack(state) else {
+    let Some(stack) = crate::cfn::tui::stack_actions::current_stack(state) else {
         state.toast(ToastLevel::Info, "no stack selected");
         return Vec::new();
     };

@@ -1,15 +1,14 @@
 //! AWS through the official Rust SDK: credentials and region from the standard chain (env,
 //! profiles, SSO, instance role), exactly as the aws CLI finds them.
 
-mod changeset;
-mod cloudformation;
-mod drift;
 mod errors;
-mod events;
 
+use crate::cfn::aws::{changeset, cloudformation, drift};
+
+use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
 use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
-use crate::model::{CallerIdentity, ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
+use crate::model::CallerIdentity;
 use crate::ops::{
     Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
     SetTerminationProtection,
@@ -20,10 +19,7 @@ use aws_config::timeout::TimeoutConfig;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
-pub use changeset::means_no_changes;
-pub use drift::stack_name_from_arn;
 pub use errors::classify;
-pub use events::{Goal, Settlement, settlement};
 
 /// Text from AWS is shown on the operator's terminal: strip control characters and escape
 /// sequences at the boundary so no stack description or status reason can drive the terminal.

@@ -6,11 +6,15 @@
 //! few milliseconds, so a stack's template is judged here when GetTemplate answers; the whole
 //! library is judged off the UI thread (`Cmd::CheckLibrary`).
 
+pub mod export;
+pub(crate) mod view;
+
 use crate::cfn::library;
+use crate::cfn::model::StackSummary;
 use crate::compliance::Checker;
 use crate::compliance::export::Format;
 use crate::compliance::report::{ControlState, Report};
-use crate::model::{Environment, StackSummary};
+use crate::model::Environment;
 use crate::ops::ReadOp;
 use crate::tui::keymap::{self, Action, Context, Pane};
 use crate::tui::state::{Cmd, Mode, State, ToastLevel};
@@ -466,7 +470,7 @@ pub fn on_export_key(state: &mut State, selected: usize, key: KeyEvent) -> Vec<C
     if let KeyCode::Char(c) = key.code
         && let Some(format) = Format::ALL
             .iter()
-            .find(|f| crate::tui::report_export::menu_key(**f) == c)
+            .find(|f| crate::compliance::tui::export::menu_key(**f) == c)
     {
         return export(state, *format);
     }

@@ -2,10 +2,10 @@
 //! event id), progress as settled resources over the expected total, every failure reason
 //! collected, until the stack leaves its `*_IN_PROGRESS` states.
 
-use super::{classify, clean, clean_opt, time};
+use crate::aws::{classify, clean, clean_opt, time};
+use crate::cfn::model::StackEvent;
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
-use crate::model::StackEvent;
 use aws_sdk_cloudformation::Client;
 use std::collections::HashSet;
 use std::time::Duration;

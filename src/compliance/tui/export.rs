@@ -51,7 +51,7 @@ mod tests {
     fn writes_a_new_file_each_time() {
         let dir = tempfile::tempdir().expect("temp dir");
         let report =
-            crate::tui::compliance::judge_library(&crate::compliance::Checker::bundled()).report;
+            crate::compliance::tui::judge_library(&crate::compliance::Checker::bundled()).report;
         let a = write(dir.path(), "20261122-101500", Format::Sarif, &report).expect("written");
         let b = write(dir.path(), "20261122-101500", Format::Sarif, &report).expect("written");
         assert_ne!(a, b);

@@ -1,10 +1,10 @@
 //! Inventory: the stack list and the stack detail view.
 
-use super::stack_tabs;
-use super::{fit, pane_block, window_start};
-use crate::model::classify_stack_status;
+use super::stack_tabs_view as stack_tabs;
+use crate::cfn::model::classify_stack_status;
 use crate::tui::keymap::Pane;
 use crate::tui::state::{DetailTab, StackDetailView, StackSort, State};
+use crate::tui::view::{fit, pane_block, window_start};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

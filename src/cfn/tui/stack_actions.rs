@@ -1,7 +1,7 @@
 //! What the keys on a stack do besides deploying: follow, drift, termination protection,
 //! delete and sorting. Pure like `state::update`: effects are returned as [`Cmd`]s.
 
-use crate::model::{StackDrift, StackSummary};
+use crate::cfn::model::{StackDrift, StackSummary};
 use crate::ops::{DeleteStack, MutatingOp, ReadOp, SetTerminationProtection, StackTarget};
 use crate::tui::keymap::Pane;
 use crate::tui::state::{Cmd, Mode, StackDetailView, StackSort, State, ToastLevel, describe};

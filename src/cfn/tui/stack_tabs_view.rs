@@ -1,8 +1,8 @@
 //! The stack detail's Events and Drift tabs.
 
-use super::{fit, hard_wrap};
-use crate::model::{StackDetail, classify_stack_status};
+use crate::cfn::model::{StackDetail, classify_stack_status};
 use crate::tui::state::{StackDetailView, State};
+use crate::tui::view::{fit, hard_wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};

@@ -1,10 +1,10 @@
 //! The template picker and the deploy form, drawn over the panes (the status bar stays).
 
-use super::{centered, env_badge, fit, hard_wrap, wrap_words};
-use crate::tui::deploy::TemplatePicker;
-use crate::tui::form::{DeployForm, DeployTarget, FieldKind, FormField};
+use crate::cfn::tui::deploy::TemplatePicker;
+use crate::cfn::tui::form::{DeployForm, DeployTarget, FieldKind, FormField};
 use crate::tui::keymap::{self, Action, Context};
 use crate::tui::state::State;
+use crate::tui::view::{centered, env_badge, fit, hard_wrap, wrap_words};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
