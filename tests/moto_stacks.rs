@@ -5,10 +5,12 @@
 mod support;
 
 use opsdeck::audit::{Actor, AuditLog, AuditSink, VerifyReport};
-use opsdeck::aws::{AwsProvider, AwsSettings};
+use opsdeck::aws::AwsSettings;
 use opsdeck::cfn::model::StackSummary;
+use opsdeck::cfn::ops::{CfnMutation, CfnRead};
+use opsdeck::cfn::port::CfnOutput;
 use opsdeck::config::Config;
-use opsdeck::engine::ports::{CloudApi, ErrorKind, ProviderError};
+use opsdeck::engine::ports::{ErrorKind, ProviderError, Providers};
 use opsdeck::engine::store::JobStore;
 use opsdeck::engine::task::JobHandle;
 use opsdeck::engine::{
@@ -52,10 +54,6 @@ impl Ops {
             endpoint_url: Some(endpoint.to_string()),
             ..AwsSettings::default()
         };
-        let cloud: futures::future::BoxFuture<'static, Arc<dyn CloudApi>> =
-            Box::pin(
-                async move { Arc::new(AwsProvider::load(&settings).await) as Arc<dyn CloudApi> },
-            );
         let audit: Arc<dyn AuditSink> =
             Arc::new(AuditLog::open(dirs.audit_log()).expect("open audit log"));
         let store = Arc::new(JobStore::open(&dirs.jobs_db()).expect("open job store"));
@@ -70,7 +68,10 @@ impl Ops {
             principal: None,
         };
         let gate = Gate::new(latch.clone(), audit.clone(), actor, None);
-        let engine = Engine::start(cloud, store.clone(), audit, gate.binding(), tx, config);
+        let binding = gate.binding();
+        let providers: futures::future::BoxFuture<'static, Arc<Providers>> =
+            Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) });
+        let engine = Engine::start(providers, store.clone(), audit, gate.binding(), tx, config);
         Ops {
             engine,
             events,
@@ -95,11 +96,14 @@ impl Ops {
     async fn list_stacks(&mut self) -> Result<Vec<StackSummary>, ProviderError> {
         let job = self
             .engine
-            .submit_read(ReadOp::ListStacks {
-                scope: ReadScope {
-                    region: REGION.into(),
-                },
-            })
+            .submit_read(
+                ReadOp::Cfn(CfnRead::ListStacks {
+                    scope: ReadScope {
+                        region: REGION.into(),
+                    },
+                }),
+                None,
+            )
             .expect("the job store records the read");
         loop {
             if let EngineEvent::ReadDone {
@@ -108,7 +112,7 @@ impl Ops {
                 && done == job
             {
                 return result.map(|output| match output {
-                    ReadOutput::Stacks(stacks) => stacks,
+                    ReadOutput::Cfn(CfnOutput::Stacks(stacks)) => stacks,
                     _ => panic!("ListStacks answered with something else"),
                 });
             }
@@ -199,7 +203,7 @@ fn delete_op(stack: &StackSummary) -> MutatingOp {
     let environment = Config::defaults()
         .expect("built-in config")
         .environment_for(Some(account), None);
-    MutatingOp::DeleteStack(DeleteStack {
+    MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
         target: StackTarget {
             account: account.to_string(),
             region: region.to_string(),
@@ -208,7 +212,7 @@ fn delete_op(stack: &StackSummary) -> MutatingOp {
             stack_id: stack.id.clone(),
         },
         retained: vec![],
-    })
+    }))
 }
 
 fn assert_chain_intact(dirs: &TestDirs, entries: u64) {
@@ -257,13 +261,16 @@ async fn list_stacks_returns_every_stack_through_the_engine() {
     let bravo = &stacks[1];
     let job = ops
         .engine
-        .submit_read(ReadOp::DescribeStack {
-            scope: ReadScope {
-                region: REGION.into(),
-            },
-            stack_id: bravo.id.clone(),
-            stack_name: bravo.name.clone(),
-        })
+        .submit_read(
+            ReadOp::Cfn(CfnRead::DescribeStack {
+                scope: ReadScope {
+                    region: REGION.into(),
+                },
+                stack_id: bravo.id.clone(),
+                stack_name: bravo.name.clone(),
+            }),
+            None,
+        )
         .expect("describe job");
     let detail = loop {
         if let EngineEvent::ReadDone {
@@ -272,7 +279,7 @@ async fn list_stacks_returns_every_stack_through_the_engine() {
             && done == job
         {
             match result.expect("DescribeStack through the engine") {
-                ReadOutput::StackDetail(detail) => break detail,
+                ReadOutput::Cfn(CfnOutput::StackDetail(detail)) => break detail,
                 _ => panic!("DescribeStack answered with something else"),
             }
         }

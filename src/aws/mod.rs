@@ -3,20 +3,15 @@
 
 mod errors;
 
-use crate::cfn::aws::{changeset, cloudformation, drift};
-
-use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
-use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
+use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers, StsApi};
 use crate::engine::task::TaskCtx;
 use crate::model::CallerIdentity;
-use crate::ops::{
-    Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
-    SetTerminationProtection,
-};
+use crate::ops::GateBinding;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use futures::future::BoxFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use errors::classify;
@@ -70,65 +65,63 @@ impl Default for AwsSettings {
     }
 }
 
-/// Live AWS clients for one profile and region.
+/// The SDK configuration every client is built from: credentials and region from the standard
+/// chain, the profile, region and endpoint from the settings. Resolving it may read files
+/// and, on EC2, ask IMDS for the region; it never fails: missing credentials show up on the
+/// first call.
+pub async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // The engine owns retries: reads are retried with backoff, mutations never.
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// Every capability's AWS provider, built from one SDK configuration. Each mutating provider
+/// holds `binding` and refuses an approval its gate did not mint.
+pub async fn providers(settings: &AwsSettings, binding: GateBinding) -> Providers {
+    let config = sdk_config(settings).await;
+    Providers {
+        sts: Arc::new(StsProvider::new(&config)),
+        cfn: Arc::new(crate::cfn::aws::CfnProvider::new(
+            &config,
+            settings.poll_interval,
+            binding,
+        )),
+    }
+}
+
+/// STS: who the console is.
 #[derive(Clone)]
-pub struct AwsProvider {
-    cfn: aws_sdk_cloudformation::Client,
+pub struct StsProvider {
     sts: aws_sdk_sts::Client,
     region: Option<String>,
-    poll: Duration,
 }
 
-impl AwsProvider {
-    /// Resolves configuration (may read files and, on EC2, ask IMDS for the region); never
-    /// fails: missing credentials show up on the first call.
-    pub async fn load(settings: &AwsSettings) -> AwsProvider {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // The engine owns retries: reads are retried with backoff, mutations never.
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .build(),
-            );
-        if let Some(profile) = &settings.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(region) = &settings.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(url) = &settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
-        AwsProvider {
+impl StsProvider {
+    pub fn new(config: &aws_config::SdkConfig) -> StsProvider {
+        StsProvider {
+            sts: aws_sdk_sts::Client::new(config),
             region: config.region().map(|r| r.to_string()),
-            cfn: aws_sdk_cloudformation::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
-            poll: settings.poll_interval,
         }
     }
-
-    /// The clients talk to one region: a target resolved in another is refused.
-    fn other_region(&self, region: &str, stack_name: &str) -> Option<ProviderError> {
-        let connected = self.region.as_deref()?;
-        (connected != region).then(|| {
-            ProviderError::new(
-                ErrorKind::Invalid,
-                format!(
-                    "stack {stack_name} is in {region}, but opsdeck is connected to {connected}; refusing"
-                ),
-            )
-        })
-    }
 }
 
-fn refused<'a, T: Send + 'a>(e: ProviderError) -> BoxFuture<'a, ProviderResult<T>> {
-    Box::pin(async move { Err(e) })
-}
-
-impl CloudApi for AwsProvider {
+impl StsApi for StsProvider {
     fn region(&self) -> Option<String> {
         self.region.clone()
     }
@@ -155,115 +148,6 @@ impl CloudApi for AwsProvider {
             ctx.info(format!("account {} as {}", identity.account, identity.arn));
             Ok(identity)
         })
-    }
-
-    fn list_stacks<'a>(
-        &'a self,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<Vec<StackSummary>>> {
-        Box::pin(cloudformation::list_stacks(&self.cfn, ctx))
-    }
-
-    fn describe_stack<'a>(
-        &'a self,
-        stack_id: &'a str,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<StackDetail>> {
-        Box::pin(cloudformation::describe_stack(&self.cfn, stack_id, ctx))
-    }
-
-    fn delete_stack<'a>(
-        &'a self,
-        approved: Approved<DeleteStack>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>> {
-        let t = &approved.op().target;
-        if let Some(e) = self.other_region(&t.region, &t.stack_name) {
-            return refused(e);
-        }
-        Box::pin(cloudformation::delete_stack(
-            &self.cfn, approved, ctx, self.poll,
-        ))
-    }
-
-    fn get_template<'a>(
-        &'a self,
-        stack_id: &'a str,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(drift::get_template(&self.cfn, stack_id, ctx))
-    }
-
-    fn detect_drift<'a>(
-        &'a self,
-        stack_id: &'a str,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<StackDrift>> {
-        Box::pin(drift::detect_drift(&self.cfn, stack_id, ctx, self.poll))
-    }
-
-    fn follow_stack<'a>(
-        &'a self,
-        stack_id: &'a str,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(cloudformation::follow_stack(
-            &self.cfn, stack_id, ctx, self.poll,
-        ))
-    }
-
-    fn create_change_set<'a>(
-        &'a self,
-        approved: Approved<CreateChangeSet>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<ChangeSetOutcome>> {
-        let op = approved.op();
-        if let Some(e) = self.other_region(&op.region, &op.stack_name) {
-            return refused(e);
-        }
-        Box::pin(changeset::create_change_set(
-            &self.cfn, approved, ctx, self.poll,
-        ))
-    }
-
-    fn execute_change_set<'a>(
-        &'a self,
-        approved: Approved<ExecuteChangeSet>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>> {
-        let t = &approved.op().target;
-        if let Some(e) = self.other_region(&t.region, &t.stack_name) {
-            return refused(e);
-        }
-        Box::pin(changeset::execute_change_set(
-            &self.cfn, approved, ctx, self.poll,
-        ))
-    }
-
-    fn discard_change_set<'a>(
-        &'a self,
-        approved: Approved<DiscardChangeSet>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>> {
-        let t = &approved.op().target;
-        if let Some(e) = self.other_region(&t.region, &t.stack_name) {
-            return refused(e);
-        }
-        Box::pin(changeset::discard_change_set(&self.cfn, approved, ctx))
-    }
-
-    fn set_termination_protection<'a>(
-        &'a self,
-        approved: Approved<SetTerminationProtection>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>> {
-        let t = &approved.op().target;
-        if let Some(e) = self.other_region(&t.region, &t.stack_name) {
-            return refused(e);
-        }
-        Box::pin(changeset::set_termination_protection(
-            &self.cfn, approved, ctx,
-        ))
     }
 }
 

@@ -1,6 +1,8 @@
 //! `opsdeck deploy` and `opsdeck delete`.
 
 use crate::cfn::model::{ChangeSetOutcome, ChangeSetPreview, StackDetail, StackSummary};
+use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::cfn::{deploy as plan, library};
 use crate::config::Paths;
 use crate::engine::{MutationOutput, ReadOutput};
@@ -158,7 +160,7 @@ async fn deploy_with(
     })?;
     let compliance = judge(checker, &chosen, &given, environment);
     report_compliance(&args.stack, &compliance);
-    let create = MutatingOp::CreateChangeSet(CreateChangeSet {
+    let create = MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
         account: identity.account.clone(),
         region: region.clone(),
         environment,
@@ -168,12 +170,14 @@ async fn deploy_with(
         template: TemplateSource::body(chosen.origin, chosen.body),
         parameters,
         compliance,
-    });
+    }));
     // Computing the change set: the flag given is the person's answer, and in PRD (typed
     // tier) the stack name they typed on the command line is the typed text.
     let preview = match runner.change(create, &args.stack).await? {
-        MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview)) => preview,
-        MutationOutput::ChangeSet(ChangeSetOutcome::NoChanges { message, .. }) => {
+        MutationOutput::Cfn(CfnOutcome::ChangeSet(ChangeSetOutcome::Ready(preview))) => preview,
+        MutationOutput::Cfn(CfnOutcome::ChangeSet(ChangeSetOutcome::NoChanges {
+            message, ..
+        })) => {
             write_out(
                 out,
                 args.json,
@@ -182,7 +186,7 @@ async fn deploy_with(
             );
             return Ok(());
         }
-        MutationOutput::Done(other) => {
+        MutationOutput::Cfn(CfnOutcome::Done(other)) => {
             return Err(Stop::Failed(format!("unexpected answer: {other}")));
         }
     };
@@ -208,12 +212,12 @@ async fn deploy_with(
             }),
             &preview_text(&target, &preview),
         );
-        let discard = MutatingOp::DiscardChangeSet(DiscardChangeSet {
+        let discard = MutatingOp::Cfn(CfnMutation::DiscardChangeSet(DiscardChangeSet {
             target,
             change_set_id: preview.change_set_id.clone(),
             change_set_name: preview.change_set_name.clone(),
             delete_empty_stack: preview.kind == crate::cfn::model::ChangeSetKind::Create,
-        });
+        }));
         runner.change(discard, "").await?;
         return Ok(());
     }
@@ -221,16 +225,16 @@ async fn deploy_with(
         let _ = writeln!(out, "{}", preview_text(&target, &preview));
     }
     let typed = args.confirm.clone().unwrap_or_default();
-    let execute = MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
+    let execute = MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(ExecuteChangeSet {
         target: target.clone(),
         preview: preview.clone(),
-    });
-    let discard = MutatingOp::DiscardChangeSet(DiscardChangeSet {
+    }));
+    let discard = MutatingOp::Cfn(CfnMutation::DiscardChangeSet(DiscardChangeSet {
         target: target.clone(),
         change_set_id: preview.change_set_id.clone(),
         change_set_name: preview.change_set_name.clone(),
         delete_empty_stack: preview.kind == crate::cfn::model::ChangeSetKind::Create,
-    });
+    }));
     let outcome = runner.change(execute, &typed).await;
     // Not executed after all (refused, or Ctrl-C before AWS had it): do not leave the change
     // set, or a new stack's empty shell, behind.
@@ -329,10 +333,10 @@ async fn delete_with(
             );
         }
     }
-    let op = MutatingOp::DeleteStack(DeleteStack {
+    let op = MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
         target: target.clone(),
         retained: detail.retained.clone(),
-    });
+    }));
     let outcome = runner.change(op, &args.confirm).await;
     let summary = match &outcome {
         Ok(output) => output.summary(),
@@ -418,8 +422,13 @@ async fn find_stack(
     let scope = ReadScope {
         region: region.to_string(),
     };
-    match runner.read(ReadOp::ListStacks { scope }).await {
-        Ok(ReadOutput::Stacks(stacks)) => Ok(stacks.into_iter().find(|s| s.name == name)),
+    match runner
+        .read(ReadOp::Cfn(CfnRead::ListStacks { scope }))
+        .await
+    {
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(stacks))) => {
+            Ok(stacks.into_iter().find(|s| s.name == name))
+        }
         Ok(_) => Err(Stop::Failed("unexpected answer to ListStacks".into())),
         Err(e) => Err(Stop::Failed(format!("cannot list stacks: {e}"))),
     }
@@ -431,15 +440,15 @@ async fn describe(
     stack_id: &str,
     stack_name: &str,
 ) -> Result<StackDetail, Stop> {
-    let op = ReadOp::DescribeStack {
+    let op = ReadOp::Cfn(CfnRead::DescribeStack {
         scope: ReadScope {
             region: region.to_string(),
         },
         stack_id: stack_id.to_string(),
         stack_name: stack_name.to_string(),
-    };
+    });
     match runner.read(op).await {
-        Ok(ReadOutput::StackDetail(detail)) => Ok(*detail),
+        Ok(ReadOutput::Cfn(CfnOutput::StackDetail(detail))) => Ok(*detail),
         Ok(_) => Err(Stop::Failed("unexpected answer to DescribeStacks".into())),
         Err(e) => Err(Stop::Failed(format!("cannot describe {stack_name}: {e}"))),
     }
@@ -541,7 +550,7 @@ mod tests {
             },
             None,
         );
-        let op = MutatingOp::CreateChangeSet(CreateChangeSet {
+        let op = MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
             account: "123456789012".into(),
             region: "us-east-1".into(),
             environment: Environment::Prd,
@@ -551,7 +560,7 @@ mod tests {
             template: TemplateSource::body(chosen.origin.clone(), chosen.body.clone()),
             parameters: vec![],
             compliance: verdict,
-        });
+        }));
         // `Runner::change` asks this same gate first: the refusal is what it returns.
         let refusal = gate.request(op).unwrap_err();
         assert!(matches!(refusal, Refusal::Policy(_)), "{refusal}");

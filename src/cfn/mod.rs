@@ -8,6 +8,7 @@ pub mod headless;
 pub mod library;
 pub mod model;
 pub mod ops;
+pub mod port;
 pub mod retained;
 pub mod template;
 pub mod tui;

@@ -5,10 +5,306 @@ use crate::cfn::model::{ChangeSetKind, ChangeSetPreview, RetainedResource};
 use crate::compliance::Checker;
 use crate::compliance::model::{Finding, Severity};
 use crate::model::Environment;
+use crate::ops::{MutatingOp, Mutation, Read, ReadScope, RiskTier, to_json};
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// CloudFormation's reads. Targets are resolved when the read is requested.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CfnRead {
+    /// ListStacks (all pages, deleted stacks excluded).
+    ListStacks { scope: ReadScope },
+    /// DescribeStacks + ListStackResources for one stack, by its ARN.
+    DescribeStack {
+        scope: ReadScope,
+        stack_id: String,
+        stack_name: String,
+    },
+    /// GetTemplate: the stack's current template text (to update it with new parameters).
+    GetTemplate {
+        scope: ReadScope,
+        stack_id: String,
+        stack_name: String,
+    },
+    /// DetectStackDrift, then poll until done, then DescribeStackResourceDrifts. Changes no
+    /// resource (AWS's ReadOnlyAccess allows it).
+    DetectDrift {
+        scope: ReadScope,
+        stack_id: String,
+        stack_name: String,
+    },
+    /// Follow a stack's events live until it settles, whoever started the change.
+    FollowStack {
+        scope: ReadScope,
+        stack_id: String,
+        stack_name: String,
+    },
+}
+
+impl Read for CfnRead {
+    fn name(&self) -> &'static str {
+        match self {
+            CfnRead::ListStacks { .. } => "list-stacks",
+            CfnRead::DescribeStack { .. } => "describe-stack",
+            CfnRead::GetTemplate { .. } => "get-template",
+            CfnRead::DetectDrift { .. } => "detect-drift",
+            CfnRead::FollowStack { .. } => "follow-stack",
+        }
+    }
+
+    fn title(&self) -> String {
+        match self {
+            CfnRead::ListStacks { scope } => format!("List stacks in {}", scope.region),
+            CfnRead::DescribeStack { stack_name, .. } => format!("Describe stack {stack_name}"),
+            CfnRead::GetTemplate { stack_name, .. } => format!("Get template of {stack_name}"),
+            CfnRead::DetectDrift { stack_name, .. } => format!("Detect drift of {stack_name}"),
+            CfnRead::FollowStack { stack_name, .. } => format!("Follow stack {stack_name}"),
+        }
+    }
+
+    fn long_running(&self) -> bool {
+        match self {
+            CfnRead::ListStacks { .. }
+            | CfnRead::DescribeStack { .. }
+            | CfnRead::GetTemplate { .. } => false,
+            // Drift detection and following last as long as CloudFormation takes.
+            CfnRead::DetectDrift { .. } | CfnRead::FollowStack { .. } => true,
+        }
+    }
+}
+
+/// CloudFormation's mutations. Adding a variant forces a decision in every match of the
+/// [`Mutation`] impl below and in `cfn::port::execute`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CfnMutation {
+    DeleteStack(DeleteStack),
+    CreateChangeSet(CreateChangeSet),
+    ExecuteChangeSet(ExecuteChangeSet),
+    DiscardChangeSet(DiscardChangeSet),
+    SetTerminationProtection(SetTerminationProtection),
+}
+
+macro_rules! into_mutation {
+    ($($variant:ident),* $(,)?) => {$(
+        impl From<$variant> for CfnMutation {
+            fn from(op: $variant) -> CfnMutation {
+                CfnMutation::$variant(op)
+            }
+        }
+        impl From<$variant> for MutatingOp {
+            fn from(op: $variant) -> MutatingOp {
+                MutatingOp::Cfn(CfnMutation::$variant(op))
+            }
+        }
+    )*};
+}
+
+into_mutation!(
+    DeleteStack,
+    CreateChangeSet,
+    ExecuteChangeSet,
+    DiscardChangeSet,
+    SetTerminationProtection,
+);
+
+impl Mutation for CfnMutation {
+    fn name(&self) -> &'static str {
+        match self {
+            CfnMutation::DeleteStack(_) => "delete-stack",
+            CfnMutation::CreateChangeSet(_) => "create-change-set",
+            CfnMutation::ExecuteChangeSet(_) => "execute-change-set",
+            CfnMutation::DiscardChangeSet(_) => "discard-change-set",
+            CfnMutation::SetTerminationProtection(_) => "set-termination-protection",
+        }
+    }
+
+    fn risk(&self) -> RiskTier {
+        match self {
+            // Deletes are never reversible: always the typed tier, whatever the environment.
+            CfnMutation::DeleteStack(d) => RiskTier::TypeName(d.target.stack_name.clone()),
+            // Computing a change set changes no resource (the preview it yields is confirmed on
+            // its own), and its failure or cancellation is cleaned up: `y`/`Enter`, except in
+            // PRD, where every change is typed, and for a template that fails a compliance
+            // rule (or could not be judged): the person continues only by typing the name.
+            CfnMutation::CreateChangeSet(c) => {
+                if c.environment.is_production_grade() || !c.compliance.clean() {
+                    RiskTier::TypeName(c.stack_name.clone())
+                } else {
+                    RiskTier::Simple
+                }
+            }
+            CfnMutation::ExecuteChangeSet(e) => {
+                if e.preview.has_destructive() || e.target.environment.is_production_grade() {
+                    RiskTier::TypeName(e.target.stack_name.clone())
+                } else {
+                    RiskTier::Simple
+                }
+            }
+            // Deleting an unexecuted change set (and its empty stack) undoes the request that
+            // made it.
+            CfnMutation::DiscardChangeSet(_) => RiskTier::Simple,
+            // Turning protection off is what allows a delete: typed, always. Turning it on is
+            // a reversible change, typed only in PRD.
+            CfnMutation::SetTerminationProtection(p) => {
+                if !p.enabled || p.target.environment.is_production_grade() {
+                    RiskTier::TypeName(p.target.stack_name.clone())
+                } else {
+                    RiskTier::Simple
+                }
+            }
+        }
+    }
+
+    /// In PRD (or an unmapped account) a template with an unwaived compliance failure of
+    /// severity high or above is not deployed.
+    fn policy_block(&self) -> Option<String> {
+        match self {
+            CfnMutation::CreateChangeSet(c) => {
+                if !c.environment.is_production_grade() {
+                    return None;
+                }
+                let mut blocking: Vec<String> = c
+                    .compliance
+                    .blocking()
+                    .map(|f| format!("{} ({}) on {}", f.rule, f.severity, f.resource))
+                    .collect();
+                // One rule fails once per property: name each rule and resource once.
+                blocking.dedup();
+                (!blocking.is_empty()).then(|| {
+                    format!(
+                        "{} does not deploy a template with unwaived high or critical compliance failures: {}",
+                        c.environment,
+                        blocking.join(", ")
+                    )
+                })
+            }
+            // Deleting, executing a change set the gate already let through, discarding and
+            // protection carry no template to judge.
+            CfnMutation::DeleteStack(_)
+            | CfnMutation::ExecuteChangeSet(_)
+            | CfnMutation::DiscardChangeSet(_)
+            | CfnMutation::SetTerminationProtection(_) => None,
+        }
+    }
+
+    fn environment(&self) -> Environment {
+        match self {
+            CfnMutation::DeleteStack(d) => d.target.environment,
+            CfnMutation::CreateChangeSet(c) => c.environment,
+            CfnMutation::ExecuteChangeSet(e) => e.target.environment,
+            CfnMutation::DiscardChangeSet(d) => d.target.environment,
+            CfnMutation::SetTerminationProtection(p) => p.target.environment,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            CfnMutation::DeleteStack(d) => format!("Delete {}", d.target),
+            CfnMutation::CreateChangeSet(c) => format!(
+                "Create change set {} ({}) for stack {} in {} / {} ({}) from {}",
+                c.change_set_name,
+                c.kind().as_str(),
+                c.stack_name,
+                c.account,
+                c.region,
+                c.environment,
+                c.template.origin()
+            ),
+            CfnMutation::ExecuteChangeSet(e) => format!(
+                "Execute change set {} on {} ({})",
+                e.preview.change_set_name,
+                e.target,
+                e.preview.counts()
+            ),
+            CfnMutation::DiscardChangeSet(d) => format!(
+                "Discard change set {} of {}{}",
+                d.change_set_name,
+                d.target,
+                if d.delete_empty_stack {
+                    " and its empty stack"
+                } else {
+                    ""
+                }
+            ),
+            CfnMutation::SetTerminationProtection(p) => format!(
+                "Turn termination protection {} for {}",
+                if p.enabled { "on" } else { "off" },
+                p.target
+            ),
+        }
+    }
+
+    fn target_key(&self) -> String {
+        match self {
+            CfnMutation::DeleteStack(d) => format!("cfn:{}", d.target.stack_id),
+            CfnMutation::CreateChangeSet(c) => match &c.existing_stack_id {
+                Some(id) => format!("cfn:{id}"),
+                None => format!("cfn-new:{}:{}:{}", c.account, c.region, c.stack_name),
+            },
+            CfnMutation::ExecuteChangeSet(e) => format!("cfn:{}", e.target.stack_id),
+            CfnMutation::DiscardChangeSet(d) => format!("cfn:{}", d.target.stack_id),
+            CfnMutation::SetTerminationProtection(p) => format!("cfn:{}", p.target.stack_id),
+        }
+    }
+
+    fn target_json(&self) -> serde_json::Value {
+        match self {
+            CfnMutation::DeleteStack(d) => to_json(d),
+            // Parameters are included with NoEcho values as `****` (see `Secret`), the
+            // template by origin and SHA-256, and the compliance verdict (failing rules,
+            // resources, controls).
+            CfnMutation::CreateChangeSet(c) => to_json(c),
+            CfnMutation::ExecuteChangeSet(e) => to_json(e),
+            CfnMutation::DiscardChangeSet(d) => to_json(d),
+            CfnMutation::SetTerminationProtection(p) => to_json(p),
+        }
+    }
+
+    fn target_line(&self) -> String {
+        match self {
+            CfnMutation::DeleteStack(d) => d.target.to_string(),
+            CfnMutation::CreateChangeSet(c) => format!(
+                "stack {} in {} / {} ({})",
+                c.stack_name, c.account, c.region, c.environment
+            ),
+            CfnMutation::ExecuteChangeSet(e) => e.target.to_string(),
+            CfnMutation::DiscardChangeSet(d) => d.target.to_string(),
+            CfnMutation::SetTerminationProtection(p) => p.target.to_string(),
+        }
+    }
+
+    fn dialog_rows(&self) -> usize {
+        match self {
+            CfnMutation::ExecuteChangeSet(e) => e.preview.changes.len(),
+            CfnMutation::CreateChangeSet(c) => {
+                c.parameters.len()
+                    + 3 * (c.compliance.failures().len() + c.compliance.waived().len())
+                    + 16
+            }
+            CfnMutation::DeleteStack(d) => d.retained.len() + 12,
+            CfnMutation::DiscardChangeSet(_) | CfnMutation::SetTerminationProtection(_) => 12,
+        }
+    }
+
+    /// Dismissing a change set's review also means "do not keep it": discard exactly that
+    /// change set, and the empty stack made for a new one.
+    fn on_dismiss(&self) -> Option<MutatingOp> {
+        match self {
+            CfnMutation::ExecuteChangeSet(execute) => Some(MutatingOp::from(DiscardChangeSet {
+                delete_empty_stack: execute.preview.kind == ChangeSetKind::Create,
+                change_set_id: execute.preview.change_set_id.clone(),
+                change_set_name: execute.preview.change_set_name.clone(),
+                target: execute.target.clone(),
+            })),
+            CfnMutation::DeleteStack(_)
+            | CfnMutation::CreateChangeSet(_)
+            | CfnMutation::DiscardChangeSet(_)
+            | CfnMutation::SetTerminationProtection(_) => None,
+        }
+    }
+}
 
 /// A CloudFormation stack, resolved to the account, region and environment it lives in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -319,5 +615,210 @@ impl ComplianceVerdict {
             .failures
             .iter()
             .filter(|f| f.severity >= Severity::High)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{Op, ReadOp};
+
+    fn target(env: Environment) -> StackTarget {
+        StackTarget {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            environment: env,
+            stack_name: "web".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/web/1".into(),
+        }
+    }
+
+    #[test]
+    fn classification_is_structural() {
+        let read = Op::Read(ReadOp::WhoAmI);
+        let delete = Op::Mutate(MutatingOp::from(DeleteStack {
+            target: target(Environment::Dev),
+            retained: vec![],
+        }));
+        assert!(!read.is_mutating());
+        assert!(delete.is_mutating());
+        assert_eq!(delete.name(), "delete-stack");
+    }
+
+    #[test]
+    fn delete_is_typed_tier_in_every_environment() {
+        for env in [
+            Environment::Dev,
+            Environment::Tst,
+            Environment::Prd,
+            Environment::Unmapped,
+        ] {
+            let op = MutatingOp::from(DeleteStack {
+                target: target(env),
+                retained: vec![],
+            });
+            assert_eq!(op.risk(), RiskTier::TypeName("web".into()));
+        }
+    }
+
+    #[test]
+    fn audit_target_carries_every_id() {
+        let op = MutatingOp::from(DeleteStack {
+            target: target(Environment::Prd),
+            retained: vec![],
+        });
+        let json = op.target_json();
+        assert_eq!(json["account"], "123456789012");
+        assert_eq!(json["region"], "us-east-1");
+        assert_eq!(json["environment"], "PRD");
+        assert_eq!(json["stack_name"], "web");
+        assert!(
+            json["stack_id"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("arn:aws:cloudformation"))
+        );
+    }
+
+    fn create_change_set(env: Environment) -> CreateChangeSet {
+        CreateChangeSet {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            environment: env,
+            stack_name: "db".into(),
+            existing_stack_id: None,
+            change_set_name: "opsdeck-1".into(),
+            template: TemplateSource::body("rds-postgres", "Resources: {}\n"),
+            parameters: vec![
+                DeployParameter {
+                    key: "DBInstanceClass".into(),
+                    value: ParamValue::Plain("db.t4g.micro".into()),
+                },
+                DeployParameter {
+                    key: "MasterUserPassword".into(),
+                    value: ParamValue::Secret(Secret::new("hunter2-very-secret")),
+                },
+            ],
+            compliance: ComplianceVerdict::with_failures(Vec::new()),
+        }
+    }
+
+    fn failure(rule: &str, severity: crate::compliance::model::Severity) -> ComplianceFailure {
+        ComplianceFailure {
+            rule: rule.into(),
+            severity,
+            resource: "Bucket".into(),
+            controls: vec!["SC-28".into()],
+            message: "bucket Bucket is not encrypted".into(),
+        }
+    }
+
+    #[test]
+    fn compliance_failures_raise_the_tier_and_block_high_ones_in_prd() {
+        use crate::compliance::model::Severity;
+        let with = |env, failures| {
+            let mut c = create_change_set(env);
+            c.compliance = ComplianceVerdict::with_failures(failures);
+            MutatingOp::from(c)
+        };
+        let typed = RiskTier::TypeName("db".into());
+        // DEV: any unwaived failure → typed; never refused
+        let dev = with(Environment::Dev, vec![failure("S3-002", Severity::High)]);
+        assert_eq!(dev.risk(), typed);
+        assert_eq!(dev.policy_block(), None);
+        assert_eq!(with(Environment::Dev, vec![]).risk(), RiskTier::Simple);
+        // could not be judged → typed
+        let mut c = create_change_set(Environment::Dev);
+        c.compliance = ComplianceVerdict::unavailable("no template text");
+        assert_eq!(MutatingOp::from(c).risk(), typed);
+        // PRD and unmapped: high or critical refuses; medium only types
+        for env in [Environment::Prd, Environment::Unmapped] {
+            let blocked = with(env, vec![failure("S3-002", Severity::Critical)]);
+            let why = blocked.policy_block().expect("refused");
+            assert!(why.contains("S3-002 (critical) on Bucket"), "{why}");
+            assert_eq!(
+                with(env, vec![failure("TAG-001", Severity::Medium)]).policy_block(),
+                None
+            );
+        }
+        // the audit target names the failing rules
+        let json = with(Environment::Dev, vec![failure("S3-002", Severity::High)]).target_json();
+        assert_eq!(json["compliance"]["failures"][0]["rule"], "S3-002");
+        assert_eq!(json["compliance"]["failures"][0]["severity"], "high");
+    }
+
+    #[test]
+    fn secrets_never_reach_the_audit_target_or_debug_output() {
+        let op = MutatingOp::from(create_change_set(Environment::Prd));
+        let json = op.target_json().to_string();
+        let debug = format!("{op:?}");
+        for text in [&json, &debug, &op.describe()] {
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert!(
+            json.contains("db.t4g.micro") && json.contains("****"),
+            "{json}"
+        );
+        // the template is named and hashed, not copied
+        assert!(json.contains("\"sha256\""), "{json}");
+        assert!(!json.contains("Resources"), "{json}");
+    }
+
+    #[test]
+    fn change_set_tiers_follow_the_preview_and_the_environment() {
+        use crate::cfn::model::{ChangeSetPreview, ResourceChange};
+        assert_eq!(
+            MutatingOp::from(create_change_set(Environment::Dev)).risk(),
+            RiskTier::Simple
+        );
+        assert_eq!(
+            MutatingOp::from(create_change_set(Environment::Prd)).risk(),
+            RiskTier::TypeName("db".into())
+        );
+        let execute = |env, action: &str, replacement: Option<&str>| {
+            MutatingOp::from(ExecuteChangeSet {
+                target: target(env),
+                preview: ChangeSetPreview {
+                    stack_name: "web".into(),
+                    stack_id: target(env).stack_id,
+                    change_set_id: "cs".into(),
+                    change_set_name: "opsdeck-1".into(),
+                    kind: ChangeSetKind::Update,
+                    changes: vec![ResourceChange {
+                        action: action.into(),
+                        logical_id: "Bucket".into(),
+                        physical_id: None,
+                        resource_type: "AWS::S3::Bucket".into(),
+                        replacement: replacement.map(Into::into),
+                        scope: vec!["Properties".into()],
+                        details: vec![],
+                    }],
+                },
+            })
+            .risk()
+        };
+        let typed = RiskTier::TypeName("web".into());
+        assert_eq!(execute(Environment::Dev, "Add", None), RiskTier::Simple);
+        assert_eq!(
+            execute(Environment::Tst, "Modify", Some("False")),
+            RiskTier::Simple
+        );
+        assert_eq!(execute(Environment::Dev, "Modify", Some("True")), typed);
+        assert_eq!(
+            execute(Environment::Dev, "Modify", Some("Conditional")),
+            typed
+        );
+        assert_eq!(execute(Environment::Dev, "Remove", None), typed);
+        assert_eq!(execute(Environment::Prd, "Add", None), typed);
+        assert_eq!(execute(Environment::Unmapped, "Add", None), typed);
+        let protect = |env, enabled| {
+            MutatingOp::from(SetTerminationProtection {
+                target: target(env),
+                enabled,
+            })
+            .risk()
+        };
+        assert_eq!(protect(Environment::Dev, false), typed);
+        assert_eq!(protect(Environment::Dev, true), RiskTier::Simple);
+        assert_eq!(protect(Environment::Prd, true), typed);
     }
 }

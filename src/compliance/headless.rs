@@ -14,6 +14,8 @@
 //! are not passed on (a rule would judge the mask), so such a parameter takes the template's
 //! default, or stays an unresolved `Ref`.
 
+use crate::cfn::ops::CfnRead;
+use crate::cfn::port::CfnOutput;
 use crate::cfn::{deploy as plan, library};
 use crate::compliance::Checker;
 use crate::compliance::export::{self, Format};
@@ -293,12 +295,12 @@ async fn judge_stacks(
         region: region.clone(),
     };
     let stacks = match runner
-        .read(ReadOp::ListStacks {
+        .read(ReadOp::Cfn(CfnRead::ListStacks {
             scope: scope.clone(),
-        })
+        }))
         .await
     {
-        Ok(ReadOutput::Stacks(stacks)) => stacks,
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(stacks))) => stacks,
         Ok(_) => return Err(Stop::Failed("unexpected answer to ListStacks".into())),
         Err(e) => return Err(Stop::Failed(format!("cannot list stacks: {e}"))),
     };
@@ -311,14 +313,14 @@ async fn judge_stacks(
             continue;
         };
         let detail = match runner
-            .read(ReadOp::DescribeStack {
+            .read(ReadOp::Cfn(CfnRead::DescribeStack {
                 scope: scope.clone(),
                 stack_id: stack.id.clone(),
                 stack_name: name.clone(),
-            })
+            }))
             .await
         {
-            Ok(ReadOutput::StackDetail(detail)) => detail,
+            Ok(ReadOutput::Cfn(CfnOutput::StackDetail(detail))) => detail,
             Ok(_) => {
                 errors.push(format!("{source}: unexpected answer to DescribeStacks"));
                 continue;
@@ -329,14 +331,14 @@ async fn judge_stacks(
             }
         };
         let body = match runner
-            .read(ReadOp::GetTemplate {
+            .read(ReadOp::Cfn(CfnRead::GetTemplate {
                 scope: scope.clone(),
                 stack_id: stack.id.clone(),
                 stack_name: name.clone(),
-            })
+            }))
             .await
         {
-            Ok(ReadOutput::Template { body, .. }) => body,
+            Ok(ReadOutput::Cfn(CfnOutput::Template { body, .. })) => body,
             Ok(_) => {
                 errors.push(format!("{source}: unexpected answer to GetTemplate"));
                 continue;

@@ -16,5 +16,5 @@ pub mod task;
 mod tests;
 
 pub use scheduler::{
-    Engine, EngineConfig, EngineEvent, MutationOutput, MutationRefused, ReadOutput, ViewKey,
+    Engine, EngineConfig, EngineEvent, MutationOutput, MutationRefused, ReadOutput,
 };

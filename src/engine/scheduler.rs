@@ -1,7 +1,7 @@
 use crate::audit::{Actor, AuditSink, Decision};
-use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
+use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::engine::joblog::{JobLog, SharedJobLog};
-use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
+use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers};
 use crate::engine::store::{JobStore, NewJob};
 use crate::engine::task::{JobHandle, TaskCtx};
 use crate::model::{CallerIdentity, JobId, JobKind, JobRecord, JobState};
@@ -16,91 +16,24 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
-/// Which part of the screen a read feeds. A newer read for the same view cancels the older,
-/// except for the long-running kinds (see [`ViewKey::latest_wins`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ViewKey {
-    Identity,
-    StackList,
-    StackDetail,
-    /// A stack's template, fetched to update the stack.
-    StackTemplate,
-    Drift,
-    Follow,
-}
-
-impl ViewKey {
-    pub fn of(op: &ReadOp) -> ViewKey {
-        match op {
-            ReadOp::WhoAmI => ViewKey::Identity,
-            ReadOp::ListStacks { .. } => ViewKey::StackList,
-            ReadOp::DescribeStack { .. } => ViewKey::StackDetail,
-            ReadOp::GetTemplate { .. } => ViewKey::StackTemplate,
-            ReadOp::DetectDrift { .. } => ViewKey::Drift,
-            ReadOp::FollowStack { .. } => ViewKey::Follow,
-        }
-    }
-
-    /// Drift checks and follows of different stacks run side by side; each is its own job
-    /// that the person cancels from the Jobs pane.
-    pub fn latest_wins(self) -> bool {
-        match self {
-            ViewKey::Identity
-            | ViewKey::StackList
-            | ViewKey::StackDetail
-            | ViewKey::StackTemplate => true,
-            ViewKey::Drift | ViewKey::Follow => false,
-        }
-    }
-
-    /// Drift detection and following last as long as CloudFormation takes.
-    fn long_running(self) -> bool {
-        !self.latest_wins()
-    }
-}
-
+/// What a read yields, one variant per capability.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadOutput {
     Identity(CallerIdentity),
-    Stacks(Vec<StackSummary>),
-    StackDetail(Box<StackDetail>),
-    Template {
-        stack_id: String,
-        stack_name: String,
-        body: String,
-    },
-    Drift(Box<StackDrift>),
-    /// A follow ended: the summary of what happened.
-    Followed {
-        stack_id: String,
-        summary: String,
-    },
+    Cfn(CfnOutput),
 }
 
-/// What a finished mutation yields.
+/// What a finished mutation yields, one variant per capability.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MutationOutput {
-    /// A one-line summary of what was done.
-    Done(String),
-    /// A change set was computed (and waits for a decision) or had nothing to change.
-    ChangeSet(ChangeSetOutcome),
+    Cfn(CfnOutcome),
 }
 
 impl MutationOutput {
     /// The line for the job log and the audit entry.
     pub fn summary(&self) -> String {
         match self {
-            MutationOutput::Done(s) => s.clone(),
-            MutationOutput::ChangeSet(ChangeSetOutcome::Ready(p)) => format!(
-                "change set {} for {} is ready: {}",
-                p.change_set_name,
-                p.stack_name,
-                p.counts()
-            ),
-            MutationOutput::ChangeSet(ChangeSetOutcome::NoChanges {
-                stack_name,
-                message,
-            }) => format!("nothing to do for {stack_name}: {message}"),
+            MutationOutput::Cfn(o) => o.summary(),
         }
     }
 }
@@ -119,7 +52,8 @@ pub enum EngineEvent {
     LogGrew(JobId),
     ReadDone {
         job: JobId,
-        view: ViewKey,
+        /// The supersede key the read was submitted with.
+        key: Option<String>,
         result: Result<ReadOutput, ProviderError>,
     },
     MutationDone {
@@ -171,7 +105,7 @@ impl Default for EngineConfig {
     }
 }
 
-type CloudFuture = Shared<BoxFuture<'static, Arc<dyn CloudApi>>>;
+type ProvidersFuture = Shared<BoxFuture<'static, Arc<Providers>>>;
 
 struct RunningMutation {
     op: MutatingOp,
@@ -180,7 +114,7 @@ struct RunningMutation {
 }
 
 struct Inner {
-    cloud: CloudFuture,
+    providers: ProvidersFuture,
     store: Arc<JobStore>,
     audit: Arc<dyn AuditSink>,
     latch: ReadOnlyLatch,
@@ -191,7 +125,8 @@ struct Inner {
     /// Follows and drift checks last minutes: they get their own slots, so they never hold
     /// the slots the list, detail and identity reads need.
     long_read_slots: Semaphore,
-    latest: Mutex<HashMap<ViewKey, (JobId, CancellationToken)>>,
+    /// The latest read per supersede key; a newer one cancels it.
+    latest: Mutex<HashMap<String, (JobId, CancellationToken)>>,
     target_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     cancels: Mutex<HashMap<JobId, CancellationToken>>,
     running_mutations: Mutex<HashMap<JobId, RunningMutation>>,
@@ -212,10 +147,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Engine {
-    /// `cloud` resolves the AWS clients; tasks wait for it, so nothing waits for it at start.
+    /// `providers` resolves the clients; tasks wait for it, so nothing waits for it at start.
     /// Must be called inside a tokio runtime.
     pub fn start(
-        cloud: BoxFuture<'static, Arc<dyn CloudApi>>,
+        providers: BoxFuture<'static, Arc<Providers>>,
         store: Arc<JobStore>,
         audit: Arc<dyn AuditSink>,
         gate: GateBinding,
@@ -224,12 +159,12 @@ impl Engine {
     ) -> Engine {
         // The engine's read-only check uses the very latch its gate uses.
         let latch = gate.latch().clone();
-        let cloud = cloud.shared();
+        let providers = providers.shared();
         let read_slots = Semaphore::new(config.read_concurrency.max(1));
         let long_read_slots = Semaphore::new(config.long_read_concurrency.max(1));
         let engine = Engine {
             inner: Arc::new(Inner {
-                cloud: cloud.clone(),
+                providers: providers.clone(),
                 store,
                 audit,
                 latch,
@@ -248,9 +183,9 @@ impl Engine {
         let events = engine.inner.events.clone();
         tokio::spawn(async move {
             // Shared futures are lazy: drive the AWS set-up now so the first read need not.
-            let cloud = cloud.await;
+            let providers = providers.await;
             let _ = events.send(EngineEvent::CloudReady {
-                region: cloud.region(),
+                region: providers.sts.region(),
             });
         });
         engine
@@ -260,16 +195,17 @@ impl Engine {
         &self.inner.store
     }
 
-    /// Schedule a read. Cancels the previous read feeding the same view.
-    pub fn submit_read(&self, op: ReadOp) -> Option<JobId> {
+    /// Schedule a read. A read with a supersede `key` cancels the previous one with that key
+    /// (a newer list refresh makes the older one pointless); the caller chooses the key.
+    pub fn submit_read(&self, op: ReadOp, key: Option<String>) -> Option<JobId> {
         let (handle, cancel) = self.create_job(JobKind::Read, op.name(), op.title(), None)?;
-        Some(self.spawn_read(op, handle, cancel, true))
+        Some(self.spawn_read(op, key, handle, cancel, true))
     }
 
     /// A background refresh, such as the periodic stack list: runs like a read (same limits,
     /// retries and latest-wins) but leaves no job record, so polling does not bury the Jobs
     /// pane. Its id is negative, unique within this process.
-    pub fn submit_refresh(&self, op: ReadOp) -> JobId {
+    pub fn submit_refresh(&self, op: ReadOp, key: Option<String>) -> JobId {
         let job = -(self.inner.next_quiet.fetch_add(1, Ordering::Relaxed) as JobId) - 1;
         let handle = JobHandle {
             id: job,
@@ -277,22 +213,23 @@ impl Engine {
             // Already "notified": a quiet read never announces log growth.
             notified: Arc::new(AtomicBool::new(true)),
         };
-        self.spawn_read(op, handle, CancellationToken::new(), false)
+        self.spawn_read(op, key, handle, CancellationToken::new(), false)
     }
 
-    /// Run a read as `handle`'s job: latest-wins for its view, then `ReadDone`. A `recorded`
+    /// Run a read as `handle`'s job: latest-wins for its key, then `ReadDone`. A `recorded`
     /// job also logs its error and finishes its job-store record.
     fn spawn_read(
         &self,
         op: ReadOp,
+        key: Option<String>,
         handle: JobHandle,
         cancel: CancellationToken,
         recorded: bool,
     ) -> JobId {
-        let view = ViewKey::of(&op);
         let job = handle.id;
-        if view.latest_wins()
-            && let Some((_, older)) = lock(&self.inner.latest).insert(view, (job, cancel.clone()))
+        if let Some(key) = &key
+            && let Some((_, older)) =
+                lock(&self.inner.latest).insert(key.clone(), (job, cancel.clone()))
         {
             older.cancel();
         }
@@ -315,7 +252,7 @@ impl Engine {
             let _ = engine
                 .inner
                 .events
-                .send(EngineEvent::ReadDone { job, view, result });
+                .send(EngineEvent::ReadDone { job, key, result });
         });
         job
     }
@@ -326,7 +263,7 @@ impl Engine {
         approved: Approved<MutatingOp>,
     ) -> Result<JobId, MutationRefused> {
         let op = approved.op().clone();
-        if !self.inner.gate.minted(&approved) {
+        if self.inner.gate.check(&approved).is_err() {
             let why =
                 "the approval was not minted by this console's confirmation dialog".to_string();
             self.audit(
@@ -353,7 +290,7 @@ impl Engine {
             JobKind::Mutation,
             op.name(),
             op.describe(),
-            Some(op.to_string_target()),
+            Some(op.target_line()),
         ) else {
             let why = "the job store could not record the job".to_string();
             self.audit(
@@ -534,7 +471,7 @@ impl Engine {
 
     async fn run_read(&self, op: &ReadOp, ctx: &TaskCtx) -> ProviderResult<ReadOutput> {
         let cancelled = || ProviderError::new(ErrorKind::Cancelled, "cancelled");
-        let slots = if ViewKey::of(op).long_running() {
+        let slots = if op.long_running() {
             &self.inner.long_read_slots
         } else {
             &self.inner.read_slots
@@ -544,8 +481,8 @@ impl Engine {
             _ = ctx.cancelled() => return Err(cancelled()),
         };
         self.set_running(ctx.job_id());
-        let cloud = tokio::select! {
-            c = self.inner.cloud.clone() => c,
+        let providers = tokio::select! {
+            p = self.inner.providers.clone() => p,
             _ = ctx.cancelled() => return Err(cancelled()),
         };
         let config = &self.inner.config;
@@ -553,40 +490,13 @@ impl Engine {
         let result = loop {
             let call = async {
                 match op {
-                    ReadOp::WhoAmI => cloud.who_am_i(ctx).await.map(ReadOutput::Identity),
-                    ReadOp::ListStacks { .. } => {
-                        cloud.list_stacks(ctx).await.map(ReadOutput::Stacks)
-                    }
-                    ReadOp::DescribeStack { stack_id, .. } => cloud
-                        .describe_stack(stack_id, ctx)
+                    ReadOp::WhoAmI => providers.sts.who_am_i(ctx).await.map(ReadOutput::Identity),
+                    ReadOp::Cfn(r) => crate::cfn::port::read(&*providers.cfn, r, ctx)
                         .await
-                        .map(|d| ReadOutput::StackDetail(Box::new(d))),
-                    ReadOp::GetTemplate {
-                        stack_id,
-                        stack_name,
-                        ..
-                    } => cloud
-                        .get_template(stack_id, ctx)
-                        .await
-                        .map(|body| ReadOutput::Template {
-                            stack_id: stack_id.clone(),
-                            stack_name: stack_name.clone(),
-                            body,
-                        }),
-                    ReadOp::DetectDrift { stack_id, .. } => cloud
-                        .detect_drift(stack_id, ctx)
-                        .await
-                        .map(|d| ReadOutput::Drift(Box::new(d))),
-                    ReadOp::FollowStack { stack_id, .. } => cloud
-                        .follow_stack(stack_id, ctx)
-                        .await
-                        .map(|summary| ReadOutput::Followed {
-                            stack_id: stack_id.clone(),
-                            summary,
-                        }),
+                        .map(ReadOutput::Cfn),
                 }
             };
-            let limit = if ViewKey::of(op).long_running() {
+            let limit = if op.long_running() {
                 config.mutation_timeout
             } else {
                 config.read_timeout
@@ -643,10 +553,10 @@ impl Engine {
                 }
             }
         };
-        let cloud = tokio::select! {
+        let providers = tokio::select! {
             biased;
             _ = ctx.cancelled() => return Err(not_started()),
-            c = self.inner.cloud.clone() => c,
+            p = self.inner.providers.clone() => p,
         };
         if ctx.is_cancelled() {
             return Err(not_started());
@@ -682,27 +592,17 @@ impl Engine {
         }
         self.set_running(ctx.job_id());
         let timeout = self.inner.config.mutation_timeout;
+        let approved = match approved.split(&self.inner.gate) {
+            Ok(approved) => approved,
+            Err(foreign) => {
+                return Err(ProviderError::new(ErrorKind::Invalid, foreign.to_string()));
+            }
+        };
         let run = async {
-            match approved.split() {
-                ApprovedMutation::DeleteStack(a) => {
-                    cloud.delete_stack(a, ctx).await.map(MutationOutput::Done)
-                }
-                ApprovedMutation::CreateChangeSet(a) => cloud
-                    .create_change_set(a, ctx)
+            match approved {
+                ApprovedMutation::Cfn(a) => crate::cfn::port::execute(&*providers.cfn, a, ctx)
                     .await
-                    .map(MutationOutput::ChangeSet),
-                ApprovedMutation::ExecuteChangeSet(a) => cloud
-                    .execute_change_set(a, ctx)
-                    .await
-                    .map(MutationOutput::Done),
-                ApprovedMutation::DiscardChangeSet(a) => cloud
-                    .discard_change_set(a, ctx)
-                    .await
-                    .map(MutationOutput::Done),
-                ApprovedMutation::SetTerminationProtection(a) => cloud
-                    .set_termination_protection(a, ctx)
-                    .await
-                    .map(MutationOutput::Done),
+                    .map(MutationOutput::Cfn),
             }
         };
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
@@ -737,19 +637,4 @@ fn backoff(config: &EngineConfig, attempt: u32, job: JobId) -> Duration {
     let capped = exp.min(config.read_backoff_max);
     let jitter = (job.unsigned_abs() % 5) as u32 * capped / 20;
     capped + jitter
-}
-
-impl MutatingOp {
-    fn to_string_target(&self) -> String {
-        match self {
-            MutatingOp::DeleteStack(d) => d.target.to_string(),
-            MutatingOp::CreateChangeSet(c) => format!(
-                "stack {} in {} / {} ({})",
-                c.stack_name, c.account, c.region, c.environment
-            ),
-            MutatingOp::ExecuteChangeSet(e) => e.target.to_string(),
-            MutatingOp::DiscardChangeSet(d) => d.target.to_string(),
-            MutatingOp::SetTerminationProtection(p) => p.target.to_string(),
-        }
-    }
 }

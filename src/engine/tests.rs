@@ -1,6 +1,6 @@
 //! Scheduler tests with a recording fake cloud and paused tokio time.
 
-use super::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
+use super::ports::{ErrorKind, ProviderError, ProviderResult, Providers, StsApi};
 use super::store::JobStore;
 use super::task::TaskCtx;
 use super::{Engine, EngineConfig, EngineEvent, ReadOutput};
@@ -8,6 +8,8 @@ use crate::audit::{Actor, AuditSink, Decision, MemoryAudit};
 use crate::cfn::model::{
     ChangeSetOutcome, ChangeSetPreview, StackDetail, StackDrift, StackSummary,
 };
+use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::port::{CfnApi, CfnOutput};
 use crate::model::{CallerIdentity, Environment, JobState};
 use crate::ops::{
     Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, Gate, MutatingOp,
@@ -35,7 +37,7 @@ struct FakeCloud {
     calls: Mutex<Vec<String>>,
 }
 
-impl CloudApi for FakeCloud {
+impl StsApi for FakeCloud {
     fn region(&self) -> Option<String> {
         Some("us-east-1".into())
     }
@@ -50,7 +52,9 @@ impl CloudApi for FakeCloud {
         }
         .boxed()
     }
+}
 
+impl CfnApi for FakeCloud {
     fn list_stacks<'a>(
         &'a self,
         _ctx: &'a TaskCtx,
@@ -217,6 +221,29 @@ impl FakeCloud {
     }
 }
 
+/// Reads as the console submits them: only the latest read of a kind counts, except for the
+/// long-running ones (follows, drift checks), which run side by side.
+trait Keyed {
+    fn read_keyed(&self, op: ReadOp) -> Option<crate::model::JobId>;
+    fn refresh_keyed(&self, op: ReadOp) -> crate::model::JobId;
+}
+
+fn key_of(op: &ReadOp) -> Option<String> {
+    (!op.long_running()).then(|| op.name().to_string())
+}
+
+impl Keyed for Engine {
+    fn read_keyed(&self, op: ReadOp) -> Option<crate::model::JobId> {
+        let key = key_of(&op);
+        self.submit_read(op, key)
+    }
+
+    fn refresh_keyed(&self, op: ReadOp) -> crate::model::JobId {
+        let key = key_of(&op);
+        self.submit_refresh(op, key)
+    }
+}
+
 struct Rig {
     engine: Engine,
     events: mpsc::UnboundedReceiver<EngineEvent>,
@@ -237,7 +264,10 @@ fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
         read_backoff_max: Duration::from_secs(1),
         ..EngineConfig::default()
     };
-    let cloud: Arc<dyn CloudApi> = cloud;
+    let providers = Arc::new(Providers {
+        sts: cloud.clone(),
+        cfn: cloud,
+    });
     let gate = Gate::new(
         latch.clone(),
         audit.clone(),
@@ -248,7 +278,7 @@ fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
         None,
     );
     let engine = Engine::start(
-        async move { cloud }.boxed(),
+        async move { providers }.boxed(),
         store.clone(),
         audit.clone() as Arc<dyn AuditSink>,
         gate.binding(),
@@ -266,7 +296,7 @@ fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
 }
 
 fn delete_op(name: &str) -> MutatingOp {
-    MutatingOp::DeleteStack(DeleteStack {
+    MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
         target: StackTarget {
             account: "123456789012".into(),
             region: "us-east-1".into(),
@@ -275,7 +305,7 @@ fn delete_op(name: &str) -> MutatingOp {
             stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
         },
         retained: vec![],
-    })
+    }))
 }
 
 fn approve(gate: &mut Gate, name: &str) -> Approved<MutatingOp> {
@@ -326,14 +356,14 @@ async fn throttled_reads_are_retried_with_backoff() {
     let started = tokio::time::Instant::now();
     let job = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     let result = until(&mut rig.events, |e| match e {
         EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
         _ => None,
     })
     .await;
-    assert!(matches!(result, Ok(ReadOutput::Stacks(_))));
+    assert!(matches!(result, Ok(ReadOutput::Cfn(CfnOutput::Stacks(_)))));
     assert_eq!(cloud.list_calls.load(Ordering::SeqCst), 3);
     // backoff 100 ms then 200 ms (plus jitter): time did pass between attempts
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -352,7 +382,7 @@ async fn permanent_read_errors_are_not_retried() {
     let mut rig = new_rig(cloud.clone());
     let job = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     let result = until(&mut rig.events, |e| match e {
         EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
@@ -375,12 +405,12 @@ async fn a_newer_read_for_the_same_view_cancels_the_older() {
     let mut rig = new_rig(cloud.clone());
     let first = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     tokio::time::sleep(Duration::from_millis(10)).await;
     let second = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     let mut outcomes = Vec::new();
     while outcomes.len() < 2 {
@@ -599,7 +629,7 @@ async fn mutation_result(
 }
 
 fn create_op(name: &str) -> MutatingOp {
-    MutatingOp::CreateChangeSet(CreateChangeSet {
+    MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
         account: "123456789012".into(),
         region: "us-east-1".into(),
         environment: Environment::Dev,
@@ -609,7 +639,7 @@ fn create_op(name: &str) -> MutatingOp {
         template: crate::ops::TemplateSource::body("library:s3-bucket", "Resources: {}"),
         parameters: vec![],
         compliance: crate::ops::ComplianceVerdict::with_failures(vec![]),
-    })
+    }))
 }
 
 #[tokio::test(start_paused = true)]
@@ -619,8 +649,9 @@ async fn a_change_set_preview_comes_back_and_cancelling_it_discards_exactly_it()
     let request = rig.gate.request(create_op("web")).expect("opens");
     let approved = rig.gate.confirm(request.id, "").expect("y approves");
     let job = rig.engine.submit_mutation(approved).expect("accepted");
-    let Ok(super::MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview))) =
-        mutation_result(&mut rig, job).await
+    let Ok(super::MutationOutput::Cfn(crate::cfn::port::CfnOutcome::ChangeSet(
+        ChangeSetOutcome::Ready(preview),
+    ))) = mutation_result(&mut rig, job).await
     else {
         panic!("expected a ready change set");
     };
@@ -634,10 +665,9 @@ async fn a_change_set_preview_comes_back_and_cancelling_it_discards_exactly_it()
     };
     let request = rig
         .gate
-        .request(MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
-            target,
-            preview,
-        }))
+        .request(MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(
+            ExecuteChangeSet { target, preview },
+        )))
         .expect("opens");
     let discard = rig.gate.cancel(request.id).expect("discard approved");
     let job = rig.engine.submit_mutation(discard).expect("accepted");
@@ -668,13 +698,15 @@ async fn follows_and_drift_checks_of_different_stacks_run_side_by_side() {
         ..FakeCloud::default()
     });
     let mut rig = new_rig(cloud.clone());
-    let follow = |name: &str| ReadOp::FollowStack {
-        scope: scope(),
-        stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
-        stack_name: name.into(),
+    let follow = |name: &str| {
+        ReadOp::Cfn(CfnRead::FollowStack {
+            scope: scope(),
+            stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+            stack_name: name.into(),
+        })
     };
-    let a = rig.engine.submit_read(follow("a")).expect("job");
-    let b = rig.engine.submit_read(follow("b")).expect("job");
+    let a = rig.engine.read_keyed(follow("a")).expect("job");
+    let b = rig.engine.read_keyed(follow("b")).expect("job");
     let mut done = Vec::new();
     while done.len() < 2 {
         let (job, ok) = until(&mut rig.events, |e| match e {
@@ -696,7 +728,7 @@ async fn quiet_refreshes_leave_no_job_record() {
     let before = rig.store.recent(100).unwrap().len();
     let job = rig
         .engine
-        .submit_refresh(ReadOp::ListStacks { scope: scope() });
+        .refresh_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }));
     assert!(job < 0);
     let (done, created) = until(&mut rig.events, |e| match e {
         EngineEvent::ReadDone { job, .. } => Some((job, false)),
@@ -719,16 +751,16 @@ async fn long_follows_never_hold_the_slots_other_reads_need() {
     let mut rig = new_rig(cloud.clone());
     for name in ["a", "b", "c", "d", "e", "f"] {
         rig.engine
-            .submit_read(ReadOp::FollowStack {
+            .read_keyed(ReadOp::Cfn(CfnRead::FollowStack {
                 scope: scope(),
                 stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
                 stack_name: name.into(),
-            })
+            }))
             .expect("job");
     }
     let list = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     let done = until(&mut rig.events, |e| match e {
         EngineEvent::ReadDone { job, result, .. } if job == list => Some(result.is_ok()),

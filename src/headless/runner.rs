@@ -1,9 +1,8 @@
 //! A console without a screen: the engine, the gate and the person's identity, with the job
 //! log of each change streamed to stderr as it grows.
 
-use crate::aws::AwsProvider;
 use crate::config::{Config, Paths};
-use crate::engine::ports::{CloudApi, ProviderError};
+use crate::engine::ports::ProviderError;
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent, MutationOutput, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobId};
@@ -75,10 +74,10 @@ impl Runner {
         }
         let (tx, events) = mpsc::unbounded_channel();
         let aws = guarded.aws.clone();
-        let cloud =
-            async move { Arc::new(AwsProvider::load(&aws).await) as Arc<dyn CloudApi> }.boxed();
+        let binding = guarded.gate.binding();
+        let providers = async move { Arc::new(crate::aws::providers(&aws, binding).await) }.boxed();
         let engine = Engine::start(
-            cloud,
+            providers,
             guarded.store.clone(),
             guarded.audit.clone(),
             guarded.gate.binding(),
@@ -135,7 +134,7 @@ impl Runner {
 
     /// Run one read to its end (retries included).
     pub async fn read(&mut self, op: ReadOp) -> Result<ReadOutput, ProviderError> {
-        let Some(job) = self.engine.submit_read(op) else {
+        let Some(job) = self.engine.submit_read(op, None) else {
             return Err(ProviderError::new(
                 crate::engine::ports::ErrorKind::Other,
                 "the job store is unavailable",

@@ -5,10 +5,7 @@
 //! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
 //! one-way latch: nothing can release it once engaged.
 
-use super::{
-    CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, MutatingOp, RiskTier,
-    SetTerminationProtection,
-};
+use super::{CfnMutation, MutatingOp, RiskTier};
 use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,43 +39,63 @@ impl<T> Approved<T> {
     }
 }
 
-/// An approved mutation narrowed to its variant, so each provider method can demand the
-/// approval for exactly its own operation.
+/// The proof part of an approval (request, actor, minting gate), taken off its operation so
+/// that an operation enum's `split` can put it on the variant it holds. Not `Clone`: it goes
+/// on exactly one value.
 #[derive(Debug)]
-pub enum ApprovedMutation {
-    DeleteStack(Approved<DeleteStack>),
-    CreateChangeSet(Approved<CreateChangeSet>),
-    ExecuteChangeSet(Approved<ExecuteChangeSet>),
-    DiscardChangeSet(Approved<DiscardChangeSet>),
-    SetTerminationProtection(Approved<SetTerminationProtection>),
+pub struct Proof {
+    request_id: u64,
+    actor: Actor,
+    gate: u64,
 }
 
+impl Proof {
+    /// Put the proof back on the value it was taken from, narrowed to its variant.
+    pub(crate) fn attach<U>(self, op: U) -> Approved<U> {
+        Approved {
+            op: Box::new(op),
+            request_id: self.request_id,
+            actor: self.actor,
+            gate: self.gate,
+        }
+    }
+}
+
+impl<T> Approved<T> {
+    /// Take the approval apart to narrow it: only each operation enum's `split` does this,
+    /// attaching the proof to the variant's own value, unchanged.
+    pub(crate) fn into_parts(self) -> (T, Proof) {
+        (
+            *self.op,
+            Proof {
+                request_id: self.request_id,
+                actor: self.actor,
+                gate: self.gate,
+            },
+        )
+    }
+}
+
+/// An approved mutation narrowed to its capability, so each capability's executor (and then
+/// each provider method) can demand the approval for exactly its own operation.
+#[derive(Debug)]
+pub enum ApprovedMutation {
+    Cfn(Approved<CfnMutation>),
+}
+
+/// An approval minted by another gate than the one this engine or provider serves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this approval was not minted by this console's gate; refusing to run it")]
+pub struct ForeignApproval;
+
 impl Approved<MutatingOp> {
-    pub fn split(self) -> ApprovedMutation {
-        let Approved {
-            op,
-            request_id,
-            actor,
-            gate,
-        } = self;
-        // Re-wrap the narrowed operation with the same proof.
-        macro_rules! narrow {
-            ($variant:ident, $inner:expr) => {
-                ApprovedMutation::$variant(Approved {
-                    op: Box::new($inner),
-                    request_id,
-                    actor,
-                    gate,
-                })
-            };
-        }
-        match *op {
-            MutatingOp::DeleteStack(d) => narrow!(DeleteStack, d),
-            MutatingOp::CreateChangeSet(c) => narrow!(CreateChangeSet, c),
-            MutatingOp::ExecuteChangeSet(e) => narrow!(ExecuteChangeSet, e),
-            MutatingOp::DiscardChangeSet(d) => narrow!(DiscardChangeSet, d),
-            MutatingOp::SetTerminationProtection(p) => narrow!(SetTerminationProtection, p),
-        }
+    /// Narrow to the capability, after checking that `binding`'s gate minted this approval.
+    pub fn split(self, binding: &GateBinding) -> Result<ApprovedMutation, ForeignApproval> {
+        binding.check(&self)?;
+        let (op, proof) = self.into_parts();
+        Ok(match op {
+            MutatingOp::Cfn(m) => ApprovedMutation::Cfn(proof.attach(m)),
+        })
     }
 }
 
@@ -195,6 +212,15 @@ impl GateBinding {
 
     pub fn minted<T>(&self, approved: &Approved<T>) -> bool {
         approved.gate == self.serial
+    }
+
+    /// `Ok` only for an approval this binding's gate minted.
+    pub fn check<T>(&self, approved: &Approved<T>) -> Result<(), ForeignApproval> {
+        if self.minted(approved) {
+            Ok(())
+        } else {
+            Err(ForeignApproval)
+        }
     }
 }
 
@@ -328,15 +354,7 @@ impl Gate {
     pub fn cancel(&mut self, id: u64) -> Option<Approved<MutatingOp>> {
         let open = self.open.take_if(|open| open.id == id)?;
         let _ = self.record(&open.op, id, Decision::Cancelled, None);
-        let MutatingOp::ExecuteChangeSet(execute) = open.op else {
-            return None;
-        };
-        let discard = MutatingOp::DiscardChangeSet(DiscardChangeSet {
-            delete_empty_stack: execute.preview.kind == crate::cfn::model::ChangeSetKind::Create,
-            change_set_id: execute.preview.change_set_id,
-            change_set_name: execute.preview.change_set_name,
-            target: execute.target,
-        });
+        let discard = open.op.on_dismiss()?;
         let discard_id = self.next_id;
         self.next_id += 1;
         let why = format!("the preview of request {id} was cancelled");
@@ -394,10 +412,10 @@ mod tests {
     use super::*;
     use crate::audit::MemoryAudit;
     use crate::model::Environment;
-    use crate::ops::StackTarget;
+    use crate::ops::{DeleteStack, StackTarget};
 
     fn delete(name: &str) -> MutatingOp {
-        MutatingOp::DeleteStack(DeleteStack {
+        MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
             target: StackTarget {
                 account: "123456789012".into(),
                 region: "us-east-1".into(),
@@ -406,7 +424,7 @@ mod tests {
                 stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
             },
             retained: vec![],
-        })
+        }))
     }
 
     fn gate(latch: ReadOnlyLatch) -> (Gate, Arc<MemoryAudit>) {
@@ -528,7 +546,7 @@ mod tests {
         use crate::ops::{ComplianceFailure, ComplianceVerdict, CreateChangeSet, TemplateSource};
         let (mut gate, audit) = gate(ReadOnlyLatch::new());
         let op = |environment| {
-            MutatingOp::CreateChangeSet(CreateChangeSet {
+            MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
                 account: "123456789012".into(),
                 region: "us-east-1".into(),
                 environment,
@@ -544,7 +562,7 @@ mod tests {
                     controls: vec!["AC-3".into()],
                     message: "public".into(),
                 }]),
-            })
+            }))
         };
         let refusal = gate.request(op(Environment::Prd)).unwrap_err();
         assert!(matches!(&refusal, Refusal::Policy(why) if why.contains("S3-002")));
@@ -579,22 +597,24 @@ mod tests {
     }
 
     fn execute(name: &str, kind: crate::cfn::model::ChangeSetKind) -> MutatingOp {
-        let MutatingOp::DeleteStack(d) = delete(name) else {
+        let MutatingOp::Cfn(CfnMutation::DeleteStack(d)) = delete(name) else {
             unreachable!("delete() builds a delete")
         };
-        MutatingOp::ExecuteChangeSet(crate::ops::ExecuteChangeSet {
-            preview: crate::cfn::model::ChangeSetPreview {
-                stack_name: name.into(),
-                stack_id: d.target.stack_id.clone(),
-                change_set_id: format!(
-                    "arn:aws:cloudformation:us-east-1:123456789012:changeSet/opsdeck-1/{name}"
-                ),
-                change_set_name: "opsdeck-1".into(),
-                kind,
-                changes: vec![],
+        MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(
+            crate::ops::ExecuteChangeSet {
+                preview: crate::cfn::model::ChangeSetPreview {
+                    stack_name: name.into(),
+                    stack_id: d.target.stack_id.clone(),
+                    change_set_id: format!(
+                        "arn:aws:cloudformation:us-east-1:123456789012:changeSet/opsdeck-1/{name}"
+                    ),
+                    change_set_name: "opsdeck-1".into(),
+                    kind,
+                    changes: vec![],
+                },
+                target: d.target,
             },
-            target: d.target,
-        })
+        ))
     }
 
     #[test]
@@ -604,7 +624,7 @@ mod tests {
             .request(execute("web", crate::cfn::model::ChangeSetKind::Create))
             .expect("opens");
         let approved = gate.cancel(request.id).expect("discard approved");
-        let MutatingOp::DiscardChangeSet(discard) = approved.op() else {
+        let MutatingOp::Cfn(CfnMutation::DiscardChangeSet(discard)) = approved.op() else {
             panic!("expected a discard, got {:?}", approved.op());
         };
         assert_eq!(discard.change_set_name, "opsdeck-1");
@@ -628,7 +648,7 @@ mod tests {
             .request(execute("web", crate::cfn::model::ChangeSetKind::Update))
             .expect("opens");
         let approved = gate.cancel(request.id).expect("discard approved");
-        let MutatingOp::DiscardChangeSet(discard) = approved.op() else {
+        let MutatingOp::Cfn(CfnMutation::DiscardChangeSet(discard)) = approved.op() else {
             panic!("expected a discard");
         };
         assert!(!discard.delete_empty_stack);

@@ -3,16 +3,15 @@
 //! when something happened.
 
 use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
-use crate::aws::{AwsProvider, AwsSettings};
+use crate::aws::AwsSettings;
 use crate::config::Paths;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::joblog::JobLog;
-use crate::engine::ports::CloudApi;
 use crate::engine::store::JobStore;
 use crate::engine::task::JobHandle;
-use crate::engine::{Engine, EngineConfig, EngineEvent, ViewKey};
+use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::model::{JobKind, JobRecord, now_ms};
-use crate::tui::state::{Cmd, Msg, Session, State, Toast, ToastLevel, update};
+use crate::tui::state::{Cmd, Msg, Session, State, Toast, ToastLevel, ViewKey, update};
 use crate::tui::terminal::TerminalGuard;
 use crate::tui::view;
 use anyhow::Context as _;
@@ -141,12 +140,20 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     terminal.draw(|f| view::render(f, &state))?;
 
     let (tx, mut rx) = mpsc::unbounded_channel::<EngineEvent>();
-    let cloud = async move { Arc::new(AwsProvider::load(&aws).await) as Arc<dyn CloudApi> }.boxed();
+    let binding = state.gate.binding();
+    let providers = async move { Arc::new(crate::aws::providers(&aws, binding).await) }.boxed();
     let engine_config = EngineConfig {
         logs_dir: Some(paths.job_logs_dir.clone()),
         ..EngineConfig::default()
     };
-    let engine = Engine::start(cloud, store, audit, state.gate.binding(), tx, engine_config);
+    let engine = Engine::start(
+        providers,
+        store,
+        audit,
+        state.gate.binding(),
+        tx,
+        engine_config,
+    );
 
     let (back_tx, mut back_rx) = mpsc::unbounded_channel::<Msg>();
     let fx = Effects {
@@ -258,7 +265,7 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
         match cmd {
             Cmd::Read(op) => {
                 let view = ViewKey::of(&op);
-                match engine.submit_read(op) {
+                match engine.submit_read(op, view.supersede_key()) {
                     Some(job) => state.read_submitted(view, job),
                     None => {
                         state.toast = Some(Toast {
@@ -270,7 +277,7 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
             }
             Cmd::Refresh(op) => {
                 let view = ViewKey::of(&op);
-                let job = engine.submit_refresh(op);
+                let job = engine.submit_refresh(op, view.supersede_key());
                 state.read_submitted(view, job);
             }
             Cmd::Execute(approved) => {

@@ -3,6 +3,8 @@
 //! effects are returned as [`Cmd`]s for the app loop to run.
 
 use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
+use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::cfn::tui::deploy::{self, DeployState, TemplatePicker};
 use crate::cfn::tui::form::DeployForm;
 use crate::cfn::tui::stack_actions;
@@ -10,7 +12,7 @@ use crate::compliance::tui::{self as compliance, ComplianceState};
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::task::JobHandle;
-use crate::engine::{EngineEvent, MutationOutput, ReadOutput, ViewKey};
+use crate::engine::{EngineEvent, MutationOutput, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobId, JobRecord, Role};
 use crate::ops::{
     Approved, ConfirmError, ConfirmRequest, Gate, MutatingOp, ReadOp, ReadScope, RiskTier,
@@ -23,6 +25,57 @@ use ratatui_textarea::TextArea;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+/// Which part of the screen a read feeds. The app submits a read with its view's name as the
+/// engine's supersede key, so a newer read for the same view cancels the older one. Drift
+/// checks and follows of different stacks run side by side: they have no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewKey {
+    Identity,
+    StackList,
+    StackDetail,
+    /// A stack's template, fetched to update or judge the stack.
+    StackTemplate,
+    Drift,
+    Follow,
+}
+
+impl ViewKey {
+    pub fn of(op: &ReadOp) -> ViewKey {
+        match op {
+            ReadOp::WhoAmI => ViewKey::Identity,
+            ReadOp::Cfn(CfnRead::ListStacks { .. }) => ViewKey::StackList,
+            ReadOp::Cfn(CfnRead::DescribeStack { .. }) => ViewKey::StackDetail,
+            ReadOp::Cfn(CfnRead::GetTemplate { .. }) => ViewKey::StackTemplate,
+            ReadOp::Cfn(CfnRead::DetectDrift { .. }) => ViewKey::Drift,
+            ReadOp::Cfn(CfnRead::FollowStack { .. }) => ViewKey::Follow,
+        }
+    }
+
+    /// The engine's supersede key for a read feeding this view, if only the latest counts.
+    pub fn supersede_key(self) -> Option<String> {
+        let name = match self {
+            ViewKey::Identity => "identity",
+            ViewKey::StackList => "stack-list",
+            ViewKey::StackDetail => "stack-detail",
+            ViewKey::StackTemplate => "stack-template",
+            ViewKey::Drift | ViewKey::Follow => return None,
+        };
+        Some(name.to_string())
+    }
+
+    /// The view a finished read fed, from the key it was submitted with.
+    pub fn from_key(key: &str) -> Option<ViewKey> {
+        [
+            ViewKey::Identity,
+            ViewKey::StackList,
+            ViewKey::StackDetail,
+            ViewKey::StackTemplate,
+        ]
+        .into_iter()
+        .find(|v| v.supersede_key().as_deref() == Some(key))
+    }
+}
 
 /// Everything that can happen to the console.
 pub enum Msg {
@@ -172,16 +225,7 @@ impl ConfirmDialog {
 
     /// Rows the dialog can scroll through.
     pub fn rows(&self) -> usize {
-        match &self.request.op {
-            MutatingOp::ExecuteChangeSet(e) => e.preview.changes.len(),
-            MutatingOp::CreateChangeSet(c) => {
-                c.parameters.len()
-                    + 3 * (c.compliance.failures().len() + c.compliance.waived().len())
-                    + 16
-            }
-            MutatingOp::DeleteStack(d) => d.retained.len() + 12,
-            _ => 12,
-        }
+        self.request.op.dialog_rows()
     }
 }
 
@@ -649,9 +693,9 @@ impl State {
 
     pub(crate) fn refresh_stacks(&mut self) -> Vec<Cmd> {
         self.inventory.loading = true;
-        vec![Cmd::Read(ReadOp::ListStacks {
+        vec![Cmd::Read(ReadOp::Cfn(CfnRead::ListStacks {
             scope: self.scope(),
-        })]
+        }))]
     }
 
     /// Key contexts in lookup order for the current focus.
@@ -715,9 +759,9 @@ impl State {
             return Vec::new();
         }
         self.inventory.next_refresh_ms = self.now_ms + self.refresh_interval_ms();
-        let mut cmds = vec![Cmd::Refresh(ReadOp::ListStacks {
+        let mut cmds = vec![Cmd::Refresh(ReadOp::Cfn(CfnRead::ListStacks {
             scope: self.scope(),
-        })];
+        }))];
         if let Some(view) = &self.inventory.detail
             && view.stack.status.ends_with("_IN_PROGRESS")
         {
@@ -1223,11 +1267,11 @@ fn apply(state: &mut State, action: Action) -> Vec<Cmd> {
 }
 
 pub(crate) fn describe(state: &State, stack: &StackSummary) -> ReadOp {
-    ReadOp::DescribeStack {
+    ReadOp::Cfn(CfnRead::DescribeStack {
         scope: state.scope(),
         stack_id: stack.id.clone(),
         stack_name: stack.name.clone(),
-    }
+    })
 }
 
 fn open(state: &mut State) -> Vec<Cmd> {
@@ -1355,8 +1399,14 @@ fn scroll_log(state: &mut State, action: Action) {
 fn on_dialog_key(state: &mut State, mut dialog: ConfirmDialog, key: KeyEvent) -> Vec<Cmd> {
     let id = dialog.request.id;
     let typed_tier = matches!(dialog.request.tier, RiskTier::TypeName(_));
-    let is_create = matches!(dialog.request.op, MutatingOp::CreateChangeSet(_));
-    let is_preview = matches!(dialog.request.op, MutatingOp::ExecuteChangeSet(_));
+    let is_create = matches!(
+        dialog.request.op,
+        MutatingOp::Cfn(CfnMutation::CreateChangeSet(_))
+    );
+    let is_preview = matches!(
+        dialog.request.op,
+        MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(_))
+    );
     let cancel = |state: &mut State| {
         // Cancelling a change set's review discards the change set: the gate hands back the
         // approval for exactly that, and only that.
@@ -1489,10 +1539,13 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
                 handle.notified.store(false, Ordering::Release);
             }
         }
-        EngineEvent::ReadDone { job, view, result } => {
+        EngineEvent::ReadDone { job, key, result } => {
             // Drift checks and follows of different stacks run side by side, and their
             // results name their stack: each is kept. Other views show only the latest read.
-            if view.latest_wins() && state.latest_reads.get(&view) != Some(&job) {
+            let view = key.as_deref().and_then(ViewKey::from_key);
+            if let Some(view) = view
+                && state.latest_reads.get(&view) != Some(&job)
+            {
                 state.quiet = true;
                 return Vec::new();
             }
@@ -1504,7 +1557,9 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             result,
         } => {
             match result {
-                Ok(MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview))) => {
+                Ok(MutationOutput::Cfn(CfnOutcome::ChangeSet(ChangeSetOutcome::Ready(
+                    preview,
+                )))) => {
                     state.toast(
                         ToastLevel::Info,
                         format!(
@@ -1516,10 +1571,10 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
                     );
                     deploy::change_set_ready(state, preview);
                 }
-                Ok(MutationOutput::ChangeSet(ChangeSetOutcome::NoChanges {
+                Ok(MutationOutput::Cfn(CfnOutcome::ChangeSet(ChangeSetOutcome::NoChanges {
                     stack_name,
                     message,
-                })) => state.toast(
+                }))) => state.toast(
                     ToastLevel::Info,
                     format!("nothing to do: {stack_name} already matches ({message})"),
                 ),
@@ -1545,7 +1600,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
 
 fn on_read(
     state: &mut State,
-    view: ViewKey,
+    view: Option<ViewKey>,
     result: Result<ReadOutput, crate::engine::ports::ProviderError>,
     background: bool,
 ) -> Vec<Cmd> {
@@ -1561,7 +1616,7 @@ fn on_read(
             state.session.identity = Some(identity);
             state.session.identity_error = None;
         }
-        Ok(ReadOutput::Stacks(stacks)) => {
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(stacks))) => {
             let unchanged = state.inventory.loaded
                 && state.inventory.error.is_none()
                 && !state.inventory.loading
@@ -1600,7 +1655,7 @@ fn on_read(
                 state.inventory.selected = pos;
             }
         }
-        Ok(ReadOutput::StackDetail(detail)) => {
+        Ok(ReadOutput::Cfn(CfnOutput::StackDetail(detail))) => {
             if let Some(view) = &mut state.inventory.detail
                 && view.stack.id == detail.summary.id
             {
@@ -1618,16 +1673,16 @@ fn on_read(
             deploy::try_open_update(state);
             return stack_actions::continue_delete(state);
         }
-        Ok(ReadOutput::Template {
+        Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id,
             stack_name,
             body,
-        }) => {
+        })) => {
             compliance::template_arrived(state, &stack_id, &body);
             deploy::template_arrived(state, &stack_id, &stack_name, &body)
         }
-        Ok(ReadOutput::Drift(drift)) => stack_actions::drift_arrived(state, *drift),
-        Ok(ReadOutput::Followed { stack_id, summary }) => {
+        Ok(ReadOutput::Cfn(CfnOutput::Drift(drift))) => stack_actions::drift_arrived(state, *drift),
+        Ok(ReadOutput::Cfn(CfnOutput::Followed { stack_id, summary })) => {
             state.toast(ToastLevel::Info, summary);
             let mut cmds = state.refresh_stacks();
             if let Some(view) = &state.inventory.detail
@@ -1641,25 +1696,25 @@ fn on_read(
             let text = e.to_string();
             // The error goes to the view whose read failed.
             match view {
-                ViewKey::Identity => state.session.identity_error = Some(text.clone()),
-                ViewKey::StackList => {
+                Some(ViewKey::Identity) => state.session.identity_error = Some(text.clone()),
+                Some(ViewKey::StackList) => {
                     state.inventory.loading = false;
                     state.inventory.error = Some(text.clone());
                     state.inventory.refresh_failures += 1;
                     state.inventory.next_refresh_ms = state.now_ms + state.refresh_interval_ms();
                 }
-                ViewKey::StackDetail => {
+                Some(ViewKey::StackDetail) => {
                     if let Some(detail) = &mut state.inventory.detail {
                         detail.error = Some(text.clone());
                     }
                     state.deploy.pending_update = None;
                     state.inventory.pending_delete = None;
                 }
-                ViewKey::StackTemplate => {
+                Some(ViewKey::StackTemplate) => {
                     state.deploy.pending_update = None;
                     compliance::template_failed(state);
                 }
-                ViewKey::Drift | ViewKey::Follow => {}
+                Some(ViewKey::Drift | ViewKey::Follow) | None => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.
             if state.session.identity.is_none()

@@ -2,14 +2,16 @@
 //! each pane and dialog, and per-cell colour checks for danger and read-only styling.
 
 use super::keymap::Pane;
-use super::state::{Cmd, Mode, Msg, Session, State, update};
+use super::state::{Cmd, Mode, Msg, Session, State, ViewKey, update};
 use super::view;
 use crate::audit::{Actor, Decision, MemoryAudit};
 use crate::cfn::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
+use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::port::CfnOutput;
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::ports::{ErrorKind, ProviderError};
-use crate::engine::{EngineEvent, ReadOutput, ViewKey};
+use crate::engine::{EngineEvent, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobKind, JobRecord, JobState, Role};
 use crate::ops::{Gate, MutatingOp, ReadOnlyLatch};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -98,14 +100,15 @@ impl Harness {
         self.next_job += 1;
         let job = self.next_job;
         self.state.latest_reads.insert(view, job);
-        self.send(Msg::Engine(EngineEvent::ReadDone { job, view, result }));
+        let key = view.supersede_key();
+        self.send(Msg::Engine(EngineEvent::ReadDone { job, key, result }));
     }
 
     /// The detail the engine would return for `summary`: nothing retained, unprotected.
     fn deliver_detail(&mut self, detail: StackDetail) {
         self.read_done(
             ViewKey::StackDetail,
-            Ok(ReadOutput::StackDetail(Box::new(detail))),
+            Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
         );
     }
 
@@ -133,7 +136,10 @@ impl Harness {
     }
 
     fn with_stacks(mut self, stacks: Vec<StackSummary>) -> Harness {
-        self.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(stacks)));
+        self.read_done(
+            ViewKey::StackList,
+            Ok(ReadOutput::Cfn(CfnOutput::Stacks(stacks))),
+        );
         self
     }
 
@@ -309,7 +315,7 @@ fn enter_opens_the_detail_with_a_describe_read() {
     h.key(KeyCode::Char('j'));
     let cmds = h.key(KeyCode::Enter);
     match cmds.as_slice() {
-        [Cmd::Read(crate::ops::ReadOp::DescribeStack { stack_name, .. })] => {
+        [Cmd::Read(crate::ops::ReadOp::Cfn(CfnRead::DescribeStack { stack_name, .. }))] => {
             assert_eq!(stack_name, "data")
         }
         other => panic!("expected a describe read, got {other:?}"),
@@ -330,13 +336,16 @@ fn delete_resolves_the_target_when_asked_and_runs_exactly_that() {
     // The list changes under the open dialog: the confirmed target must not.
     h.read_done(
         ViewKey::StackList,
-        Ok(ReadOutput::Stacks(vec![stack("zzz", "CREATE_COMPLETE")])),
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
+            "zzz",
+            "CREATE_COMPLETE",
+        )]))),
     );
     h.type_text("web");
     let cmds = h.key(KeyCode::Enter);
     let ops = executed(&cmds);
     assert_eq!(ops.len(), 1);
-    let MutatingOp::DeleteStack(d) = ops[0] else {
+    let MutatingOp::Cfn(CfnMutation::DeleteStack(d)) = ops[0] else {
         panic!("expected a delete, got {:?}", ops[0]);
     };
     assert_eq!(d.target.stack_name, "web");
@@ -440,8 +449,8 @@ fn stale_read_results_are_dropped() {
     h.state.latest_reads.insert(ViewKey::StackList, 9);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: 8,
-        view: ViewKey::StackList,
-        result: Ok(ReadOutput::Stacks(three_stacks())),
+        key: ViewKey::StackList.supersede_key(),
+        result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
     }));
     assert!(h.state.inventory.stacks.is_empty());
 }
@@ -515,7 +524,9 @@ fn armed_op(state: &State, key: &KeyCode) -> Option<MutatingOp> {
 fn open_change_set(state: &State) -> Option<String> {
     match &state.mode {
         Mode::Confirm(dialog) => match &dialog.request.op {
-            MutatingOp::ExecuteChangeSet(e) => Some(e.preview.change_set_id.clone()),
+            MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(e)) => {
+                Some(e.preview.change_set_id.clone())
+            }
             _ => None,
         },
         _ => None,
@@ -526,8 +537,10 @@ fn ready(stack_name: &str, replacement: Option<&str>) -> EngineEvent {
     EngineEvent::MutationDone {
         job: 7,
         operation: "create-change-set",
-        result: Ok(crate::engine::MutationOutput::ChangeSet(
-            crate::cfn::model::ChangeSetOutcome::Ready(preview(stack_name, replacement)),
+        result: Ok(crate::engine::MutationOutput::Cfn(
+            crate::cfn::port::CfnOutcome::ChangeSet(crate::cfn::model::ChangeSetOutcome::Ready(
+                preview(stack_name, replacement),
+            )),
         )),
     }
 }
@@ -589,7 +602,10 @@ fn run_input(h: &mut Harness, input: Input) -> (Vec<Cmd>, Option<MutatingOp>, Op
             (cmds, None, discardable)
         }
         Input::StacksArrive => {
-            h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(three_stacks())));
+            h.read_done(
+                ViewKey::StackList,
+                Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
+            );
             (Vec::new(), None, None)
         }
         Input::DetailArrives => {
@@ -618,7 +634,7 @@ proptest! {
             // Cancelling a change set's review may discard exactly that change set.
             let is_discard_of_open = |op: &&MutatingOp| matches!(
                 (op, &discardable),
-                (MutatingOp::DiscardChangeSet(d), Some(id)) if d.change_set_id == *id
+                (MutatingOp::Cfn(CfnMutation::DiscardChangeSet(d)), Some(id)) if d.change_set_id == *id
             );
             match armed {
                 Some(op) => prop_assert!(ran.is_empty() || ran == vec![&op]),
@@ -726,7 +742,7 @@ fn snapshot_stack_detail_resources() {
     };
     h.read_done(
         ViewKey::StackDetail,
-        Ok(ReadOutput::StackDetail(Box::new(detail))),
+        Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
     );
     insta::assert_snapshot!("detail_overview", h.screen(100, 30));
     h.key(KeyCode::Char(']'));
@@ -948,7 +964,7 @@ fn detail_scrolling_stops_at_the_last_row() {
     };
     h.read_done(
         ViewKey::StackDetail,
-        Ok(ReadOutput::StackDetail(Box::new(detail))),
+        Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
     );
     h.key(KeyCode::Char(']'));
     h.key(KeyCode::Char('G'));
@@ -1113,7 +1129,7 @@ fn deploy_flow_from_picker_to_executed_change_set() {
 
     let cmds = h.key(KeyCode::Char('y'));
     let ops = executed(&cmds);
-    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::CreateChangeSet(create))] = ops.as_slice() else {
         panic!("expected CreateChangeSet, got {ops:?}");
     };
     assert_eq!(create.stack_name, "orders-db");
@@ -1144,7 +1160,7 @@ fn deploy_flow_from_picker_to_executed_change_set() {
     h.type_text("orders-db");
     let cmds = h.key(KeyCode::Enter);
     let ops = executed(&cmds);
-    let [MutatingOp::ExecuteChangeSet(execute)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(execute))] = ops.as_slice() else {
         panic!("expected ExecuteChangeSet, got {ops:?}");
     };
     assert_eq!(execute.preview.change_set_name, "opsdeck-1");
@@ -1163,7 +1179,7 @@ fn cancelling_the_review_discards_the_change_set() {
     assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
     let cmds = h.key(KeyCode::Esc);
     let ops = executed(&cmds);
-    let [MutatingOp::DiscardChangeSet(discard)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::DiscardChangeSet(discard))] = ops.as_slice() else {
         panic!("expected DiscardChangeSet, got {ops:?}");
     };
     assert_eq!(discard.change_set_name, "opsdeck-1");
@@ -1183,11 +1199,13 @@ fn no_changes_says_nothing_to_do() {
     h.send(Msg::Engine(EngineEvent::MutationDone {
         job: 9,
         operation: "create-change-set",
-        result: Ok(crate::engine::MutationOutput::ChangeSet(
-            crate::cfn::model::ChangeSetOutcome::NoChanges {
-                stack_name: "api".into(),
-                message: "The submitted information didn't contain changes.".into(),
-            },
+        result: Ok(crate::engine::MutationOutput::Cfn(
+            crate::cfn::port::CfnOutcome::ChangeSet(
+                crate::cfn::model::ChangeSetOutcome::NoChanges {
+                    stack_name: "api".into(),
+                    message: "The submitted information didn't contain changes.".into(),
+                },
+            ),
         )),
     }));
     assert!(matches!(h.state.mode, Mode::Normal));
@@ -1261,14 +1279,14 @@ fn update_keeps_unchanged_values_and_the_current_template() {
     );
     h.read_done(
         ViewKey::StackTemplate,
-        Ok(ReadOutput::Template {
+        Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id: stack("api", "CREATE_COMPLETE").id,
             stack_name: "api".into(),
             body: crate::cfn::library::find("s3-bucket")
                 .expect("bundled")
                 .body
                 .into(),
-        }),
+        })),
     );
     let f = form(&h);
     assert!(f.fields[0].locked, "an update's stack name is fixed");
@@ -1283,7 +1301,7 @@ fn update_keeps_unchanged_values_and_the_current_template() {
     ctrl(&mut h, 's');
     let cmds = h.key(KeyCode::Char('y'));
     let ops = executed(&cmds);
-    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::CreateChangeSet(create))] = ops.as_slice() else {
         panic!("expected CreateChangeSet, got {ops:?}");
     };
     assert_eq!(create.template, crate::ops::TemplateSource::Previous);
@@ -1392,7 +1410,7 @@ fn protected_stack_refuses_delete_and_p_turns_protection_off_typed() {
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("p asks");
     };
-    let MutatingOp::SetTerminationProtection(p) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::SetTerminationProtection(p)) = &dialog.request.op else {
         panic!("expected SetTerminationProtection");
     };
     assert!(!p.enabled);
@@ -1425,7 +1443,7 @@ fn delete_dialog_lists_what_is_kept() {
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("the delete dialog opens when the detail arrives");
     };
-    let MutatingOp::DeleteStack(d) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::DeleteStack(d)) = &dialog.request.op else {
         panic!("expected DeleteStack");
     };
     assert_eq!(d.retained.len(), 1);
@@ -1450,7 +1468,7 @@ fn follow_and_drift_are_reads_and_drift_is_kept_per_stack() {
     assert!(matches!(cmds.as_slice(), [Cmd::Read(op)] if op.name() == "detect-drift"));
     h.read_done(
         ViewKey::Drift,
-        Ok(ReadOutput::Drift(Box::new(drift_of_api()))),
+        Ok(ReadOutput::Cfn(CfnOutput::Drift(Box::new(drift_of_api())))),
     );
     assert!(h.state.inventory.drift.contains_key(&stack("api", "x").id));
     let screen = h.screen(120, 30);
@@ -1517,16 +1535,19 @@ fn periodic_refresh_is_quiet_and_follows_in_progress_stacks() {
     h.state.latest_reads.insert(ViewKey::StackList, -1);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: -1,
-        view: ViewKey::StackList,
-        result: Ok(ReadOutput::Stacks(three_stacks())),
+        key: ViewKey::StackList.supersede_key(),
+        result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
     }));
     assert!(h.state.quiet);
     // once nothing is in progress, the next refresh is a minute away
     h.state.latest_reads.insert(ViewKey::StackList, -2);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: -2,
-        view: ViewKey::StackList,
-        result: Ok(ReadOutput::Stacks(vec![stack("api", "CREATE_COMPLETE")])),
+        key: ViewKey::StackList.supersede_key(),
+        result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
+            "api",
+            "CREATE_COMPLETE",
+        )]))),
     }));
     assert!(!h.state.quiet);
     assert!(
@@ -1669,7 +1690,7 @@ fn snapshot_drift_and_events_tabs() {
     h.deliver_detail(detail);
     h.read_done(
         ViewKey::Drift,
-        Ok(ReadOutput::Drift(Box::new(drift_of_api()))),
+        Ok(ReadOutput::Cfn(CfnOutput::Drift(Box::new(drift_of_api())))),
     );
     h.key(KeyCode::Char('z'));
     h.key(KeyCode::Char(']'));
@@ -1708,7 +1729,10 @@ fn failed_refreshes_back_off_and_a_success_resets_the_pace() {
     );
     h.read_done(
         ViewKey::StackList,
-        Ok(ReadOutput::Stacks(vec![stack("api", "CREATE_COMPLETE")])),
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
+            "api",
+            "CREATE_COMPLETE",
+        )]))),
     );
     assert_eq!(h.state.inventory.refresh_failures, 0);
     assert_eq!(h.state.inventory.next_refresh_ms, now + 60_000);
@@ -1731,7 +1755,10 @@ fn a_stack_that_is_gone_closes_its_detail() {
         .into_iter()
         .filter(|s| Some(&s.name) != name.as_ref())
         .collect();
-    h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(rest)));
+    h.read_done(
+        ViewKey::StackList,
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(rest))),
+    );
     assert!(h.state.inventory.detail.is_none());
 }
 
@@ -1749,7 +1776,7 @@ fn a_review_that_opened_by_itself_ignores_stray_y_and_n() {
     let cmds = h.key(KeyCode::Enter);
     assert!(matches!(
         executed(&cmds).as_slice(),
-        [MutatingOp::DiscardChangeSet(_)]
+        [MutatingOp::Cfn(CfnMutation::DiscardChangeSet(_))]
     ));
     // the deliberate way: Tab to Execute, then Enter
     h.send(Msg::Engine(ready("api", Some("False"))));
@@ -1757,7 +1784,7 @@ fn a_review_that_opened_by_itself_ignores_stray_y_and_n() {
     let cmds = h.key(KeyCode::Enter);
     assert!(matches!(
         executed(&cmds).as_slice(),
-        [MutatingOp::ExecuteChangeSet(_)]
+        [MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(_))]
     ));
 }
 
@@ -1834,7 +1861,7 @@ fn failing_template_in_dev_takes_the_typed_tier_lists_failures_and_audits_the_ru
         dialog.request.tier,
         crate::ops::RiskTier::TypeName("assets".into())
     );
-    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::CreateChangeSet(create)) = &dialog.request.op else {
         panic!("a change set is asked for");
     };
     let rules: Vec<&str> = create
@@ -1857,7 +1884,7 @@ fn failing_template_in_dev_takes_the_typed_tier_lists_failures_and_audits_the_ru
     h.type_text("assets");
     let cmds = h.key(KeyCode::Enter);
     let ops = executed(&cmds);
-    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::CreateChangeSet(create))] = ops.as_slice() else {
         panic!("expected CreateChangeSet, got {ops:?}");
     };
     assert!(!create.compliance.failures().is_empty());
@@ -1927,7 +1954,7 @@ fn a_passing_library_template_keeps_the_simple_tier() {
         panic!("the review opens");
     };
     assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
-    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::CreateChangeSet(create)) = &dialog.request.op else {
         panic!("a change set is asked for");
     };
     assert!(create.compliance.clean(), "{:?}", create.compliance);
@@ -1943,17 +1970,17 @@ fn an_update_judges_the_template_get_template_returned() {
     h.deliver_detail(plain_detail(stack("api", "CREATE_COMPLETE")));
     h.read_done(
         ViewKey::StackTemplate,
-        Ok(ReadOutput::Template {
+        Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id: stack("api", "CREATE_COMPLETE").id,
             stack_name: "api".into(),
             body: OPEN_BUCKET.into(),
-        }),
+        })),
     );
     ctrl(&mut h, 's');
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("the review opens");
     };
-    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::CreateChangeSet(create)) = &dialog.request.op else {
         panic!("a change set is asked for");
     };
     assert_eq!(create.template, crate::ops::TemplateSource::Previous);
@@ -1982,11 +2009,11 @@ fn check_api(h: &mut Harness) {
     assert_eq!(h.state.focus, Pane::Compliance);
     h.read_done(
         ViewKey::StackTemplate,
-        Ok(ReadOutput::Template {
+        Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id: stack("api", "CREATE_COMPLETE").id,
             stack_name: "api".into(),
             body: OPEN_BUCKET.into(),
-        }),
+        })),
     );
 }
 

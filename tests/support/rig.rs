@@ -3,8 +3,8 @@
 
 use super::{REGION, TestDirs};
 use opsdeck::audit::{Actor, AuditLog, AuditSink};
-use opsdeck::aws::{AwsProvider, AwsSettings};
-use opsdeck::engine::ports::{CloudApi, ProviderError};
+use opsdeck::aws::AwsSettings;
+use opsdeck::engine::ports::{ProviderError, Providers};
 use opsdeck::engine::store::JobStore;
 use opsdeck::engine::task::JobHandle;
 use opsdeck::engine::{Engine, EngineConfig, EngineEvent, MutationOutput, ReadOutput};
@@ -39,10 +39,6 @@ impl Rig {
             poll_interval: POLL,
             ..AwsSettings::default()
         };
-        let cloud: futures::future::BoxFuture<'static, Arc<dyn CloudApi>> =
-            Box::pin(
-                async move { Arc::new(AwsProvider::load(&settings).await) as Arc<dyn CloudApi> },
-            );
         let audit: Arc<dyn AuditSink> =
             Arc::new(AuditLog::open(dirs.audit_log()).expect("open audit log"));
         let store = Arc::new(JobStore::open(&dirs.jobs_db()).expect("open job store"));
@@ -57,7 +53,10 @@ impl Rig {
             principal: None,
         };
         let gate = Gate::new(latch, audit.clone(), actor, None);
-        let engine = Engine::start(cloud, store.clone(), audit, gate.binding(), tx, config);
+        let binding = gate.binding();
+        let providers: futures::future::BoxFuture<'static, Arc<Providers>> =
+            Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) });
+        let engine = Engine::start(providers, store.clone(), audit, gate.binding(), tx, config);
         Rig {
             engine,
             events,
@@ -123,7 +122,7 @@ impl Rig {
     pub async fn read(&mut self, op: ReadOp) -> (JobId, Result<ReadOutput, ProviderError>) {
         let job = self
             .engine
-            .submit_read(op)
+            .submit_read(op, None)
             .expect("the job store records the read");
         loop {
             if let EngineEvent::ReadDone {

@@ -8,3 +8,176 @@ pub(crate) mod events;
 pub use changeset::means_no_changes;
 pub use drift::stack_name_from_arn;
 pub use events::{Goal, Settlement, settlement};
+
+use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
+use crate::cfn::ops::{
+    CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, SetTerminationProtection,
+};
+use crate::cfn::port::CfnApi;
+use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
+use crate::engine::task::TaskCtx;
+use crate::ops::{Approved, GateBinding};
+use futures::future::BoxFuture;
+use std::time::Duration;
+
+/// CloudFormation for one profile and region.
+#[derive(Clone)]
+pub struct CfnProvider {
+    cfn: aws_sdk_cloudformation::Client,
+    region: Option<String>,
+    poll: Duration,
+    /// The gate whose approvals this provider accepts.
+    binding: GateBinding,
+}
+
+impl CfnProvider {
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        poll: Duration,
+        binding: GateBinding,
+    ) -> CfnProvider {
+        CfnProvider {
+            cfn: aws_sdk_cloudformation::Client::new(config),
+            region: config.region().map(|r| r.to_string()),
+            poll,
+            binding,
+        }
+    }
+
+    /// Why this provider must not run an approved change: an approval another gate minted, or
+    /// a target in another region than the clients talk to.
+    fn refusal<T>(
+        &self,
+        approved: &Approved<T>,
+        region: &str,
+        stack_name: &str,
+    ) -> Option<ProviderError> {
+        if let Err(foreign) = self.binding.check(approved) {
+            return Some(ProviderError::new(ErrorKind::Invalid, foreign.to_string()));
+        }
+        let connected = self.region.as_deref()?;
+        (connected != region).then(|| {
+            ProviderError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "stack {stack_name} is in {region}, but opsdeck is connected to {connected}; refusing"
+                ),
+            )
+        })
+    }
+}
+
+fn refused<'a, T: Send + 'a>(e: ProviderError) -> BoxFuture<'a, ProviderResult<T>> {
+    Box::pin(async move { Err(e) })
+}
+
+impl CfnApi for CfnProvider {
+    fn list_stacks<'a>(
+        &'a self,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<Vec<StackSummary>>> {
+        Box::pin(cloudformation::list_stacks(&self.cfn, ctx))
+    }
+
+    fn describe_stack<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<StackDetail>> {
+        Box::pin(cloudformation::describe_stack(&self.cfn, stack_id, ctx))
+    }
+
+    fn delete_stack<'a>(
+        &'a self,
+        approved: Approved<DeleteStack>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        let t = &approved.op().target;
+        if let Some(e) = self.refusal(&approved, &t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(cloudformation::delete_stack(
+            &self.cfn, approved, ctx, self.poll,
+        ))
+    }
+
+    fn get_template<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        Box::pin(drift::get_template(&self.cfn, stack_id, ctx))
+    }
+
+    fn detect_drift<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<StackDrift>> {
+        Box::pin(drift::detect_drift(&self.cfn, stack_id, ctx, self.poll))
+    }
+
+    fn follow_stack<'a>(
+        &'a self,
+        stack_id: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        Box::pin(cloudformation::follow_stack(
+            &self.cfn, stack_id, ctx, self.poll,
+        ))
+    }
+
+    fn create_change_set<'a>(
+        &'a self,
+        approved: Approved<CreateChangeSet>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<ChangeSetOutcome>> {
+        let op = approved.op();
+        if let Some(e) = self.refusal(&approved, &op.region, &op.stack_name) {
+            return refused(e);
+        }
+        Box::pin(changeset::create_change_set(
+            &self.cfn, approved, ctx, self.poll,
+        ))
+    }
+
+    fn execute_change_set<'a>(
+        &'a self,
+        approved: Approved<ExecuteChangeSet>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        let t = &approved.op().target;
+        if let Some(e) = self.refusal(&approved, &t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(changeset::execute_change_set(
+            &self.cfn, approved, ctx, self.poll,
+        ))
+    }
+
+    fn discard_change_set<'a>(
+        &'a self,
+        approved: Approved<DiscardChangeSet>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        let t = &approved.op().target;
+        if let Some(e) = self.refusal(&approved, &t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(changeset::discard_change_set(&self.cfn, approved, ctx))
+    }
+
+    fn set_termination_protection<'a>(
+        &'a self,
+        approved: Approved<SetTerminationProtection>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        let t = &approved.op().target;
+        if let Some(e) = self.refusal(&approved, &t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(changeset::set_termination_protection(
+            &self.cfn, approved, ctx,
+        ))
+    }
+}

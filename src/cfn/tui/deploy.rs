@@ -8,6 +8,7 @@
 use crate::cfn::deploy::{change_set_name, existing_stack_for_deploy, resolve_parameters};
 use crate::cfn::library::{self, ChosenTemplate};
 use crate::cfn::model::{ChangeSetPreview, StackSummary};
+use crate::cfn::ops::{CfnMutation, CfnRead};
 use crate::cfn::template::Template;
 use crate::cfn::tui::form::{
     DeployForm, DeployTarget, FieldKind, FormTemplate, validate_stack_name,
@@ -209,11 +210,11 @@ fn start_update(
     }
     state.focus = Pane::Inventory;
     if template.is_none() {
-        cmds.push(Cmd::Read(ReadOp::GetTemplate {
+        cmds.push(Cmd::Read(ReadOp::Cfn(CfnRead::GetTemplate {
             scope: state.scope(),
             stack_id: stack.id.clone(),
             stack_name: stack.name.clone(),
-        }));
+        })));
     }
     state.toast(
         ToastLevel::Info,
@@ -383,7 +384,7 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
             };
             let now = state.now_ms.max(state.deploy.last_change_set_ms + 1);
             state.deploy.last_change_set_ms = now;
-            let op = MutatingOp::CreateChangeSet(CreateChangeSet {
+            let op = MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
                 account,
                 region,
                 environment,
@@ -393,7 +394,7 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 template,
                 parameters,
                 compliance,
-            });
+            }));
             match state.gate.request(op) {
                 Ok(request) => {
                     state.deploy.parked_form = Some(form);
@@ -475,7 +476,7 @@ pub fn open_queued_preview(state: &mut State) {
     };
     let (account, region) = (account.to_string(), region.to_string());
     let environment = state.environment_of(Some(&account));
-    let op = MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
+    let op = MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(ExecuteChangeSet {
         target: StackTarget {
             account,
             region,
@@ -484,7 +485,7 @@ pub fn open_queued_preview(state: &mut State) {
             stack_id: preview.stack_id.clone(),
         },
         preview,
-    });
+    }));
     match state.gate.request(op) {
         Ok(request) => state.open_confirm(request),
         Err(refusal) => state.toast(

@@ -2,6 +2,7 @@
 //! delete and sorting. Pure like `state::update`: effects are returned as [`Cmd`]s.
 
 use crate::cfn::model::{StackDrift, StackSummary};
+use crate::cfn::ops::{CfnMutation, CfnRead};
 use crate::ops::{DeleteStack, MutatingOp, ReadOp, SetTerminationProtection, StackTarget};
 use crate::tui::keymap::Pane;
 use crate::tui::state::{Cmd, Mode, StackDetailView, StackSort, State, ToastLevel, describe};
@@ -49,11 +50,11 @@ pub fn follow(state: &mut State) -> Vec<Cmd> {
     state.jobs.follow_newest = true;
     state.jobs.filter.clear();
     state.jobs.selected = 0;
-    vec![Cmd::Read(ReadOp::FollowStack {
+    vec![Cmd::Read(ReadOp::Cfn(CfnRead::FollowStack {
         scope: state.scope(),
         stack_id: stack.id,
         stack_name: stack.name,
-    })]
+    }))]
 }
 
 /// `D`: detect drift as a job (a read: it changes no resource).
@@ -69,11 +70,11 @@ pub fn detect_drift(state: &mut State) -> Vec<Cmd> {
             stack.name
         ),
     );
-    vec![Cmd::Read(ReadOp::DetectDrift {
+    vec![Cmd::Read(ReadOp::Cfn(CfnRead::DetectDrift {
         scope: state.scope(),
         stack_id: stack.id,
         stack_name: stack.name,
-    })]
+    }))]
 }
 
 pub fn drift_arrived(state: &mut State, drift: StackDrift) {
@@ -113,7 +114,9 @@ pub fn toggle_protection(state: &mut State) {
     let Some(target) = target_of(state, &stack) else {
         return;
     };
-    let op = MutatingOp::SetTerminationProtection(SetTerminationProtection { target, enabled });
+    let op = MutatingOp::Cfn(CfnMutation::SetTerminationProtection(
+        SetTerminationProtection { target, enabled },
+    ));
     match state.gate.request(op) {
         Ok(request) => state.open_confirm(request),
         Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),
@@ -158,10 +161,10 @@ pub fn request_delete(state: &mut State) -> Vec<Cmd> {
     let Some(target) = target_of(state, &stack) else {
         return Vec::new();
     };
-    let op = MutatingOp::DeleteStack(DeleteStack {
+    let op = MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
         target,
         retained: loaded.map(|d| d.retained).unwrap_or_default(),
-    });
+    }));
     match state.gate.request(op) {
         Ok(request) => state.open_confirm(request),
         Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),

@@ -11,6 +11,7 @@ pub(crate) mod view;
 
 use crate::cfn::library;
 use crate::cfn::model::StackSummary;
+use crate::cfn::ops::CfnRead;
 use crate::compliance::Checker;
 use crate::compliance::export::Format;
 use crate::compliance::report::{ControlState, Report};
@@ -272,11 +273,11 @@ pub fn check_stack(state: &mut State, stack: StackSummary) -> Vec<Cmd> {
         ToastLevel::Info,
         format!("fetching the template of {} to judge it…", stack.name),
     );
-    vec![Cmd::Read(ReadOp::GetTemplate {
+    vec![Cmd::Read(ReadOp::Cfn(CfnRead::GetTemplate {
         scope: state.scope(),
         stack_id: stack.id,
         stack_name: stack.name,
-    })]
+    }))]
 }
 
 /// `:check [STACK]`: a listed stack, or without a name the library again.

@@ -1,6 +1,7 @@
 //! Overlays: the confirmation dialogs, the deploy picker and form, and the help screen.
 
 use super::{centered, env_badge, hard_wrap};
+use crate::cfn::ops::CfnMutation;
 use crate::ops::{MutatingOp, RiskTier};
 use crate::tui::keymap;
 use crate::tui::state::{COMMANDS, ConfirmDialog, DialogFocus, Mode, State};
@@ -23,10 +24,11 @@ pub fn overlays(frame: &mut Frame, state: &State, area: Rect) {
 /// What confirming does, in the words of the button.
 fn confirm_label(op: &MutatingOp) -> &'static str {
     match op {
-        MutatingOp::DeleteStack(_) => " Delete ",
-        MutatingOp::ExecuteChangeSet(_) => " Execute ",
-        MutatingOp::CreateChangeSet(_) => " Compute change set ",
-        MutatingOp::DiscardChangeSet(_) | MutatingOp::SetTerminationProtection(_) => " Confirm ",
+        MutatingOp::Cfn(CfnMutation::DeleteStack(_)) => " Delete ",
+        MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(_)) => " Execute ",
+        MutatingOp::Cfn(CfnMutation::CreateChangeSet(_)) => " Compute change set ",
+        MutatingOp::Cfn(CfnMutation::DiscardChangeSet(_))
+        | MutatingOp::Cfn(CfnMutation::SetTerminationProtection(_)) => " Confirm ",
     }
 }
 
@@ -35,14 +37,14 @@ fn confirm_label(op: &MutatingOp) -> &'static str {
 pub(crate) fn footer(state: &State, dialog: &ConfirmDialog) -> (Vec<Line<'static>>, Option<usize>) {
     let s = &state.styles;
     let req = &dialog.request;
-    let preview = matches!(req.op, MutatingOp::ExecuteChangeSet(_));
+    let preview = matches!(req.op, MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(_)));
     let mut lines = vec![Line::raw("")];
     let mut input_line = None;
     match &req.tier {
         RiskTier::TypeName(name) => {
             let why = match &req.op {
-                MutatingOp::DeleteStack(_) => " This cannot be undone. Type ",
-                MutatingOp::ExecuteChangeSet(_) => " Type ",
+                MutatingOp::Cfn(CfnMutation::DeleteStack(_)) => " This cannot be undone. Type ",
+                MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(_)) => " Type ",
                 _ => " Type ",
             };
             lines.push(Line::from(vec![
@@ -104,7 +106,7 @@ pub(crate) fn footer(state: &State, dialog: &ConfirmDialog) -> (Vec<Line<'static
 fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect) {
     let s = &state.styles;
     let req = &dialog.request;
-    if let MutatingOp::ExecuteChangeSet(execute) = &req.op {
+    if let MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(execute)) = &req.op {
         super::preview::render(frame, state, dialog, execute, area);
         return;
     }
@@ -129,7 +131,7 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
         lines.push(env_line(t.environment));
     };
     match &req.op {
-        MutatingOp::DeleteStack(d) => {
+        MutatingOp::Cfn(CfnMutation::DeleteStack(d)) => {
             lines.push(Line::styled(
                 " Delete this CloudFormation stack and every resource it manages?",
                 s.danger,
@@ -153,7 +155,7 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
                 }
             }
         }
-        MutatingOp::CreateChangeSet(c) => {
+        MutatingOp::Cfn(CfnMutation::CreateChangeSet(c)) => {
             lines.push(Line::raw(format!(
                 " Review: {} stack {} from {}",
                 match c.kind() {
@@ -214,7 +216,7 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
                 ]));
             }
         }
-        MutatingOp::SetTerminationProtection(p) => {
+        MutatingOp::Cfn(CfnMutation::SetTerminationProtection(p)) => {
             let (what, style) = if p.enabled {
                 (
                     " Turn termination protection ON: CloudFormation will refuse to delete this stack until it is turned off.",
