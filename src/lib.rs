@@ -10,5 +10,6 @@ pub mod engine;
 pub mod headless;
 pub mod model;
 pub mod ops;
+pub mod registry;
 pub mod setup;
 pub mod tui;

@@ -2,6 +2,7 @@
 //! CloudFormation (`aws/`), the template library and deploy logic, its panes (`tui/`) and its
 //! headless commands (`opsdeck deploy`, `opsdeck delete`).
 
+pub mod actions;
 pub mod aws;
 pub mod deploy;
 pub mod headless;

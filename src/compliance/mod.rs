@@ -5,6 +5,7 @@
 //! document shape for every source) → [`policy::PolicyPack::evaluate`] → findings with
 //! controls, lines and remediation → waivers → [`report`].
 
+pub mod actions;
 pub mod checker;
 pub mod controls;
 pub mod export;

@@ -58,7 +58,8 @@ pub enum EngineEvent {
     },
     MutationDone {
         job: JobId,
-        operation: &'static str,
+        /// The operation that ran, as it was confirmed (boxed: events stay small).
+        op: Box<MutatingOp>,
         result: Result<MutationOutput, String>,
     },
 }
@@ -341,7 +342,7 @@ impl Engine {
             engine.finish(job, state, result.as_ref().err().map(|e| e.to_string()));
             let _ = engine.inner.events.send(EngineEvent::MutationDone {
                 job,
-                operation: op.name(),
+                op: Box::new(op),
                 result: result.map_err(|e| e.to_string()),
             });
         });

@@ -1,11 +1,15 @@
-//! The console: app loop, pure state/update, keymap, styles and views.
+//! The console's shell: app loop, pure state/update, the confirmation dialog, the Jobs and
+//! Chat panes, styles and views. Each capability's panes live in its own folder.
 //!
-//! Data flows one way: terminal event → keymap → `Action` → `update(&mut State, Msg) ->
+//! Data flows one way: terminal event → registry → `Action` → `update(&mut State, Msg) ->
 //! Vec<Cmd>` → the app loop hands each `Cmd` to the engine → `EngineEvent` → `update` → render.
 
 pub mod app;
+pub mod chat;
+pub mod dialog;
 pub mod input;
-pub mod keymap;
+pub mod jobs;
+pub mod shell;
 pub mod state;
 pub mod styles;
 pub mod terminal;

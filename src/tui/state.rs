@@ -1,79 +1,67 @@
 //! The console's state and its one pure update function:
 //! `update(&mut State, Msg) -> Vec<Cmd>`. No I/O here except through the gate's audit sink;
 //! effects are returned as [`Cmd`]s for the app loop to run.
+//!
+//! The shell's own state lives here (session, focus, modes, the dialog, toasts); each pane's
+//! state lives with its capability (`cfn::tui::InventoryState`, `compliance::tui`, …) or
+//! beside this file (`jobs`, `chat`). Keys go through the registry to each capability's
+//! `apply`; engine results go to the capability whose operation they answer.
 
-use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
-use crate::cfn::ops::{CfnMutation, CfnRead};
-use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::cfn::tui::deploy::{self, DeployState, TemplatePicker};
 use crate::cfn::tui::form::DeployForm;
-use crate::cfn::tui::stack_actions;
+use crate::cfn::tui::{CfnView, InventoryState};
 use crate::compliance::tui::{self as compliance, ComplianceState};
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::task::JobHandle;
-use crate::engine::{EngineEvent, MutationOutput, ReadOutput};
+use crate::engine::{EngineEvent, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobId, JobRecord, Role};
-use crate::ops::{
-    Approved, ConfirmError, ConfirmRequest, Gate, MutatingOp, ReadOp, ReadScope, RiskTier,
-};
+use crate::ops::{Approved, ConfirmRequest, Gate, MutatingOp, ReadOp};
+use crate::registry::{Action, Context, Pane};
 use crate::tui::input::LineInput;
-use crate::tui::keymap::{self, Action, Context, Pane};
 use crate::tui::styles::Styles;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui_textarea::TextArea;
+use crate::tui::{chat, dialog, jobs, shell};
+use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+pub use crate::tui::chat::{ChatRole, ChatState};
+pub use crate::tui::dialog::{ConfirmDialog, DialogFocus};
+pub use crate::tui::jobs::{JobsState, LogView};
+
 /// Which part of the screen a read feeds. The app submits a read with its view's name as the
-/// engine's supersede key, so a newer read for the same view cancels the older one. Drift
-/// checks and follows of different stacks run side by side: they have no key.
+/// engine's supersede key, so a newer read for the same view cancels the older one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ViewKey {
     Identity,
-    StackList,
-    StackDetail,
-    /// A stack's template, fetched to update or judge the stack.
-    StackTemplate,
-    Drift,
-    Follow,
+    Cfn(CfnView),
 }
 
 impl ViewKey {
     pub fn of(op: &ReadOp) -> ViewKey {
         match op {
             ReadOp::WhoAmI => ViewKey::Identity,
-            ReadOp::Cfn(CfnRead::ListStacks { .. }) => ViewKey::StackList,
-            ReadOp::Cfn(CfnRead::DescribeStack { .. }) => ViewKey::StackDetail,
-            ReadOp::Cfn(CfnRead::GetTemplate { .. }) => ViewKey::StackTemplate,
-            ReadOp::Cfn(CfnRead::DetectDrift { .. }) => ViewKey::Drift,
-            ReadOp::Cfn(CfnRead::FollowStack { .. }) => ViewKey::Follow,
+            ReadOp::Cfn(r) => ViewKey::Cfn(CfnView::of(r)),
         }
     }
 
     /// The engine's supersede key for a read feeding this view, if only the latest counts.
     pub fn supersede_key(self) -> Option<String> {
-        let name = match self {
-            ViewKey::Identity => "identity",
-            ViewKey::StackList => "stack-list",
-            ViewKey::StackDetail => "stack-detail",
-            ViewKey::StackTemplate => "stack-template",
-            ViewKey::Drift | ViewKey::Follow => return None,
-        };
-        Some(name.to_string())
+        match self {
+            ViewKey::Identity => Some("identity".into()),
+            ViewKey::Cfn(v) => v.supersede_key().map(|k| format!("cfn:{k}")),
+        }
     }
 
     /// The view a finished read fed, from the key it was submitted with.
     pub fn from_key(key: &str) -> Option<ViewKey> {
-        [
-            ViewKey::Identity,
-            ViewKey::StackList,
-            ViewKey::StackDetail,
-            ViewKey::StackTemplate,
-        ]
-        .into_iter()
-        .find(|v| v.supersede_key().as_deref() == Some(key))
+        if key == "identity" {
+            return Some(ViewKey::Identity);
+        }
+        key.strip_prefix("cfn:")
+            .and_then(CfnView::from_key)
+            .map(ViewKey::Cfn)
     }
 }
 
@@ -191,391 +179,6 @@ pub enum Mode {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DialogFocus {
-    Input,
-    Cancel,
-    Confirm,
-}
-
-pub struct ConfirmDialog {
-    pub request: ConfirmRequest,
-    pub input: LineInput,
-    pub focus: DialogFocus,
-    pub error: Option<String>,
-    /// First row of the scrolled part (a change set's rows, a long parameter review).
-    pub scroll: usize,
-}
-
-impl ConfirmDialog {
-    /// Focus starts on Cancel, or on the text input when a name must be typed.
-    pub fn new(request: ConfirmRequest) -> ConfirmDialog {
-        let focus = match request.tier {
-            RiskTier::TypeName(_) => DialogFocus::Input,
-            RiskTier::Simple => DialogFocus::Cancel,
-        };
-        ConfirmDialog {
-            request,
-            input: LineInput::default(),
-            focus,
-            error: None,
-            scroll: 0,
-        }
-    }
-
-    /// Rows the dialog can scroll through.
-    pub fn rows(&self) -> usize {
-        self.request.op.dialog_rows()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DetailTab {
-    Overview,
-    Resources,
-    Events,
-    Outputs,
-    Parameters,
-    Drift,
-}
-
-impl DetailTab {
-    pub const ALL: [DetailTab; 6] = [
-        DetailTab::Overview,
-        DetailTab::Resources,
-        DetailTab::Events,
-        DetailTab::Outputs,
-        DetailTab::Parameters,
-        DetailTab::Drift,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            DetailTab::Overview => "Overview",
-            DetailTab::Resources => "Resources",
-            DetailTab::Outputs => "Outputs",
-            DetailTab::Parameters => "Parameters",
-            DetailTab::Events => "Events",
-            DetailTab::Drift => "Drift",
-        }
-    }
-
-    /// For a narrow pane.
-    pub fn short_title(self) -> &'static str {
-        match self {
-            DetailTab::Overview => "Info",
-            DetailTab::Resources => "Res",
-            DetailTab::Events => "Events",
-            DetailTab::Outputs => "Out",
-            DetailTab::Parameters => "Params",
-            DetailTab::Drift => "Drift",
-        }
-    }
-}
-
-pub struct StackDetailView {
-    pub stack: StackSummary,
-    pub detail: Option<StackDetail>,
-    pub error: Option<String>,
-    pub tab: DetailTab,
-    pub scroll: usize,
-}
-
-impl StackDetailView {
-    pub fn new(stack: StackSummary) -> StackDetailView {
-        StackDetailView {
-            stack,
-            detail: None,
-            error: None,
-            tab: DetailTab::Overview,
-            scroll: 0,
-        }
-    }
-
-    /// Rows the current section can scroll through, so scrolling stops at the last one.
-    /// `drift` is this session's drift result for the stack, if any.
-    pub fn rows(&self, drift: Option<&StackDrift>) -> usize {
-        if self.tab == DetailTab::Drift {
-            return drift.map_or(0, |d| {
-                d.drifted()
-                    .map(|r| 1 + 3 * r.differences.len())
-                    .sum::<usize>()
-                    + 2
-            });
-        }
-        let Some(detail) = &self.detail else {
-            return 0;
-        };
-        match self.tab {
-            // name, status, id, created, updated, protection, contents, reason, description
-            // … plus the re-create note and what a delete keeps
-            DetailTab::Overview => 11,
-            DetailTab::Resources => detail.resources.len(),
-            DetailTab::Outputs => detail.outputs.len(),
-            DetailTab::Parameters => detail.parameters.len(),
-            DetailTab::Events => detail.events.len(),
-            DetailTab::Drift => 0,
-        }
-    }
-}
-
-/// What the stack list is ordered by. Nested stacks always follow their parent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StackSort {
-    #[default]
-    Name,
-    Status,
-    /// Last update (or creation), newest first.
-    Updated,
-}
-
-#[derive(Default)]
-pub struct InventoryState {
-    pub stacks: Vec<StackSummary>,
-    pub loaded: bool,
-    pub loading: bool,
-    pub error: Option<String>,
-    pub filter: String,
-    /// Indices into `stacks` that pass the filter; recomputed only when either changes.
-    pub visible: Vec<usize>,
-    /// Nesting depth of each row of `visible` (0 for top-level stacks).
-    pub depth: Vec<u8>,
-    /// Position in `visible`.
-    pub selected: usize,
-    pub detail: Option<StackDetailView>,
-    pub sort: StackSort,
-    pub sort_reversed: bool,
-    /// This session's drift results by stack id; fresher than `StackSummary::drift_status`.
-    pub drift: HashMap<String, StackDrift>,
-    /// A delete waiting for the stack's detail (what it retains, whether it is protected).
-    pub pending_delete: Option<String>,
-    /// When the next quiet refresh of the list is due (ms since the epoch).
-    pub next_refresh_ms: i64,
-    /// List refreshes that failed in a row; each one doubles the interval (up to 5 minutes),
-    /// so a throttled or unreachable account is not polled harder.
-    pub refresh_failures: u32,
-}
-
-impl InventoryState {
-    pub(crate) fn refilter(&mut self) {
-        let needle = self.filter.to_lowercase();
-        let mut matching: Vec<usize> = (0..self.stacks.len())
-            .filter(|&i| {
-                needle.is_empty()
-                    || self.stacks[i].name.to_lowercase().contains(&needle)
-                    || self.stacks[i].status.to_lowercase().contains(&needle)
-            })
-            .collect();
-        let stacks = &self.stacks;
-        matching.sort_by(|&a, &b| {
-            let (a, b) = (&stacks[a], &stacks[b]);
-            let order = match self.sort {
-                StackSort::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-                StackSort::Status => a.status.cmp(&b.status).then(a.name.cmp(&b.name)),
-                StackSort::Updated => {
-                    let when = |s: &StackSummary| s.updated.clone().or(s.created.clone());
-                    when(b).cmp(&when(a)).then(a.name.cmp(&b.name))
-                }
-            };
-            if self.sort_reversed {
-                order.reverse()
-            } else {
-                order
-            }
-        });
-        // Nested stacks under their parent (when the parent is listed), in the same order.
-        let listed: std::collections::HashSet<&str> =
-            matching.iter().map(|&i| stacks[i].id.as_str()).collect();
-        let parent_listed = |i: usize| {
-            stacks[i]
-                .parent_id
-                .as_deref()
-                .is_some_and(|p| listed.contains(p))
-        };
-        // Children of each listed parent, in display order: one pass, so filtering 10,000
-        // stacks stays linear.
-        let mut children_of: HashMap<&str, Vec<usize>> = HashMap::new();
-        for &c in matching.iter().rev() {
-            if let Some(parent) = stacks[c].parent_id.as_deref()
-                && listed.contains(parent)
-            {
-                children_of.entry(parent).or_default().push(c);
-            }
-        }
-        let mut visible = Vec::with_capacity(matching.len());
-        let mut depth = Vec::with_capacity(matching.len());
-        let mut placed = vec![false; stacks.len()];
-        let mut todo: Vec<(usize, u8)> = matching
-            .iter()
-            .rev()
-            .filter(|&&i| !parent_listed(i))
-            .map(|&i| (i, 0))
-            .collect();
-        while let Some((i, d)) = todo.pop() {
-            if std::mem::replace(&mut placed[i], true) {
-                continue;
-            }
-            visible.push(i);
-            depth.push(d);
-            if let Some(children) = children_of.get(stacks[i].id.as_str()) {
-                todo.extend(children.iter().map(|&c| (c, d.saturating_add(1))));
-            }
-        }
-        // A cycle of parents (never from AWS) would leave rows out: list them flat.
-        for &i in &matching {
-            if !placed[i] {
-                visible.push(i);
-                depth.push(0);
-            }
-        }
-        self.visible = visible;
-        self.depth = depth;
-        self.selected = self.selected.min(self.visible.len().saturating_sub(1));
-    }
-
-    /// The drift status to show for a stack: this session's result, else CloudFormation's.
-    pub fn drift_status<'a>(&'a self, stack: &'a StackSummary) -> Option<&'a str> {
-        self.drift
-            .get(&stack.id)
-            .map(|d| d.status.as_str())
-            .or(stack.drift_status.as_deref())
-    }
-
-    pub fn any_in_progress(&self) -> bool {
-        self.stacks
-            .iter()
-            .any(|s| s.status.ends_with("_IN_PROGRESS"))
-    }
-
-    pub fn selected_stack(&self) -> Option<&StackSummary> {
-        self.visible
-            .get(self.selected)
-            .and_then(|&i| self.stacks.get(i))
-    }
-}
-
-pub struct LogView {
-    pub follow: bool,
-    /// First line shown when not following (seq).
-    pub top: u64,
-    pub search: Option<String>,
-    pub matches: Vec<u64>,
-    pub match_idx: usize,
-}
-
-impl Default for LogView {
-    fn default() -> Self {
-        LogView {
-            follow: true,
-            top: 0,
-            search: None,
-            matches: Vec::new(),
-            match_idx: 0,
-        }
-    }
-}
-
-#[derive(Default)]
-pub struct JobsState {
-    /// Newest first.
-    pub records: Vec<JobRecord>,
-    pub handles: HashMap<JobId, JobHandle>,
-    pub filter: String,
-    pub visible: Vec<usize>,
-    pub selected: usize,
-    pub log_open: bool,
-    pub log: LogView,
-    /// The selection moves to each new job (until the person picks one, or a change starts).
-    pub follow_newest: bool,
-    /// Log lines that fit in the log area at the last render; the view records it.
-    pub log_height: std::cell::Cell<usize>,
-}
-
-impl JobsState {
-    fn refilter(&mut self) {
-        let needle = self.filter.to_lowercase();
-        self.visible = (0..self.records.len())
-            .filter(|&i| {
-                let r = &self.records[i];
-                needle.is_empty()
-                    || r.title.to_lowercase().contains(&needle)
-                    || r.operation.contains(&needle)
-                    || r.state.as_str().contains(&needle)
-            })
-            .collect();
-        self.selected = self.selected.min(self.visible.len().saturating_sub(1));
-    }
-
-    pub fn selected_record(&self) -> Option<&JobRecord> {
-        self.visible
-            .get(self.selected)
-            .and_then(|&i| self.records.get(i))
-    }
-
-    pub fn running(&self) -> usize {
-        self.records
-            .iter()
-            .filter(|r| !r.state.is_finished())
-            .count()
-    }
-
-    fn upsert(&mut self, record: JobRecord) {
-        // Following, the selection stays on the newest job; otherwise it stays on its job.
-        let selected_id = if self.follow_newest {
-            None
-        } else {
-            self.selected_record().map(|r| r.id)
-        };
-        match self.records.iter_mut().find(|r| r.id == record.id) {
-            Some(existing) => *existing = record,
-            None => {
-                let at = self
-                    .records
-                    .iter()
-                    .position(|r| r.id < record.id)
-                    .unwrap_or(self.records.len());
-                self.records.insert(at, record);
-            }
-        }
-        self.refilter();
-        // keep the same job selected while new ones arrive on top
-        if let Some(id) = selected_id
-            && let Some(pos) = self.visible.iter().position(|&i| self.records[i].id == id)
-        {
-            self.selected = pos;
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChatRole {
-    User,
-    System,
-}
-
-pub struct ChatState {
-    pub input: TextArea<'static>,
-    pub history: Vec<(ChatRole, String)>,
-}
-
-impl Default for ChatState {
-    fn default() -> Self {
-        let mut input = TextArea::default();
-        input.set_placeholder_text(
-            "type a command (stacks, jobs, theme NAME, help) and press Enter",
-        );
-        ChatState {
-            input,
-            history: vec![(
-                ChatRole::System,
-                "No assistant is configured yet. This pane accepts the same commands as `:` \
-                 (try `help`)."
-                    .to_string(),
-            )],
-        }
-    }
-}
-
 pub struct State {
     pub session: Session,
     pub config: Arc<Config>,
@@ -668,7 +271,7 @@ impl State {
     /// The reads to run when the console opens.
     pub fn initial_commands(&mut self) -> Vec<Cmd> {
         let mut cmds = vec![Cmd::Read(ReadOp::WhoAmI)];
-        cmds.extend(self.refresh_stacks());
+        cmds.extend(crate::cfn::tui::refresh_stacks(self));
         // The user's policies and waivers load off the UI thread; the library is judged then.
         cmds.push(Cmd::LoadChecker);
         cmds
@@ -679,23 +282,6 @@ impl State {
             level,
             text: text.into(),
         });
-    }
-
-    pub(crate) fn scope(&self) -> ReadScope {
-        ReadScope {
-            region: self
-                .session
-                .region
-                .clone()
-                .unwrap_or_else(|| "the default region".into()),
-        }
-    }
-
-    pub(crate) fn refresh_stacks(&mut self) -> Vec<Cmd> {
-        self.inventory.loading = true;
-        vec![Cmd::Read(ReadOp::Cfn(CfnRead::ListStacks {
-            scope: self.scope(),
-        }))]
     }
 
     /// Key contexts in lookup order for the current focus.
@@ -738,37 +324,6 @@ impl State {
     pub(crate) fn open_confirm(&mut self, request: ConfirmRequest) {
         self.mode = Mode::Confirm(ConfirmDialog::new(request));
     }
-
-    /// Refresh every `*_IN_PROGRESS` list every 5 s, otherwise every minute.
-    fn refresh_interval_ms(&self) -> i64 {
-        let base: i64 = if self.inventory.any_in_progress() {
-            5_000
-        } else {
-            60_000
-        };
-        let factor = 1_i64 << self.inventory.refresh_failures.min(6);
-        (base * factor).min(300_000)
-    }
-
-    /// The periodic, quiet refresh: the list, and the open detail while its stack moves.
-    fn periodic_refresh(&mut self) -> Vec<Cmd> {
-        let inv = &self.inventory;
-        // Before the first answer (or the first failure) the initial load is in charge.
-        let started = inv.loaded || inv.next_refresh_ms > 0;
-        if !started || inv.loading || self.now_ms < inv.next_refresh_ms {
-            return Vec::new();
-        }
-        self.inventory.next_refresh_ms = self.now_ms + self.refresh_interval_ms();
-        let mut cmds = vec![Cmd::Refresh(ReadOp::Cfn(CfnRead::ListStacks {
-            scope: self.scope(),
-        }))];
-        if let Some(view) = &self.inventory.detail
-            && view.stack.status.ends_with("_IN_PROGRESS")
-        {
-            cmds.push(Cmd::Refresh(describe(self, &view.stack)));
-        }
-        cmds
-    }
 }
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
@@ -794,7 +349,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             state.now_ms = now_ms;
             // Only running jobs' durations move with time.
             state.quiet = state.jobs.running() == 0;
-            state.periodic_refresh()
+            crate::cfn::tui::periodic_refresh(state)
         }
         Msg::Resize => Vec::new(),
         Msg::ThemeLoaded(Ok(theme)) => {
@@ -808,7 +363,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::SearchDone { job, needle, found } => {
-            search_done(state, job, needle, found);
+            jobs::search_done(state, job, needle, found);
             Vec::new()
         }
         Msg::PastLogOpened(Ok(handle)) => {
@@ -850,7 +405,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         Mode::Normal => on_normal_key(state, key),
         Mode::Command(mut input) => match key.code {
             KeyCode::Esc => Vec::new(),
-            KeyCode::Enter => run_command(state, input.text().trim()),
+            KeyCode::Enter => shell::run_command(state, input.text().trim()),
             _ => {
                 input.handle(key);
                 state.mode = Mode::Command(input);
@@ -859,16 +414,16 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         },
         Mode::Filter(mut input) => {
             match key.code {
-                KeyCode::Esc => set_filter(state, ""),
+                KeyCode::Esc => shell::set_filter(state, ""),
                 KeyCode::Enter => {
                     if state.focus == Pane::Jobs && state.jobs.log_open {
-                        return search_log(state, input.text());
+                        return jobs::search_log(state, input.text());
                     }
                 }
                 _ => {
                     input.handle(key);
                     if !(state.focus == Pane::Jobs && state.jobs.log_open) {
-                        set_filter(state, input.text());
+                        shell::set_filter(state, input.text());
                     }
                     state.mode = Mode::Filter(input);
                 }
@@ -880,7 +435,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') => {}
                 KeyCode::Char('j') | KeyCode::Down => {
                     state.mode = Mode::Help {
-                        scroll: scroll.saturating_add(1).min(help_lines()),
+                        scroll: scroll.saturating_add(1).min(shell::help_lines()),
                     }
                 }
                 KeyCode::Char('k') | KeyCode::Up => {
@@ -899,7 +454,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
             }
             _ => Vec::new(),
         },
-        Mode::Confirm(dialog) => on_dialog_key(state, dialog, key),
+        Mode::Confirm(open) => dialog::on_dialog_key(state, open, key),
         Mode::Picker(picker) => deploy::on_picker_key(state, picker, key),
         Mode::Form(form) => deploy::on_form_key(state, form, key),
         Mode::Export { selected } => compliance::on_export_key(state, selected, key),
@@ -907,594 +462,20 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
 }
 
 fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
-    let contexts = state.contexts();
-    match keymap::lookup(&contexts, &key) {
-        Some(action) => apply(state, action),
-        None if state.focus == Pane::Chat => on_chat_key(state, key),
+    match shell::lookup(state, &key) {
+        Some(action) => apply(state, action, &[]),
+        None if state.focus == Pane::Chat => chat::on_chat_key(state, key),
         None => Vec::new(),
     }
 }
 
-fn on_chat_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
-    match key.code {
-        KeyCode::Enter if !key.modifiers.contains(KeyModifiers::ALT) => {
-            let text = state.chat.input.lines().join("\n");
-            state.chat.input = ChatState::default().input;
-            let text = text.trim();
-            if text.is_empty() {
-                return Vec::new();
-            }
-            state.chat.history.push((ChatRole::User, text.to_string()));
-            let command = text.strip_prefix(':').unwrap_or(text);
-            let known = COMMANDS
-                .iter()
-                .any(|(name, _)| command.split_whitespace().next() == Some(*name));
-            if known {
-                run_command(state, command)
-            } else {
-                state.chat.history.push((
-                    ChatRole::System,
-                    "No assistant is configured yet, so I can only run commands. Try `help`."
-                        .into(),
-                ));
-                Vec::new()
-            }
-        }
-        KeyCode::Esc => {
-            // Esc clears the input; on an empty input it leaves Chat, as Esc leaves insert mode.
-            if state.chat.input.is_empty() {
-                state.focus = Pane::Inventory;
-            } else {
-                state.chat.input = ChatState::default().input;
-            }
-            Vec::new()
-        }
-        _ => {
-            state.chat.input.input(key);
-            Vec::new()
-        }
-    }
-}
-
-/// Lines in the help screen, which bounds its scrolling.
-fn help_lines() -> u16 {
-    let keys: usize = keymap::help_sections()
-        .iter()
-        .map(|(_, rows)| rows.len() + 2)
-        .sum();
-    (keys + COMMANDS.len() + 1) as u16
-}
-
-pub const COMMANDS: &[(&str, &str)] = &[
-    ("stacks", "focus Inventory on the stack list"),
-    ("jobs", "focus Jobs"),
-    ("chat", "focus Chat"),
-    ("cost", "focus Cost"),
-    ("compliance", "focus Compliance"),
-    (
-        "theme",
-        "theme NAME: switch colour theme (dark, light, high-contrast, ansi16, or your own)",
-    ),
-    ("ro", "show whether and why the console is read-only"),
-    (
-        "deploy",
-        "deploy TEMPLATE [STACK]: library name or file path; an existing STACK is updated",
-    ),
-    ("refresh", "reload the stack list"),
-    (
-        "check",
-        "check [STACK]: judge a deployed stack's template for compliance (no STACK: the library)",
-    ),
-    (
-        "export",
-        "export FORMAT: write the compliance report (text, json, csv, sarif, oscal) to the data dir",
-    ),
-    ("help", "show keys and commands"),
-    ("q", "quit (also :quit, :q!)"),
-    ("quit", "quit"),
-    ("q!", "quit without asking"),
-];
-
-fn run_command(state: &mut State, line: &str) -> Vec<Cmd> {
-    let mut words = line.split_whitespace();
-    let Some(name) = words.next() else {
-        return Vec::new();
-    };
-    let arg = words.next();
-    let reply = |state: &mut State, level: ToastLevel, text: String| {
-        if state.focus == Pane::Chat {
-            state.chat.history.push((ChatRole::System, text));
-        } else {
-            state.toast(level, text);
-        }
-    };
-    match name {
-        "stacks" | "stack" => {
-            state.focus = Pane::Inventory;
-            state.inventory.detail = None;
-            if !state.inventory.loaded && !state.inventory.loading {
-                return state.refresh_stacks();
-            }
-        }
-        "jobs" => state.focus = Pane::Jobs,
-        "chat" => state.focus = Pane::Chat,
-        "cost" => state.focus = Pane::Cost,
-        "compliance" => state.focus = Pane::Compliance,
-        "refresh" | "r" => return state.refresh_stacks(),
-        "check" => return compliance::check_command(state, arg),
-        "export" => match arg.and_then(crate::compliance::export::Format::parse) {
-            Some(format) => return compliance::export(state, format),
-            None => reply(
-                state,
-                ToastLevel::Info,
-                "usage: export text|json|csv|sarif|oscal".into(),
-            ),
-        },
-        "deploy" => match arg {
-            Some(template) => return deploy::deploy_command(state, template, words.next()),
-            None => reply(
-                state,
-                ToastLevel::Info,
-                format!(
-                    "usage: deploy TEMPLATE [STACK] — library: {}",
-                    crate::cfn::library::LIBRARY
-                        .iter()
-                        .map(|t| t.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
-        },
-        "help" | "h" => state.mode = Mode::Help { scroll: 0 },
-        "ro" => {
-            let text = if state.read_only() {
-                format!("READ-ONLY: {}", state.gate.latch().reasons().join("; "))
-            } else {
-                format!(
-                    "Not read-only: role {}; start with --read-only, set safety.read_only, or map your user to viewer",
-                    state.session.role.map(|r| r.as_str()).unwrap_or("pending")
-                )
-            };
-            reply(state, ToastLevel::Info, text);
-        }
-        "theme" => match arg {
-            Some(theme) => return vec![Cmd::LoadTheme(theme.to_string())],
-            None => reply(
-                state,
-                ToastLevel::Info,
-                format!("theme {} — :theme NAME to switch", state.theme_name),
-            ),
-        },
-        "q" | "quit" => return request_quit(state),
-        "q!" => {
-            state.quit = true;
-            return vec![Cmd::Quit];
-        }
-        other => reply(
-            state,
-            ToastLevel::Error,
-            format!("unknown command `{other}` — :help lists commands"),
-        ),
-    }
-    Vec::new()
-}
-
-fn request_quit(state: &mut State) -> Vec<Cmd> {
-    if state.jobs.running() > 0 {
-        state.mode = Mode::QuitConfirm;
-        Vec::new()
-    } else {
-        state.quit = true;
-        vec![Cmd::Quit]
-    }
-}
-
-fn set_filter(state: &mut State, text: &str) {
-    match state.focus {
-        Pane::Jobs => {
-            state.jobs.filter = text.to_string();
-            state.jobs.refilter();
-        }
-        _ => {
-            state.inventory.filter = text.to_string();
-            state.inventory.refilter();
-        }
-    }
-}
-
-/// Start a search of the selected job's log; the app loop runs it off the UI thread and
-/// answers with `Msg::SearchDone`.
-fn search_log(state: &mut State, needle: &str) -> Vec<Cmd> {
-    let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
-        return Vec::new();
-    };
-    let log = &mut state.jobs.log;
-    log.search = (!needle.is_empty()).then(|| needle.to_string());
-    log.matches.clear();
-    log.match_idx = 0;
-    match (&log.search, state.jobs.handles.get(&id)) {
-        (Some(needle), Some(handle)) => vec![Cmd::SearchLog {
-            handle: handle.clone(),
-            needle: needle.clone(),
-        }],
-        _ => Vec::new(),
-    }
-}
-
-fn search_done(state: &mut State, job: JobId, needle: String, found: Result<Vec<u64>, String>) {
-    let current = state.jobs.selected_record().map(|r| r.id);
-    // A newer search, or another job selected since: this answer is stale.
-    if current != Some(job) || state.jobs.log.search.as_deref() != Some(needle.as_str()) {
-        return;
-    }
-    match found {
-        Ok(matches) if matches.is_empty() => {
-            state.toast(ToastLevel::Warn, format!("not found: {needle}"))
-        }
-        Ok(matches) => {
-            state.jobs.log.matches = matches;
-            jump_to_match(state, 0);
-        }
-        Err(e) => state.toast(ToastLevel::Error, format!("search failed: {e}")),
-    }
-}
-
-fn jump_to_match(state: &mut State, delta: isize) {
-    let log = &mut state.jobs.log;
-    if log.matches.is_empty() {
-        return;
-    }
-    let n = log.matches.len() as isize;
-    log.match_idx = (log.match_idx as isize + delta).rem_euclid(n) as usize;
-    log.follow = false;
-    log.top = log.matches[log.match_idx].saturating_sub(state.jobs.log_height.get() as u64 / 2);
-}
-
-fn apply(state: &mut State, action: Action) -> Vec<Cmd> {
+/// Do what `action` means, from a key (no `args`) or a command (its words).
+pub fn apply(state: &mut State, action: Action, args: &[&str]) -> Vec<Cmd> {
     match action {
-        Action::FocusNext | Action::FocusPrev => {
-            let i = Pane::ALL
-                .iter()
-                .position(|p| *p == state.focus)
-                .unwrap_or(0);
-            let n = Pane::ALL.len();
-            let next = if action == Action::FocusNext {
-                (i + 1) % n
-            } else {
-                (i + n - 1) % n
-            };
-            state.focus = Pane::ALL[next];
-        }
-        Action::Focus(pane) => state.focus = pane,
-        Action::ToggleZoom => state.zoomed = !state.zoomed,
-        Action::OpenCommandLine => state.mode = Mode::Command(LineInput::default()),
-        Action::OpenFilter => {
-            let current = match state.focus {
-                Pane::Jobs if state.jobs.log_open => {
-                    state.jobs.log.search.clone().unwrap_or_default()
-                }
-                Pane::Jobs => state.jobs.filter.clone(),
-                Pane::Inventory if state.inventory.detail.is_none() => {
-                    state.inventory.filter.clone()
-                }
-                _ => {
-                    state.toast(ToastLevel::Info, "nothing to filter here");
-                    return Vec::new();
-                }
-            };
-            state.mode = Mode::Filter(LineInput::with_text(&current));
-        }
-        Action::OpenHelp => state.mode = Mode::Help { scroll: 0 },
-        Action::Quit => return request_quit(state),
-        Action::Refresh => match (&state.focus, &state.inventory.detail) {
-            (Pane::Inventory, Some(view)) => {
-                let op = describe(state, &view.stack.clone());
-                return vec![Cmd::Read(op)];
-            }
-            _ => return state.refresh_stacks(),
-        },
-        Action::Up
-        | Action::Down
-        | Action::PageUp
-        | Action::PageDown
-        | Action::Top
-        | Action::Bottom => move_selection(state, action),
-        Action::Open | Action::Back if state.focus == Pane::Compliance => {
-            return compliance::on_tree_action(state, action);
-        }
-        Action::Open => return open(state),
-        Action::Back => back(state),
-        Action::NextTab | Action::PrevTab => {
-            if let Some(view) = &mut state.inventory.detail {
-                let i = DetailTab::ALL
-                    .iter()
-                    .position(|t| *t == view.tab)
-                    .unwrap_or(0);
-                let n = DetailTab::ALL.len();
-                let next = if action == Action::NextTab {
-                    (i + 1) % n
-                } else {
-                    (i + n - 1) % n
-                };
-                view.tab = DetailTab::ALL[next];
-                view.scroll = 0;
-            }
-        }
-        Action::DeleteStack => return stack_actions::request_delete(state),
-        Action::NewDeploy => return deploy::open_picker(state),
-        Action::UpdateStack => return deploy::request_update(state),
-        Action::FollowStack => return stack_actions::follow(state),
-        Action::DetectDrift => return stack_actions::detect_drift(state),
-        Action::ToggleProtection => stack_actions::toggle_protection(state),
-        Action::CheckStack => match stack_actions::current_stack(state) {
-            Some(stack) => return compliance::check_stack(state, stack),
-            None => state.toast(ToastLevel::Info, "no stack selected"),
-        },
-        Action::CheckLibrary => return compliance::check_library(state),
-        Action::ExportReport => compliance::open_export(state),
-        Action::ShowInInventory => return compliance::show_in_inventory(state),
-        Action::SortByName => stack_actions::sort(state, StackSort::Name),
-        Action::SortByStatus => stack_actions::sort(state, StackSort::Status),
-        Action::SortByUpdated => stack_actions::sort(state, StackSort::Updated),
-        // Form keys are handled by the form itself.
-        Action::FormNext
-        | Action::FormPrev
-        | Action::FormEnter
-        | Action::FormSubmit
-        | Action::FormClose
-        | Action::ChoiceNext
-        | Action::ChoicePrev => {}
-        Action::ToggleFollow => {
-            let log = &mut state.jobs.log;
-            log.follow = !log.follow;
-        }
-        Action::SearchNext => jump_to_match(state, 1),
-        Action::SearchPrev => jump_to_match(state, -1),
-        Action::CancelJob => {
-            if let Some(record) = state.jobs.selected_record() {
-                if record.state.is_finished() {
-                    state.toast(
-                        ToastLevel::Info,
-                        format!("job {} already {}", record.id, record.state.as_str()),
-                    );
-                } else {
-                    return vec![Cmd::CancelJob(record.id)];
-                }
-            }
-        }
-    }
-    Vec::new()
-}
-
-pub(crate) fn describe(state: &State, stack: &StackSummary) -> ReadOp {
-    ReadOp::Cfn(CfnRead::DescribeStack {
-        scope: state.scope(),
-        stack_id: stack.id.clone(),
-        stack_name: stack.name.clone(),
-    })
-}
-
-fn open(state: &mut State) -> Vec<Cmd> {
-    match state.focus {
-        Pane::Inventory if state.inventory.detail.is_none() => {
-            let Some(stack) = state.inventory.selected_stack().cloned() else {
-                return Vec::new();
-            };
-            let op = describe(state, &stack);
-            state.inventory.detail = Some(StackDetailView::new(stack));
-            vec![Cmd::Read(op)]
-        }
-        Pane::Jobs if !state.jobs.log_open => {
-            let Some(record) = state.jobs.selected_record() else {
-                return Vec::new();
-            };
-            let past_log = match (
-                &record.log_path,
-                state.jobs.handles.contains_key(&record.id),
-            ) {
-                (Some(path), false) => vec![Cmd::OpenPastLog {
-                    job: record.id,
-                    path: path.clone(),
-                }],
-                _ => Vec::new(),
-            };
-            state.jobs.log_open = true;
-            state.jobs.log = LogView::default();
-            past_log
-        }
-        _ => Vec::new(),
-    }
-}
-
-fn back(state: &mut State) {
-    match state.focus {
-        Pane::Inventory if state.inventory.detail.is_some() => {
-            state.inventory.detail = None;
-            // Whatever waited for the detail no longer has it.
-            state.deploy.pending_update = None;
-            state.inventory.pending_delete = None;
-        }
-        Pane::Inventory if !state.inventory.filter.is_empty() => set_filter(state, ""),
-        Pane::Jobs if state.jobs.log_open => state.jobs.log_open = false,
-        Pane::Jobs if !state.jobs.filter.is_empty() => set_filter(state, ""),
-        _ => state.zoomed = false,
-    }
-}
-
-const PAGE: usize = 10;
-
-fn step(current: usize, len: usize, action: Action) -> usize {
-    let last = len.saturating_sub(1);
-    match action {
-        Action::Up => current.saturating_sub(1),
-        Action::Down => (current + 1).min(last),
-        Action::PageUp => current.saturating_sub(PAGE),
-        Action::PageDown => (current + PAGE).min(last),
-        Action::Top => 0,
-        Action::Bottom => last,
-        _ => current,
-    }
-}
-
-fn move_selection(state: &mut State, action: Action) {
-    match state.focus {
-        Pane::Inventory => match &mut state.inventory.detail {
-            Some(view) => {
-                let rows = view.rows(state.inventory.drift.get(&view.stack.id));
-                view.scroll = step(view.scroll, rows, action)
-            }
-            None => {
-                state.inventory.selected = step(
-                    state.inventory.selected,
-                    state.inventory.visible.len(),
-                    action,
-                )
-            }
-        },
-        Pane::Jobs if state.jobs.log_open => scroll_log(state, action),
-        Pane::Jobs => {
-            state.jobs.selected = step(state.jobs.selected, state.jobs.visible.len(), action);
-            state.jobs.follow_newest = state.jobs.selected == 0;
-        }
-        Pane::Compliance => {
-            compliance::on_tree_action(state, action);
-        }
-        _ => {}
-    }
-}
-
-fn scroll_log(state: &mut State, action: Action) {
-    let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
-        return;
-    };
-    let total = state
-        .jobs
-        .handles
-        .get(&id)
-        .map(|h| h.log.lock().unwrap_or_else(|p| p.into_inner()).total())
-        .unwrap_or(0);
-    let height = state.jobs.log_height.get().max(1) as u64;
-    let bottom_top = total.saturating_sub(height);
-    let log = &mut state.jobs.log;
-    let top = if log.follow {
-        bottom_top
-    } else {
-        log.top.min(bottom_top)
-    };
-    let page = height.max(2) - 1;
-    let new_top = match action {
-        Action::Up => top.saturating_sub(1),
-        Action::Down => (top + 1).min(bottom_top),
-        Action::PageUp => top.saturating_sub(page),
-        Action::PageDown => (top + page).min(bottom_top),
-        Action::Top => 0,
-        Action::Bottom => bottom_top,
-        _ => top,
-    };
-    log.top = new_top;
-    // Reaching the bottom resumes following, as in `less +F`.
-    log.follow = new_top >= bottom_top && action != Action::Up && action != Action::PageUp;
-}
-
-fn on_dialog_key(state: &mut State, mut dialog: ConfirmDialog, key: KeyEvent) -> Vec<Cmd> {
-    let id = dialog.request.id;
-    let typed_tier = matches!(dialog.request.tier, RiskTier::TypeName(_));
-    let is_create = matches!(
-        dialog.request.op,
-        MutatingOp::Cfn(CfnMutation::CreateChangeSet(_))
-    );
-    let is_preview = matches!(
-        dialog.request.op,
-        MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(_))
-    );
-    let cancel = |state: &mut State| {
-        // Cancelling a change set's review discards the change set: the gate hands back the
-        // approval for exactly that, and only that.
-        if let Some(discard) = state.gate.cancel(id) {
-            state.toast(
-                ToastLevel::Info,
-                "not executed; change set discarded (nothing else changed)",
-            );
-            return vec![Cmd::Execute(discard)];
-        }
-        if is_preview {
-            state.toast(
-                ToastLevel::Warn,
-                "not executed; the change set could not be discarded from here (read-only mode, or the audit log is unavailable) and stays in AWS",
-            );
-        } else if is_create && let Some(form) = state.deploy.parked_form.take() {
-            state.mode = Mode::Form(form);
-            state.toast(ToastLevel::Info, "not sent; back to the form");
-        } else {
-            state.toast(ToastLevel::Info, "cancelled; nothing changed");
-        }
-        Vec::new()
-    };
-    // Scrolling: arrows and pages always; j/k only when they would not type into the input.
-    if let Some(action) = keymap::lookup(&[Context::Dialog], &key)
-        && (dialog.focus != DialogFocus::Input || !matches!(key.code, KeyCode::Char(_)))
-    {
-        dialog.scroll = step(dialog.scroll, dialog.rows(), action);
-        state.mode = Mode::Confirm(dialog);
-        return Vec::new();
-    }
-    match key.code {
-        KeyCode::Esc => return cancel(state),
-        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-            return cancel(state);
-        }
-        KeyCode::Tab | KeyCode::BackTab => {
-            dialog.focus = match (dialog.focus, typed_tier) {
-                (DialogFocus::Input, _) => DialogFocus::Cancel,
-                (DialogFocus::Cancel, _) => DialogFocus::Confirm,
-                (DialogFocus::Confirm, true) => DialogFocus::Input,
-                (DialogFocus::Confirm, false) => DialogFocus::Cancel,
-            };
-        }
-        // A review opens by itself when CloudFormation has computed the change set, perhaps
-        // while the person is typing elsewhere: single-letter answers do nothing there, so a
-        // stray `y` cannot execute and a stray `n` cannot discard.
-        KeyCode::Char('y' | 'n') if !typed_tier && is_preview => {
-            dialog.error = Some("Tab to Execute, then Enter; Esc discards".into());
-        }
-        KeyCode::Char('n') if !typed_tier => return cancel(state),
-        KeyCode::Char('y') if !typed_tier => return confirm(state, dialog),
-        KeyCode::Enter => match dialog.focus {
-            DialogFocus::Cancel => return cancel(state),
-            DialogFocus::Input | DialogFocus::Confirm => return confirm(state, dialog),
-        },
-        _ if dialog.focus == DialogFocus::Input => {
-            dialog.input.handle(key);
-            dialog.error = None;
-        }
-        _ => {}
-    }
-    state.mode = Mode::Confirm(dialog);
-    Vec::new()
-}
-
-fn confirm(state: &mut State, mut dialog: ConfirmDialog) -> Vec<Cmd> {
-    match state.gate.confirm(dialog.request.id, dialog.input.text()) {
-        Ok(approved) => {
-            state.deploy.parked_form = None;
-            state.toast(
-                ToastLevel::Info,
-                format!("confirmed: {}", dialog.request.op.describe()),
-            );
-            vec![Cmd::Execute(approved)]
-        }
-        Err(ConfirmError::TextMismatch { expected }) => {
-            dialog.error = Some(format!(
-                "type {expected} exactly to confirm, or Esc to cancel"
-            ));
-            dialog.focus = DialogFocus::Input;
-            state.mode = Mode::Confirm(dialog);
-            Vec::new()
-        }
-        Err(e) => {
-            state.toast(ToastLevel::Error, format!("not approved: {e}"));
-            Vec::new()
-        }
+        Action::Shell(a) => shell::apply(state, a, args),
+        Action::Jobs(a) => jobs::apply(state, a, args),
+        Action::Cfn(a) => crate::cfn::actions::apply(state, a, args),
+        Action::Compliance(a) => crate::compliance::actions::apply(state, a, args),
     }
 }
 
@@ -1551,48 +532,10 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             }
             return on_read(state, view, result, job < 0);
         }
-        EngineEvent::MutationDone {
-            job,
-            operation,
-            result,
-        } => {
-            match result {
-                Ok(MutationOutput::Cfn(CfnOutcome::ChangeSet(ChangeSetOutcome::Ready(
-                    preview,
-                )))) => {
-                    state.toast(
-                        ToastLevel::Info,
-                        format!(
-                            "change set {} for {} is ready: review it ({})",
-                            preview.change_set_name,
-                            preview.stack_name,
-                            preview.counts()
-                        ),
-                    );
-                    deploy::change_set_ready(state, preview);
-                }
-                Ok(MutationOutput::Cfn(CfnOutcome::ChangeSet(ChangeSetOutcome::NoChanges {
-                    stack_name,
-                    message,
-                }))) => state.toast(
-                    ToastLevel::Info,
-                    format!("nothing to do: {stack_name} already matches ({message})"),
-                ),
-                Ok(output) => state.toast(
-                    ToastLevel::Info,
-                    format!("job {job} {operation}: {}", output.summary()),
-                ),
-                Err(e) => state.toast(
-                    ToastLevel::Error,
-                    format!("job {job} {operation} failed: {e}"),
-                ),
-            }
-            let mut cmds = state.refresh_stacks();
-            // The open detail shows what the change did (protection, status, events).
-            if let Some(view) = &state.inventory.detail {
-                cmds.push(Cmd::Read(describe(state, &view.stack)));
-            }
-            return cmds;
+        EngineEvent::MutationDone { job, op, result } => {
+            return match *op {
+                MutatingOp::Cfn(m) => crate::cfn::tui::mutation_done(state, job, &m, result),
+            };
         }
     }
     Vec::new()
@@ -1616,105 +559,14 @@ fn on_read(
             state.session.identity = Some(identity);
             state.session.identity_error = None;
         }
-        Ok(ReadOutput::Cfn(CfnOutput::Stacks(stacks))) => {
-            let unchanged = state.inventory.loaded
-                && state.inventory.error.is_none()
-                && !state.inventory.loading
-                && state.inventory.stacks == stacks;
-            state.inventory.refresh_failures = 0;
-            let moving = stacks.iter().any(|s| s.status.ends_with("_IN_PROGRESS"));
-            state.inventory.next_refresh_ms = state.now_ms + if moving { 5_000 } else { 60_000 };
-            if unchanged {
-                // Nothing moved: no redraw, so an idle console writes nothing.
-                state.quiet = background;
-                return Vec::new();
-            }
-            let selected_id = state.inventory.selected_stack().map(|s| s.id.clone());
-            // A stack that is gone (deleted here or elsewhere) takes its open detail with it.
-            if let Some(view) = &state.inventory.detail
-                && !stacks.iter().any(|s| s.id == view.stack.id)
-            {
-                let name = view.stack.name.clone();
-                state.inventory.detail = None;
-                if state.toast.is_none() {
-                    state.toast(ToastLevel::Info, format!("stack {name} is gone"));
-                }
-            }
-            state.inventory.stacks = stacks;
-            state.inventory.loaded = true;
-            state.inventory.loading = false;
-            state.inventory.error = None;
-            state.inventory.refilter();
-            if let Some(id) = selected_id
-                && let Some(pos) = state
-                    .inventory
-                    .visible
-                    .iter()
-                    .position(|&i| state.inventory.stacks[i].id == id)
-            {
-                state.inventory.selected = pos;
-            }
-        }
-        Ok(ReadOutput::Cfn(CfnOutput::StackDetail(detail))) => {
-            if let Some(view) = &mut state.inventory.detail
-                && view.stack.id == detail.summary.id
-            {
-                if background
-                    && view.detail.as_ref() == Some(&*detail)
-                    && view.stack == detail.summary
-                {
-                    state.quiet = true;
-                    return Vec::new();
-                }
-                view.stack = detail.summary.clone();
-                view.detail = Some(*detail);
-                view.error = None;
-            }
-            deploy::try_open_update(state);
-            return stack_actions::continue_delete(state);
-        }
-        Ok(ReadOutput::Cfn(CfnOutput::Template {
-            stack_id,
-            stack_name,
-            body,
-        })) => {
-            compliance::template_arrived(state, &stack_id, &body);
-            deploy::template_arrived(state, &stack_id, &stack_name, &body)
-        }
-        Ok(ReadOutput::Cfn(CfnOutput::Drift(drift))) => stack_actions::drift_arrived(state, *drift),
-        Ok(ReadOutput::Cfn(CfnOutput::Followed { stack_id, summary })) => {
-            state.toast(ToastLevel::Info, summary);
-            let mut cmds = state.refresh_stacks();
-            if let Some(view) = &state.inventory.detail
-                && view.stack.id == stack_id
-            {
-                cmds.push(Cmd::Read(describe(state, &view.stack)));
-            }
-            return cmds;
-        }
+        Ok(ReadOutput::Cfn(output)) => return crate::cfn::tui::on_read(state, output, background),
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
             match view {
                 Some(ViewKey::Identity) => state.session.identity_error = Some(text.clone()),
-                Some(ViewKey::StackList) => {
-                    state.inventory.loading = false;
-                    state.inventory.error = Some(text.clone());
-                    state.inventory.refresh_failures += 1;
-                    state.inventory.next_refresh_ms = state.now_ms + state.refresh_interval_ms();
-                }
-                Some(ViewKey::StackDetail) => {
-                    if let Some(detail) = &mut state.inventory.detail {
-                        detail.error = Some(text.clone());
-                    }
-                    state.deploy.pending_update = None;
-                    state.inventory.pending_delete = None;
-                }
-                Some(ViewKey::StackTemplate) => {
-                    state.deploy.pending_update = None;
-                    compliance::template_failed(state);
-                }
-                Some(ViewKey::Drift | ViewKey::Follow) | None => {}
+                Some(ViewKey::Cfn(view)) => crate::cfn::tui::read_failed(state, view, &e),
+                None => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.
             if state.session.identity.is_none()

@@ -1,19 +1,20 @@
 //! Console tests on `TestBackend`: table tests of `update`, the safety property, snapshots of
 //! each pane and dialog, and per-cell colour checks for danger and read-only styling.
 
-use super::keymap::Pane;
 use super::state::{Cmd, Mode, Msg, Session, State, ViewKey, update};
 use super::view;
 use crate::audit::{Actor, Decision, MemoryAudit};
 use crate::cfn::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
 use crate::cfn::ops::{CfnMutation, CfnRead};
 use crate::cfn::port::CfnOutput;
+use crate::cfn::tui::CfnView;
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::ports::{ErrorKind, ProviderError};
 use crate::engine::{EngineEvent, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobKind, JobRecord, JobState, Role};
 use crate::ops::{Gate, MutatingOp, ReadOnlyLatch};
+use crate::registry::Pane;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use proptest::prelude::*;
 use ratatui::Terminal;
@@ -107,7 +108,7 @@ impl Harness {
     /// The detail the engine would return for `summary`: nothing retained, unprotected.
     fn deliver_detail(&mut self, detail: StackDetail) {
         self.read_done(
-            ViewKey::StackDetail,
+            ViewKey::Cfn(CfnView::StackDetail),
             Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
         );
     }
@@ -137,7 +138,7 @@ impl Harness {
 
     fn with_stacks(mut self, stacks: Vec<StackSummary>) -> Harness {
         self.read_done(
-            ViewKey::StackList,
+            ViewKey::Cfn(CfnView::StackList),
             Ok(ReadOutput::Cfn(CfnOutput::Stacks(stacks))),
         );
         self
@@ -335,7 +336,7 @@ fn delete_resolves_the_target_when_asked_and_runs_exactly_that() {
     assert!(matches!(h.state.mode, Mode::Confirm(_)));
     // The list changes under the open dialog: the confirmed target must not.
     h.read_done(
-        ViewKey::StackList,
+        ViewKey::Cfn(CfnView::StackList),
         Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
             "zzz",
             "CREATE_COMPLETE",
@@ -446,10 +447,12 @@ fn chat_runs_commands_and_says_no_assistant() {
 #[test]
 fn stale_read_results_are_dropped() {
     let mut h = Harness::new(false);
-    h.state.latest_reads.insert(ViewKey::StackList, 9);
+    h.state
+        .latest_reads
+        .insert(ViewKey::Cfn(CfnView::StackList), 9);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: 8,
-        key: ViewKey::StackList.supersede_key(),
+        key: ViewKey::Cfn(CfnView::StackList).supersede_key(),
         result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
     }));
     assert!(h.state.inventory.stacks.is_empty());
@@ -463,7 +466,7 @@ fn credentials_error_is_shown_plainly() {
         "no providers in chain provided credentials",
     );
     h.state.inventory.loading = true;
-    h.read_done(ViewKey::StackList, Err(err.clone()));
+    h.read_done(ViewKey::Cfn(CfnView::StackList), Err(err.clone()));
     h.read_done(ViewKey::Identity, Err(err));
     let screen = h.screen(100, 30);
     assert!(screen.contains("no AWS credentials"), "{screen}");
@@ -533,10 +536,25 @@ fn open_change_set(state: &State) -> Option<String> {
     }
 }
 
+/// The `CreateChangeSet` a finished job answers (its fields do not matter to the console).
+fn create_op(stack_name: &str) -> MutatingOp {
+    MutatingOp::from(crate::ops::CreateChangeSet {
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        environment: Environment::Dev,
+        stack_name: stack_name.into(),
+        existing_stack_id: None,
+        change_set_name: "opsdeck-1".into(),
+        template: crate::ops::TemplateSource::body("s3-bucket", "Resources: {}\n"),
+        parameters: vec![],
+        compliance: crate::ops::ComplianceVerdict::with_failures(Vec::new()),
+    })
+}
+
 fn ready(stack_name: &str, replacement: Option<&str>) -> EngineEvent {
     EngineEvent::MutationDone {
         job: 7,
-        operation: "create-change-set",
+        op: Box::new(create_op(stack_name)),
         result: Ok(crate::engine::MutationOutput::Cfn(
             crate::cfn::port::CfnOutcome::ChangeSet(crate::cfn::model::ChangeSetOutcome::Ready(
                 preview(stack_name, replacement),
@@ -603,7 +621,7 @@ fn run_input(h: &mut Harness, input: Input) -> (Vec<Cmd>, Option<MutatingOp>, Op
         }
         Input::StacksArrive => {
             h.read_done(
-                ViewKey::StackList,
+                ViewKey::Cfn(CfnView::StackList),
                 Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
             );
             (Vec::new(), None, None)
@@ -741,7 +759,7 @@ fn snapshot_stack_detail_resources() {
         retained: vec![],
     };
     h.read_done(
-        ViewKey::StackDetail,
+        ViewKey::Cfn(CfnView::StackDetail),
         Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
     );
     insta::assert_snapshot!("detail_overview", h.screen(100, 30));
@@ -963,7 +981,7 @@ fn detail_scrolling_stops_at_the_last_row() {
         retained: vec![],
     };
     h.read_done(
-        ViewKey::StackDetail,
+        ViewKey::Cfn(CfnView::StackDetail),
         Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
     );
     h.key(KeyCode::Char(']'));
@@ -1198,7 +1216,7 @@ fn no_changes_says_nothing_to_do() {
     let mut h = Harness::new(false).with_identity();
     h.send(Msg::Engine(EngineEvent::MutationDone {
         job: 9,
-        operation: "create-change-set",
+        op: Box::new(create_op("api")),
         result: Ok(crate::engine::MutationOutput::Cfn(
             crate::cfn::port::CfnOutcome::ChangeSet(
                 crate::cfn::model::ChangeSetOutcome::NoChanges {
@@ -1278,7 +1296,7 @@ fn update_keeps_unchanged_values_and_the_current_template() {
         "waits for the template"
     );
     h.read_done(
-        ViewKey::StackTemplate,
+        ViewKey::Cfn(CfnView::StackTemplate),
         Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id: stack("api", "CREATE_COMPLETE").id,
             stack_name: "api".into(),
@@ -1467,7 +1485,7 @@ fn follow_and_drift_are_reads_and_drift_is_kept_per_stack() {
     let cmds = h.key(KeyCode::Char('D'));
     assert!(matches!(cmds.as_slice(), [Cmd::Read(op)] if op.name() == "detect-drift"));
     h.read_done(
-        ViewKey::Drift,
+        ViewKey::Cfn(CfnView::Drift),
         Ok(ReadOutput::Cfn(CfnOutput::Drift(Box::new(drift_of_api())))),
     );
     assert!(h.state.inventory.drift.contains_key(&stack("api", "x").id));
@@ -1532,18 +1550,22 @@ fn periodic_refresh_is_quiet_and_follows_in_progress_stacks() {
     });
     assert!(matches!(cmds.as_slice(), [Cmd::Refresh(op)] if op.name() == "list-stacks"));
     // the background answer has the same stacks: nothing to draw
-    h.state.latest_reads.insert(ViewKey::StackList, -1);
+    h.state
+        .latest_reads
+        .insert(ViewKey::Cfn(CfnView::StackList), -1);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: -1,
-        key: ViewKey::StackList.supersede_key(),
+        key: ViewKey::Cfn(CfnView::StackList).supersede_key(),
         result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
     }));
     assert!(h.state.quiet);
     // once nothing is in progress, the next refresh is a minute away
-    h.state.latest_reads.insert(ViewKey::StackList, -2);
+    h.state
+        .latest_reads
+        .insert(ViewKey::Cfn(CfnView::StackList), -2);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: -2,
-        key: ViewKey::StackList.supersede_key(),
+        key: ViewKey::Cfn(CfnView::StackList).supersede_key(),
         result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
             "api",
             "CREATE_COMPLETE",
@@ -1689,7 +1711,7 @@ fn snapshot_drift_and_events_tabs() {
     ];
     h.deliver_detail(detail);
     h.read_done(
-        ViewKey::Drift,
+        ViewKey::Cfn(CfnView::Drift),
         Ok(ReadOutput::Cfn(CfnOutput::Drift(Box::new(drift_of_api())))),
     );
     h.key(KeyCode::Char('z'));
@@ -1715,12 +1737,12 @@ fn failed_refreshes_back_off_and_a_success_resets_the_pace() {
         })
     };
     let now = h.state.now_ms;
-    h.read_done(ViewKey::StackList, throttled());
+    h.read_done(ViewKey::Cfn(CfnView::StackList), throttled());
     assert_eq!(h.state.inventory.next_refresh_ms, now + 120_000);
-    h.read_done(ViewKey::StackList, throttled());
+    h.read_done(ViewKey::Cfn(CfnView::StackList), throttled());
     assert_eq!(h.state.inventory.next_refresh_ms, now + 240_000);
     for _ in 0..5 {
-        h.read_done(ViewKey::StackList, throttled());
+        h.read_done(ViewKey::Cfn(CfnView::StackList), throttled());
     }
     assert_eq!(
         h.state.inventory.next_refresh_ms,
@@ -1728,7 +1750,7 @@ fn failed_refreshes_back_off_and_a_success_resets_the_pace() {
         "capped at five minutes"
     );
     h.read_done(
-        ViewKey::StackList,
+        ViewKey::Cfn(CfnView::StackList),
         Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
             "api",
             "CREATE_COMPLETE",
@@ -1756,7 +1778,7 @@ fn a_stack_that_is_gone_closes_its_detail() {
         .filter(|s| Some(&s.name) != name.as_ref())
         .collect();
     h.read_done(
-        ViewKey::StackList,
+        ViewKey::Cfn(CfnView::StackList),
         Ok(ReadOutput::Cfn(CfnOutput::Stacks(rest))),
     );
     assert!(h.state.inventory.detail.is_none());
@@ -1969,7 +1991,7 @@ fn an_update_judges_the_template_get_template_returned() {
     h.key(KeyCode::Char('u')); // on api
     h.deliver_detail(plain_detail(stack("api", "CREATE_COMPLETE")));
     h.read_done(
-        ViewKey::StackTemplate,
+        ViewKey::Cfn(CfnView::StackTemplate),
         Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id: stack("api", "CREATE_COMPLETE").id,
             stack_name: "api".into(),
@@ -2008,7 +2030,7 @@ fn check_api(h: &mut Harness) {
     assert!(executed(&cmds).is_empty());
     assert_eq!(h.state.focus, Pane::Compliance);
     h.read_done(
-        ViewKey::StackTemplate,
+        ViewKey::Cfn(CfnView::StackTemplate),
         Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id: stack("api", "CREATE_COMPLETE").id,
             stack_name: "api".into(),

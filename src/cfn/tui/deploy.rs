@@ -13,12 +13,14 @@ use crate::cfn::template::Template;
 use crate::cfn::tui::form::{
     DeployForm, DeployTarget, FieldKind, FormTemplate, validate_stack_name,
 };
+use crate::cfn::tui::{StackDetailView, describe};
 use crate::ops::{
     ComplianceVerdict, CreateChangeSet, ExecuteChangeSet, MutatingOp, ReadOp, Refusal, StackTarget,
     TemplateSource,
 };
-use crate::tui::keymap::{self, Action, Context, Pane};
-use crate::tui::state::{Cmd, Mode, StackDetailView, State, ToastLevel, describe};
+use crate::registry::{self, Action, Context, Pane};
+use crate::tui::shell::ShellAction;
+use crate::tui::state::{Cmd, Mode, State, ToastLevel};
 use crossterm::event::KeyEvent;
 use std::collections::VecDeque;
 use std::path::Path;
@@ -79,12 +81,12 @@ pub fn open_picker(state: &mut State) -> Vec<Cmd> {
 
 pub fn on_picker_key(state: &mut State, mut picker: TemplatePicker, key: KeyEvent) -> Vec<Cmd> {
     let last = picker.entries.len().saturating_sub(1);
-    match keymap::lookup(&[Context::List], &key) {
-        Some(Action::Up) => picker.selected = picker.selected.saturating_sub(1),
-        Some(Action::Down) => picker.selected = (picker.selected + 1).min(last),
-        Some(Action::Top | Action::PageUp) => picker.selected = 0,
-        Some(Action::Bottom | Action::PageDown) => picker.selected = last,
-        Some(Action::Open) => {
+    match registry::lookup(&[Context::List], &key) {
+        Some(Action::Shell(ShellAction::Up)) => picker.selected = picker.selected.saturating_sub(1),
+        Some(Action::Shell(ShellAction::Down)) => picker.selected = (picker.selected + 1).min(last),
+        Some(Action::Shell(ShellAction::Top | ShellAction::PageUp)) => picker.selected = 0,
+        Some(Action::Shell(ShellAction::Bottom | ShellAction::PageDown)) => picker.selected = last,
+        Some(Action::Shell(ShellAction::Open)) => {
             let Some((name, _)) = picker.entries.get(picker.selected) else {
                 return Vec::new();
             };
@@ -94,7 +96,7 @@ pub fn on_picker_key(state: &mut State, mut picker: TemplatePicker, key: KeyEven
             }
             return Vec::new();
         }
-        Some(Action::Back) => return Vec::new(),
+        Some(Action::Shell(ShellAction::Back)) => return Vec::new(),
         _ => {}
     }
     state.mode = Mode::Picker(picker);
@@ -211,7 +213,7 @@ fn start_update(
     state.focus = Pane::Inventory;
     if template.is_none() {
         cmds.push(Cmd::Read(ReadOp::Cfn(CfnRead::GetTemplate {
-            scope: state.scope(),
+            scope: crate::cfn::tui::scope(state),
             stack_id: stack.id.clone(),
             stack_name: stack.name.clone(),
         })));
@@ -295,19 +297,21 @@ pub fn on_form_key(state: &mut State, mut form: Box<DeployForm>, key: KeyEvent) 
         contexts.push(Context::FormSelect);
     }
     contexts.push(Context::Form);
-    match keymap::lookup(&contexts, &key) {
-        Some(Action::FormNext) => form.next(),
-        Some(Action::FormPrev) => form.prev(),
-        Some(Action::ChoiceNext) => {
+    match registry::lookup(&contexts, &key) {
+        Some(Action::Shell(ShellAction::FormNext)) => form.next(),
+        Some(Action::Shell(ShellAction::FormPrev)) => form.prev(),
+        Some(Action::Shell(ShellAction::ChoiceNext)) => {
             form.cycle(true);
         }
-        Some(Action::ChoicePrev) => {
+        Some(Action::Shell(ShellAction::ChoicePrev)) => {
             form.cycle(false);
         }
-        Some(Action::FormEnter) if form.is_last() => return submit(state, form),
-        Some(Action::FormEnter) => form.next(),
-        Some(Action::FormSubmit) => return submit(state, form),
-        Some(Action::FormClose) => {
+        Some(Action::Shell(ShellAction::FormEnter)) if form.is_last() => {
+            return submit(state, form);
+        }
+        Some(Action::Shell(ShellAction::FormEnter)) => form.next(),
+        Some(Action::Shell(ShellAction::FormSubmit)) => return submit(state, form),
+        Some(Action::Shell(ShellAction::FormClose)) => {
             state.toast(ToastLevel::Info, "deploy form closed; nothing was sent");
             return Vec::new();
         }

@@ -2,7 +2,8 @@
 
 use crate::cfn::tui::deploy::TemplatePicker;
 use crate::cfn::tui::form::{DeployForm, DeployTarget, FieldKind, FormField};
-use crate::tui::keymap::{self, Action, Context};
+use crate::registry::{self, Action, Context};
+use crate::tui::shell::ShellAction;
 use crate::tui::state::State;
 use crate::tui::view::{centered, env_badge, fit, hard_wrap, wrap_words};
 use ratatui::Frame;
@@ -201,13 +202,15 @@ pub fn form(frame: &mut Frame, state: &State, form: &DeployForm, area: Rect) {
         }
     }
 
-    let key = |ctx: Context, action: Action| keymap::hint(ctx, action).unwrap_or_default();
+    let key = |ctx: Context, action: ShellAction| {
+        registry::key_label(ctx, Action::Shell(action)).unwrap_or_default()
+    };
     let mut footer = format!(
         "{}/↓ next · {}/↑ back · ← → choose · Enter next, sends on the last · {} send · {} leave (nothing sent)",
-        key(Context::Form, Action::FormNext),
-        key(Context::Form, Action::FormPrev),
-        key(Context::Form, Action::FormSubmit),
-        key(Context::Form, Action::FormClose),
+        key(Context::Form, ShellAction::FormNext),
+        key(Context::Form, ShellAction::FormPrev),
+        key(Context::Form, ShellAction::FormSubmit),
+        key(Context::Form, ShellAction::FormClose),
     );
     if more_above || more_below {
         footer = format!(

@@ -2,8 +2,9 @@
 
 use super::stack_tabs_view as stack_tabs;
 use crate::cfn::model::classify_stack_status;
-use crate::tui::keymap::Pane;
-use crate::tui::state::{DetailTab, StackDetailView, StackSort, State};
+use crate::cfn::tui::{DetailTab, StackDetailView, StackSort};
+use crate::registry::Pane;
+use crate::tui::state::State;
 use crate::tui::view::{fit, pane_block, window_start};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -3,7 +3,7 @@
 
 use crate::ops::ExecuteChangeSet;
 use crate::tui::state::{ConfirmDialog, DialogFocus, State};
-use crate::tui::view::dialogs::footer;
+use crate::tui::view::dialogs::{DialogWords, footer};
 use crate::tui::view::{centered, env_badge, fit, hard_wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -14,6 +14,7 @@ pub fn render(
     frame: &mut Frame,
     state: &State,
     dialog: &ConfirmDialog,
+    words: &DialogWords,
     execute: &ExecuteChangeSet,
     area: Rect,
 ) {
@@ -74,7 +75,7 @@ pub fn render(
         ]),
     ];
     top = hard_wrap(top, width);
-    let (bottom, input_line) = footer(state, dialog);
+    let (bottom, input_line) = footer(state, dialog, words);
     let input_row = input_line.map(|index| hard_wrap(bottom[..index].to_vec(), width).len());
     let bottom = hard_wrap(bottom, width);
     let [top_area, table_area, bottom_area] = Layout::vertical([

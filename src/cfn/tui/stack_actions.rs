@@ -3,9 +3,10 @@
 
 use crate::cfn::model::{StackDrift, StackSummary};
 use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::tui::{StackDetailView, StackSort, describe};
 use crate::ops::{DeleteStack, MutatingOp, ReadOp, SetTerminationProtection, StackTarget};
-use crate::tui::keymap::Pane;
-use crate::tui::state::{Cmd, Mode, StackDetailView, StackSort, State, ToastLevel, describe};
+use crate::registry::Pane;
+use crate::tui::state::{Cmd, Mode, State, ToastLevel};
 
 /// The stack the keys act on: the open detail's, else the list selection.
 pub fn current_stack(state: &State) -> Option<StackSummary> {
@@ -39,6 +40,27 @@ fn target_of(state: &mut State, stack: &StackSummary) -> Option<StackTarget> {
     })
 }
 
+/// `:describe STACK`: open the named stack's detail.
+pub fn open_by_name(state: &mut State, name: &str) -> Vec<Cmd> {
+    let Some(stack) = state
+        .inventory
+        .stacks
+        .iter()
+        .find(|s| s.name == name && s.status != "DELETE_COMPLETE")
+        .cloned()
+    else {
+        state.toast(
+            ToastLevel::Error,
+            format!("no stack named {name} in the list (r refreshes it)"),
+        );
+        return Vec::new();
+    };
+    state.focus = crate::registry::Pane::Inventory;
+    let op = describe(state, &stack);
+    state.inventory.detail = Some(StackDetailView::new(stack));
+    vec![Cmd::Read(op)]
+}
+
 /// `f`: follow the stack's events as a job; Jobs takes focus so its live log shows.
 pub fn follow(state: &mut State) -> Vec<Cmd> {
     let Some(stack) = current_stack(state) else {
@@ -51,7 +73,7 @@ pub fn follow(state: &mut State) -> Vec<Cmd> {
     state.jobs.filter.clear();
     state.jobs.selected = 0;
     vec![Cmd::Read(ReadOp::Cfn(CfnRead::FollowStack {
-        scope: state.scope(),
+        scope: crate::cfn::tui::scope(state),
         stack_id: stack.id,
         stack_name: stack.name,
     }))]
@@ -71,7 +93,7 @@ pub fn detect_drift(state: &mut State) -> Vec<Cmd> {
         ),
     );
     vec![Cmd::Read(ReadOp::Cfn(CfnRead::DetectDrift {
-        scope: state.scope(),
+        scope: crate::cfn::tui::scope(state),
         stack_id: stack.id,
         stack_name: stack.name,
     }))]

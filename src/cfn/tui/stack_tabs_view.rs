@@ -1,7 +1,8 @@
 //! The stack detail's Events and Drift tabs.
 
 use crate::cfn::model::{StackDetail, classify_stack_status};
-use crate::tui::state::{StackDetailView, State};
+use crate::cfn::tui::StackDetailView;
+use crate::tui::state::State;
 use crate::tui::view::{fit, hard_wrap};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};

@@ -17,7 +17,8 @@ use crate::compliance::export::Format;
 use crate::compliance::report::{ControlState, Report};
 use crate::model::Environment;
 use crate::ops::ReadOp;
-use crate::tui::keymap::{self, Action, Context, Pane};
+use crate::registry::{self, Action, Context, Pane};
+use crate::tui::shell::ShellAction;
 use crate::tui::state::{Cmd, Mode, State, ToastLevel};
 use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -274,7 +275,7 @@ pub fn check_stack(state: &mut State, stack: StackSummary) -> Vec<Cmd> {
         format!("fetching the template of {} to judge it…", stack.name),
     );
     vec![Cmd::Read(ReadOp::Cfn(CfnRead::GetTemplate {
-        scope: state.scope(),
+        scope: crate::cfn::tui::scope(state),
         stack_id: stack.id,
         stack_name: stack.name,
     }))]
@@ -381,7 +382,7 @@ pub fn library_judged(state: &mut State, judged: JudgedReport) {
 }
 
 /// j/k, Enter/l (expand, or step into), h (collapse, or step out), g/G.
-pub fn on_tree_action(state: &mut State, action: Action) -> Vec<Cmd> {
+pub fn on_tree_action(state: &mut State, action: ShellAction) -> Vec<Cmd> {
     let rows = state.compliance.rows();
     let last = rows.len().saturating_sub(1);
     let selected = state.compliance.selected.min(last);
@@ -394,13 +395,13 @@ pub fn on_tree_action(state: &mut State, action: Action) -> Vec<Cmd> {
     };
     let c = &mut state.compliance;
     match action {
-        Action::Up => c.selected = selected.saturating_sub(1),
-        Action::Down => c.selected = (selected + 1).min(last),
-        Action::PageUp => c.selected = selected.saturating_sub(10),
-        Action::PageDown => c.selected = (selected + 10).min(last),
-        Action::Top => c.selected = 0,
-        Action::Bottom => c.selected = last,
-        Action::Open => match key {
+        ShellAction::Up => c.selected = selected.saturating_sub(1),
+        ShellAction::Down => c.selected = (selected + 1).min(last),
+        ShellAction::PageUp => c.selected = selected.saturating_sub(10),
+        ShellAction::PageDown => c.selected = (selected + 10).min(last),
+        ShellAction::Top => c.selected = 0,
+        ShellAction::Bottom => c.selected = last,
+        ShellAction::Open => match key {
             Some(key) if !c.expanded.contains(&key) => {
                 c.expanded.insert(key);
             }
@@ -408,7 +409,7 @@ pub fn on_tree_action(state: &mut State, action: Action) -> Vec<Cmd> {
             Some(_) => c.selected = (selected + 1).min(last),
             None => return show_in_inventory(state),
         },
-        Action::Back => match key {
+        ShellAction::Back => match key {
             Some(key) if c.expanded.contains(&key) => {
                 c.expanded.remove(&key);
             }
@@ -475,11 +476,13 @@ pub fn on_export_key(state: &mut State, selected: usize, key: KeyEvent) -> Vec<C
     {
         return export(state, *format);
     }
-    let selected = match keymap::lookup(&[Context::List], &key) {
-        Some(Action::Up) => selected.saturating_sub(1),
-        Some(Action::Down) => (selected + 1).min(last),
-        Some(Action::Open) => return export(state, Format::ALL[selected.min(last)]),
-        Some(Action::Back) => return Vec::new(),
+    let selected = match registry::lookup(&[Context::List], &key) {
+        Some(Action::Shell(ShellAction::Up)) => selected.saturating_sub(1),
+        Some(Action::Shell(ShellAction::Down)) => (selected + 1).min(last),
+        Some(Action::Shell(ShellAction::Open)) => {
+            return export(state, Format::ALL[selected.min(last)]);
+        }
+        Some(Action::Shell(ShellAction::Back)) => return Vec::new(),
         _ => selected,
     };
     state.mode = Mode::Export { selected };

@@ -5,7 +5,7 @@
 use crate::compliance::export::Format;
 use crate::compliance::report::{ControlState, Report};
 use crate::compliance::tui::{JudgedReport, Row, excerpt};
-use crate::tui::keymap::Pane;
+use crate::registry::Pane;
 use crate::tui::state::State;
 use crate::tui::styles::Styles;
 use crate::tui::view::{centered, fit, pane_block, window_start, wrap_words};

@@ -1,7 +1,7 @@
 //! Chat: the conversation so far and the text input.
 
 use super::pane_block;
-use crate::tui::keymap::Pane;
+use crate::registry::Pane;
 use crate::tui::state::{ChatRole, State};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

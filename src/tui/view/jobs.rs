@@ -3,7 +3,7 @@
 use super::{duration_text, fit, pane_block, window_start};
 use crate::engine::joblog::{LogLevel, LogLine};
 use crate::model::{JobRecord, JobState};
-use crate::tui::keymap::Pane;
+use crate::registry::Pane;
 use crate::tui::state::State;
 use crate::tui::styles::Styles;
 use ratatui::Frame;

@@ -6,10 +6,10 @@ pub(crate) mod dialogs;
 mod jobs;
 mod status;
 
-use crate::cfn::tui::{form_view as form, inventory_view as inventory, preview_view as preview};
+use crate::cfn::tui::{form_view as form, inventory_view as inventory};
 use crate::compliance::tui::view as compliance;
 
-use crate::tui::keymap::Pane;
+use crate::registry::Pane;
 use crate::tui::state::State;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -1,0 +1,133 @@
+//! CloudFormation's entries in the action registry, and what each does in the console.
+
+use crate::actions;
+use crate::cfn::tui::{self, deploy, stack_actions};
+use crate::registry::{ActionSpec, Context, KeyCode, Kind, bind, code, ctrl, hint, k};
+use crate::tui::state::{Cmd, State, ToastLevel};
+
+/// The argument schema of an action on one stack.
+const STACK_ARG: &str = r#"{"type":"object","properties":{"stack":{"type":"string","description":"the stack's name or ARN"}},"required":["stack"],"additionalProperties":false}"#;
+
+actions! {
+    /// CloudFormation: stacks, their detail, deploys, drift, protection and deletes.
+    pub enum CfnAction {
+        ListStacks => ActionSpec::new("list-stacks", "List the CloudFormation stacks in the region", Kind::Read)
+            .command("stacks", &["stack"], "")
+            .help("focus Inventory on the stack list")
+            .schema(crate::registry::NO_ARGS),
+        DescribeStack => ActionSpec::new("describe-stack", "Show a stack: status, parameters, outputs, resources, events", Kind::Read)
+            .binds(&[hint(Context::Inventory, &[code(KeyCode::Enter)], "detail")])
+            .command("describe", &[], "STACK")
+            .help("open the stack's detail")
+            .schema(STACK_ARG),
+        NextSection => ActionSpec::new("next-section", "Next section of the stack's detail", Kind::Ui)
+            .binds(&[hint(Context::StackDetail, &[k(']'), code(KeyCode::Right)], "section")])
+            .help("next section"),
+        PrevSection => ActionSpec::new("previous-section", "Previous section of the stack's detail", Kind::Ui)
+            .binds(&[bind(Context::StackDetail, &[k('['), code(KeyCode::Left)])])
+            .help("previous section"),
+        CloseDetail => ActionSpec::new("close-detail", "Back to the stack list", Kind::Ui)
+            .binds(&[hint(Context::StackDetail, &[code(KeyCode::Esc)], "back")])
+            .help("back to the stack list"),
+        DeployTemplate => ActionSpec::new("deploy-template", "Deploy a template by change set (form, review, confirm)", Kind::Mutating)
+            .binds(&[hint(Context::Inventory, &[k('n')], "deploy")])
+            .command("deploy", &[], "TEMPLATE [STACK]")
+            .help("deploy a library template or file (form, then change set)")
+            .tier("y/Enter to compute the change set, typed name in PRD or with compliance failures; executing: typed name for removals, replacements and PRD")
+            .schema(r#"{"type":"object","properties":{"template":{"type":"string","description":"a library template name or a template file"},"stack":{"type":"string"},"parameters":{"type":"object","additionalProperties":{"type":"string"}}},"required":["template","stack"],"additionalProperties":false}"#),
+        UpdateStack => ActionSpec::new("update-stack", "Update a stack: its template, new parameter values", Kind::Mutating)
+            .binds(&[
+                hint(Context::Inventory, &[k('u')], "update"),
+                hint(Context::StackDetail, &[k('u')], "update"),
+            ])
+            .help("update the stack (its template, new parameter values)")
+            .tier("as deploy-template")
+            .schema(STACK_ARG),
+        DeleteStack => ActionSpec::new("delete-stack", "Delete a stack and the resources it manages", Kind::Mutating)
+            .binds(&[
+                hint(Context::Inventory, &[k('d'), ctrl('k')], "delete"),
+                hint(Context::StackDetail, &[k('d'), ctrl('k')], "delete"),
+            ])
+            .help("delete the stack (lists what it keeps; type its name)")
+            .tier("typed name, always")
+            .schema(STACK_ARG),
+        SetProtection => ActionSpec::new("set-termination-protection", "Turn a stack's termination protection on or off", Kind::Mutating)
+            .binds(&[hint(Context::StackDetail, &[k('p')], "protect")])
+            .help("turn termination protection on/off")
+            .tier("turning it off: typed name, always; on: typed name in PRD")
+            .schema(STACK_ARG),
+        DetectDrift => ActionSpec::new("detect-drift", "Detect drift of a stack", Kind::Read)
+            .binds(&[
+                hint(Context::Inventory, &[k('D')], "drift"),
+                hint(Context::StackDetail, &[k('D')], "drift"),
+            ])
+            .help("detect drift (a job; the result shows in the Drift tab)")
+            .schema(STACK_ARG),
+        FollowStack => ActionSpec::new("follow-stack", "Follow a stack's events live", Kind::Read)
+            .binds(&[
+                hint(Context::Inventory, &[k('f')], "follow"),
+                hint(Context::StackDetail, &[k('f')], "follow"),
+            ])
+            .help("follow the stack's events live (in Jobs)")
+            .schema(STACK_ARG),
+        SortByName => ActionSpec::new("sort-by-name", "Sort stacks by name", Kind::Ui)
+            .binds(&[bind(Context::Inventory, &[k('N')])])
+            .help("sort by name (again: reverse)"),
+        SortByStatus => ActionSpec::new("sort-by-status", "Sort stacks by status", Kind::Ui)
+            .binds(&[bind(Context::Inventory, &[k('S')])])
+            .help("sort by status (again: reverse)"),
+        SortByUpdated => ActionSpec::new("sort-by-update", "Sort stacks by last update", Kind::Ui)
+            .binds(&[bind(Context::Inventory, &[k('A')])])
+            .help("sort by last update, newest first (again: reverse)"),
+    }
+}
+
+/// What a CloudFormation action does in the console.
+pub fn apply(state: &mut State, action: CfnAction, args: &[&str]) -> Vec<Cmd> {
+    match action {
+        CfnAction::ListStacks => {
+            state.focus = crate::registry::Pane::Inventory;
+            state.inventory.detail = None;
+            if !state.inventory.loaded && !state.inventory.loading {
+                return tui::refresh_stacks(state);
+            }
+        }
+        CfnAction::DescribeStack => {
+            if let Some(name) = args.first() {
+                return stack_actions::open_by_name(state, name);
+            }
+            return tui::open(state);
+        }
+        CfnAction::NextSection => tui::cycle_tab(state, true),
+        CfnAction::PrevSection => tui::cycle_tab(state, false),
+        CfnAction::CloseDetail => {
+            tui::back(state);
+        }
+        CfnAction::DeployTemplate => match args {
+            [] if state.focus == crate::registry::Pane::Chat => state.toast(
+                ToastLevel::Info,
+                format!(
+                    "usage: deploy TEMPLATE [STACK] — library: {}",
+                    crate::cfn::library::LIBRARY
+                        .iter()
+                        .map(|t| t.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            [] => return deploy::open_picker(state),
+            [template, rest @ ..] => {
+                return deploy::deploy_command(state, template, rest.first().copied());
+            }
+        },
+        CfnAction::UpdateStack => return deploy::request_update(state),
+        CfnAction::DeleteStack => return stack_actions::request_delete(state),
+        CfnAction::SetProtection => stack_actions::toggle_protection(state),
+        CfnAction::DetectDrift => return stack_actions::detect_drift(state),
+        CfnAction::FollowStack => return stack_actions::follow(state),
+        CfnAction::SortByName => stack_actions::sort(state, tui::StackSort::Name),
+        CfnAction::SortByStatus => stack_actions::sort(state, tui::StackSort::Status),
+        CfnAction::SortByUpdated => stack_actions::sort(state, tui::StackSort::Updated),
+    }
+    Vec::new()
+}

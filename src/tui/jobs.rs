@@ -1,0 +1,273 @@
+//! The Jobs pane: every task the engine ran or runs, its state and its live log (follow,
+//! scroll, search, cancel). Jobs belong to the engine, so the pane belongs to the shell.
+
+use crate::actions;
+use crate::engine::task::JobHandle;
+use crate::model::{JobId, JobRecord};
+use crate::registry::{ActionSpec, Context, KeyCode, Kind, bind, code, hint, k};
+use crate::tui::shell::ShellAction;
+use crate::tui::state::{Cmd, State, ToastLevel};
+use std::collections::HashMap;
+
+actions! {
+    /// The Jobs pane's actions.
+    pub enum JobsAction {
+        ListJobs => ActionSpec::new("list-jobs", "List the jobs opsdeck ran and runs", Kind::Read)
+            .command("jobs", &[], "")
+            .help("focus Jobs: every job with its state and log")
+            .schema(crate::registry::NO_ARGS),
+        OpenLog => ActionSpec::new("open-log", "Open the selected job's log", Kind::Ui)
+            .binds(&[hint(Context::Jobs, &[code(KeyCode::Enter)], "log")])
+            .help("open the job's log"),
+        CancelJob => ActionSpec::new("cancel-job", "Cancel a running job", Kind::Ui)
+            .binds(&[
+                hint(Context::Jobs, &[k('c')], "cancel"),
+                bind(Context::JobLog, &[k('c')]),
+            ])
+            .help("cancel the job (a change AWS already accepted is only no longer followed)")
+            .schema(r#"{"type":"object","properties":{"job":{"type":"integer","description":"the job id"}},"required":["job"],"additionalProperties":false}"#),
+        ToggleFollow => ActionSpec::new("follow-log", "Follow the log on/off", Kind::Ui)
+            .binds(&[hint(Context::JobLog, &[k('f'), k('F')], "follow")])
+            .help("follow the log on/off"),
+        SearchNext => ActionSpec::new("next-match", "Next search match", Kind::Ui)
+            .binds(&[hint(Context::JobLog, &[k('n')], "next")])
+            .help("next match"),
+        CloseLog => ActionSpec::new("close-log", "Back to the job list", Kind::Ui)
+            .binds(&[hint(Context::JobLog, &[code(KeyCode::Esc), k('h')], "back")])
+            .help("back to the job list"),
+        SearchPrev => ActionSpec::new("previous-match", "Previous search match", Kind::Ui)
+            .binds(&[bind(Context::JobLog, &[k('N')])])
+            .help("previous match"),
+    }
+}
+
+/// What a Jobs action does.
+pub fn apply(state: &mut State, action: JobsAction, _args: &[&str]) -> Vec<Cmd> {
+    match action {
+        JobsAction::ListJobs => state.focus = crate::registry::Pane::Jobs,
+        JobsAction::OpenLog => return open_log(state),
+        JobsAction::CloseLog => state.jobs.log_open = false,
+        JobsAction::CancelJob => {
+            if let Some(record) = state.jobs.selected_record() {
+                if record.state.is_finished() {
+                    state.toast(
+                        ToastLevel::Info,
+                        format!("job {} already {}", record.id, record.state.as_str()),
+                    );
+                } else {
+                    return vec![Cmd::CancelJob(record.id)];
+                }
+            }
+        }
+        JobsAction::ToggleFollow => {
+            let log = &mut state.jobs.log;
+            log.follow = !log.follow;
+        }
+        JobsAction::SearchNext => jump_to_match(state, 1),
+        JobsAction::SearchPrev => jump_to_match(state, -1),
+    }
+    Vec::new()
+}
+
+/// `Enter` on a job: its log, read back from its spill file when it ran in an earlier session.
+fn open_log(state: &mut State) -> Vec<Cmd> {
+    if state.jobs.log_open {
+        return Vec::new();
+    }
+    let Some(record) = state.jobs.selected_record() else {
+        return Vec::new();
+    };
+    let past_log = match (
+        &record.log_path,
+        state.jobs.handles.contains_key(&record.id),
+    ) {
+        (Some(path), false) => vec![Cmd::OpenPastLog {
+            job: record.id,
+            path: path.clone(),
+        }],
+        _ => Vec::new(),
+    };
+    state.jobs.log_open = true;
+    state.jobs.log = LogView::default();
+    past_log
+}
+
+pub struct LogView {
+    pub follow: bool,
+    /// First line shown when not following (seq).
+    pub top: u64,
+    pub search: Option<String>,
+    pub matches: Vec<u64>,
+    pub match_idx: usize,
+}
+
+impl Default for LogView {
+    fn default() -> Self {
+        LogView {
+            follow: true,
+            top: 0,
+            search: None,
+            matches: Vec::new(),
+            match_idx: 0,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct JobsState {
+    /// Newest first.
+    pub records: Vec<JobRecord>,
+    pub handles: HashMap<JobId, JobHandle>,
+    pub filter: String,
+    pub visible: Vec<usize>,
+    pub selected: usize,
+    pub log_open: bool,
+    pub log: LogView,
+    /// The selection moves to each new job (until the person picks one, or a change starts).
+    pub follow_newest: bool,
+    /// Log lines that fit in the log area at the last render; the view records it.
+    pub log_height: std::cell::Cell<usize>,
+}
+
+impl JobsState {
+    pub(crate) fn refilter(&mut self) {
+        let needle = self.filter.to_lowercase();
+        self.visible = (0..self.records.len())
+            .filter(|&i| {
+                let r = &self.records[i];
+                needle.is_empty()
+                    || r.title.to_lowercase().contains(&needle)
+                    || r.operation.contains(&needle)
+                    || r.state.as_str().contains(&needle)
+            })
+            .collect();
+        self.selected = self.selected.min(self.visible.len().saturating_sub(1));
+    }
+
+    pub fn selected_record(&self) -> Option<&JobRecord> {
+        self.visible
+            .get(self.selected)
+            .and_then(|&i| self.records.get(i))
+    }
+
+    pub fn running(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| !r.state.is_finished())
+            .count()
+    }
+
+    pub(crate) fn upsert(&mut self, record: JobRecord) {
+        // Following, the selection stays on the newest job; otherwise it stays on its job.
+        let selected_id = if self.follow_newest {
+            None
+        } else {
+            self.selected_record().map(|r| r.id)
+        };
+        match self.records.iter_mut().find(|r| r.id == record.id) {
+            Some(existing) => *existing = record,
+            None => {
+                let at = self
+                    .records
+                    .iter()
+                    .position(|r| r.id < record.id)
+                    .unwrap_or(self.records.len());
+                self.records.insert(at, record);
+            }
+        }
+        self.refilter();
+        // keep the same job selected while new ones arrive on top
+        if let Some(id) = selected_id
+            && let Some(pos) = self.visible.iter().position(|&i| self.records[i].id == id)
+        {
+            self.selected = pos;
+        }
+    }
+}
+
+/// Start a search of the selected job's log; the app loop runs it off the UI thread and
+/// answers with `Msg::SearchDone`.
+pub(crate) fn search_log(state: &mut State, needle: &str) -> Vec<Cmd> {
+    let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
+        return Vec::new();
+    };
+    let log = &mut state.jobs.log;
+    log.search = (!needle.is_empty()).then(|| needle.to_string());
+    log.matches.clear();
+    log.match_idx = 0;
+    match (&log.search, state.jobs.handles.get(&id)) {
+        (Some(needle), Some(handle)) => vec![Cmd::SearchLog {
+            handle: handle.clone(),
+            needle: needle.clone(),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+pub(crate) fn search_done(
+    state: &mut State,
+    job: JobId,
+    needle: String,
+    found: Result<Vec<u64>, String>,
+) {
+    let current = state.jobs.selected_record().map(|r| r.id);
+    // A newer search, or another job selected since: this answer is stale.
+    if current != Some(job) || state.jobs.log.search.as_deref() != Some(needle.as_str()) {
+        return;
+    }
+    match found {
+        Ok(matches) if matches.is_empty() => {
+            state.toast(ToastLevel::Warn, format!("not found: {needle}"))
+        }
+        Ok(matches) => {
+            state.jobs.log.matches = matches;
+            jump_to_match(state, 0);
+        }
+        Err(e) => state.toast(ToastLevel::Error, format!("search failed: {e}")),
+    }
+}
+
+fn jump_to_match(state: &mut State, delta: isize) {
+    let log = &mut state.jobs.log;
+    if log.matches.is_empty() {
+        return;
+    }
+    let n = log.matches.len() as isize;
+    log.match_idx = (log.match_idx as isize + delta).rem_euclid(n) as usize;
+    log.follow = false;
+    log.top = log.matches[log.match_idx].saturating_sub(state.jobs.log_height.get() as u64 / 2);
+}
+
+pub(crate) fn scroll_log(state: &mut State, action: ShellAction) {
+    let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
+        return;
+    };
+    let total = state
+        .jobs
+        .handles
+        .get(&id)
+        .map(|h| h.log.lock().unwrap_or_else(|p| p.into_inner()).total())
+        .unwrap_or(0);
+    let height = state.jobs.log_height.get().max(1) as u64;
+    let bottom_top = total.saturating_sub(height);
+    let log = &mut state.jobs.log;
+    let top = if log.follow {
+        bottom_top
+    } else {
+        log.top.min(bottom_top)
+    };
+    let page = height.max(2) - 1;
+    let new_top = match action {
+        ShellAction::Up => top.saturating_sub(1),
+        ShellAction::Down => (top + 1).min(bottom_top),
+        ShellAction::PageUp => top.saturating_sub(page),
+        ShellAction::PageDown => (top + page).min(bottom_top),
+        ShellAction::Top => 0,
+        ShellAction::Bottom => bottom_top,
+        _ => top,
+    };
+    log.top = new_top;
+    // Reaching the bottom resumes following, as in `less +F`.
+    log.follow =
+        new_top >= bottom_top && action != ShellAction::Up && action != ShellAction::PageUp;
+}
