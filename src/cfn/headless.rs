@@ -1,16 +1,15 @@
 //! `opsdeck deploy` and `opsdeck delete`.
 
-use crate::cfn::model::{ChangeSetOutcome, ChangeSetPreview, StackDetail, StackSummary};
-use crate::cfn::ops::{CfnMutation, CfnRead};
-use crate::cfn::port::{CfnOutcome, CfnOutput};
-use crate::cfn::{deploy as plan, library};
+use crate::cfn::model::{ChangeSetOutcome, ChangeSetPreview};
+use crate::cfn::ops::CfnMutation;
+use crate::cfn::port::CfnOutcome;
+use crate::cfn::{deploy as plan, library, plan as plans};
 use crate::config::Paths;
-use crate::engine::{MutationOutput, ReadOutput};
+use crate::engine::MutationOutput;
 use crate::headless::runner::{Runner, Stop};
 use crate::model::now_ms;
 use crate::ops::{
-    ComplianceVerdict, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
-    MutatingOp, ReadOp, ReadScope, StackTarget, TemplateSource,
+    ComplianceVerdict, CreateChangeSet, MutatingOp, PlanError, StackTarget, TemplateSource,
 };
 use crate::setup::Options;
 use std::io::Write;
@@ -121,19 +120,22 @@ async fn deploy_with(
 ) -> Result<(), Stop> {
     let identity = runner.identify().await?;
     let region = region(runner)?;
-    let existing = find_stack(runner, &region, &args.stack).await?;
+    let existing = plans::find_stack(&*runner, &args.stack)
+        .await
+        .map_err(failed)?;
     let existing_id =
         plan::existing_stack_for_deploy(&args.stack, existing.as_ref()).map_err(Stop::Input)?;
-    let existing_keys = match &existing_id {
-        Some(id) => Some(
-            describe(runner, &region, id, &args.stack)
-                .await?
+    let existing_keys = match (&existing_id, &existing) {
+        (Some(_), Some(stack)) => Some(
+            plans::describe_stack(&*runner, stack)
+                .await
+                .map_err(failed)?
                 .parameters
                 .into_iter()
                 .map(|p| p.key)
                 .collect::<Vec<_>>(),
         ),
-        None => None,
+        _ => None,
     };
     let environment = runner.environment_of(&identity.account);
     // As in the console: a new stack's `Environment` tag parameter starts at the environment
@@ -190,13 +192,10 @@ async fn deploy_with(
             return Err(Stop::Failed(format!("unexpected answer: {other}")));
         }
     };
-    let target = StackTarget {
-        account: identity.account.clone(),
-        region: region.clone(),
-        environment,
-        stack_name: args.stack.clone(),
-        stack_id: preview.stack_id.clone(),
-    };
+    // What runs is the change set's own stack, resolved from its ARN like the console does.
+    let execute = plans::execute_change_set(&*runner, preview.clone()).map_err(failed)?;
+    let target = execute.target.clone();
+    let discard = MutatingOp::from(plans::discard_change_set(&execute));
     if args.plan {
         write_out(
             out,
@@ -212,12 +211,6 @@ async fn deploy_with(
             }),
             &preview_text(&target, &preview),
         );
-        let discard = MutatingOp::Cfn(CfnMutation::DiscardChangeSet(DiscardChangeSet {
-            target,
-            change_set_id: preview.change_set_id.clone(),
-            change_set_name: preview.change_set_name.clone(),
-            delete_empty_stack: preview.kind == crate::cfn::model::ChangeSetKind::Create,
-        }));
         runner.change(discard, "").await?;
         return Ok(());
     }
@@ -225,17 +218,7 @@ async fn deploy_with(
         let _ = writeln!(out, "{}", preview_text(&target, &preview));
     }
     let typed = args.confirm.clone().unwrap_or_default();
-    let execute = MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(ExecuteChangeSet {
-        target: target.clone(),
-        preview: preview.clone(),
-    }));
-    let discard = MutatingOp::Cfn(CfnMutation::DiscardChangeSet(DiscardChangeSet {
-        target: target.clone(),
-        change_set_id: preview.change_set_id.clone(),
-        change_set_name: preview.change_set_name.clone(),
-        delete_empty_stack: preview.kind == crate::cfn::model::ChangeSetKind::Create,
-    }));
-    let outcome = runner.change(execute, &typed).await;
+    let outcome = runner.change(MutatingOp::from(execute), &typed).await;
     // Not executed after all (refused, or Ctrl-C before AWS had it): do not leave the change
     // set, or a new stack's empty shell, behind.
     if let Err(stop) = &outcome
@@ -294,35 +277,17 @@ async fn delete_with(
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
     runner.identify().await?;
-    let region = region(runner)?;
-    let Some(stack) = find_stack(runner, &region, &args.stack).await? else {
-        return Err(Stop::Input(format!(
-            "no stack named {} in {region}",
-            args.stack
-        )));
-    };
-    let detail = describe(runner, &region, &stack.id, &stack.name).await?;
-    if detail.termination_protection {
-        return Err(Stop::Refused(format!(
-            "stack {} has termination protection on; turn it off first (console: p on the stack)",
-            stack.name
-        )));
-    }
-    // The target is the stack's ARN: its account and region come from it, nothing else.
-    let (Some(account), Some(stack_region)) = (stack.account_from_arn(), stack.region_from_arn())
-    else {
-        return Err(Stop::Failed(format!(
-            "stack {} has no usable ARN ({:?})",
-            stack.name, stack.id
-        )));
-    };
-    let target = StackTarget {
-        account: account.to_string(),
-        region: stack_region.to_string(),
-        environment: runner.environment_of(account),
-        stack_name: stack.name.clone(),
-        stack_id: stack.id.clone(),
-    };
+    region(runner)?;
+    let stack = plans::stack_named(&*runner, &args.stack)
+        .await
+        .map_err(|e| match e {
+            PlanError::NotFound(why) => Stop::Input(why),
+            other => failed(other),
+        })?;
+    let (delete, detail) = plans::delete_stack(&*runner, &stack)
+        .await
+        .map_err(failed)?;
+    let target = delete.target.clone();
     if !args.json {
         let _ = writeln!(out, "Delete {target}\n  stack id: {}", target.stack_id);
         for r in &detail.retained {
@@ -333,11 +298,7 @@ async fn delete_with(
             );
         }
     }
-    let op = MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
-        target: target.clone(),
-        retained: detail.retained.clone(),
-    }));
-    let outcome = runner.change(op, &args.confirm).await;
+    let outcome = runner.change(MutatingOp::from(delete), &args.confirm).await;
     let summary = match &outcome {
         Ok(output) => output.summary(),
         Err(stop) => stop.to_string(),
@@ -414,43 +375,14 @@ fn region(runner: &Runner) -> Result<String, Stop> {
     })
 }
 
-async fn find_stack(
-    runner: &mut Runner,
-    region: &str,
-    name: &str,
-) -> Result<Option<StackSummary>, Stop> {
-    let scope = ReadScope {
-        region: region.to_string(),
-    };
-    match runner
-        .read(ReadOp::Cfn(CfnRead::ListStacks { scope }))
-        .await
-    {
-        Ok(ReadOutput::Cfn(CfnOutput::Stacks(stacks))) => {
-            Ok(stacks.into_iter().find(|s| s.name == name))
-        }
-        Ok(_) => Err(Stop::Failed("unexpected answer to ListStacks".into())),
-        Err(e) => Err(Stop::Failed(format!("cannot list stacks: {e}"))),
-    }
-}
-
-async fn describe(
-    runner: &mut Runner,
-    region: &str,
-    stack_id: &str,
-    stack_name: &str,
-) -> Result<StackDetail, Stop> {
-    let op = ReadOp::Cfn(CfnRead::DescribeStack {
-        scope: ReadScope {
-            region: region.to_string(),
-        },
-        stack_id: stack_id.to_string(),
-        stack_name: stack_name.to_string(),
-    });
-    match runner.read(op).await {
-        Ok(ReadOutput::Cfn(CfnOutput::StackDetail(detail))) => Ok(*detail),
-        Ok(_) => Err(Stop::Failed("unexpected answer to DescribeStacks".into())),
-        Err(e) => Err(Stop::Failed(format!("cannot describe {stack_name}: {e}"))),
+/// A plan that could not be made, as the headless commands end: refused (exit 1) when the
+/// stack's state forbids it, failed (exit 1) when a read failed, bad input (exit 2) when what
+/// was named does not exist.
+fn failed(e: PlanError) -> Stop {
+    match e {
+        PlanError::NotFound(why) => Stop::Input(why),
+        PlanError::Refused(why) => Stop::Refused(why),
+        PlanError::Failed(why) => Stop::Failed(why),
     }
 }
 

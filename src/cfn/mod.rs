@@ -9,6 +9,7 @@ pub mod headless;
 pub mod library;
 pub mod model;
 pub mod ops;
+pub mod plan;
 pub mod port;
 pub mod retained;
 pub mod template;

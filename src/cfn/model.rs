@@ -213,7 +213,9 @@ impl StackSummary {
     }
 }
 
-fn arn_field(arn: &str, index: usize) -> Option<&str> {
+/// Field `index` of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`: 3 is the region,
+/// 4 the account).
+pub(crate) fn arn_field(arn: &str, index: usize) -> Option<&str> {
     let mut parts = arn.split(':');
     if parts.next() != Some("arn") {
         return None;

@@ -317,6 +317,31 @@ pub struct StackTarget {
     pub stack_id: String,
 }
 
+impl StackTarget {
+    /// The stack an ARN names, resolved to its account and region from the ARN itself (never
+    /// from the session: what is confirmed is what the ARN says) and to the environment
+    /// `environment_of` maps that account to.
+    pub fn from_arn(
+        stack_id: &str,
+        stack_name: &str,
+        environment_of: impl FnOnce(&str) -> Environment,
+    ) -> Result<StackTarget, crate::ops::PlanError> {
+        let field = |index| crate::cfn::model::arn_field(stack_id, index);
+        let (Some(region), Some(account)) = (field(3), field(4)) else {
+            return Err(crate::ops::PlanError::Refused(format!(
+                "stack {stack_name} has no usable ARN ({stack_id}); refusing to ask"
+            )));
+        };
+        Ok(StackTarget {
+            account: account.to_string(),
+            region: region.to_string(),
+            environment: environment_of(account),
+            stack_name: stack_name.to_string(),
+            stack_id: stack_id.to_string(),
+        })
+    }
+}
+
 impl fmt::Display for StackTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -511,10 +511,10 @@ fn parse_role(name: &str) -> Option<Role> {
 fn parse_layer(text: &str, origin: &Path) -> Result<Layer, ConfigError> {
     let syntax_error = |e: toml::de::Error| {
         let mut message = e.message().to_string();
-        if message == "duplicate key" {
-            if let Some(key) = e.span().and_then(|s| text.get(s)).filter(|k| !k.is_empty()) {
-                message = format!("duplicate key `{key}`");
-            }
+        if message == "duplicate key"
+            && let Some(key) = e.span().and_then(|s| text.get(s)).filter(|k| !k.is_empty())
+        {
+            message = format!("duplicate key `{key}`");
         }
         ConfigError::Syntax {
             at: Location::new(origin, text, e.span().map(|s| s.start)),
@@ -734,23 +734,21 @@ impl Config {
     /// First rule whose account list contains `account` wins; else the first
     /// rule with a profile pattern matching `profile`; else `Unmapped`.
     pub fn environment_for(&self, account: Option<&str>, profile: Option<&str>) -> Environment {
-        if let Some(account) = account {
-            if let Some(rule) = self
+        if let Some(account) = account
+            && let Some(rule) = self
                 .environments
                 .iter()
                 .find(|r| r.accounts.iter().any(|a| a == account))
-            {
-                return rule.environment;
-            }
+        {
+            return rule.environment;
         }
-        if let Some(profile) = profile {
-            if let Some(rule) = self
+        if let Some(profile) = profile
+            && let Some(rule) = self
                 .environments
                 .iter()
                 .find(|r| r.profiles.iter().any(|p| glob_match(p, profile)))
-            {
-                return rule.environment;
-            }
+        {
+            return rule.environment;
         }
         Environment::Unmapped
     }

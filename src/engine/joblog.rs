@@ -315,13 +315,13 @@ impl JobLog {
     /// Write buffered lines to the spill file. On error the log becomes memory-only (see
     /// [`JobLog::spill_error`]) and the error is returned once.
     pub fn flush(&mut self) -> io::Result<()> {
-        if let Spill::Open(w) = &mut self.spill {
-            if let Err(e) = w.flush() {
-                let kind = e.kind();
-                let msg = e.to_string();
-                self.fail(e);
-                return Err(io::Error::new(kind, msg));
-            }
+        if let Spill::Open(w) = &mut self.spill
+            && let Err(e) = w.flush()
+        {
+            let kind = e.kind();
+            let msg = e.to_string();
+            self.fail(e);
+            return Err(io::Error::new(kind, msg));
         }
         Ok(())
     }

@@ -200,7 +200,28 @@ impl Engine {
     /// (a newer list refresh makes the older one pointless); the caller chooses the key.
     pub fn submit_read(&self, op: ReadOp, key: Option<String>) -> Option<JobId> {
         let (handle, cancel) = self.create_job(JobKind::Read, op.name(), op.title(), None)?;
-        Some(self.spawn_read(op, key, handle, cancel, true))
+        Some(self.spawn_read(op, key, handle, cancel, true, None))
+    }
+
+    /// Run a read as a job (recorded, retried, timed out like any) and hand its result to the
+    /// caller rather than to the event stream: how a plan fetches what it must know before it
+    /// can ask for a confirmation.
+    pub async fn read(&self, op: ReadOp) -> ProviderResult<ReadOutput> {
+        let Some((handle, cancel)) = self.create_job(JobKind::Read, op.name(), op.title(), None)
+        else {
+            return Err(ProviderError::new(
+                ErrorKind::Other,
+                "the job store could not record the read; check the data directory",
+            ));
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.spawn_read(op, None, handle, cancel, true, Some(reply));
+        answer.await.unwrap_or_else(|_| {
+            Err(ProviderError::new(
+                ErrorKind::Cancelled,
+                "the engine stopped before the read finished",
+            ))
+        })
     }
 
     /// A background refresh, such as the periodic stack list: runs like a read (same limits,
@@ -214,11 +235,12 @@ impl Engine {
             // Already "notified": a quiet read never announces log growth.
             notified: Arc::new(AtomicBool::new(true)),
         };
-        self.spawn_read(op, key, handle, CancellationToken::new(), false)
+        self.spawn_read(op, key, handle, CancellationToken::new(), false, None)
     }
 
-    /// Run a read as `handle`'s job: latest-wins for its key, then `ReadDone`. A `recorded`
-    /// job also logs its error and finishes its job-store record.
+    /// Run a read as `handle`'s job: latest-wins for its key, then `ReadDone` (or the answer to
+    /// `reply`, when a caller awaits it). A `recorded` job also logs its error and finishes its
+    /// job-store record.
     fn spawn_read(
         &self,
         op: ReadOp,
@@ -226,6 +248,7 @@ impl Engine {
         handle: JobHandle,
         cancel: CancellationToken,
         recorded: bool,
+        reply: Option<tokio::sync::oneshot::Sender<ProviderResult<ReadOutput>>>,
     ) -> JobId {
         let job = handle.id;
         if let Some(key) = &key
@@ -250,10 +273,17 @@ impl Engine {
                 engine.finish(job, state, result.as_ref().err().map(|e| e.to_string()));
             }
             lock(&engine.inner.latest).retain(|_, (id, _)| *id != job);
-            let _ = engine
-                .inner
-                .events
-                .send(EngineEvent::ReadDone { job, key, result });
+            match reply {
+                Some(reply) => {
+                    let _ = reply.send(result);
+                }
+                None => {
+                    let _ = engine
+                        .inner
+                        .events
+                        .send(EngineEvent::ReadDone { job, key, result });
+                }
+            }
         });
         job
     }

@@ -15,6 +15,25 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
+impl crate::ops::SessionFacts for Runner {
+    fn region(&self) -> Option<String> {
+        self.region.clone()
+    }
+
+    fn environment_of(&self, account: &str) -> Environment {
+        Runner::environment_of(self, account)
+    }
+}
+
+impl crate::ops::PlanCtx for Runner {
+    fn read(
+        &self,
+        op: ReadOp,
+    ) -> futures::future::BoxFuture<'_, Result<ReadOutput, ProviderError>> {
+        Box::pin(self.engine.read(op))
+    }
+}
+
 /// Why a headless step stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Stop {

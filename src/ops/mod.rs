@@ -12,12 +12,15 @@
 //! [`Gate`] can mint (see `gate.rs`).
 
 mod gate;
+mod plan;
 
 pub use crate::cfn::ops::{
     CfnMutation, CfnRead, ComplianceFailure, ComplianceVerdict, CreateChangeSet, DeleteStack,
     DeployParameter, DiscardChangeSet, ExecuteChangeSet, ParamValue, Secret,
     SetTerminationProtection, StackTarget, TemplateSource,
 };
+
+pub use plan::{PlanCtx, PlanError, SessionFacts};
 
 pub use gate::{
     Approved, ApprovedMutation, ConfirmError, ConfirmRequest, Gate, GateBinding, ReadOnlyLatch,

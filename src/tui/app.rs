@@ -11,7 +11,9 @@ use crate::engine::store::JobStore;
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::model::{JobKind, JobRecord, now_ms};
-use crate::tui::state::{Cmd, Msg, Session, State, Toast, ToastLevel, ViewKey, update};
+use crate::tui::state::{
+    Cmd, Flow, Msg, Planned, Session, State, Toast, ToastLevel, ViewKey, update,
+};
 use crate::tui::terminal::TerminalGuard;
 use crate::tui::view;
 use anyhow::Context as _;
@@ -247,6 +249,55 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
 /// How long quitting waits for an open change-set review to be discarded.
 const DISCARD_ON_QUIT: Duration = Duration::from_secs(15);
 
+/// What a flow planned in the console may use: the engine's reads (recorded as jobs) and the
+/// session's facts as they were when the flow started.
+struct ConsoleCtx {
+    engine: Engine,
+    region: Option<String>,
+    config: Arc<crate::config::Config>,
+    profile: Option<String>,
+    env_override: Option<crate::model::Environment>,
+}
+
+impl ConsoleCtx {
+    fn new(engine: &Engine, state: &State) -> ConsoleCtx {
+        ConsoleCtx {
+            engine: engine.clone(),
+            region: state.session.region.clone(),
+            config: state.config.clone(),
+            profile: state.session.profile.clone(),
+            env_override: state.session.env_override,
+        }
+    }
+}
+
+impl crate::ops::SessionFacts for ConsoleCtx {
+    fn region(&self) -> Option<String> {
+        self.region.clone()
+    }
+
+    fn environment_of(&self, account: &str) -> crate::model::Environment {
+        crate::setup::environment_of(
+            &self.config,
+            Some(account),
+            self.profile.as_deref(),
+            self.env_override,
+        )
+    }
+}
+
+impl crate::ops::PlanCtx for ConsoleCtx {
+    fn read(
+        &self,
+        op: crate::ops::ReadOp,
+    ) -> futures::future::BoxFuture<
+        '_,
+        crate::engine::ports::ProviderResult<crate::engine::ReadOutput>,
+    > {
+        Box::pin(self.engine.read(op))
+    }
+}
+
 /// What running a `Cmd` needs besides the state.
 struct Effects<'a> {
     engine: &'a Engine,
@@ -274,6 +325,18 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                         })
                     }
                 }
+            }
+            Cmd::Plan(flow) => {
+                let ctx = ConsoleCtx::new(engine, state);
+                let back = (*back).clone();
+                tokio::spawn(async move {
+                    let planned = match flow {
+                        Flow::Cfn(flow) => {
+                            Planned::Cfn(crate::cfn::tui::flows::run(flow, &ctx).await)
+                        }
+                    };
+                    let _ = back.send(Msg::Planned(planned));
+                });
             }
             Cmd::Refresh(op) => {
                 let view = ViewKey::of(&op);

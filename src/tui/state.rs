@@ -65,6 +65,27 @@ impl ViewKey {
     }
 }
 
+/// A "fetch, then plan, then confirm" flow, run off the UI thread (`Cmd::Plan`).
+#[derive(Debug)]
+pub enum Flow {
+    Cfn(crate::cfn::tui::flows::CfnFlow),
+}
+
+/// A flow's outcome (`Msg::Planned`).
+#[derive(Debug)]
+pub enum Planned {
+    Cfn(Result<crate::cfn::tui::flows::CfnPlanned, crate::ops::PlanError>),
+}
+
+/// What waits for the open dialog or form to close: a planned operation's confirmation, a
+/// computed change set's review, or a form a flow prepared.
+// The form is boxed; an operation is as large as it is, and rarely more than one waits.
+#[allow(clippy::large_enum_variant)]
+pub enum Waiting {
+    Confirm(MutatingOp),
+    Form(Box<DeployForm>),
+}
+
 /// Everything that can happen to the console.
 pub enum Msg {
     Key(KeyEvent),
@@ -84,6 +105,8 @@ pub enum Msg {
     },
     /// An earlier session's log was opened (or could not be).
     PastLogOpened(Result<JobHandle, String>),
+    /// A flow finished planning.
+    Planned(Planned),
     /// SIGTERM / SIGHUP: leave now, no questions.
     Terminate(&'static str),
     /// The template library was judged (off the UI thread).
@@ -99,6 +122,8 @@ pub enum Msg {
 #[derive(Debug)]
 pub enum Cmd {
     Read(ReadOp),
+    /// Run a flow off the UI thread; its outcome comes back as `Msg::Planned`.
+    Plan(Flow),
     /// A background refresh (`Engine::submit_refresh`): no job record, result as for `Read`.
     Refresh(ReadOp),
     /// Only ever built from a token the gate minted in this update.
@@ -198,10 +223,22 @@ pub struct State {
     pub latest_reads: HashMap<ViewKey, JobId>,
     pub deploy: DeployState,
     pub compliance: ComplianceState,
+    /// Confirmations and forms waiting for the open dialog or form to close, oldest first.
+    pub waiting: std::collections::VecDeque<Waiting>,
     /// The last update changed nothing on screen: the app loop skips the redraw, so an idle
     /// console writes nothing to the terminal.
     pub quiet: bool,
     pub quit: bool,
+}
+
+impl crate::ops::SessionFacts for State {
+    fn region(&self) -> Option<String> {
+        self.session.region.clone()
+    }
+
+    fn environment_of(&self, account: &str) -> Environment {
+        State::environment_of(self, Some(account))
+    }
 }
 
 impl State {
@@ -233,6 +270,7 @@ impl State {
             latest_reads: HashMap::new(),
             deploy: DeployState::default(),
             compliance: ComplianceState::default(),
+            waiting: Default::default(),
             quiet: false,
             quit: false,
         }
@@ -333,16 +371,30 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     if matches!(state.mode, Mode::QuitConfirm) && state.jobs.running() == 0 {
         state.quit = true;
     }
-    // A change set computed while another dialog or the form was open waits for it to close.
-    if matches!(state.mode, Mode::Normal) && !state.deploy.previews.is_empty() {
+    // A confirmation or form planned while another dialog or form was open waits for it to
+    // close (a change set computed while the person types elsewhere, say).
+    if matches!(state.mode, Mode::Normal)
+        && let Some(next) = state.waiting.pop_front()
+    {
         state.quiet = false;
-        deploy::open_queued_preview(state);
+        open_waiting(state, next);
     }
     cmds
 }
 
+fn open_waiting(state: &mut State, next: Waiting) {
+    match next {
+        Waiting::Confirm(op) => match state.gate.request(op) {
+            Ok(request) => state.open_confirm(request),
+            Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),
+        },
+        Waiting::Form(form) => state.mode = Mode::Form(form),
+    }
+}
+
 fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
     match msg {
+        Msg::Planned(Planned::Cfn(result)) => crate::cfn::tui::flows::planned(state, result),
         Msg::Key(key) => on_key(state, key),
         Msg::Engine(event) => on_engine(state, event),
         Msg::Tick { now_ms } => {

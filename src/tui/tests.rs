@@ -42,6 +42,115 @@ struct Harness {
     state: State,
     audit: Arc<MemoryAudit>,
     next_job: i64,
+    /// What the reads of a flow answer.
+    answers: Answers,
+}
+
+/// Canned answers to the reads a flow makes.
+#[derive(Default, Clone)]
+struct Answers {
+    /// Details by stack; a stack without one gets `plain_detail`.
+    details: Vec<StackDetail>,
+    /// Template bodies by stack id.
+    templates: Vec<(String, String)>,
+}
+
+/// A flow's context as the console builds it, with reads answered from `Answers` and recorded.
+struct FakePlanCtx {
+    region: Option<String>,
+    config: Arc<Config>,
+    profile: Option<String>,
+    env_override: Option<Environment>,
+    stacks: Vec<StackSummary>,
+    answers: Answers,
+    reads: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl FakePlanCtx {
+    fn new(state: &State, answers: &Answers) -> FakePlanCtx {
+        FakePlanCtx {
+            region: state.session.region.clone(),
+            config: state.config.clone(),
+            profile: state.session.profile.clone(),
+            env_override: state.session.env_override,
+            stacks: state.inventory.stacks.clone(),
+            answers: answers.clone(),
+            reads: Default::default(),
+        }
+    }
+}
+
+impl crate::ops::SessionFacts for FakePlanCtx {
+    fn region(&self) -> Option<String> {
+        self.region.clone()
+    }
+
+    fn environment_of(&self, account: &str) -> Environment {
+        crate::setup::environment_of(
+            &self.config,
+            Some(account),
+            self.profile.as_deref(),
+            self.env_override,
+        )
+    }
+}
+
+impl crate::ops::PlanCtx for FakePlanCtx {
+    fn read(
+        &self,
+        op: crate::ops::ReadOp,
+    ) -> futures::future::BoxFuture<'_, Result<ReadOutput, ProviderError>> {
+        self.reads.lock().expect("not poisoned").push(op.name());
+        let answer = match op {
+            crate::ops::ReadOp::Cfn(CfnRead::ListStacks { .. }) => {
+                Ok(ReadOutput::Cfn(CfnOutput::Stacks(self.stacks.clone())))
+            }
+            crate::ops::ReadOp::Cfn(CfnRead::DescribeStack { stack_id, .. }) => {
+                let detail = self
+                    .answers
+                    .details
+                    .iter()
+                    .find(|d| d.summary.id == stack_id)
+                    .cloned()
+                    .or_else(|| {
+                        self.stacks
+                            .iter()
+                            .find(|s| s.id == stack_id)
+                            .map(|s| plain_detail(s.clone()))
+                    });
+                detail
+                    .map(|d| ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(d))))
+                    .ok_or_else(|| {
+                        ProviderError::new(
+                            ErrorKind::NotFound,
+                            format!("{stack_id} does not exist"),
+                        )
+                    })
+            }
+            crate::ops::ReadOp::Cfn(CfnRead::GetTemplate {
+                stack_id,
+                stack_name,
+                ..
+            }) => self
+                .answers
+                .templates
+                .iter()
+                .find(|(id, _)| *id == stack_id)
+                .map(|(_, body)| {
+                    ReadOutput::Cfn(CfnOutput::Template {
+                        stack_id: stack_id.clone(),
+                        stack_name,
+                        body: body.clone(),
+                    })
+                })
+                .ok_or_else(|| ProviderError::new(ErrorKind::NotFound, "no template")),
+            other => Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!("no canned answer for {}", other.name()),
+            )),
+        };
+        Box::pin(async move { answer })
+    }
 }
 
 impl Harness {
@@ -80,6 +189,7 @@ impl Harness {
             state,
             audit,
             next_job: 100,
+            answers: Answers::default(),
         }
     }
 
@@ -113,17 +223,34 @@ impl Harness {
         );
     }
 
-    /// `d`, then the stack detail it loads (what a delete keeps, whether it is protected).
+    /// `d`, then the flow it starts, with the stack's detail as the test set it in
+    /// `answers.details` (else nothing retained, unprotected).
     fn delete_key(&mut self) -> Vec<Cmd> {
-        let mut cmds = self.key(KeyCode::Char('d'));
-        if let Some(view) = &self.state.inventory.detail
-            && view.detail.is_none()
-        {
-            let summary = view.stack.clone();
-            self.deliver_detail(plain_detail(summary));
-            cmds.clear();
+        let cmds = self.key(KeyCode::Char('d'));
+        self.run_flows(cmds).0
+    }
+
+    /// Run the flows among `cmds` as the app does (off the UI thread there; here at once, with
+    /// reads answered from `answers`), and deliver their outcomes. Returns the other commands
+    /// and the reads the flows made.
+    fn run_flows(&mut self, cmds: Vec<Cmd>) -> (Vec<Cmd>, Vec<&'static str>) {
+        let mut rest = Vec::new();
+        let mut reads = Vec::new();
+        for cmd in cmds {
+            let Cmd::Plan(flow) = cmd else {
+                rest.push(cmd);
+                continue;
+            };
+            let ctx = FakePlanCtx::new(&self.state, &self.answers);
+            let planned = match flow {
+                super::state::Flow::Cfn(flow) => super::state::Planned::Cfn(
+                    futures::executor::block_on(crate::cfn::tui::flows::run(flow, &ctx)),
+                ),
+            };
+            reads.extend(ctx.reads.into_inner().unwrap_or_default());
+            rest.extend(self.send(Msg::Planned(planned)));
         }
-        cmds
+        (rest, reads)
     }
 
     fn with_identity(mut self) -> Harness {
@@ -1280,32 +1407,22 @@ fn update_keeps_unchanged_values_and_the_current_template() {
         .with_identity()
         .with_stacks(three_stacks());
     let cmds = h.key(KeyCode::Char('u')); // on api
-    let reads: Vec<&str> = cmds
-        .iter()
-        .filter_map(|c| match c {
-            Cmd::Read(op) => Some(op.name()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(reads, vec!["describe-stack", "get-template"]);
-    let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
-    detail.parameters = s3_stack_parameters();
-    h.deliver_detail(detail);
     assert!(
         matches!(h.state.mode, Mode::Normal),
-        "waits for the template"
+        "the form waits for the stack's values and template"
     );
-    h.read_done(
-        ViewKey::Cfn(CfnView::StackTemplate),
-        Ok(ReadOutput::Cfn(CfnOutput::Template {
-            stack_id: stack("api", "CREATE_COMPLETE").id,
-            stack_name: "api".into(),
-            body: crate::cfn::library::find("s3-bucket")
-                .expect("bundled")
-                .body
-                .into(),
-        })),
-    );
+    let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
+    detail.parameters = s3_stack_parameters();
+    h.answers.details.push(detail);
+    h.answers.templates.push((
+        stack("api", "CREATE_COMPLETE").id,
+        crate::cfn::library::find("s3-bucket")
+            .expect("bundled")
+            .body
+            .into(),
+    ));
+    let (_, reads) = h.run_flows(cmds);
+    assert_eq!(reads, vec!["describe-stack", "get-template"]);
     let f = form(&h);
     assert!(f.fields[0].locked, "an update's stack name is fixed");
     assert_eq!(f.focus, 1);
@@ -1416,14 +1533,17 @@ fn protected_stack_refuses_delete_and_p_turns_protection_off_typed() {
     let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
     detail.termination_protection = true;
     h.deliver_detail(detail);
-    h.key(KeyCode::Char('d'));
+    h.answers.details = vec![{
+        let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
+        detail.termination_protection = true;
+        detail
+    }];
+    h.delete_key();
     assert!(matches!(h.state.mode, Mode::Normal));
-    assert!(
-        h.state
-            .toast
-            .as_ref()
-            .is_some_and(|t| t.text.contains("termination protection is on — press p"))
-    );
+    assert!(h.state.toast.as_ref().is_some_and(|t| {
+        t.text
+            .contains("termination protection is on; turn it off first (p")
+    }));
     h.key(KeyCode::Char('p'));
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("p asks");
@@ -1448,8 +1568,12 @@ fn delete_dialog_lists_what_is_kept() {
         .with_stacks(three_stacks());
     let cmds = h.key(KeyCode::Char('d'));
     assert!(
-        matches!(cmds.as_slice(), [Cmd::Read(op)] if op.name() == "describe-stack"),
-        "the detail is loaded first"
+        matches!(cmds.as_slice(), [Cmd::Plan(_)]),
+        "the delete is planned off the UI thread"
+    );
+    assert!(
+        matches!(h.state.mode, Mode::Normal),
+        "no dialog before the plan"
     );
     let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
     detail.retained = vec![crate::cfn::model::RetainedResource {
@@ -1457,7 +1581,9 @@ fn delete_dialog_lists_what_is_kept() {
         resource_type: "AWS::S3::Bucket".into(),
         policy: "Retain".into(),
     }];
-    h.deliver_detail(detail);
+    h.answers.details.push(detail);
+    let (_, reads) = h.run_flows(cmds);
+    assert_eq!(reads, vec!["describe-stack"], "the detail is read first");
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("the delete dialog opens when the detail arrives");
     };
@@ -1988,16 +2114,9 @@ fn an_update_judges_the_template_get_template_returned() {
     let mut h = Harness::with(false, Some(Environment::Dev))
         .with_identity()
         .with_stacks(three_stacks());
-    h.key(KeyCode::Char('u')); // on api
-    h.deliver_detail(plain_detail(stack("api", "CREATE_COMPLETE")));
-    h.read_done(
-        ViewKey::Cfn(CfnView::StackTemplate),
-        Ok(ReadOutput::Cfn(CfnOutput::Template {
-            stack_id: stack("api", "CREATE_COMPLETE").id,
-            stack_name: "api".into(),
-            body: OPEN_BUCKET.into(),
-        })),
-    );
+    h.answers.templates = vec![(stack("api", "CREATE_COMPLETE").id, OPEN_BUCKET.into())];
+    let cmds = h.key(KeyCode::Char('u')); // on api
+    h.run_flows(cmds);
     ctrl(&mut h, 's');
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("the review opens");

@@ -8,41 +8,26 @@
 use crate::cfn::deploy::{change_set_name, existing_stack_for_deploy, resolve_parameters};
 use crate::cfn::library::{self, ChosenTemplate};
 use crate::cfn::model::{ChangeSetPreview, StackSummary};
-use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::ops::CfnMutation;
 use crate::cfn::template::Template;
+use crate::cfn::tui::flows::CfnFlow;
 use crate::cfn::tui::form::{
     DeployForm, DeployTarget, FieldKind, FormTemplate, validate_stack_name,
 };
-use crate::cfn::tui::{StackDetailView, describe};
-use crate::ops::{
-    ComplianceVerdict, CreateChangeSet, ExecuteChangeSet, MutatingOp, ReadOp, Refusal, StackTarget,
-    TemplateSource,
-};
+use crate::ops::{ComplianceVerdict, CreateChangeSet, MutatingOp, Refusal, TemplateSource};
 use crate::registry::{self, Action, Context, Pane};
 use crate::tui::shell::ShellAction;
-use crate::tui::state::{Cmd, Mode, State, ToastLevel};
+use crate::tui::state::{Cmd, Flow, Mode, State, ToastLevel, Waiting};
 use crossterm::event::KeyEvent;
-use std::collections::VecDeque;
 use std::path::Path;
 
 /// The deploy flow's memory between messages.
 #[derive(Default)]
 pub struct DeployState {
-    /// An update waiting for the stack's template and/or its current parameters.
-    pub pending_update: Option<PendingUpdate>,
     /// The form behind the open `CreateChangeSet` confirmation: cancelling returns to it.
     pub parked_form: Option<Box<DeployForm>>,
-    /// Computed change sets waiting for the open dialog or form to close.
-    pub previews: VecDeque<ChangeSetPreview>,
     /// The last change-set name's time, so two requests in one tick still differ.
     last_change_set_ms: i64,
-}
-
-pub struct PendingUpdate {
-    pub stack_id: String,
-    pub stack_name: String,
-    /// `None` until GetTemplate answers (for `u`); set at once for `:deploy TEMPLATE STACK`.
-    pub template: Option<(String, FormTemplate, Template)>,
 }
 
 /// The library list shown by `n`.
@@ -151,12 +136,7 @@ pub fn deploy_command(state: &mut State, spec: &str, stack: Option<&str>) -> Vec
             let Some(stack) = existing else {
                 return Vec::new();
             };
-            let template = (
-                chosen.origin,
-                FormTemplate::Body(chosen.body),
-                chosen.template,
-            );
-            start_update(state, stack, Some(template))
+            start_update(state, stack, Some(chosen))
         }
     }
 }
@@ -197,98 +177,19 @@ pub fn request_update(state: &mut State) -> Vec<Cmd> {
     }
 }
 
-/// Open the stack's detail (its current parameters are what the form starts from) and fetch
-/// its template when none was chosen; the form opens when both are here.
+/// Load the stack's current parameters (and, when none was chosen, its template) off the UI
+/// thread; the form opens when they are here.
 fn start_update(
     state: &mut State,
     stack: StackSummary,
-    template: Option<(String, FormTemplate, Template)>,
+    template: Option<ChosenTemplate>,
 ) -> Vec<Cmd> {
-    let mut cmds = Vec::new();
-    let shown = matches!(&state.inventory.detail, Some(view) if view.stack.id == stack.id);
-    if !shown {
-        cmds.push(Cmd::Read(describe(state, &stack)));
-        state.inventory.detail = Some(StackDetailView::new(stack.clone()));
-    }
     state.focus = Pane::Inventory;
-    if template.is_none() {
-        cmds.push(Cmd::Read(ReadOp::Cfn(CfnRead::GetTemplate {
-            scope: crate::cfn::tui::scope(state),
-            stack_id: stack.id.clone(),
-            stack_name: stack.name.clone(),
-        })));
-    }
     state.toast(
         ToastLevel::Info,
         format!("loading {} to update it…", stack.name),
     );
-    state.deploy.pending_update = Some(PendingUpdate {
-        stack_id: stack.id,
-        stack_name: stack.name,
-        template,
-    });
-    try_open_update(state);
-    cmds
-}
-
-/// GetTemplate answered.
-pub fn template_arrived(state: &mut State, stack_id: &str, stack_name: &str, body: &str) {
-    let Some(pending) = &mut state.deploy.pending_update else {
-        return;
-    };
-    if pending.stack_id != stack_id {
-        return;
-    }
-    let origin = format!("current template of {stack_name}");
-    match Template::parse(body, Path::new(&origin)) {
-        Ok(template) => {
-            pending.template = Some((origin, FormTemplate::Previous(body.to_string()), template))
-        }
-        Err(e) => {
-            state.deploy.pending_update = None;
-            state.toast(
-                ToastLevel::Error,
-                format!("cannot read the template of {stack_name}: {e}"),
-            );
-            return;
-        }
-    }
-    try_open_update(state);
-}
-
-/// Open the update form once the template and the stack's parameters are both here.
-pub fn try_open_update(state: &mut State) {
-    let ready = match (&state.deploy.pending_update, &state.inventory.detail) {
-        (Some(pending), Some(view)) => {
-            pending.template.is_some() && view.stack.id == pending.stack_id && view.detail.is_some()
-        }
-        _ => false,
-    };
-    if !ready || !matches!(state.mode, Mode::Normal) {
-        return;
-    }
-    let (Some(pending), Some(view)) = (state.deploy.pending_update.take(), &state.inventory.detail)
-    else {
-        return;
-    };
-    let (Some((origin, source, template)), Some(detail)) = (pending.template, &view.detail) else {
-        return;
-    };
-    let target = DeployTarget::Update {
-        stack_id: pending.stack_id,
-        stack_name: pending.stack_name.clone(),
-        existing_keys: detail.parameters.iter().map(|p| p.key.clone()).collect(),
-    };
-    let form = DeployForm::new(
-        origin,
-        source,
-        template,
-        target,
-        &pending.stack_name,
-        &detail.parameters,
-    );
-    state.toast = None;
-    state.mode = Mode::Form(Box::new(form));
+    vec![Cmd::Plan(Flow::Cfn(CfnFlow::Update { stack, template }))]
 }
 
 pub fn on_form_key(state: &mut State, mut form: Box<DeployForm>, key: KeyEvent) -> Vec<Cmd> {
@@ -453,50 +354,16 @@ fn session_account_region(state: &State) -> Option<(String, String)> {
     Some((account, region))
 }
 
-/// A `CreateChangeSet` job finished with a computed change set: review it.
+/// A `CreateChangeSet` job finished with a computed change set: its review opens (through
+/// the gate) as soon as no other dialog or form is open.
 pub fn change_set_ready(state: &mut State, preview: ChangeSetPreview) {
-    state.deploy.previews.push_back(preview);
-}
-
-/// Open the next waiting change set's review through the gate (called when no dialog is open).
-pub fn open_queued_preview(state: &mut State) {
-    let Some(preview) = state.deploy.previews.pop_front() else {
-        return;
-    };
-    // The target is the change set's own stack ARN: no fallback to the session.
-    let probe = StackSummary {
-        id: preview.stack_id.clone(),
-        ..StackSummary::default()
-    };
-    let (Some(account), Some(region)) = (probe.account_from_arn(), probe.region_from_arn()) else {
-        state.toast(
+    match crate::cfn::plan::execute_change_set(&*state, preview) {
+        Ok(execute) => state
+            .waiting
+            .push_back(Waiting::Confirm(MutatingOp::from(execute))),
+        Err(e) => state.toast(
             ToastLevel::Error,
-            format!(
-                "change set {} names no usable stack ARN ({:?}); not offering to execute it",
-                preview.change_set_name, preview.stack_id
-            ),
-        );
-        return;
-    };
-    let (account, region) = (account.to_string(), region.to_string());
-    let environment = state.environment_of(Some(&account));
-    let op = MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(ExecuteChangeSet {
-        target: StackTarget {
-            account,
-            region,
-            environment,
-            stack_name: preview.stack_name.clone(),
-            stack_id: preview.stack_id.clone(),
-        },
-        preview,
-    }));
-    match state.gate.request(op) {
-        Ok(request) => state.open_confirm(request),
-        Err(refusal) => state.toast(
-            ToastLevel::Error,
-            format!(
-                "change set not offered for execution: {refusal}; it stays in AWS until deleted"
-            ),
+            format!("{e}; it stays in AWS until deleted"),
         ),
     }
 }

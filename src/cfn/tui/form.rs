@@ -2,6 +2,7 @@
 //! the order of the template's Interface groups. Pure data and editing; the deploy flow
 //! (`deploy.rs`) decides what a submit does and `view/form.rs` draws it.
 
+pub use crate::cfn::deploy::FormTemplate;
 use crate::cfn::model::StackParameter;
 use crate::cfn::template::{ParameterSpec, Template};
 use crate::tui::input::LineInput;
@@ -65,16 +66,6 @@ pub enum DeployTarget {
         stack_name: String,
         existing_keys: Vec<String>,
     },
-}
-
-/// Where the template text comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FormTemplate {
-    /// Template text read when the form opened (library entry or file).
-    Body(String),
-    /// The stack's current template (its text, from GetTemplate, is kept to judge it for
-    /// compliance): only parameters change.
-    Previous(String),
 }
 
 pub struct DeployForm {

@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub(crate) mod dialog_view;
+pub mod flows;
 pub mod form;
 pub(crate) mod form_view;
 pub(crate) mod inventory_view;
@@ -183,8 +184,6 @@ pub struct InventoryState {
     pub sort_reversed: bool,
     /// This session's drift results by stack id; fresher than `StackSummary::drift_status`.
     pub drift: HashMap<String, StackDrift>,
-    /// A delete waiting for the stack's detail (what it retains, whether it is protected).
-    pub pending_delete: Option<String>,
     /// When the next quiet refresh of the list is due (ms since the epoch).
     pub next_refresh_ms: i64,
     /// List refreshes that failed in a row; each one doubles the interval (up to 5 minutes),
@@ -377,9 +376,6 @@ pub(crate) fn back(state: &mut State) -> bool {
     if state.inventory.detail.take().is_none() {
         return false;
     }
-    // Whatever waited for the detail no longer has it.
-    state.deploy.pending_update = None;
-    state.inventory.pending_delete = None;
     true
 }
 
@@ -475,16 +471,9 @@ pub(crate) fn on_read(state: &mut State, output: CfnOutput, background: bool) ->
                 view.detail = Some(*detail);
                 view.error = None;
             }
-            deploy::try_open_update(state);
-            return stack_actions::continue_delete(state);
         }
-        CfnOutput::Template {
-            stack_id,
-            stack_name,
-            body,
-        } => {
+        CfnOutput::Template { stack_id, body, .. } => {
             crate::compliance::tui::template_arrived(state, &stack_id, &body);
-            deploy::template_arrived(state, &stack_id, &stack_name, &body)
         }
         CfnOutput::Drift(drift) => stack_actions::drift_arrived(state, *drift),
         CfnOutput::Followed { stack_id, summary } => {
@@ -515,11 +504,8 @@ pub(crate) fn read_failed(state: &mut State, view: CfnView, error: &ProviderErro
             if let Some(detail) = &mut state.inventory.detail {
                 detail.error = Some(text);
             }
-            state.deploy.pending_update = None;
-            state.inventory.pending_delete = None;
         }
         CfnView::StackTemplate => {
-            state.deploy.pending_update = None;
             crate::compliance::tui::template_failed(state);
         }
         CfnView::Drift | CfnView::Follow => {}

@@ -2,11 +2,12 @@
 //! delete and sorting. Pure like `state::update`: effects are returned as [`Cmd`]s.
 
 use crate::cfn::model::{StackDrift, StackSummary};
-use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::ops::CfnRead;
+use crate::cfn::tui::flows::CfnFlow;
 use crate::cfn::tui::{StackDetailView, StackSort, describe};
-use crate::ops::{DeleteStack, MutatingOp, ReadOp, SetTerminationProtection, StackTarget};
+use crate::ops::{DeleteStack, MutatingOp, ReadOp, StackTarget};
 use crate::registry::Pane;
-use crate::tui::state::{Cmd, Mode, State, ToastLevel};
+use crate::tui::state::{Cmd, Flow, State, ToastLevel};
 
 /// The stack the keys act on: the open detail's, else the list selection.
 pub fn current_stack(state: &State) -> Option<StackSummary> {
@@ -16,28 +17,16 @@ pub fn current_stack(state: &State) -> Option<StackSummary> {
     }
 }
 
-/// The stack's ARN resolved into a full target. No fallback to the session's account or
-/// region, so what a dialog shows is exactly what AWS will be asked to change.
+/// The stack's ARN resolved into a full target (no fallback to the session's account or
+/// region), or why not, said on screen.
 fn target_of(state: &mut State, stack: &StackSummary) -> Option<StackTarget> {
-    let (Some(account), Some(region)) = (stack.account_from_arn(), stack.region_from_arn()) else {
-        state.toast(
-            ToastLevel::Error,
-            format!(
-                "stack {} has no usable ARN ({:?}); refusing to ask",
-                stack.name, stack.id
-            ),
-        );
-        return None;
-    };
-    let (account, region) = (account.to_string(), region.to_string());
-    let environment = state.environment_of(Some(&account));
-    Some(StackTarget {
-        account,
-        region,
-        environment,
-        stack_name: stack.name.clone(),
-        stack_id: stack.id.clone(),
-    })
+    match crate::cfn::plan::target(&*state, stack) {
+        Ok(target) => Some(target),
+        Err(e) => {
+            state.toast(ToastLevel::Error, e.to_string());
+            None
+        }
+    }
 }
 
 /// `:describe STACK`: open the named stack's detail.
@@ -131,81 +120,46 @@ pub fn toggle_protection(state: &mut State) {
         );
         return;
     };
-    let enabled = !detail.termination_protection;
-    let stack = view.stack.clone();
-    let Some(target) = target_of(state, &stack) else {
-        return;
+    let op = match crate::cfn::plan::toggle_protection(&*state, detail) {
+        Ok(op) => MutatingOp::from(op),
+        Err(e) => {
+            state.toast(ToastLevel::Error, e.to_string());
+            return;
+        }
     };
-    let op = MutatingOp::Cfn(CfnMutation::SetTerminationProtection(
-        SetTerminationProtection { target, enabled },
-    ));
     match state.gate.request(op) {
         Ok(request) => state.open_confirm(request),
         Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),
     }
 }
 
-/// `d`: the delete dialog lists what the stack's DeletionPolicy keeps, so it needs the
-/// stack's detail; when that is not loaded yet, it is loaded first and the dialog opens when
-/// it arrives. A stack with termination protection on is refused before any dialog.
+/// `d`: the delete dialog lists what the stack's DeletionPolicy keeps and a protected stack
+/// is refused before any dialog, so the stack's detail is read first, off the UI thread (the
+/// delete flow); the dialog opens when it is here. Read-only mode refuses at the gate at once
+/// (audited): there is nothing to load for.
 pub fn request_delete(state: &mut State) -> Vec<Cmd> {
     let Some(stack) = current_stack(state) else {
         state.toast(ToastLevel::Info, "no stack selected");
         return Vec::new();
     };
-    let loaded = match &state.inventory.detail {
-        Some(view) if view.stack.id == stack.id => view.detail.clone(),
-        _ => None,
-    };
-    // Read-only: refuse at the gate now (audited); there is nothing to load for.
-    if loaded.is_none() && !state.read_only() {
-        let cmds = vec![Cmd::Read(describe(state, &stack))];
-        state.toast(
-            ToastLevel::Info,
-            format!("loading {} to list what its delete keeps…", stack.name),
-        );
-        state.inventory.detail = Some(StackDetailView::new(stack.clone()));
-        state.inventory.pending_delete = Some(stack.id);
-        return cmds;
-    }
-    if let Some(detail) = &loaded
-        && detail.termination_protection
-    {
-        state.toast(
-            ToastLevel::Warn,
-            format!(
-                "{}: termination protection is on — press p to turn it off first",
-                stack.name
-            ),
-        );
+    if state.read_only() {
+        let Some(target) = target_of(state, &stack) else {
+            return Vec::new();
+        };
+        let op = MutatingOp::from(DeleteStack {
+            target,
+            retained: Vec::new(),
+        });
+        if let Err(refusal) = state.gate.request(op) {
+            state.toast(ToastLevel::Error, format!("refused: {refusal}"));
+        }
         return Vec::new();
     }
-    let Some(target) = target_of(state, &stack) else {
-        return Vec::new();
-    };
-    let op = MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
-        target,
-        retained: loaded.map(|d| d.retained).unwrap_or_default(),
-    }));
-    match state.gate.request(op) {
-        Ok(request) => state.open_confirm(request),
-        Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),
-    }
-    Vec::new()
-}
-
-/// The detail a delete waited for arrived: open its dialog now.
-pub fn continue_delete(state: &mut State) -> Vec<Cmd> {
-    let ready = match (&state.inventory.pending_delete, &state.inventory.detail) {
-        (Some(id), Some(view)) => view.stack.id == *id && view.detail.is_some(),
-        _ => false,
-    };
-    if !ready || !matches!(state.mode, Mode::Normal) {
-        return Vec::new();
-    }
-    state.inventory.pending_delete = None;
-    state.toast = None;
-    request_delete(state)
+    state.toast(
+        ToastLevel::Info,
+        format!("loading {} to list what its delete keeps…", stack.name),
+    );
+    vec![Cmd::Plan(Flow::Cfn(CfnFlow::Delete(stack)))]
 }
 
 /// `N`/`S`/`A`: sort the list; the same key again reverses it. The selection stays on its stack.

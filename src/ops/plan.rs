@@ -1,0 +1,51 @@
+//! Plans: turning what was asked (a selection, command arguments, a tool call) into a fully
+//! resolved operation, fetching first what must be known. One plan function per action, shared
+//! by the console (run off the UI thread), the headless commands and, later, the assistant, so
+//! each asks for exactly the same operation.
+
+use crate::engine::ReadOutput;
+use crate::engine::ports::{ErrorKind, ProviderError};
+use crate::model::Environment;
+use crate::ops::ReadOp;
+use futures::future::BoxFuture;
+
+/// The session's facts a plan resolves targets with.
+pub trait SessionFacts {
+    /// The region the session talks to, if one is known.
+    fn region(&self) -> Option<String>;
+    /// The environment of an account (config mapping, then `--env`).
+    fn environment_of(&self, account: &str) -> Environment;
+}
+
+/// What a plan may use wherever it runs: the session's facts, and reads through the engine
+/// (recorded as jobs, retried and timed out like any read).
+pub trait PlanCtx: SessionFacts + Send + Sync {
+    /// Run a read and wait for its answer.
+    fn read(&self, op: ReadOp) -> BoxFuture<'_, Result<ReadOutput, ProviderError>>;
+}
+
+/// Why a plan did not yield an operation, as a sentence for the person who asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// What was named does not exist (no such stack, template…).
+    #[error("{0}")]
+    NotFound(String),
+    /// It exists, but this action cannot be asked for now (a protected stack, a stack in a
+    /// state that forbids it).
+    #[error("{0}")]
+    Refused(String),
+    /// A read the plan needed failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl PlanError {
+    /// A read the plan depended on failed: say what was being read.
+    pub fn read_failed(what: &str, e: ProviderError) -> PlanError {
+        if e.kind == ErrorKind::NotFound {
+            PlanError::NotFound(format!("{what}: {e}"))
+        } else {
+            PlanError::Failed(format!("cannot {what}: {e}"))
+        }
+    }
+}
