@@ -895,8 +895,15 @@ fn the_chat_placeholder_uses_the_themes_muted_style_and_no_colour_without_colour
     let buffer = terminal.backend().buffer();
     let (x, y) = find(buffer, "type a command");
     let cell = &buffer[(x, y)];
-    assert_eq!(cell.fg, Color::Reset, "NO_COLOR / TERM=dumb: no colour at all");
-    assert!(cell.modifier.contains(Modifier::DIM), "muted by a modifier instead");
+    assert_eq!(
+        cell.fg,
+        Color::Reset,
+        "NO_COLOR / TERM=dumb: no colour at all"
+    );
+    assert!(
+        cell.modifier.contains(Modifier::DIM),
+        "muted by a modifier instead"
+    );
 }
 
 #[test]
