@@ -33,7 +33,7 @@ pub struct ConsoleArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// AWS region (default: AWS_REGION, the profile, or config).
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(long, global = true, value_name = "REGION", value_parser = region_arg)]
     pub region: Option<String>,
     /// Environment to assume when config maps neither the account nor the profile.
     #[arg(long = "env", global = true, value_enum, value_name = "ENV")]
@@ -47,6 +47,14 @@ pub struct ConsoleArgs {
     /// Config file (default: $XDG_CONFIG_HOME/opsdeck/config.toml).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `--region` is checked like config's `aws.region`.
+fn region_arg(name: &str) -> Result<String, String> {
+    match crate::config::region_problem(name) {
+        None => Ok(name.to_string()),
+        Some(problem) => Err(problem),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -247,7 +255,7 @@ pub fn jobs(paths: &Paths, json: bool, limit: usize, out: &mut dyn Write) -> any
     let recovered = store.recover_interrupted()?;
     if recovered
         .iter()
-        .any(|j| j.kind == crate::model::JobKind::Mutation)
+        .any(|j| j.record.kind == crate::model::JobKind::Mutation)
     {
         let audit = crate::audit::AuditLog::open(&paths.audit_log)?;
         crate::tui::app::record_lost_changes(&audit, &crate::tui::app::os_user(), &recovered);

@@ -1,6 +1,8 @@
 //! opsdeck: parse the command line, load config, then open the console or run a headless
 //! command.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use clap::Parser;
 use opsdeck::cli::{AuditCommand, Cli, Command};
 use opsdeck::config::Paths;
@@ -13,7 +15,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("opsdeck: {e:#}");
+            opsdeck::errln!("opsdeck: {}", opsdeck::output::error_text(&e));
             ExitCode::from(2)
         }
     }
@@ -21,7 +23,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let paths = Paths::discover()?;
-    let mut out = std::io::stdout();
+    let mut out = opsdeck::output::QuietPipe::new(std::io::stdout());
     match cli.command {
         Some(Command::Audit {
             command: AuditCommand::Verify { file },
@@ -46,7 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 json,
                 confirm,
             };
-            init_tracing(&paths);
+            opsdeck::diagnostics::init(&paths);
             Ok(runtime()?.block_on(headless::deploy(&opts, &paths, args, &mut out)))
         }
         Some(Command::Check {
@@ -64,7 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 output,
                 params,
             };
-            init_tracing(&paths);
+            opsdeck::diagnostics::init(&paths);
             Ok(runtime()?.block_on(headless::check(&opts, &paths, args, &mut out)))
         }
         Some(Command::Delete {
@@ -78,13 +80,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 confirm,
                 json,
             };
-            init_tracing(&paths);
+            opsdeck::diagnostics::init(&paths);
             Ok(runtime()?.block_on(headless::delete(&opts, &paths, args, &mut out)))
         }
         None => {
             let opts = cli.console.options();
             let prepared = app::prepare(&opts, paths.clone())?;
-            init_tracing(&paths);
+            opsdeck::diagnostics::init(&paths);
             runtime()?.block_on(app::run(prepared))
         }
     }
@@ -95,36 +97,4 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()
-}
-
-/// Diagnostics go to a file in the data dir, never to the terminal the console draws on.
-fn init_tracing(paths: &Paths) {
-    if let Some(dir) = paths.trace_log.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&paths.trace_log);
-    let Ok(file) = file else {
-        return;
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // At trace level the SDK logs request bodies, and a CreateChangeSet body carries NoEcho
-    // parameter values: cap the SDK's runtime whatever OPSDECK_LOG asks for.
-    let filter = [
-        "aws_smithy_runtime=info",
-        "aws_smithy_runtime_api=info",
-        "aws_smithy_http_client=info",
-        "hyper=info",
-    ]
-    .into_iter()
-    .filter_map(|d| d.parse().ok())
-    .fold(filter, |f, d| f.add_directive(d));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .try_init();
 }

@@ -5,8 +5,8 @@
 use crate::audit::{Actor, AuditLog, AuditSink};
 use crate::aws::AwsSettings;
 use crate::config::{Config, Paths, RoleResolution};
-use crate::engine::store::JobStore;
-use crate::model::{Environment, JobRecord, Role};
+use crate::engine::store::{JobStore, RecoveredJob};
+use crate::model::{Environment, Role};
 use crate::ops::{Gate, ReadOnlyLatch};
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ pub struct Guarded {
     /// AWS settings with config defaults applied.
     pub aws: AwsSettings,
     /// Jobs a dead process left running, now marked interrupted.
-    pub recovered: Vec<JobRecord>,
+    pub recovered: Vec<RecoveredJob>,
 }
 
 /// The OS user running opsdeck, from the password database (not `$USER`, which anyone can set).
@@ -63,7 +63,8 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
             }),
         ..opts.aws.clone()
     };
-    std::fs::create_dir_all(&paths.data_dir)
+    // 0700, and tightened if an older run left it looser: everything below is private.
+    crate::files::ensure_private_dir(&paths.data_dir)
         .with_context(|| format!("cannot create data dir {}", paths.data_dir.display()))?;
     let audit: Arc<dyn AuditSink> = Arc::new(AuditLog::open(&paths.audit_log)?);
     let store = Arc::new(JobStore::open(&paths.jobs_db)?);

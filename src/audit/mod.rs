@@ -44,9 +44,9 @@
 mod format;
 mod verify;
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,6 +116,9 @@ pub enum AuditError {
         #[source]
         source: io::Error,
     },
+    /// A log given to `audit verify` is not a regular file (a FIFO, a device) or is missing.
+    #[error("{0}")]
+    Read(crate::files::FileError),
     /// The record could not be turned into JSON.
     #[error("audit log {}: cannot serialize record: {source}", path.display())]
     Serialize {
@@ -169,13 +172,12 @@ impl AuditLog {
     pub fn open(path: impl Into<PathBuf>) -> Result<AuditLog, AuditError> {
         let path = path.into();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
+            crate::files::ensure_private_dir(parent)
                 .map_err(|e| AuditError::io(parent, "create directory", e))?;
         }
-        let file = open_rw(&path)?;
+        // 0600, and an existing log of ours left looser is tightened.
+        let file = crate::files::open_private_append(&path)
+            .map_err(|e| AuditError::io(&path, "open", e))?;
         let len = file
             .metadata()
             .map_err(|e| AuditError::io(&path, "stat", e))?

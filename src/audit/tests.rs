@@ -231,6 +231,32 @@ fn empty_file_is_ok_with_zero_entries_and_missing_file_is_err() {
 }
 
 #[test]
+fn verifying_a_fifo_or_a_device_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("audit.jsonl");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let err = crate::files::bounded(move || verify(&fifo)).expect_err("a FIFO");
+    assert!(err.to_string().contains("a FIFO (named pipe)"), "{err}");
+    let err = verify(Path::new("/dev/zero")).expect_err("a device");
+    assert!(err.to_string().contains("a character device"), "{err}");
+}
+
+#[test]
+fn an_existing_loose_log_and_its_directory_are_tightened_on_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = data.join("audit.jsonl");
+    std::fs::write(&path, "").expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    AuditLog::open(&path).expect("open");
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&path), 0o600);
+}
+
+#[test]
 fn two_handles_and_many_threads_keep_one_chain() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("audit.jsonl");

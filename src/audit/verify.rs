@@ -1,6 +1,5 @@
 //! Streaming verification of an audit log's hash chain.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -27,7 +26,9 @@ pub enum VerifyReport {
 ///
 /// `Err` only for I/O problems (missing file, read error).
 pub fn verify(path: &Path) -> Result<VerifyReport, AuditError> {
-    let file = File::open(path).map_err(|e| AuditError::io(path, "open", e))?;
+    // A FIFO or a device would block or never end: only a regular file is opened.
+    let file = crate::files::open_regular(path, crate::files::FileKind::AuditLog)
+        .map_err(AuditError::Read)?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut buf: Vec<u8> = Vec::new();
     let mut line_no: u64 = 0;

@@ -36,10 +36,13 @@ where
         }
         (None, _, _) => short(&full),
     };
+    // A service's error can quote the request it refused (SignatureDoesNotMatch quotes the
+    // canonical request, session token included): mask credentials before the text reaches a
+    // job log, the audit log or the screen.
     ProviderError {
         kind,
-        message: super::clean(Some(&message)),
-        code: code.map(|c| super::clean(Some(&c))),
+        message: super::clean(Some(&crate::redact::redact(&message))),
+        code: code.map(|c| super::clean(Some(&crate::redact::redact(&c)))),
     }
 }
 

@@ -40,7 +40,7 @@ pub struct DeleteArgs {
 /// `opsdeck deploy`. Returns the exit code.
 pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut dyn Write) -> i32 {
     if args.plan == args.confirm.is_some() {
-        eprintln!(
+        crate::errln!(
             "opsdeck deploy: give exactly one of --plan (preview, change nothing) or --confirm {} (execute)",
             args.stack
         );
@@ -49,7 +49,7 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
     if let Some(typed) = &args.confirm
         && *typed != args.stack
     {
-        eprintln!(
+        crate::errln!(
             "opsdeck deploy: --confirm must be the stack name exactly ({:?}), got {typed:?}",
             args.stack
         );
@@ -59,21 +59,21 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
     let chosen = match library::choose(&args.template) {
         Ok(chosen) => chosen,
         Err(e) => {
-            eprintln!("opsdeck deploy: {e}");
+            crate::errln!("opsdeck deploy: {e}");
             return 2;
         }
     };
     let given = match given_parameters(&chosen.template, &args) {
         Ok(given) => given,
         Err(e) => {
-            eprintln!("opsdeck deploy: {e}");
+            crate::errln!("opsdeck deploy: {e}");
             return 2;
         }
     };
     let mut runner = match Runner::start(opts, paths) {
         Ok(runner) => runner,
         Err(e) => {
-            eprintln!("opsdeck deploy: {e:#}");
+            crate::errln!("opsdeck deploy: {}", crate::output::error_text(&e));
             return 2;
         }
     };
@@ -226,8 +226,10 @@ async fn deploy_with(
         && (matches!(stop, Stop::Refused(_)) || stop.to_string().contains("before it started"))
     {
         match runner.change(discard, "").await {
-            Ok(_) => eprintln!("the change set was not executed and has been discarded"),
-            Err(e) => eprintln!("the change set was not executed and could not be discarded: {e}"),
+            Ok(_) => crate::errln!("the change set was not executed and has been discarded"),
+            Err(e) => {
+                crate::errln!("the change set was not executed and could not be discarded: {e}")
+            }
         }
     }
     let summary = match &outcome {
@@ -254,16 +256,17 @@ async fn deploy_with(
 /// `opsdeck delete`. Returns the exit code.
 pub async fn delete(opts: &Options, paths: &Paths, args: DeleteArgs, out: &mut dyn Write) -> i32 {
     if args.confirm != args.stack {
-        eprintln!(
+        crate::errln!(
             "opsdeck delete: --confirm must be the stack name exactly ({:?}), got {:?}",
-            args.stack, args.confirm
+            args.stack,
+            args.confirm
         );
         return 2;
     }
     let mut runner = match Runner::start(opts, paths) {
         Ok(runner) => runner,
         Err(e) => {
-            eprintln!("opsdeck delete: {e:#}");
+            crate::errln!("opsdeck delete: {}", crate::output::error_text(&e));
             return 2;
         }
     };
@@ -338,7 +341,7 @@ fn judge(
 
 /// Failures go to stderr before the gate decides; in PRD a high one makes it refuse.
 fn report_compliance(stack: &str, verdict: &ComplianceVerdict) {
-    eprint!("{}", compliance_text(stack, verdict));
+    crate::err!("{}", compliance_text(stack, verdict));
 }
 
 fn compliance_text(stack: &str, verdict: &ComplianceVerdict) -> String {

@@ -54,56 +54,43 @@ pub fn find(name: &str) -> Option<&'static LibraryTemplate> {
 /// Resolve what the operator typed: a library name first, then a file path.
 pub fn choose(spec: &str) -> Result<ChosenTemplate, TemplateError> {
     let spec = spec.trim();
-    let (origin, path, body) = match find(spec) {
-        Some(entry) => (
-            format!("library:{}", entry.name),
-            PathBuf::from(format!("templates/{}.yaml", entry.name)),
-            entry.body.to_string(),
-        ),
-        None => {
-            let path = Path::new(spec);
-            // Only a regular file of a size CloudFormation accepts is read: a FIFO or a device
-            // would block (this runs on the console's loop), a huge file is refused anyway.
-            if let Ok(meta) = std::fs::metadata(path) {
-                let refuse = |message: String| TemplateError {
-                    path: path.to_path_buf(),
-                    line: None,
-                    column: None,
-                    field: None,
-                    message,
-                };
-                if !meta.is_file() {
-                    return Err(refuse("not a regular file".into()));
-                }
-                if meta.len() > MAX_TEMPLATE_BODY as u64 {
-                    return Err(refuse(format!(
-                        "template is {} bytes; CloudFormation takes at most {MAX_TEMPLATE_BODY} inline (upload it to S3 instead)",
-                        meta.len()
-                    )));
-                }
+    let (origin, path, body) =
+        match find(spec) {
+            Some(entry) => (
+                format!("library:{}", entry.name),
+                PathBuf::from(format!("templates/{}.yaml", entry.name)),
+                entry.body.to_string(),
+            ),
+            None => {
+                let path = Path::new(spec);
+                // Through the one guard for user files: a regular file (a FIFO or a device would
+                // block or never end, and this runs on the console's loop), at most 1 MiB, UTF-8.
+                let body = crate::files::read_text(path, crate::files::FileKind::Template)
+                    .map_err(|e| TemplateError {
+                        path: path.to_path_buf(),
+                        line: None,
+                        column: None,
+                        field: None,
+                        message: if e.is_missing()
+                            && !(spec.contains('/')
+                                || spec.ends_with(".yaml")
+                                || spec.ends_with(".json"))
+                        {
+                            format!(
+                                "no library template named {spec:?} and no such file; library: {}",
+                                LIBRARY
+                                    .iter()
+                                    .map(|t| t.name)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        } else {
+                            format!("cannot read this template: {}", e.reason())
+                        },
+                    })?;
+                (path.display().to_string(), path.to_path_buf(), body)
             }
-            let body = std::fs::read_to_string(path).map_err(|e| TemplateError {
-                path: path.to_path_buf(),
-                line: None,
-                column: None,
-                field: None,
-                message: if spec.contains('/') || spec.ends_with(".yaml") || spec.ends_with(".json")
-                {
-                    format!("cannot read template: {e}")
-                } else {
-                    format!(
-                        "no library template named {spec:?} and no such file ({e}); library: {}",
-                        LIBRARY
-                            .iter()
-                            .map(|t| t.name)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                },
-            })?;
-            (path.display().to_string(), path.to_path_buf(), body)
-        }
-    };
+        };
     if body.len() > MAX_TEMPLATE_BODY {
         return Err(TemplateError {
             path,
@@ -155,14 +142,35 @@ mod tests {
     #[test]
     fn devices_directories_and_huge_files_are_refused_without_reading() {
         let err = choose("/dev/zero").unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
+        assert!(
+            err.contains("a character device, not a regular file"),
+            "{err}"
+        );
         let err = choose(env!("CARGO_MANIFEST_DIR")).unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
+        assert!(err.contains("a directory, not a regular file"), "{err}");
         let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo.yaml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let spec = fifo.display().to_string();
+        let err = crate::files::bounded(move || choose(&spec))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a FIFO (named pipe), not a regular file"),
+            "{err}"
+        );
+        // CloudFormation's inline limit, after the read.
         let big = dir.path().join("big.yaml");
         std::fs::write(&big, "#".repeat(MAX_TEMPLATE_BODY + 1)).expect("write");
         let err = choose(&big.display().to_string()).unwrap_err().to_string();
         assert!(err.contains("at most 51200"), "{err}");
+        // The guard's own limit, before it.
+        std::fs::write(&big, "#".repeat(2 * 1024 * 1024)).expect("write");
+        let err = choose(&big.display().to_string()).unwrap_err().to_string();
+        assert!(
+            err.contains("larger than 1 MiB, the limit for a template"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -87,13 +87,16 @@ const OTHER_GROUP: &str = "Other parameters";
 
 impl Template {
     pub fn load(path: &Path) -> Result<Template, TemplateError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
-            path: path.to_path_buf(),
-            line: None,
-            column: None,
-            field: None,
-            message: format!("cannot read template: {e}"),
-        })?;
+        let text =
+            crate::files::read_text(path, crate::files::FileKind::Template).map_err(|e| {
+                TemplateError {
+                    path: path.to_path_buf(),
+                    line: None,
+                    column: None,
+                    field: None,
+                    message: format!("cannot read this template: {}", e.reason()),
+                }
+            })?;
         Template::parse(&text, path)
     }
 

@@ -29,8 +29,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The largest template CloudFormation accepts (from S3); anything bigger is not a template.
-const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
 /// How deep a directory argument is searched.
 const MAX_DEPTH: usize = 16;
 
@@ -60,7 +58,7 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
     let params = match plan::parse_param_args(&args.params) {
         Ok(params) => params,
         Err(e) => {
-            eprintln!("opsdeck check: --param {e}");
+            crate::errln!("opsdeck check: --param {e}");
             return 2;
         }
     };
@@ -88,7 +86,7 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
                     && (e.message.starts_with("Resources: missing")
                         || e.message.contains("the top level is not a mapping")) =>
             {
-                eprintln!(
+                crate::errln!(
                     "opsdeck check: skipped {}: not a CloudFormation template",
                     source.name
                 );
@@ -109,7 +107,7 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
                     Err(stop) => errors.push(stop.to_string()),
                 }
             }
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) => errors.push(crate::output::error_text(&e)),
         }
     }
     let mut report = checker.report(judged);
@@ -117,11 +115,11 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
     errors.append(&mut report.errors);
     report.errors = errors;
     for e in &report.errors {
-        eprintln!("opsdeck check: {e}");
+        crate::errln!("opsdeck check: {e}");
     }
     let rendered = export::render(&report, args.format, std::time::SystemTime::now());
     let written = match &args.output {
-        Some(file) => std::fs::write(file, rendered.as_bytes())
+        Some(file) => crate::files::private::write_output(file, rendered.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", file.display())),
         None => out
             .write_all(rendered.as_bytes())
@@ -129,13 +127,13 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
             .map_err(|e| format!("cannot write the report: {e}")),
     };
     if let Err(e) = written {
-        eprintln!("opsdeck check: {e}");
+        crate::errln!("opsdeck check: {e}");
         return 2;
     }
     let failing = report.failures().count();
     if let Some(file) = &args.output {
         let s = report.summary();
-        eprintln!(
+        crate::errln!(
             "opsdeck check: wrote {}: controls {} passed, {} failed, {} waived, {} not applicable; {failing} failing finding(s)",
             file.display(),
             s.passed,
@@ -245,31 +243,12 @@ fn walk(dir: &Path, depth: usize, files: &mut Vec<PathBuf>, errors: &mut Vec<Str
     }
 }
 
-/// A regular file of template size, as text.
+/// A regular file of template size, as text: through the one guard for user files.
 fn read(path: &Path, errors: &mut Vec<String>) -> Option<String> {
-    let shown = path.display();
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            errors.push(format!("{shown}: not a regular file"));
-            return None;
-        }
-        Ok(meta) if meta.len() > MAX_TEMPLATE_BYTES => {
-            errors.push(format!(
-                "{shown}: {} bytes; CloudFormation takes templates up to 1 MiB",
-                meta.len()
-            ));
-            return None;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            errors.push(format!("{shown}: {e}"));
-            return None;
-        }
-    }
-    match std::fs::read_to_string(path) {
+    match crate::files::read_text(path, crate::files::FileKind::Template) {
         Ok(text) => Some(text),
         Err(e) => {
-            errors.push(format!("{shown}: cannot read: {e}"));
+            errors.push(e.to_string());
             None
         }
     }
@@ -420,5 +399,29 @@ mod tests {
         assert!(errors[0].contains("library: s3-bucket"), "{errors:?}");
         let lib = collect(&["s3-bucket".to_string()], &mut Vec::new());
         assert_eq!(lib[0].name, "templates/s3-bucket.yaml");
+    }
+
+    #[test]
+    fn fifos_devices_and_huge_files_in_a_directory_are_errors_not_hangs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        nix::unistd::mkfifo(&dir.path().join("a.yaml"), nix::sys::stat::Mode::S_IRWXU)
+            .expect("mkfifo");
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("b.yaml")).expect("symlink");
+        std::fs::write(dir.path().join("c.yaml"), "#".repeat(2 * 1024 * 1024)).expect("write");
+        std::fs::write(dir.path().join("d.yaml"), "Resources: {}\n").expect("write");
+        let spec = dir.path().display().to_string();
+        let (found, errors) = crate::files::bounded(move || {
+            let mut errors = Vec::new();
+            let found = collect(&[spec], &mut errors);
+            (found.len(), errors)
+        });
+        assert_eq!(found, 1, "{errors:?}");
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("a FIFO (named pipe)"), "{errors:?}");
+        assert!(errors[1].contains("a character device"), "{errors:?}");
+        assert!(
+            errors[2].contains("larger than 1 MiB, the limit for a template"),
+            "{errors:?}"
+        );
     }
 }

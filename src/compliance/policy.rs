@@ -136,12 +136,12 @@ impl PolicyPack {
                 .collect();
             files.sort();
             for file in files {
-                match std::fs::read_to_string(&file) {
+                match crate::files::read_text(&file, crate::files::FileKind::Policy) {
                     Ok(text) => sources.push((file.display().to_string(), text)),
                     Err(e) => errors.push(PolicyError {
                         file: file.display().to_string(),
                         line: None,
-                        message: format!("cannot read: {e}"),
+                        message: format!("cannot read this policy file: {}", e.reason()),
                     }),
                 }
             }
@@ -512,6 +512,34 @@ mod tests {
         assert_eq!(errors[1].file, "mine/bad-control.rego");
         assert_eq!(errors[1].line, Some(3));
         assert!(errors[1].message.contains("ZZ-9"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_fifo_or_device_among_user_policies_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        nix::unistd::mkfifo(
+            &dir.path().join("a-pipe.rego"),
+            nix::sys::stat::Mode::S_IRWXU,
+        )
+        .expect("mkfifo");
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("b-zero.rego")).expect("symlink");
+        let dirs = vec![dir.path().to_path_buf()];
+        let (pack, errors) = crate::files::bounded(move || PolicyPack::load(&dirs));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].file.ends_with("a-pipe.rego"), "{errors:?}");
+        assert!(
+            errors[0].message.contains("a FIFO (named pipe)"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].message.contains("a character device"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            pack.rules().count(),
+            BUNDLED.len(),
+            "the bundled rules still load"
+        );
     }
 
     #[test]

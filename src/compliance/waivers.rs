@@ -45,14 +45,14 @@ pub struct WaiverError {
 
 /// Read a waivers file; a missing file is no waivers.
 pub fn load(path: &Path) -> Result<Vec<Waiver>, WaiverError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_text(path, crate::files::FileKind::Waivers) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.is_missing() => return Ok(Vec::new()),
         Err(e) => {
             return Err(WaiverError {
                 file: path.display().to_string(),
                 line: None,
-                message: format!("cannot read: {e}"),
+                message: format!("cannot read this waivers file: {}", e.reason()),
             });
         }
     };
@@ -223,5 +223,22 @@ expires = "2026-01-31"
         assert_eq!(err.line, Some(3), "{err}");
         assert!(err.message.contains("owner"), "{err}");
         assert_eq!(load(Path::new("/nonexistent/waivers.toml")), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_fifo_or_device_as_waivers_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("waivers.toml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let zero = dir.path().join("zero.toml");
+        std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+        for (path, says) in [(fifo, "a FIFO (named pipe)"), (zero, "a character device")] {
+            let err = crate::files::bounded(move || load(&path)).unwrap_err();
+            assert!(
+                err.to_string().contains("cannot read this waivers file"),
+                "{err}"
+            );
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 }

@@ -144,12 +144,10 @@ pub enum ConfigError {
     NoHomeDir,
 
     /// The file could not be read (the explicit `--config` file is missing,
-    /// permission denied, not UTF-8, ...). Not raised for a missing default file.
-    #[error("cannot read config file {}: {}", path.display(), io_reason(error))]
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    /// permission denied, a FIFO or device, over the size limit, not UTF-8, ...). Not
+    /// raised for a missing default file.
+    #[error("{0}")]
+    Read(crate::files::FileError),
 
     /// Not valid TOML.
     #[error("{at}: invalid TOML: {message}")]
@@ -186,17 +184,8 @@ impl ConfigError {
             ConfigError::Syntax { at, .. }
             | ConfigError::UnknownKey { at, .. }
             | ConfigError::Invalid { at, .. } => Some(at),
-            ConfigError::NoHomeDir | ConfigError::Read { .. } => None,
+            ConfigError::NoHomeDir | ConfigError::Read(_) => None,
         }
-    }
-}
-
-/// `No such file or directory`, without the ` (os error 2)` tail.
-fn io_reason(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" (os error ") {
-        Some(i) if text.ends_with(')') => text[..i].to_string(),
-        _ => text,
     }
 }
 
@@ -377,6 +366,11 @@ impl Checker<'_> {
         }
         if let Some(aws) = raw.aws {
             layer.profile = self.non_empty(aws.profile, "aws.profile")?;
+            if let Some(region) = &aws.region
+                && let Some(problem) = region_problem(region.get_ref())
+            {
+                return Err(self.invalid(region.span(), "aws.region", problem));
+            }
             layer.region = self.non_empty(aws.region, "aws.region")?;
             if let Some(url) = &aws.endpoint_url {
                 let u = url.get_ref();
@@ -487,6 +481,35 @@ impl Checker<'_> {
         }
         Ok(rules)
     }
+}
+
+/// Why `name` is not an AWS region name, or `None` when it is one. Checks the shape
+/// (`eu-west-1`, `us-gov-west-1`, `eu-isoe-west-1`), not a list, so regions AWS opens later
+/// are accepted without a new opsdeck.
+pub fn region_problem(name: &str) -> Option<String> {
+    static REGION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[a-z]{2}(?:-[a-z]+){1,2}-[0-9]{1,2}$")
+            .expect("the pattern is a literal that compiles (tested)")
+    });
+    if REGION.is_match(name) {
+        return None;
+    }
+    let lower = name.trim().to_ascii_lowercase();
+    if lower != name && REGION.is_match(&lower) {
+        return Some(format!(
+            "{name:?} is not a region name: region names are lower case, e.g. {lower:?}"
+        ));
+    }
+    if let Some(region) = lower.strip_suffix(|c: char| c.is_ascii_lowercase())
+        && REGION.is_match(region)
+    {
+        return Some(format!(
+            "{name:?} is an availability zone, not a region: use {region:?}"
+        ));
+    }
+    Some(format!(
+        "{name:?} is not an AWS region name (expected one like eu-west-1 or us-gov-west-1)"
+    ))
 }
 
 fn parse_environment(name: &str) -> Option<Environment> {
@@ -672,13 +695,10 @@ impl Config {
             Some(path) => (path, true),
             None => (paths.config_file.as_path(), false),
         };
-        match std::fs::read_to_string(path) {
+        match crate::files::read_text(path, crate::files::FileKind::Config) {
             Ok(text) => Config::from_toml_str(&text, path),
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Config::defaults(),
-            Err(error) => Err(ConfigError::Read {
-                path: path.to_path_buf(),
-                error,
-            }),
+            Err(e) if !required && e.is_missing() => Config::defaults(),
+            Err(error) => Err(ConfigError::Read(error)),
         }
     }
 
@@ -1042,11 +1062,11 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("y.toml");
         let e = Config::load(&Paths::under(dir.path()), Some(&missing)).unwrap_err();
-        assert!(matches!(e, ConfigError::Read { .. }));
+        assert!(matches!(e, ConfigError::Read(_)));
         assert_eq!(
             e.to_string(),
             format!(
-                "cannot read config file {}: No such file or directory",
+                "{}: cannot read this config file: no such file",
                 missing.display()
             )
         );
@@ -1061,11 +1081,36 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         let e = Config::load(&paths, None).unwrap_err();
         assert!(
             e.to_string().starts_with(&format!(
-                "cannot read config file {}: ",
+                "{}: cannot read this config file: it is a directory",
                 paths.config_file.display()
             )),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_fifo_device_or_huge_config_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.toml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let zero = dir.path().join("zero.toml");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let huge = dir.path().join("huge.toml");
+        // 25 MB of comments once took 1.2 GB to refuse.
+        std::fs::write(&huge, "#".repeat(25_000_000)).unwrap();
+        for (path, says) in [
+            (fifo, "it is a FIFO (named pipe), not a regular file"),
+            (zero, "it is a character device, not a regular file"),
+            (huge, "larger than 1 MiB, the limit for a config file"),
+        ] {
+            let root = dir.path().to_path_buf();
+            let shown = path.display().to_string();
+            let e = crate::files::bounded(move || Config::load(&Paths::under(&root), Some(&path)))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&shown), "{e}");
+            assert!(e.contains(says), "{e}");
+        }
     }
 
     // --- errors --------------------------------------------------------------
@@ -1115,6 +1160,45 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
                 "{ORIGIN}:1:24: unknown key `regoin` in [aws] (expected one of: profile, region, endpoint_url)"
             )
         );
+    }
+
+    #[test]
+    fn region_names_are_checked_with_file_and_line() {
+        assert_eq!(
+            err("[aws]\nprofile = \"p\"\nregion = \"us-east-1a\"\n"),
+            format!(
+                "{ORIGIN}:3:10: aws.region: \"us-east-1a\" is an availability zone, not a region: use \"us-east-1\""
+            )
+        );
+        assert_eq!(
+            err("[aws]\nregion = \"eu-wset\"\n"),
+            format!(
+                "{ORIGIN}:2:10: aws.region: \"eu-wset\" is not an AWS region name (expected one like eu-west-1 or us-gov-west-1)"
+            )
+        );
+        assert!(err("[aws]\nregion = \"EU-WEST-1\"\n").contains("lower case, e.g. \"eu-west-1\""));
+        for bad in [
+            "eu west 1",
+            "eu-west-1\u{1b}[2J",
+            "us-east-1.",
+            "1-2-3",
+            "eu-west-",
+        ] {
+            assert!(region_problem(bad).is_some(), "{bad:?} accepted");
+        }
+        for good in [
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-5",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "eu-isoe-west-1",
+            "us-isob-east-1",
+            "il-central-1",
+        ] {
+            assert_eq!(region_problem(good), None, "{good}");
+            parse(&format!("[aws]\nregion = \"{good}\"\n")).unwrap();
+        }
     }
 
     #[test]

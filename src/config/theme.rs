@@ -187,13 +187,10 @@ pub enum ThemeError {
         /// What [`Theme::available`] offered, sorted.
         available: Vec<String>,
     },
-    /// The user's theme file exists but could not be read.
-    #[error("{}: cannot read theme file: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The user's theme file exists but could not be read (or is a FIFO, a device, too
+    /// large, not UTF-8). The message names the file and says why, once.
+    #[error("{0}")]
+    Read(crate::files::FileError),
     /// Not valid TOML, an unknown key, a missing slot or a value of the wrong
     /// type. `message` is the TOML parser's and names the key.
     #[error("{}{}: {message}", path.display(), location_suffix(*location))]
@@ -362,10 +359,10 @@ impl Theme {
     pub fn load(name: &str, user_dir: Option<&Path>) -> Result<Theme, ThemeError> {
         if let Some(dir) = user_dir.filter(|_| is_plain_name(name)) {
             let path = dir.join(format!("{name}.toml"));
-            match std::fs::read_to_string(&path) {
+            match crate::files::read_text(&path, crate::files::FileKind::Theme) {
                 Ok(text) => return Theme::from_toml_str(&text, &path),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(ThemeError::Io { path, source }),
+                Err(e) if e.is_missing() => {}
+                Err(e) => return Err(ThemeError::Read(e)),
             }
         }
         if let Some(text) = builtin_source(name) {
@@ -981,6 +978,31 @@ status_bg = "236"
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_fifo_or_device_theme_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(&dir.path().join("pipe.toml"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.toml")).unwrap();
+        std::fs::create_dir(dir.path().join("folder.toml")).unwrap();
+        for (name, says) in [
+            ("pipe", "a FIFO (named pipe)"),
+            ("zero", "a character device"),
+            ("folder", "a directory"),
+        ] {
+            let themes = dir.path().to_path_buf();
+            let err = crate::files::bounded(move || Theme::load(name, Some(&themes)))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("{name}.toml: cannot read this theme file")),
+                "{err}"
+            );
+            assert!(err.contains(says), "{err}");
+            // Said once, not once by the message and again by its source.
+            assert_eq!(err.matches(says).count(), 1, "{err}");
+        }
     }
 
     #[test]

@@ -9,11 +9,18 @@
 //! lines, the write buffer is 64 KiB, and a sparse index of byte offsets (used to seek
 //! into the file for [`JobLog::range`]) is capped at [`MAX_CHECKPOINTS`] entries by
 //! doubling its stride whenever it fills.
+//!
+//! The write buffer keeps ingest fast, but what sits in it is lost if the process is killed.
+//! So the buffer reaches the file at least every [`JobLog::FLUSH_EVERY`]: on the next push
+//! after that much time, and, for a log that has gone quiet, when the engine's ticker calls
+//! [`JobLog::flush_if_dirty`]; the engine also flushes every log when its job ends. A
+//! `kill -9` loses at most the last second of a log.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::model::now_ms;
 
@@ -88,19 +95,24 @@ pub struct JobLog {
     /// `checkpoints[i]` is the byte offset of line `i * stride`.
     checkpoints: Vec<u64>,
     stride: u64,
+    /// Bytes are in the write buffer that have not reached the file.
+    dirty: bool,
+    last_flush: Instant,
 }
 
 impl JobLog {
     pub const DEFAULT_RING: usize = 5_000;
+    /// The longest a line waits in the write buffer while lines keep coming.
+    pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
     /// Spill file at `path` (created, parent dirs created, truncated). Every line is
     /// appended to it (buffered); the ring keeps the newest `ring_capacity` lines in memory.
     pub fn create(path: impl Into<PathBuf>, ring_capacity: usize) -> io::Result<JobLog> {
         let path = path.into();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+            crate::files::ensure_private_dir(parent)?;
         }
-        let file = File::create(&path)?;
+        let file = crate::files::create_private_file(&path)?;
         let mut log = JobLog::empty(ring_capacity);
         log.path = Some(path);
         log.spill = Spill::Open(BufWriter::with_capacity(IO_BUF, file));
@@ -127,6 +139,8 @@ impl JobLog {
             spilled_bytes: 0,
             checkpoints: Vec::new(),
             stride: INITIAL_STRIDE,
+            dirty: false,
+            last_flush: Instant::now(),
         }
     }
 
@@ -204,6 +218,10 @@ impl JobLog {
         for piece in body.split('\n') {
             self.push_one(ts_ms, level, piece);
         }
+        if self.dirty && self.last_flush.elapsed() >= JobLog::FLUSH_EVERY {
+            // An error is kept in spill_error; the lines stay in the ring.
+            let _ = self.flush();
+        }
     }
 
     fn push_one(&mut self, ts_ms: i64, level: LogLevel, raw: &str) {
@@ -256,6 +274,7 @@ impl JobLog {
                 self.note_line_start();
                 self.spilled_bytes += (head_len + line.text.len() + 1) as u64;
                 self.spilled_lines += 1;
+                self.dirty = true;
             }
             Err(e) => self.fail(e),
         }
@@ -285,6 +304,11 @@ impl JobLog {
         let opened = OpenOptions::new()
             .write(true)
             .open(&path)
+            .and_then(|f| {
+                // A log an older version left world-readable is closed up before it grows.
+                crate::files::tighten_file(&path)?;
+                Ok(f)
+            })
             .and_then(|mut f| {
                 // Cut off an incomplete last line so the next line starts on its own.
                 if f.metadata()?.len() != self.spilled_bytes {
@@ -315,6 +339,8 @@ impl JobLog {
     /// Write buffered lines to the spill file. On error the log becomes memory-only (see
     /// [`JobLog::spill_error`]) and the error is returned once.
     pub fn flush(&mut self) -> io::Result<()> {
+        self.last_flush = Instant::now();
+        self.dirty = false;
         if let Spill::Open(w) = &mut self.spill
             && let Err(e) = w.flush()
         {
@@ -324,6 +350,12 @@ impl JobLog {
             return Err(io::Error::new(kind, msg));
         }
         Ok(())
+    }
+
+    /// [`JobLog::flush`] if anything was written since the last flush: the engine's ticker
+    /// calls this every second for every running job.
+    pub fn flush_if_dirty(&mut self) -> io::Result<()> {
+        if self.dirty { self.flush() } else { Ok(()) }
     }
 
     /// Lines `[start, start+count)` (clipped to `total()`): from the ring when there, else

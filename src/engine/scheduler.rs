@@ -2,7 +2,7 @@ use crate::audit::{Actor, AuditSink, Decision};
 use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::engine::joblog::{JobLog, SharedJobLog};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers};
-use crate::engine::store::{JobStore, NewJob};
+use crate::engine::store::{ChangeOrigin, JobStore, NewJob};
 use crate::engine::task::{JobHandle, TaskCtx};
 use crate::model::{CallerIdentity, JobId, JobKind, JobRecord, JobState};
 use crate::ops::{Approved, ApprovedMutation, GateBinding, MutatingOp, ReadOnlyLatch, ReadOp};
@@ -131,8 +131,15 @@ struct Inner {
     target_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     cancels: Mutex<HashMap<JobId, CancellationToken>>,
     running_mutations: Mutex<HashMap<JobId, RunningMutation>>,
+    /// Logs of jobs still running: flushed to their files every [`LOG_FLUSH_EVERY`] and at the
+    /// job's end, so a crash loses at most the last second of any log.
+    live_logs: Mutex<HashMap<JobId, SharedJobLog>>,
     next_quiet: AtomicU64,
 }
+
+/// How often running jobs' logs reach their files (see `JobLog::FLUSH_EVERY`, which bounds it
+/// for a busy log; this bounds it for one that has gone quiet).
+pub const LOG_FLUSH_EVERY: Duration = JobLog::FLUSH_EVERY;
 
 /// Lines kept for a quiet refresh's log: only its retry warnings matter, and nobody opens it.
 const QUIET_LOG_RING: usize = 64;
@@ -178,9 +185,29 @@ impl Engine {
                 target_locks: Mutex::default(),
                 cancels: Mutex::default(),
                 running_mutations: Mutex::default(),
+                live_logs: Mutex::default(),
                 next_quiet: AtomicU64::new(0),
             }),
         };
+        // Flush quiet logs: a job that logged a line and then waits (for CloudFormation, say)
+        // must not keep that line in memory. Ends when the engine is dropped.
+        let weak = Arc::downgrade(&engine.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(LOG_FLUSH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let logs: Vec<SharedJobLog> = lock(&inner.live_logs).values().cloned().collect();
+                drop(inner);
+                for log in logs {
+                    // A failed flush is kept in the log's spill_error (shown with the log).
+                    let _ = lock(&log).flush_if_dirty();
+                }
+            }
+        });
         let events = engine.inner.events.clone();
         tokio::spawn(async move {
             // Shared futures are lazy: drive the AWS set-up now so the first read need not.
@@ -199,7 +226,7 @@ impl Engine {
     /// Schedule a read. A read with a supersede `key` cancels the previous one with that key
     /// (a newer list refresh makes the older one pointless); the caller chooses the key.
     pub fn submit_read(&self, op: ReadOp, key: Option<String>) -> Option<JobId> {
-        let (handle, cancel) = self.create_job(JobKind::Read, op.name(), op.title(), None)?;
+        let (handle, cancel) = self.create_job(JobKind::Read, op.name(), op.title(), None, None)?;
         Some(self.spawn_read(op, key, handle, cancel, true, None))
     }
 
@@ -207,7 +234,8 @@ impl Engine {
     /// caller rather than to the event stream: how a plan fetches what it must know before it
     /// can ask for a confirmation.
     pub async fn read(&self, op: ReadOp) -> ProviderResult<ReadOutput> {
-        let Some((handle, cancel)) = self.create_job(JobKind::Read, op.name(), op.title(), None)
+        let Some((handle, cancel)) =
+            self.create_job(JobKind::Read, op.name(), op.title(), None, None)
         else {
             return Err(ProviderError::new(
                 ErrorKind::Other,
@@ -317,11 +345,18 @@ impl Engine {
             );
             return Err(MutationRefused::ReadOnly(reason));
         }
+        let origin = ChangeOrigin {
+            actor: approved.actor().clone(),
+            environment: op.environment().as_str().to_string(),
+            request_id: approved.request_id(),
+            target: op.target_json(),
+        };
         let Some((handle, cancel)) = self.create_job(
             JobKind::Mutation,
             op.name(),
             op.describe(),
             Some(op.target_line()),
+            Some(origin),
         ) else {
             let why = "the job store could not record the job".to_string();
             self.audit(
@@ -395,6 +430,9 @@ impl Engine {
         for token in lock(&self.inner.cancels).values() {
             token.cancel();
         }
+        for log in lock(&self.inner.live_logs).values() {
+            let _ = lock(log).flush();
+        }
         let running: Vec<_> = lock(&self.inner.running_mutations).drain().collect();
         for (_, m) in running {
             self.audit(
@@ -417,6 +455,7 @@ impl Engine {
         operation: &str,
         title: String,
         target: Option<String>,
+        origin: Option<ChangeOrigin>,
     ) -> Option<(JobHandle, CancellationToken)> {
         let store = &self.inner.store;
         let new = NewJob {
@@ -425,6 +464,7 @@ impl Engine {
             title,
             target,
             log_path: None,
+            origin,
         };
         let id = match store.insert(&new) {
             Ok(id) => id,
@@ -450,6 +490,7 @@ impl Engine {
             None => JobLog::memory_only(self.inner.config.log_ring),
         };
         let log: SharedJobLog = Arc::new(Mutex::new(log));
+        lock(&self.inner.live_logs).insert(id, log.clone());
         let handle = JobHandle {
             id,
             log,
@@ -488,6 +529,10 @@ impl Engine {
 
     fn finish(&self, job: JobId, state: JobState, error: Option<String>) {
         lock(&self.inner.cancels).remove(&job);
+        // The whole log is on disk before the job is seen to end.
+        if let Some(log) = lock(&self.inner.live_logs).remove(&job) {
+            let _ = lock(&log).flush();
+        }
         if let Err(e) = self.inner.store.finish(job, state, error.as_deref()) {
             tracing::warn!("job {job}: {e}");
         }

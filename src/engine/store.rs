@@ -21,7 +21,8 @@ use crate::model::{JobId, JobKind, JobRecord, JobState, now_ms};
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE jobs (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
         kind        TEXT    NOT NULL,
@@ -40,7 +41,11 @@ const MIGRATIONS: &[&str] = &["
     );
     CREATE INDEX jobs_created_ms ON jobs (created_ms);
     CREATE INDEX jobs_state ON jobs (state);
-"];
+",
+    "
+    ALTER TABLE jobs ADD COLUMN origin TEXT;
+",
+];
 
 const COLUMNS: &str = "id, kind, operation, title, target, state, created_ms, started_ms, \
                        finished_ms, progress, error, log_path";
@@ -52,7 +57,7 @@ pub const SHUTDOWN_ERROR: &str = "opsdeck shut down while this job was running";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("job store {}: cannot create its directory: {source}", .path.display())]
+    #[error("job store {}: cannot create it or its directory privately: {source}", .path.display())]
     CreateDir {
         path: PathBuf,
         #[source]
@@ -98,6 +103,30 @@ pub struct NewJob {
     pub title: String,
     pub target: Option<String>,
     pub log_path: Option<String>,
+    /// For a change: who asked and where, for the audit entry if the process dies.
+    pub origin: Option<ChangeOrigin>,
+}
+
+/// Who asked for a change, in which environment, about what: stored with the job when the
+/// change is submitted, so that a later process finding it interrupted (after a crash or
+/// `kill -9`) records the `interrupted` audit entry with the same actor, environment, request
+/// id and target as the `started` entry it closes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeOrigin {
+    pub actor: crate::audit::Actor,
+    /// `DEV`, `TST`, `PRD` or `UNMAPPED`, as in the audit log.
+    pub environment: String,
+    pub request_id: u64,
+    /// The audit entries' `target`: the resolved target as JSON (secrets already `****`).
+    pub target: serde_json::Value,
+}
+
+/// A job [`JobStore::recover_interrupted`] found orphaned and marked interrupted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredJob {
+    pub record: JobRecord,
+    /// Recorded for changes; `None` for reads and for rows an older version wrote.
+    pub origin: Option<ChangeOrigin>,
 }
 
 pub struct JobStore {
@@ -138,20 +167,31 @@ fn pid_alive(pid: i64) -> bool {
 
 impl JobStore {
     /// Opens (creating the parent dir and schema if needed) the store at `path`, in WAL
-    /// mode with a 5 s busy timeout.
+    /// mode with a 5 s busy timeout. The directory is 0700 and the database 0600, and so are
+    /// its `-wal` and `-shm` files (SQLite gives them the database's mode; older ones are
+    /// tightened).
     pub fn open(path: &Path) -> Result<JobStore, StoreError> {
+        let create_dir = |source| StoreError::CreateDir {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            crate::files::ensure_private_dir(parent).map_err(create_dir)?;
         }
+        // Create the file ourselves, 0600, before SQLite would create it 0644.
+        crate::files::open_private_append(path).map_err(create_dir)?;
         let sql = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
         let conn = Connection::open(path).map_err(sql)?;
-        JobStore::init(conn, path.to_path_buf())
+        let store = JobStore::init(conn, path.to_path_buf())?;
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            crate::files::tighten_file(Path::new(&side)).map_err(create_dir)?;
+        }
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<JobStore, StoreError> {
@@ -230,8 +270,8 @@ impl JobStore {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO jobs (kind, operation, title, target, state, created_ms, log_path,
-                               owner_pid, owner_token)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                               owner_pid, owner_token, origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 job.kind.as_str(),
                 job.operation,
@@ -242,6 +282,9 @@ impl JobStore {
                 job.log_path,
                 own_pid(),
                 process_token(),
+                job.origin
+                    .as_ref()
+                    .and_then(|o| serde_json::to_string(o).ok()),
             ],
         )
         .map_err(|e| self.sql(e))?;
@@ -351,7 +394,7 @@ impl JobStore {
     /// At start-up: every queued/running job whose owner process is gone becomes
     /// Interrupted (finished now, error [`DIED_ERROR`]). Jobs of another live opsdeck
     /// process are left alone. Returns the jobs it changed.
-    pub fn recover_interrupted(&self) -> Result<Vec<JobRecord>, StoreError> {
+    pub fn recover_interrupted(&self) -> Result<Vec<RecoveredJob>, StoreError> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -423,10 +466,25 @@ impl JobStore {
         let mut records = Vec::with_capacity(recovered.len());
         for id in recovered {
             if let Some(record) = self.get(id)? {
-                records.push(record);
+                records.push(RecoveredJob {
+                    origin: self.origin(id)?,
+                    record,
+                });
             }
         }
         Ok(records)
+    }
+
+    /// What was recorded about who asked for job `id` (a change), if anything. A value this
+    /// version cannot read counts as none: the entry is then written with what is known.
+    pub fn origin(&self, id: JobId) -> Result<Option<ChangeOrigin>, StoreError> {
+        let text: Option<String> = self
+            .conn()
+            .query_row("SELECT origin FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .flatten();
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     /// At shutdown (quit, SIGTERM, SIGHUP): this process's own queued/running jobs become
@@ -521,6 +579,7 @@ mod tests {
             title: format!("{op} web"),
             target: Some("stack web in 123456789012/eu-west-1".to_string()),
             log_path: None,
+            origin: None,
         }
     }
 

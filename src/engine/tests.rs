@@ -254,6 +254,10 @@ struct Rig {
 }
 
 fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
+    new_rig_with_logs(cloud, None)
+}
+
+fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>) -> Rig {
     let audit = Arc::new(MemoryAudit::default());
     let latch = ReadOnlyLatch::new();
     let store = Arc::new(JobStore::open_in_memory().expect("in-memory store"));
@@ -262,6 +266,7 @@ fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
         read_attempts: 4,
         read_backoff_base: Duration::from_millis(100),
         read_backoff_max: Duration::from_secs(1),
+        logs_dir,
         ..EngineConfig::default()
     };
     let providers = Arc::new(Providers {
@@ -769,4 +774,79 @@ async fn long_follows_never_hold_the_slots_other_reads_need() {
     .await;
     assert!(done, "the list read ran while six follows were running");
     assert_eq!(cloud.list_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_running_jobs_log_reaches_its_file_within_a_second_and_all_of_it_at_the_end() {
+    // The job logs "deleting" and then waits a minute: a crash meanwhile must not lose the
+    // line, so it is on disk a second later, not only when 64 KiB have piled up.
+    let cloud = Arc::new(FakeCloud {
+        delete_delay: Duration::from_secs(60),
+        ..FakeCloud::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rig = new_rig_with_logs(cloud.clone(), Some(dir.path().to_path_buf()));
+    let approved = approve(&mut rig.gate, "web");
+    let job = rig.engine.submit_mutation(approved).expect("accepted");
+    // Hold the UI's handle, as the console does: the log is not dropped (and so not flushed
+    // by its destructor) when the job ends.
+    let handle = until(&mut rig.events, |e| match e {
+        EngineEvent::JobCreated { handle, .. } if handle.id == job => Some(handle),
+        _ => None,
+    })
+    .await;
+    let file = dir.path().join(format!("{job}.log"));
+    let on_disk = || std::fs::read_to_string(&file).unwrap_or_default();
+    until(&mut rig.events, |e| match e {
+        EngineEvent::LogGrew(j) if j == job => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(handle.log.lock().unwrap().total() >= 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        on_disk().contains("deleting"),
+        "after 1.5 s the line is in the file: {:?}",
+        on_disk()
+    );
+    assert!(cloud.delete_calls.lock().unwrap().len() == 1);
+    until(&mut rig.events, |e| match e {
+        EngineEvent::MutationDone { job: j, .. } if j == job => Some(()),
+        _ => None,
+    })
+    .await;
+    let text = on_disk();
+    assert!(
+        text.contains("deleted"),
+        "the last line too, at the job's end: {text:?}"
+    );
+    drop(handle);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_records_who_asked_and_where_for_a_later_recovery() {
+    let cloud = Arc::new(FakeCloud::default());
+    let mut rig = new_rig(cloud.clone());
+    rig.gate
+        .identity_resolved("arn:aws:iam::123456789012:role/ops".to_string());
+    let approved = approve(&mut rig.gate, "web");
+    let request_id = approved.request_id();
+    let job = rig.engine.submit_mutation(approved).expect("accepted");
+    let origin = rig.store.origin(job).expect("read").expect("recorded");
+    assert_eq!(origin.environment, "DEV");
+    assert_eq!(
+        origin.actor.principal.as_deref(),
+        Some("arn:aws:iam::123456789012:role/ops")
+    );
+    assert_eq!(origin.request_id, request_id);
+    assert_eq!(origin.target["stack_name"], "web", "{:#}", origin.target);
+    let read = rig
+        .engine
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
+        .expect("job");
+    assert_eq!(
+        rig.store.origin(read).expect("read"),
+        None,
+        "reads record none"
+    );
 }

@@ -86,7 +86,7 @@ impl Runner {
     pub fn start(opts: &Options, paths: &Paths) -> anyhow::Result<Runner> {
         let guarded = setup::open(opts, paths)?;
         if !guarded.recovered.is_empty() {
-            eprintln!(
+            crate::errln!(
                 "note: {} job(s) were running when opsdeck last stopped; marked interrupted",
                 guarded.recovered.len()
             );
@@ -184,7 +184,7 @@ impl Runner {
             let event = tokio::select! {
                 ev = self.events.recv() => ev,
                 _ = &mut interrupt => {
-                    eprintln!("interrupted: stopping job {job}");
+                    crate::errln!("interrupted: stopping job {job}");
                     self.engine.cancel(job);
                     interrupt.set(tokio::signal::ctrl_c());
                     continue;
@@ -261,7 +261,7 @@ impl Runner {
         match result {
             Ok(()) => 0,
             Err(stop) => {
-                eprintln!("opsdeck {command}: {stop}");
+                crate::errln!("opsdeck {command}: {stop}");
                 stop.exit_code()
             }
         }

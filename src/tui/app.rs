@@ -7,10 +7,10 @@ use crate::aws::AwsSettings;
 use crate::config::Paths;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::joblog::JobLog;
-use crate::engine::store::JobStore;
+use crate::engine::store::{JobStore, RecoveredJob};
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::model::{JobKind, JobRecord, now_ms};
+use crate::model::{JobKind, now_ms};
 use crate::tui::state::{
     Cmd, Flow, Msg, Planned, Session, State, Toast, ToastLevel, ViewKey, update,
 };
@@ -102,19 +102,48 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
 
 /// Changes that were running when an earlier opsdeck died (crash, SIGKILL) have `started` but
 /// no outcome in the audit log: close them as interrupted, so every request has an ending.
-pub fn record_lost_changes(audit: &dyn AuditSink, os_user: &str, recovered: &[JobRecord]) {
-    for job in recovered.iter().filter(|j| j.kind == JobKind::Mutation) {
-        let record = AuditRecord {
-            actor: Actor { os_user: os_user.to_string(), principal: None },
-            operation: job.operation.clone(),
-            target: serde_json::json!({ "job": job.id, "target": job.target }),
-            environment: "UNKNOWN".to_string(),
-            decision: Decision::Interrupted,
-            request_id: None,
-            detail: Some(
-                "opsdeck ended while this change was running (found at the next start); check its state in AWS"
-                    .to_string(),
+pub fn record_lost_changes(audit: &dyn AuditSink, os_user: &str, recovered: &[RecoveredJob]) {
+    for lost in recovered
+        .iter()
+        .filter(|j| j.record.kind == JobKind::Mutation)
+    {
+        let job = &lost.record;
+        // What was recorded when the change was submitted: the same actor, environment,
+        // request id and target as the `started` entry this one closes. Rows written by an
+        // older version have none, and say so.
+        let (actor, environment, request_id, target) = match &lost.origin {
+            Some(origin) => {
+                let mut target = origin.target.clone();
+                if let Some(fields) = target.as_object_mut() {
+                    fields.insert("job".into(), job.id.into());
+                }
+                (
+                    origin.actor.clone(),
+                    origin.environment.clone(),
+                    Some(origin.request_id),
+                    target,
+                )
+            }
+            None => (
+                Actor {
+                    os_user: os_user.to_string(),
+                    principal: None,
+                },
+                "UNKNOWN".to_string(),
+                None,
+                serde_json::json!({ "job": job.id, "target": job.target }),
             ),
+        };
+        let record = AuditRecord {
+            actor,
+            operation: job.operation.clone(),
+            target,
+            environment,
+            decision: Decision::Interrupted,
+            request_id,
+            detail: Some(format!(
+                "opsdeck ended while this change was running (found when {os_user} next ran opsdeck); check its state in AWS"
+            )),
         };
         if let Err(e) = audit.append(&record) {
             tracing::error!("could not record interrupted job {}: {e}", job.id);
@@ -239,7 +268,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     drop(terminal);
     drop(guard);
     if interrupted > 0 {
-        eprintln!(
+        crate::errln!(
             "opsdeck: {interrupted} running job(s) recorded as interrupted (see `opsdeck jobs`)"
         );
     }
@@ -433,9 +462,16 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
 mod tests {
     use super::*;
     use crate::audit::MemoryAudit;
-    use crate::model::JobState;
+    use crate::model::{JobRecord, JobState};
 
-    fn lost(id: i64, kind: JobKind) -> JobRecord {
+    fn lost(id: i64, kind: JobKind) -> RecoveredJob {
+        RecoveredJob {
+            record: lost_record(id, kind),
+            origin: None,
+        }
+    }
+
+    fn lost_record(id: i64, kind: JobKind) -> JobRecord {
         JobRecord {
             id,
             kind,
@@ -470,5 +506,44 @@ mod tests {
         assert_eq!(records[0].operation, "delete-stack");
         assert_eq!(records[0].target["job"], 2);
         assert_eq!(records[0].actor.os_user, "alice");
+    }
+
+    #[test]
+    fn a_lost_change_keeps_the_actor_and_environment_recorded_with_its_request() {
+        let audit = MemoryAudit::default();
+        let origin = crate::engine::store::ChangeOrigin {
+            actor: Actor {
+                os_user: "alice".into(),
+                principal: Some("arn:aws:iam::123456789012:role/ops".into()),
+            },
+            environment: "PRD".into(),
+            request_id: 42,
+            target: serde_json::json!({ "stack_name": "web", "account": "123456789012" }),
+        };
+        record_lost_changes(
+            &audit,
+            "bob",
+            &[RecoveredJob {
+                record: lost_record(7, JobKind::Mutation),
+                origin: Some(origin),
+            }],
+        );
+        let records = audit.records();
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(r.decision, Decision::Interrupted);
+        assert_eq!(r.environment, "PRD");
+        assert_eq!(r.actor.os_user, "alice", "who asked, not who found it");
+        assert_eq!(
+            r.actor.principal.as_deref(),
+            Some("arn:aws:iam::123456789012:role/ops")
+        );
+        assert_eq!(r.request_id, Some(42));
+        assert_eq!(r.target["stack_name"], "web");
+        assert_eq!(r.target["job"], 7);
+        assert!(
+            r.detail.as_deref().unwrap_or_default().contains("bob"),
+            "{r:?}"
+        );
     }
 }

@@ -1024,6 +1024,48 @@ fn failed_stack_status_is_danger_coloured() {
 }
 
 #[test]
+fn the_chat_placeholder_uses_the_themes_muted_style_and_no_colour_without_colours() {
+    let h = Harness::new(false);
+    let buffer = h.render(100, 30);
+    let palette = Theme::builtin("dark")
+        .expect("dark")
+        .palette_for(ColorDepth::TrueColor);
+    let (x, y) = find(&buffer, "type a command");
+    assert_eq!(buffer[(x, y)].fg, palette.muted);
+
+    let gate = Gate::new(
+        ReadOnlyLatch::new(),
+        Arc::new(MemoryAudit::default()),
+        Actor {
+            os_user: "a".into(),
+            principal: None,
+        },
+        None,
+    );
+    let state = State::new(
+        Session::default(),
+        Arc::new(Config::defaults().expect("defaults")),
+        gate,
+        &Theme::builtin("dark").expect("dark"),
+        ColorDepth::NoColor,
+    );
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("backend");
+    terminal.draw(|f| view::render(f, &state)).expect("draw");
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "type a command");
+    let cell = &buffer[(x, y)];
+    assert_eq!(
+        cell.fg,
+        Color::Reset,
+        "NO_COLOR / TERM=dumb: no colour at all"
+    );
+    assert!(
+        cell.modifier.contains(Modifier::DIM),
+        "muted by a modifier instead"
+    );
+}
+
+#[test]
 fn no_color_still_marks_danger_with_modifiers() {
     let audit = Arc::new(MemoryAudit::default());
     let gate = Gate::new(

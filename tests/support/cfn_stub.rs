@@ -14,6 +14,8 @@ use tokio::net::TcpListener;
 const NS: &str = "https://cloudformation.amazonaws.com/doc/2010-05-15/";
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
+/// Who the stub says the caller is (GetCallerIdentity).
+pub const CALLER_ARN: &str = "arn:aws:sts::123456789012:assumed-role/ops/stub-session";
 
 /// One event to appear in a stack's history.
 #[derive(Debug, Clone)]
@@ -372,6 +374,34 @@ fn handle(state: &Mutex<State>, body: String) -> (&'static str, String) {
         )
     };
     match action.as_str() {
+        // STS shares the awsQuery protocol: one endpoint can stand in for both, so the real
+        // binary (which asks who it is before any change) can run against the stub.
+        "GetCallerIdentity" => (
+            "200 OK",
+            format!(
+                r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>{CALLER_ARN}</Arn><UserId>AROASTUBSTUBSTUBSTUB:stub</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>stub</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#
+            ),
+        ),
+        "ListStacks" => {
+            let members: String = st
+                .stacks
+                .iter()
+                .filter(|s| s.status != "DELETE_COMPLETE")
+                .map(|s| {
+                    format!(
+                        "<member>{}{}{}{}</member>",
+                        el("StackId", &s.id),
+                        el("StackName", &s.name),
+                        el("CreationTime", "2025-01-01T00:00:00.000Z"),
+                        el("StackStatus", &s.status),
+                    )
+                })
+                .collect();
+            ok(
+                &action,
+                &format!("<StackSummaries>{members}</StackSummaries>"),
+            )
+        }
         "DescribeStacks" => {
             let Some(i) = find(&st, &p("StackName")) else {
                 return missing(&p("StackName"));

@@ -40,7 +40,7 @@ fn sdk_parameters(op: &CreateChangeSet) -> Vec<Parameter> {
 }
 
 /// Create the change set, wait until CloudFormation computed it, and read every change. See
-/// [`crate::engine::ports::CloudApi::create_change_set`].
+/// [`crate::cfn::port::CfnApi::create_change_set`].
 pub async fn create_change_set(
     cfn: &Client,
     approved: Approved<CreateChangeSet>,

@@ -30,17 +30,28 @@ pub fn write(
     format: Format,
     report: &Report,
 ) -> Result<std::path::PathBuf, String> {
+    use std::io::Write as _;
     let (text, ext) = render(format, report);
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut path = dir.join(format!("report-{stamp}.{ext}"));
-    // Two exports in one second do not overwrite each other.
+    crate::files::ensure_private_dir(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Two exports in one second do not overwrite each other: each is a new file, 0600.
     let mut n = 1;
-    while path.exists() {
-        n += 1;
-        path = dir.join(format!("report-{stamp}-{n}.{ext}"));
+    loop {
+        let path = if n == 1 {
+            dir.join(format!("report-{stamp}.{ext}"))
+        } else {
+            dir.join(format!("report-{stamp}-{n}.{ext}"))
+        };
+        match crate::files::create_new_private_file(&path) {
+            Ok(mut file) => {
+                file.write_all(text.as_bytes())
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
+        }
     }
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
 }
 
 #[cfg(test)]
@@ -55,6 +66,10 @@ mod tests {
         let a = write(dir.path(), "20261122-101500", Format::Sarif, &report).expect("written");
         let b = write(dir.path(), "20261122-101500", Format::Sarif, &report).expect("written");
         assert_ne!(a, b);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode();
+        assert_eq!(mode(&a) & 0o777, 0o600, "reports are private");
+        assert_eq!(mode(dir.path()) & 0o777, 0o700, "and so is their directory");
         let text = std::fs::read_to_string(&a).expect("readable");
         assert!(text.contains("\"version\": \"2.1.0\""), "SARIF: {text}");
         assert!(a.extension().is_some_and(|e| e == "sarif"));

@@ -54,6 +54,8 @@ pub fn render(frame: &mut Frame, state: &State, area: Rect) {
     textarea.set_block(Block::new().borders(Borders::TOP).border_style(border));
     textarea.set_style(s.input);
     textarea.set_cursor_line_style(s.input);
+    // The widget's own placeholder grey ignores the theme, NO_COLOR and TERM=dumb.
+    textarea.set_placeholder_style(s.muted);
     if state.focus != Pane::Chat {
         textarea.set_cursor_style(s.input);
     }
