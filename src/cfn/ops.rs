@@ -73,6 +73,17 @@ impl Read for CfnRead {
             CfnRead::DetectDrift { .. } | CfnRead::FollowStack { .. } => true,
         }
     }
+
+    fn streams(&self) -> bool {
+        match self {
+            // Each event as it happens, into the open stack's Events tab.
+            CfnRead::FollowStack { .. } => true,
+            CfnRead::ListStacks { .. }
+            | CfnRead::DescribeStack { .. }
+            | CfnRead::GetTemplate { .. }
+            | CfnRead::DetectDrift { .. } => false,
+        }
+    }
 }
 
 /// CloudFormation's mutations. Adding a variant forces a decision in every match of the

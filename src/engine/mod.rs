@@ -11,6 +11,7 @@ pub mod joblog;
 pub mod ports;
 mod scheduler;
 pub mod store;
+pub mod stream;
 pub mod task;
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@ use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::engine::joblog::{JobLog, SharedJobLog};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers};
 use crate::engine::store::{ChangeOrigin, JobStore, NewJob};
+use crate::engine::stream::{self, StreamUpdates};
 use crate::engine::task::{JobHandle, TaskCtx};
 use crate::model::{CallerIdentity, JobId, JobKind, JobRecord, JobState};
 use crate::ops::{Approved, ApprovedMutation, GateBinding, MutatingOp, ReadOnlyLatch, ReadOp};
@@ -50,6 +51,10 @@ pub enum EngineEvent {
     },
     JobChanged(JobRecord),
     LogGrew(JobId),
+    /// A streaming task started: its updates arrive here, at the console's pace.
+    StreamOpened(StreamUpdates),
+    /// A stream has updates waiting (coalesced: one until the console drains).
+    StreamReady(JobId),
     ReadDone {
         job: JobId,
         /// The supersede key the read was submitted with.
@@ -285,9 +290,16 @@ impl Engine {
         {
             older.cancel();
         }
+        // A streaming read hands its updates to the console through a bounded channel.
+        let stream = (op.streams() && reply.is_none()).then(|| {
+            let (sink, updates) = stream::channel(job, self.inner.events.clone());
+            let _ = self.inner.events.send(EngineEvent::StreamOpened(updates));
+            sink
+        });
         let engine = self.clone();
         tokio::spawn(async move {
-            let ctx = engine.ctx(handle, cancel);
+            let mut ctx = engine.ctx(handle, cancel);
+            ctx.stream = stream;
             let result = engine.run_read(&op, &ctx).await;
             if recorded {
                 let state = match &result {
@@ -514,6 +526,7 @@ impl Engine {
             events: self.inner.events.clone(),
             store: self.inner.store.clone(),
             last_progress: AtomicI32::new(-1),
+            stream: None,
         }
     }
 

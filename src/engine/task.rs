@@ -3,6 +3,7 @@
 use crate::engine::EngineEvent;
 use crate::engine::joblog::{LogLevel, SharedJobLog};
 use crate::engine::store::JobStore;
+use crate::engine::stream::{StreamItem, StreamSink};
 use crate::model::JobId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -33,6 +34,8 @@ pub struct TaskCtx {
     pub(crate) store: Arc<JobStore>,
     /// Last progress sent, in per-mille; -1 = none yet. Progress is sent only when it changes.
     pub(crate) last_progress: AtomicI32,
+    /// A streaming task's updates to the console (`None` for a task that only logs).
+    pub(crate) stream: Option<StreamSink>,
 }
 
 impl TaskCtx {
@@ -74,6 +77,16 @@ impl TaskCtx {
         }
         if let Ok(Some(record)) = self.store.get(self.handle.id) {
             let _ = self.events.send(EngineEvent::JobChanged(record));
+        }
+    }
+
+    /// Hand one update to whoever watches this stream, waiting while they are behind (so a
+    /// flood slows the producer instead of dropping updates). A task that is not a stream
+    /// only logs: this does nothing. `false` when the watcher has gone.
+    pub async fn emit(&self, item: StreamItem) -> bool {
+        match &self.stream {
+            Some(sink) => sink.send(item).await,
+            None => true,
         }
     }
 

@@ -35,6 +35,9 @@ struct FakeCloud {
     max_in_flight: AtomicUsize,
     /// Every change-set, drift, follow and protection call, in order.
     calls: Mutex<Vec<String>>,
+    /// Events each follow streams before it settles, and how many it got out so far.
+    follow_emits: usize,
+    emitted: AtomicUsize,
 }
 
 impl StsApi for FakeCloud {
@@ -142,11 +145,30 @@ impl CfnApi for FakeCloud {
     fn follow_stack<'a>(
         &'a self,
         stack_id: &'a str,
-        _ctx: &'a TaskCtx,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
         self.record(format!("follow {stack_id}"));
         let delay = self.delete_delay;
         async move {
+            for n in 0..self.follow_emits {
+                let event = crate::cfn::model::StackEvent {
+                    event_id: format!("e{n}"),
+                    logical_id: "Bucket".into(),
+                    physical_id: None,
+                    resource_type: "AWS::S3::Bucket".into(),
+                    status: "CREATE_IN_PROGRESS".into(),
+                    reason: None,
+                    timestamp: "2026-11-20T10:00:00Z".into(),
+                };
+                let item = crate::engine::stream::StreamItem::CfnEvent {
+                    stack_id: stack_id.to_string(),
+                    event: Box::new(event),
+                };
+                if !ctx.emit(item).await {
+                    return Ok("nobody watches".to_string());
+                }
+                self.emitted.fetch_add(1, Ordering::SeqCst);
+            }
             tokio::time::sleep(delay).await;
             Ok("settled".to_string())
         }
@@ -849,4 +871,86 @@ async fn a_change_records_who_asked_and_where_for_a_later_recovery() {
         None,
         "reads record none"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_waits_for_its_reader_and_loses_no_update() {
+    use crate::engine::stream::{STREAM_CAPACITY, StreamItem};
+    let total = STREAM_CAPACITY * 4 + 7;
+    let cloud = Arc::new(FakeCloud {
+        follow_emits: total,
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    let job = rig
+        .engine
+        .read_keyed(ReadOp::Cfn(CfnRead::FollowStack {
+            scope: scope(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/web/1".into(),
+            stack_name: "web".into(),
+        }))
+        .expect("job");
+    let mut updates = until(&mut rig.events, |e| match e {
+        EngineEvent::StreamOpened(u) if u.job == job => Some(u),
+        _ => None,
+    })
+    .await;
+    // Nobody reads: the producer fills the channel, then waits.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let ahead = cloud.emitted.load(Ordering::SeqCst);
+    assert!(
+        ahead <= STREAM_CAPACITY,
+        "the producer got {ahead} updates ahead of a reader that took none"
+    );
+    // Reading at the console's pace: every update arrives, in order, once.
+    let mut seen = Vec::new();
+    while seen.len() < total {
+        let batch = updates.drain(100);
+        if batch.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        for item in batch {
+            let StreamItem::CfnEvent { event, .. } = item;
+            seen.push(event.event_id);
+        }
+    }
+    let expected: Vec<String> = (0..total).map(|n| format!("e{n}")).collect();
+    assert_eq!(seen, expected);
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_whose_reader_has_gone_stops_its_producer() {
+    let cloud = Arc::new(FakeCloud {
+        follow_emits: 10_000,
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    let job = rig
+        .engine
+        .read_keyed(ReadOp::Cfn(CfnRead::FollowStack {
+            scope: scope(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/web/1".into(),
+            stack_name: "web".into(),
+        }))
+        .expect("job");
+    let updates = until(&mut rig.events, |e| match e {
+        EngineEvent::StreamOpened(u) if u.job == job => Some(u),
+        _ => None,
+    })
+    .await;
+    drop(updates);
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_ok());
+    assert!(cloud.emitted.load(Ordering::SeqCst) < 10_000);
 }

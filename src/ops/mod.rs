@@ -76,6 +76,9 @@ pub trait Read {
     /// Reads that last as long as the service takes (drift checks, follows): they get their
     /// own slots and the long timeout.
     fn long_running(&self) -> bool;
+    /// Reads that yield updates as they go (a follow's events): the engine gives them a
+    /// stream to the console (`engine::stream`).
+    fn streams(&self) -> bool;
 }
 
 impl ReadOp {
@@ -99,6 +102,10 @@ impl ReadOp {
 
     pub fn long_running(&self) -> bool {
         self.inner().is_some_and(|r| r.long_running())
+    }
+
+    pub fn streams(&self) -> bool {
+        self.inner().is_some_and(|r| r.streams())
     }
 }
 

@@ -24,7 +24,7 @@ use ratatui::backend::CrosstermBackend;
 use std::io::{BufWriter, Stdout};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -167,6 +167,10 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     let guard = TerminalGuard::enter().context("cannot set up the terminal (is this a TTY?)")?;
     let backend = CrosstermBackend::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let mut terminal: Term = Terminal::new(backend)?;
+    // The state knows the terminal's size (how many log lines fit, say); ioctl, no round trip.
+    if let Ok(size) = terminal.size() {
+        state.term_size = (size.width, size.height);
+    }
     // The first frame: nothing above waited for the network.
     terminal.draw(|f| view::render(f, &state))?;
 
@@ -203,11 +207,16 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut exit_code = 0;
+    // Something on screen changed since the last frame; drawn at most once per FRAME, so a
+    // flood of updates costs at most ~60 frames a second, and nothing at all while idle.
+    let mut dirty = false;
+    let mut last_draw = Instant::now();
     loop {
+        let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
         let msg = tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
-                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(Event::Resize(width, height))) => Msg::Resize { width, height },
                 Some(Ok(_)) => continue,
                 // The terminal is gone (closed SSH session without SIGHUP): leave cleanly.
                 Some(Err(_)) | None => { exit_code = 129; Msg::Terminate("the terminal closed") },
@@ -219,28 +228,45 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
             _ = sigterm.recv() => { exit_code = 143; Msg::Terminate("SIGTERM") },
             _ = sighup.recv() => { exit_code = 129; Msg::Terminate("SIGHUP") },
             _ = sigint.recv() => { exit_code = 130; Msg::Terminate("SIGINT") },
+            // A change waited for the frame budget: draw it now.
+            _ = tokio::time::sleep_until(next_frame), if dirty => {
+                if let Err(e) = terminal.draw(|f| view::render(f, &state)) {
+                    tracing::warn!("draw failed, leaving: {e}");
+                    break;
+                }
+                last_draw = Instant::now();
+                dirty = false;
+                continue;
+            },
         };
         let cmds = update(&mut state, msg);
-        let mut changed = !state.quiet;
+        dirty |= !state.quiet;
         execute(&mut state, &fx, cmds);
-        // Coalesce bursts: fold every waiting engine event into the state before one redraw.
-        while let Ok(ev) = rx.try_recv() {
+        // Coalesce bursts: fold the engine events already waiting into the state before one
+        // redraw (a bounded number, so keys are still answered under a flood).
+        for _ in 0..FOLD_PER_TURN {
+            let Ok(ev) = rx.try_recv() else {
+                break;
+            };
             let cmds = update(&mut state, Msg::Engine(ev));
-            changed |= !state.quiet;
+            dirty |= !state.quiet;
             execute(&mut state, &fx, cmds);
         }
         if state.quit {
             break;
         }
-        // Nothing on screen changed (an idle tick, a refresh that found the same stacks):
-        // no draw, so nothing is written to the terminal.
-        if !changed {
+        // Nothing on screen changed (an idle tick, a refresh that found the same stacks): no
+        // draw, so nothing is written to the terminal. Within the frame budget of the last
+        // draw, the change waits for the timer above.
+        if !dirty || last_draw.elapsed() < FRAME {
             continue;
         }
         if let Err(e) = terminal.draw(|f| view::render(f, &state)) {
             tracing::warn!("draw failed, leaving: {e}");
             break;
         }
+        last_draw = Instant::now();
+        dirty = false;
     }
 
     // A confirmation left open is recorded as cancelled, so no request stays without an outcome.
@@ -274,6 +300,12 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     }
     Ok(exit_code)
 }
+
+/// At most one frame per this long, however fast updates arrive.
+const FRAME: Duration = Duration::from_millis(16);
+
+/// Engine events folded into the state between two looks at the terminal's keys.
+const FOLD_PER_TURN: usize = 1_000;
 
 /// How long quitting waits for an open change-set review to be discarded.
 const DISCARD_ON_QUIT: Duration = Duration::from_secs(15);
@@ -366,6 +398,30 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     };
                     let _ = back.send(Msg::Planned(planned));
                 });
+            }
+            Cmd::ReadLogWindow {
+                handle,
+                start,
+                count,
+            } => {
+                let back = (*back).clone();
+                tokio::task::spawn_blocking(move || {
+                    let lines = handle
+                        .log
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .range(start, count)
+                        .map_err(|e| e.to_string());
+                    let window = lines.map(|lines| crate::tui::jobs::LogWindow {
+                        job: handle.id,
+                        start,
+                        lines,
+                    });
+                    let _ = back.send(Msg::LogWindowRead(window));
+                });
+            }
+            Cmd::DrainStream(job) => {
+                let _ = back.send(Msg::Engine(EngineEvent::StreamReady(job)));
             }
             Cmd::Refresh(op) => {
                 let view = ViewKey::of(&op);

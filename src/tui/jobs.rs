@@ -63,8 +63,8 @@ pub fn apply(state: &mut State, action: JobsAction, _args: &[&str]) -> Vec<Cmd> 
             let log = &mut state.jobs.log;
             log.follow = !log.follow;
         }
-        JobsAction::SearchNext => jump_to_match(state, 1),
-        JobsAction::SearchPrev => jump_to_match(state, -1),
+        JobsAction::SearchNext => return jump_to_match(state, 1),
+        JobsAction::SearchPrev => return jump_to_match(state, -1),
     }
     Vec::new()
 }
@@ -99,6 +99,19 @@ pub struct LogView {
     pub search: Option<String>,
     pub matches: Vec<u64>,
     pub match_idx: usize,
+    /// Lines read back from the spill file for a view that scrolled out of the in-memory ring
+    /// (read off the UI thread: `Cmd::ReadLogWindow`).
+    pub window: Option<LogWindow>,
+    /// The window asked for and not here yet, so it is asked for once.
+    pub window_asked: Option<(JobId, u64)>,
+}
+
+/// Lines `start..` of a job's log, read back from its spill file.
+#[derive(Debug, Clone)]
+pub struct LogWindow {
+    pub job: JobId,
+    pub start: u64,
+    pub lines: Vec<crate::engine::joblog::LogLine>,
 }
 
 impl Default for LogView {
@@ -109,6 +122,8 @@ impl Default for LogView {
             search: None,
             matches: Vec::new(),
             match_idx: 0,
+            window: None,
+            window_asked: None,
         }
     }
 }
@@ -125,8 +140,6 @@ pub struct JobsState {
     pub log: LogView,
     /// The selection moves to each new job (until the person picks one, or a change starts).
     pub follow_newest: bool,
-    /// Log lines that fit in the log area at the last render; the view records it.
-    pub log_height: std::cell::Cell<usize>,
 }
 
 impl JobsState {
@@ -209,11 +222,11 @@ pub(crate) fn search_done(
     job: JobId,
     needle: String,
     found: Result<Vec<u64>, String>,
-) {
+) -> Vec<Cmd> {
     let current = state.jobs.selected_record().map(|r| r.id);
     // A newer search, or another job selected since: this answer is stale.
     if current != Some(job) || state.jobs.log.search.as_deref() != Some(needle.as_str()) {
-        return;
+        return Vec::new();
     }
     match found {
         Ok(matches) if matches.is_empty() => {
@@ -221,26 +234,78 @@ pub(crate) fn search_done(
         }
         Ok(matches) => {
             state.jobs.log.matches = matches;
-            jump_to_match(state, 0);
+            return jump_to_match(state, 0);
         }
         Err(e) => state.toast(ToastLevel::Error, format!("search failed: {e}")),
     }
+    Vec::new()
 }
 
-fn jump_to_match(state: &mut State, delta: isize) {
+fn jump_to_match(state: &mut State, delta: isize) -> Vec<Cmd> {
+    let height = crate::tui::view::jobs::log_height(state) as u64;
     let log = &mut state.jobs.log;
     if log.matches.is_empty() {
-        return;
+        return Vec::new();
     }
     let n = log.matches.len() as isize;
     log.match_idx = (log.match_idx as isize + delta).rem_euclid(n) as usize;
     log.follow = false;
-    log.top = log.matches[log.match_idx].saturating_sub(state.jobs.log_height.get() as u64 / 2);
+    log.top = log.matches[log.match_idx].saturating_sub(height / 2);
+    read_window_if_needed(state)
 }
 
-pub(crate) fn scroll_log(state: &mut State, action: ShellAction) {
+/// The open log shows lines that left the in-memory ring: have them read back from the spill
+/// file off the UI thread (once per position), so drawing never touches the disk.
+pub(crate) fn read_window_if_needed(state: &mut State) -> Vec<Cmd> {
+    if !state.jobs.log_open || state.jobs.log.follow {
+        return Vec::new();
+    }
     let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
-        return;
+        return Vec::new();
+    };
+    let Some(handle) = state.jobs.handles.get(&id) else {
+        return Vec::new();
+    };
+    let first_in_ring = handle
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .first_in_ring();
+    let view = &mut state.jobs.log;
+    let top = view.top;
+    let have = view
+        .window
+        .as_ref()
+        .is_some_and(|w| w.job == id && w.start == top);
+    if top >= first_in_ring || have || view.window_asked == Some((id, top)) {
+        return Vec::new();
+    }
+    view.window_asked = Some((id, top));
+    let count = crate::tui::view::jobs::log_height(state).max(1);
+    vec![Cmd::ReadLogWindow {
+        handle: handle.clone(),
+        start: top,
+        count,
+    }]
+}
+
+/// Lines read back from a spill file arrived: kept when they are still what the view shows.
+pub(crate) fn window_read(state: &mut State, window: Result<LogWindow, String>) {
+    match window {
+        Ok(window) => {
+            let view = &mut state.jobs.log;
+            if view.window_asked == Some((window.job, window.start)) {
+                view.window_asked = None;
+            }
+            view.window = Some(window);
+        }
+        Err(e) => state.toast(ToastLevel::Error, format!("cannot read the log back: {e}")),
+    }
+}
+
+pub(crate) fn scroll_log(state: &mut State, action: ShellAction) -> Vec<Cmd> {
+    let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
+        return Vec::new();
     };
     let total = state
         .jobs
@@ -248,7 +313,7 @@ pub(crate) fn scroll_log(state: &mut State, action: ShellAction) {
         .get(&id)
         .map(|h| h.log.lock().unwrap_or_else(|p| p.into_inner()).total())
         .unwrap_or(0);
-    let height = state.jobs.log_height.get().max(1) as u64;
+    let height = crate::tui::view::jobs::log_height(state).max(1) as u64;
     let bottom_top = total.saturating_sub(height);
     let log = &mut state.jobs.log;
     let top = if log.follow {
@@ -270,4 +335,5 @@ pub(crate) fn scroll_log(state: &mut State, action: ShellAction) {
     // Reaching the bottom resumes following, as in `less +F`.
     log.follow =
         new_top >= bottom_top && action != ShellAction::Up && action != ShellAction::PageUp;
+    read_window_if_needed(state)
 }

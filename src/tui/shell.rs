@@ -341,7 +341,7 @@ pub(crate) fn step(current: usize, len: usize, action: ShellAction) -> usize {
 fn move_selection(state: &mut State, action: ShellAction) -> Vec<Cmd> {
     match state.focus {
         Pane::Inventory => crate::cfn::tui::move_selection(state, action),
-        Pane::Jobs if state.jobs.log_open => jobs::scroll_log(state, action),
+        Pane::Jobs if state.jobs.log_open => return jobs::scroll_log(state, action),
         Pane::Jobs => {
             state.jobs.selected = step(state.jobs.selected, state.jobs.visible.len(), action);
             state.jobs.follow_newest = state.jobs.selected == 0;

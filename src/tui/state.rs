@@ -13,6 +13,7 @@ use crate::cfn::tui::{CfnView, InventoryState};
 use crate::compliance::tui::{self as compliance, ComplianceState};
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
+use crate::engine::stream::{StreamItem, StreamUpdates};
 use crate::engine::task::JobHandle;
 use crate::engine::{EngineEvent, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobId, JobRecord, Role};
@@ -95,7 +96,13 @@ pub enum Msg {
     Tick {
         now_ms: i64,
     },
-    Resize,
+    /// The terminal's new size (columns, rows).
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// Lines of a job's log read back from its spill file (`Cmd::ReadLogWindow`).
+    LogWindowRead(Result<crate::tui::jobs::LogWindow, String>),
     ThemeLoaded(Result<Theme, String>),
     /// A log search finished.
     SearchDone {
@@ -124,6 +131,15 @@ pub enum Cmd {
     Read(ReadOp),
     /// Run a flow off the UI thread; its outcome comes back as `Msg::Planned`.
     Plan(Flow),
+    /// A stream still has updates waiting: wake the loop for them again.
+    DrainStream(JobId),
+    /// Read lines `start..start+count` of a job's log back from its spill file (off the UI
+    /// thread); they come back as `Msg::LogWindowRead`.
+    ReadLogWindow {
+        handle: JobHandle,
+        start: u64,
+        count: usize,
+    },
     /// A background refresh (`Engine::submit_refresh`): no job record, result as for `Read`.
     Refresh(ReadOp),
     /// Only ever built from a token the gate minted in this update.
@@ -225,6 +241,10 @@ pub struct State {
     pub compliance: ComplianceState,
     /// Confirmations and forms waiting for the open dialog or form to close, oldest first.
     pub waiting: std::collections::VecDeque<Waiting>,
+    /// Streaming jobs' updates, drained at the console's pace.
+    pub streams: HashMap<JobId, StreamUpdates>,
+    /// The terminal's size (columns, rows), so the state knows what the view will show.
+    pub term_size: (u16, u16),
     /// The last update changed nothing on screen: the app loop skips the redraw, so an idle
     /// console writes nothing to the terminal.
     pub quiet: bool,
@@ -271,6 +291,8 @@ impl State {
             deploy: DeployState::default(),
             compliance: ComplianceState::default(),
             waiting: Default::default(),
+            streams: HashMap::new(),
+            term_size: (80, 24),
             quiet: false,
             quit: false,
         }
@@ -403,7 +425,10 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             state.quiet = state.jobs.running() == 0;
             crate::cfn::tui::periodic_refresh(state)
         }
-        Msg::Resize => Vec::new(),
+        Msg::Resize { width, height } => {
+            state.term_size = (width, height);
+            jobs::read_window_if_needed(state)
+        }
         Msg::ThemeLoaded(Ok(theme)) => {
             state.styles = Styles::new(&theme.palette_for(state.color_depth), state.color_depth);
             state.theme_name = theme.name.clone();
@@ -414,8 +439,9 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             state.toast(ToastLevel::Error, e);
             Vec::new()
         }
-        Msg::SearchDone { job, needle, found } => {
-            jobs::search_done(state, job, needle, found);
+        Msg::SearchDone { job, needle, found } => jobs::search_done(state, job, needle, found),
+        Msg::LogWindowRead(window) => {
+            jobs::window_read(state, window);
             Vec::new()
         }
         Msg::PastLogOpened(Ok(handle)) => {
@@ -567,12 +593,21 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             }
         }
         EngineEvent::JobChanged(record) => state.jobs.upsert(record),
+        EngineEvent::StreamOpened(updates) => {
+            state.streams.insert(updates.job, updates);
+        }
+        EngineEvent::StreamReady(job) => return drain_stream(state, job, STREAM_BUDGET),
         EngineEvent::LogGrew(id) => {
             if let Some(handle) = state.jobs.handles.get(&id) {
                 handle.notified.store(false, Ordering::Release);
             }
+            // A log scrolled back may see its lines leave the ring as new ones arrive.
+            return jobs::read_window_if_needed(state);
         }
         EngineEvent::ReadDone { job, key, result } => {
+            // A stream's task has ended: what it sent before is all in its channel.
+            drain_stream(state, job, usize::MAX);
+            state.streams.remove(&job);
             // Drift checks and follows of different stacks run side by side, and their
             // results name their stack: each is kept. Other views show only the latest read.
             let view = key.as_deref().and_then(ViewKey::from_key);
@@ -591,6 +626,35 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
         }
     }
     Vec::new()
+}
+
+/// Updates folded into the state per wake-up of one stream; the rest wait for the next turn
+/// of the loop, so keys are answered in between.
+const STREAM_BUDGET: usize = 2_000;
+
+/// Fold up to `budget` waiting updates of a stream into the state; ask to be woken again when
+/// more wait.
+fn drain_stream(state: &mut State, job: JobId, budget: usize) -> Vec<Cmd> {
+    let Some(updates) = state.streams.get_mut(&job) else {
+        return Vec::new();
+    };
+    let items = updates.drain(budget);
+    let more = updates.has_more();
+    let mut shown = false;
+    for item in items {
+        shown |= match item {
+            StreamItem::CfnEvent { stack_id, event } => {
+                crate::cfn::tui::on_stack_event(state, &stack_id, *event)
+            }
+        };
+    }
+    // Updates of nothing on screen draw nothing.
+    state.quiet |= !shown;
+    if more {
+        vec![Cmd::DrainStream(job)]
+    } else {
+        Vec::new()
+    }
 }
 
 fn on_read(

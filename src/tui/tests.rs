@@ -1209,6 +1209,70 @@ fn log_search_runs_off_the_loop_and_stale_answers_are_dropped() {
     assert_eq!(h.state.jobs.log.match_idx, 1);
 }
 
+#[test]
+fn older_log_lines_are_read_off_the_loop_and_drawing_never_reads_the_file() {
+    use crate::engine::joblog::{JobLog, LogLevel};
+    use crate::engine::task::JobHandle;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("9.log");
+    let mut log = JobLog::create(&path, 10).expect("job log");
+    for i in 0..100 {
+        log.push(LogLevel::Info, &format!("line {i}"));
+    }
+    log.flush().expect("flush");
+    let handle = JobHandle {
+        id: 9,
+        log: Arc::new(std::sync::Mutex::new(log)),
+        notified: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    let mut h = Harness::new(false);
+    h.send(Msg::Resize {
+        width: 100,
+        height: 30,
+    });
+    let record = job(9, JobState::Succeeded, JobKind::Read, "List stacks");
+    h.send(Msg::Engine(EngineEvent::JobCreated { record, handle }));
+    h.key(KeyCode::Char('5'));
+    h.key(KeyCode::Enter); // open the log: the newest lines, from memory
+    assert!(h.screen(100, 30).contains("line 99"));
+    let cmds = h.key(KeyCode::Char('g')); // the first line left the ring long ago
+    let [
+        Cmd::ReadLogWindow {
+            handle,
+            start: 0,
+            count,
+        },
+    ] = cmds.as_slice()
+    else {
+        panic!("the older lines are read off the loop, got {cmds:?}");
+    };
+    assert!(*count > 0);
+    // Until they are here the view says so; it never reads the file itself.
+    std::fs::remove_file(&path).expect("spill file removed");
+    assert!(h.screen(100, 30).contains("reading lines from 1"));
+    assert!(h.key(KeyCode::Char('g')).is_empty(), "asked for once");
+    // What the app loop would have read (the test keeps the lines in a new file).
+    let lines = (0..*count)
+        .map(|i| crate::engine::joblog::LogLine {
+            seq: i as u64,
+            ts_ms: 0,
+            level: LogLevel::Info,
+            text: format!("line {i}"),
+        })
+        .collect();
+    let window = crate::tui::jobs::LogWindow {
+        job: handle.id,
+        start: 0,
+        lines,
+    };
+    h.send(Msg::LogWindowRead(Ok(window)));
+    let screen = h.screen(100, 30);
+    assert!(
+        screen.contains("line 0") && screen.contains("line 1"),
+        "{screen}"
+    );
+}
+
 // ---------- deploy, change-set review, drift, events ----------
 
 fn ctrl(h: &mut Harness, c: char) -> Vec<Cmd> {
@@ -2383,4 +2447,49 @@ fn failed_controls_are_danger_and_passed_ones_ok_coloured() {
     let buffer = h.render(120, 40);
     let (x, y) = find(&buffer, "✓ AC Access Control");
     assert_eq!(buffer[(x, y)].fg, palette.ok);
+}
+
+#[test]
+fn a_followed_stacks_events_stream_into_its_open_detail() {
+    use crate::engine::stream::{self, StreamItem};
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Char('j')); // data, UPDATE_IN_PROGRESS
+    h.key(KeyCode::Enter);
+    h.deliver_detail(plain_detail(stack("data", "UPDATE_IN_PROGRESS")));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let (sink, updates) = stream::channel(42, tx);
+    h.send(Msg::Engine(EngineEvent::StreamOpened(updates)));
+    let event = |id: &str| crate::cfn::model::StackEvent {
+        event_id: id.into(),
+        timestamp: "2026-11-20T10:01:00Z".into(),
+        logical_id: "Queue".into(),
+        physical_id: None,
+        resource_type: "AWS::SQS::Queue".into(),
+        status: "UPDATE_IN_PROGRESS".into(),
+        reason: Some(format!("step {id}")),
+    };
+    let data_id = stack("data", "UPDATE_IN_PROGRESS").id;
+    for id in ["e1", "e2"] {
+        let item = StreamItem::CfnEvent {
+            stack_id: data_id.clone(),
+            event: Box::new(event(id)),
+        };
+        assert!(futures::executor::block_on(sink.send(item)));
+    }
+    h.send(Msg::Engine(EngineEvent::StreamReady(42)));
+    let view = h.state.inventory.detail.as_ref().expect("detail open");
+    let events = &view.detail.as_ref().expect("loaded").events;
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, vec!["e2", "e1"], "newest first, each once");
+    assert!(!h.state.quiet, "what is on screen changed");
+    // Events of a stack that is not on screen draw nothing.
+    let item = StreamItem::CfnEvent {
+        stack_id: stack("api", "CREATE_COMPLETE").id,
+        event: Box::new(event("e3")),
+    };
+    assert!(futures::executor::block_on(sink.send(item)));
+    h.send(Msg::Engine(EngineEvent::StreamReady(42)));
+    assert!(h.state.quiet);
 }

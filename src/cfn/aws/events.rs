@@ -5,6 +5,7 @@
 use crate::aws::{classify, clean, clean_opt, time};
 use crate::cfn::model::StackEvent;
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
+use crate::engine::stream::StreamItem;
 use crate::engine::task::TaskCtx;
 use aws_sdk_cloudformation::Client;
 use std::collections::HashSet;
@@ -203,6 +204,11 @@ impl Follower {
                 continue;
             }
             self.note(&event, ctx);
+            let item = StreamItem::CfnEvent {
+                stack_id: self.stack_id.clone(),
+                event: Box::new(event),
+            };
+            ctx.emit(item).await;
         }
         if self.total > 0 {
             // Monotonic and at most 1.0: a resource counts once, whatever a rollback does.

@@ -12,7 +12,7 @@ pub(crate) mod preview_view;
 pub mod stack_actions;
 pub(crate) mod stack_tabs_view;
 
-use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
+use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackEvent, StackSummary};
 use crate::cfn::ops::{CfnMutation, CfnRead};
 use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::engine::MutationOutput;
@@ -488,6 +488,21 @@ pub(crate) fn on_read(state: &mut State, output: CfnOutput, background: bool) ->
         }
     }
     Vec::new()
+}
+
+/// A followed stack's event, as it happened: on top of the open detail's Events tab. Whether
+/// the screen changed.
+pub(crate) fn on_stack_event(state: &mut State, stack_id: &str, event: StackEvent) -> bool {
+    if let Some(view) = &mut state.inventory.detail
+        && view.stack.id == stack_id
+        && let Some(detail) = &mut view.detail
+        && !detail.events.iter().any(|e| e.event_id == event.event_id)
+    {
+        // Newest first, as DescribeStackEvents lists them.
+        detail.events.insert(0, event);
+        return true;
+    }
+    false
 }
 
 /// A CloudFormation read failed: the view it fed says so.

@@ -28,20 +28,39 @@ pub fn render(frame: &mut Frame, state: &State, area: Rect) {
 
     if jobs.records.is_empty() {
         frame.render_widget(Line::styled("No jobs yet.", state.styles.muted), inner);
-        jobs.log_height.set(0);
         return;
     }
-    if jobs.log_open {
-        log(frame, state, inner);
-        return;
+    let (list_area, log_area) = split(inner, jobs.log_open);
+    if let Some(list_area) = list_area {
+        list(frame, state, list_area);
+    }
+    if log_area.height > 1 {
+        log(frame, state, log_area);
+    }
+}
+
+/// The job list (unless the log is open alone) and the log, inside the pane's border.
+fn split(inner: Rect, log_open: bool) -> (Option<Rect>, Rect) {
+    if log_open {
+        return (None, inner);
     }
     let list_height = (inner.height / 2).max(2).min(inner.height);
     let [list_area, log_area] =
         Layout::vertical([Constraint::Length(list_height), Constraint::Min(0)]).areas(inner);
-    list(frame, state, list_area);
-    if log_area.height > 1 {
-        log(frame, state, log_area);
-    }
+    (Some(list_area), log_area)
+}
+
+/// How many log lines the Jobs pane shows on a terminal of `size`, as `render` lays it out.
+pub fn log_height(state: &State) -> usize {
+    let (width, height) = state.term_size;
+    let layout = super::areas(Rect::new(0, 0, width, height), state.zoomed, state.focus);
+    let Some((_, pane)) = layout.panes.iter().find(|(p, _)| *p == Pane::Jobs) else {
+        return 0;
+    };
+    let inner = Block::bordered().inner(*pane);
+    let (_, log_area) = split(inner, state.jobs.log_open);
+    // One line of header above the lines.
+    log_area.height.saturating_sub(1) as usize
 }
 
 fn state_mark(state: JobState, s: &Styles) -> (&'static str, Style) {
@@ -120,7 +139,6 @@ fn log(frame: &mut Frame, state: &State, area: Rect) {
     };
     let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let height = body.height as usize;
-    jobs.log_height.set(height);
 
     let Some(handle) = jobs.handles.get(&record.id) else {
         let text = match &record.log_path {
@@ -130,7 +148,9 @@ fn log(frame: &mut Frame, state: &State, area: Rect) {
         frame.render_widget(Line::styled(text, s.muted), header);
         return;
     };
-    let mut log = handle.log.lock().unwrap_or_else(|p| p.into_inner());
+    // Memory only: lines that left the ring come from the window the state read off the UI
+    // thread (`Cmd::ReadLogWindow`); until it is here, the view says so.
+    let log = handle.log.lock().unwrap_or_else(|p| p.into_inner());
     let total = log.total();
     let view = &jobs.log;
     let bottom_top = total.saturating_sub(height as u64);
@@ -143,10 +163,19 @@ fn log(frame: &mut Frame, state: &State, area: Rect) {
         let skip = (top - log.first_in_ring()) as usize;
         log.ring().iter().skip(skip).take(height).cloned().collect()
     } else {
-        log.range(top, height).unwrap_or_default()
+        match &view.window {
+            Some(w) if w.job == record.id && w.start == top => w.lines.clone(),
+            _ => Vec::new(),
+        }
     };
     let spill_error = log.spill_error().map(str::to_string);
     drop(log);
+    if lines.is_empty() && total > 0 {
+        frame.render_widget(
+            Line::styled(format!("reading lines from {}…", top + 1), s.muted),
+            body,
+        );
+    }
 
     let mut head = vec![
         Span::styled(format!("log #{} ", record.id), s.header),
