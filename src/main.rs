@@ -2,6 +2,7 @@
 //! command.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::Parser;
 use opsdeck::cli::{AuditCommand, Cli, Command};

@@ -15,6 +15,8 @@ pub const MASK: &str = "****";
 
 /// `Authorization` takes the rest of its value, spaces included
 /// (`AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`).
+// A literal pattern; `tests` compile every one of them.
+#[allow(clippy::expect_used)]
 static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)(\b(?:proxy-)?authorization"?\s*[:=,]\s*"?)[^"\r\n]+"#)
         .expect("the pattern is a literal that compiles (tested)")
@@ -22,6 +24,8 @@ static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// `key: value`, `key=value`, `"key": "value"`, `("key", "value")`, `<Key>value` for every key
 /// that names a credential, token, signature or password.
+// A literal pattern; `tests` compile every one of them.
+#[allow(clippy::expect_used)]
 static KEYED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?ix)
@@ -39,6 +43,8 @@ static KEYED: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Access key ids (`AKIA…` long-term, `ASIA…` temporary) and the prefixes STS session tokens
 /// start with, wherever they appear.
+// A literal pattern; `tests` compile every one of them.
+#[allow(clippy::expect_used)]
 static SHAPED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]*",
@@ -48,6 +54,8 @@ static SHAPED: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Runs of base64 characters: a secret access key is 40 of them, mixed case; a session token
 /// hundreds.
+// A literal pattern; `tests` compile every one of them.
+#[allow(clippy::expect_used)]
 static BASE64_RUN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9/+=]{40,}").expect("the pattern is a literal that compiles (tested)")
 });

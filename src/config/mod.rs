@@ -487,6 +487,8 @@ impl Checker<'_> {
 /// (`eu-west-1`, `us-gov-west-1`, `eu-isoe-west-1`), not a list, so regions AWS opens later
 /// are accepted without a new opsdeck.
 pub fn region_problem(name: &str) -> Option<String> {
+    // A literal pattern, compiled by the tests of this function.
+    #[allow(clippy::expect_used)]
     static REGION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"^[a-z]{2}(?:-[a-z]+){1,2}-[0-9]{1,2}$")
             .expect("the pattern is a literal that compiles (tested)")
