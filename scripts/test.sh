@@ -75,4 +75,7 @@ cargo clippy --locked --all-targets -- -D warnings
 step "cargo test --all-targets"
 cargo test --locked --all-targets
 
+step "cargo test --doc (compile-fail proofs that an approval cannot be forged)"
+cargo test --locked --doc
+
 printf '\nOK: all checks passed in %ss\n' "$((SECONDS - START))"

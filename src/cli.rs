@@ -258,7 +258,7 @@ pub fn jobs(paths: &Paths, json: bool, limit: usize, out: &mut dyn Write) -> any
         .any(|j| j.record.kind == crate::model::JobKind::Mutation)
     {
         let audit = crate::audit::AuditLog::open(&paths.audit_log)?;
-        crate::tui::app::record_lost_changes(&audit, &crate::tui::app::os_user(), &recovered);
+        crate::setup::record_lost_changes(&audit, &crate::setup::os_user(), &recovered);
     }
     let records = store.recent(limit)?;
     if json {

@@ -4,7 +4,10 @@
 // owns the terminal. See `output.rs`.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 // Errors become state or sentences, never a crash: no unwrap, expect or panic outside tests.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod output;
 

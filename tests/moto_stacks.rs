@@ -4,7 +4,7 @@
 
 mod support;
 
-use opsdeck::audit::{Actor, AuditLog, AuditSink, VerifyReport};
+use opsdeck::audit::VerifyReport;
 use opsdeck::aws::AwsSettings;
 use opsdeck::cfn::model::StackSummary;
 use opsdeck::cfn::ops::{CfnMutation, CfnRead};
@@ -54,20 +54,16 @@ impl Ops {
             endpoint_url: Some(endpoint.to_string()),
             ..AwsSettings::default()
         };
-        let audit: Arc<dyn AuditSink> =
-            Arc::new(AuditLog::open(dirs.audit_log()).expect("open audit log"));
-        let store = Arc::new(JobStore::open(&dirs.jobs_db()).expect("open job store"));
-        let latch = ReadOnlyLatch::new();
+        // The gate, audit log and job store exactly as the console builds them.
+        let guarded = opsdeck::setup::open(&opsdeck::setup::Options::default(), &dirs.paths())
+            .expect("set up the guarded context");
+        let (gate, audit, store) = (guarded.gate, guarded.audit, guarded.store);
+        let latch = gate.latch().clone();
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         let config = EngineConfig {
             logs_dir: Some(dirs.job_logs_dir()),
             ..config
         };
-        let actor = Actor {
-            os_user: "harness".into(),
-            principal: None,
-        };
-        let gate = Gate::new(latch.clone(), audit.clone(), actor, None);
         let binding = gate.binding();
         let providers: futures::future::BoxFuture<'static, Arc<Providers>> =
             Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) });
@@ -325,7 +321,7 @@ async fn typed_delete_removes_the_stack_and_audits_every_step() {
         assert_eq!(entry["target"]["stack_id"], target.id.as_str());
         assert_eq!(entry["target"]["account"], MOTO_ACCOUNT);
         assert_eq!(entry["target"]["region"], REGION);
-        assert_eq!(entry["actor"]["os_user"], "harness");
+        assert_eq!(entry["actor"]["os_user"], opsdeck::setup::os_user());
     }
     assert_chain_intact(&dirs, 4);
 

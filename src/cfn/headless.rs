@@ -461,7 +461,7 @@ mod tests {
     #[test]
     fn headless_judges_the_template_and_the_gate_refuses_it_in_prd() {
         use crate::audit::{Actor, Decision, MemoryAudit};
-        use crate::ops::{Gate, ReadOnlyLatch, Refusal};
+        use crate::ops::{ReadOnlyLatch, Refusal};
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("open-bucket.yaml");
         std::fs::write(&path, OPEN_BUCKET).expect("written");
@@ -476,7 +476,7 @@ mod tests {
         let text = compliance_text("assets", &verdict);
         assert!(text.contains("S3-002 Assets"), "{text}");
         let audit = std::sync::Arc::new(MemoryAudit::default());
-        let mut gate = Gate::new(
+        let mut gate = crate::setup::test_gate(
             ReadOnlyLatch::new(),
             audit.clone(),
             Actor {

@@ -44,6 +44,12 @@ impl Paths {
         Paths::from_dirs(root.join("config"), root.join("data"))
     }
 
+    /// opsdeck's files under these two directories (`config_dir` holds `config.toml`,
+    /// `data_dir` the audit log, job store and job logs).
+    pub fn in_dirs(config_dir: PathBuf, data_dir: PathBuf) -> Paths {
+        Paths::from_dirs(config_dir, data_dir)
+    }
+
     fn from_dirs(config_dir: PathBuf, data_dir: PathBuf) -> Paths {
         Paths {
             config_file: config_dir.join("config.toml"),

@@ -39,6 +39,27 @@ pub struct TaskCtx {
 }
 
 impl TaskCtx {
+    /// A context with no engine behind it (its log in memory, nobody listening), for the
+    /// crate's tests of provider code.
+    #[cfg(test)]
+    pub(crate) fn detached(id: JobId) -> TaskCtx {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        TaskCtx {
+            handle: JobHandle {
+                id,
+                log: Arc::new(std::sync::Mutex::new(
+                    crate::engine::joblog::JobLog::memory_only(64),
+                )),
+                notified: Arc::new(AtomicBool::new(false)),
+            },
+            cancel: CancellationToken::new(),
+            events,
+            store: Arc::new(JobStore::open_in_memory().expect("in-memory store opens")),
+            last_progress: AtomicI32::new(-1),
+            stream: None,
+        }
+    }
+
     pub fn job_id(&self) -> JobId {
         self.handle.id
     }

@@ -295,7 +295,7 @@ fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>
         sts: cloud.clone(),
         cfn: cloud,
     });
-    let gate = Gate::new(
+    let gate = crate::setup::test_gate(
         latch.clone(),
         audit.clone(),
         Actor {
@@ -626,7 +626,7 @@ async fn approvals_from_another_gate_are_refused() {
     let mut rig = new_rig(cloud.clone());
     // A second gate with its own fresh (never read-only) latch and a throwaway audit sink.
     let stray_audit = Arc::new(MemoryAudit::default());
-    let mut stray = Gate::new(
+    let mut stray = crate::setup::test_gate(
         ReadOnlyLatch::new(),
         stray_audit,
         Actor {
@@ -696,7 +696,11 @@ async fn a_change_set_preview_comes_back_and_cancelling_it_discards_exactly_it()
             ExecuteChangeSet { target, preview },
         )))
         .expect("opens");
-    let discard = rig.gate.cancel(request.id).expect("discard approved");
+    let discard = rig
+        .gate
+        .cancel(request.id)
+        .and_then(|d| d.undo)
+        .expect("discard approved");
     let job = rig.engine.submit_mutation(discard).expect("accepted");
     assert!(mutation_result(&mut rig, job).await.is_ok());
     assert_eq!(
@@ -849,8 +853,10 @@ async fn a_running_jobs_log_reaches_its_file_within_a_second_and_all_of_it_at_th
 async fn a_change_records_who_asked_and_where_for_a_later_recovery() {
     let cloud = Arc::new(FakeCloud::default());
     let mut rig = new_rig(cloud.clone());
-    rig.gate
-        .identity_resolved("arn:aws:iam::123456789012:role/ops".to_string());
+    rig.gate.identity_resolved(
+        "arn:aws:iam::123456789012:role/ops".to_string(),
+        crate::model::Role::Operator,
+    );
     let approved = approve(&mut rig.gate, "web");
     let request_id = approved.request_id();
     let job = rig.engine.submit_mutation(approved).expect("accepted");

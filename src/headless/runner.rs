@@ -137,7 +137,11 @@ impl Runner {
             Ok(_) => return Err(Stop::Failed("unexpected answer to WhoAmI".into())),
             Err(e) => return Err(Stop::Failed(format!("cannot tell who you are: {e}"))),
         };
-        setup::identity_resolved(&self.config, &mut self.gate, &self.os_user, &identity.arn);
+        let role = self
+            .config
+            .role_for(&self.os_user, Some(&identity.arn))
+            .role();
+        self.gate.identity_resolved(identity.arn.clone(), role);
         self.identity = Some(identity.clone());
         Ok(identity)
     }

@@ -14,6 +14,40 @@ use std::sync::{Arc, Mutex};
 ///
 /// Private fields, not `Clone`, `Default` or `Deserialize`: it can only be minted by
 /// [`Gate::confirm`] and is consumed by the engine or provider method that executes it.
+/// Reading it is allowed:
+///
+/// ```
+/// # use opsdeck::ops::{Approved, MutatingOp};
+/// fn who(a: &Approved<MutatingOp>) -> (u64, &str) {
+///     (a.request_id(), a.op().name())
+/// }
+/// ```
+///
+/// Building one outside the gate does not compile:
+///
+/// ```compile_fail
+/// # use opsdeck::ops::{Approved, MutatingOp};
+/// fn forge(op: MutatingOp, actor: opsdeck::audit::Actor) -> Approved<MutatingOp> {
+///     Approved { op: Box::new(op), request_id: 1, actor, gate: 1 }
+/// }
+/// ```
+///
+/// nor does copying one, or aiming one's proof at another operation:
+///
+/// ```compile_fail
+/// # use opsdeck::ops::{Approved, MutatingOp};
+/// fn twice(a: Approved<MutatingOp>) -> (Approved<MutatingOp>, Approved<MutatingOp>) {
+///     (a.clone(), a)
+/// }
+/// ```
+///
+/// ```compile_fail
+/// # use opsdeck::ops::{Approved, MutatingOp};
+/// fn re_aim(a: Approved<MutatingOp>, other: MutatingOp) -> Approved<MutatingOp> {
+///     let (_, proof) = a.into_parts();
+///     proof.attach(other)
+/// }
+/// ```
 #[derive(Debug)]
 #[must_use = "an approval does nothing until it is submitted to the engine"]
 pub struct Approved<T> {
@@ -156,6 +190,24 @@ pub struct ConfirmRequest {
     pub tier: RiskTier,
 }
 
+/// What dismissing a confirmation led to.
+#[derive(Debug)]
+#[must_use = "an undo approval does nothing until it is submitted, and an audit failure must be shown"]
+pub struct Dismissal {
+    /// The approval to undo the dismissed request (a change set's review: discard it).
+    pub undo: Option<Approved<MutatingOp>>,
+    /// Audit entries that could not be written, said plainly.
+    pub unrecorded: Option<String>,
+}
+
+/// `reason`, plus the audit failure when recording it failed.
+fn unrecorded(reason: String, recorded: Result<(), String>) -> String {
+    match recorded {
+        Ok(()) => reason,
+        Err(e) => format!("{reason} (and the refusal could not be written to the audit log: {e})"),
+    }
+}
+
 /// Why a request was refused before any dialog opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -229,7 +281,19 @@ static NEXT_GATE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 impl Gate {
     /// `identity_pending`: Some(reason) when the role cannot be decided until STS answers; changes
     /// are refused until [`Gate::identity_resolved`] is called.
+    ///
+    /// Only `setup` can make the [`GateKey`](crate::setup::GateKey), so every gate is built
+    /// there:
+    ///
+    /// ```compile_fail
+    /// # use opsdeck::ops::{Gate, ReadOnlyLatch};
+    /// # fn audit() -> std::sync::Arc<dyn opsdeck::audit::AuditSink> { todo!() }
+    /// let actor = opsdeck::audit::Actor { os_user: "x".into(), principal: None };
+    /// // error: GateKey has a private field
+    /// let gate = Gate::new(opsdeck::setup::GateKey(()), ReadOnlyLatch::new(), audit(), actor, None);
+    /// ```
     pub fn new(
+        _key: crate::setup::GateKey,
         latch: ReadOnlyLatch,
         audit: Arc<dyn AuditSink>,
         actor: Actor,
@@ -264,8 +328,14 @@ impl Gate {
         &self.actor
     }
 
-    /// STS answered. The caller engages the latch first if the principal maps to a viewer.
-    pub fn identity_resolved(&mut self, principal: String) {
+    /// STS answered with `principal`, which config maps to `role`: a viewer engages the
+    /// read-only latch (for good), and changes are no longer held back for the identity.
+    pub fn identity_resolved(&mut self, principal: String, role: crate::model::Role) {
+        if role == crate::model::Role::Viewer {
+            self.latch.engage(format!(
+                "IAM principal {principal} maps to role viewer in config"
+            ));
+        }
         self.actor.principal = Some(principal);
         self.identity_pending = None;
     }
@@ -328,13 +398,13 @@ impl Gate {
         };
         if self.latch.is_engaged() {
             let reason = self.latch.reason().unwrap_or_default();
-            let _ = self.record(
+            let recorded = self.record(
                 &open.op,
                 id,
                 Decision::RefusedReadOnly,
                 Some(reason.clone()),
             );
-            return Err(ConfirmError::ReadOnly(reason));
+            return Err(ConfirmError::ReadOnly(unrecorded(reason, recorded)));
         }
         self.record(&open.op, id, Decision::Confirmed, None)
             .map_err(ConfirmError::AuditUnavailable)?;
@@ -346,38 +416,58 @@ impl Gate {
         })
     }
 
-    /// The dialog was dismissed. Unknown ids are ignored.
+    /// The dialog was dismissed. Unknown ids are ignored (`None`).
     ///
-    /// Dismissing a change set's preview also means "do not keep it": the gate then mints the
-    /// approval to discard exactly that change set (and the empty stack made for a new one),
-    /// audited as its own confirmed request. Nothing is minted in read-only mode.
-    pub fn cancel(&mut self, id: u64) -> Option<Approved<MutatingOp>> {
+    /// Dismissing a change set's preview also means "do not keep it" (`Mutation::on_dismiss`):
+    /// the gate then mints the approval to undo exactly that request (discard that change set,
+    /// and the empty stack made for a new one), audited as its own confirmed request. Nothing
+    /// is minted in read-only mode. An audit entry that could not be written is reported in
+    /// the answer, never dropped.
+    pub fn cancel(&mut self, id: u64) -> Option<Dismissal> {
         let open = self.open.take_if(|open| open.id == id)?;
-        let _ = self.record(&open.op, id, Decision::Cancelled, None);
-        let discard = open.op.on_dismiss()?;
-        let discard_id = self.next_id;
+        let mut problems = Vec::new();
+        if let Err(e) = self.record(&open.op, id, Decision::Cancelled, None) {
+            problems.push(format!("the cancellation could not be audited: {e}"));
+        }
+        let mut undo = None;
+        if let Some(discard) = open.op.on_dismiss() {
+            match self.mint_undo(id, discard) {
+                Ok(approved) => undo = approved,
+                Err(e) => problems.push(e),
+            }
+        }
+        Some(Dismissal {
+            undo,
+            unrecorded: (!problems.is_empty()).then(|| problems.join("; ")),
+        })
+    }
+
+    /// The approval to undo dismissed request `id` with `undo`, audited as its own request;
+    /// `Ok(None)` in read-only mode (refused, and audited as such).
+    fn mint_undo(
+        &mut self,
+        id: u64,
+        undo: MutatingOp,
+    ) -> Result<Option<Approved<MutatingOp>>, String> {
+        let undo_id = self.next_id;
         self.next_id += 1;
         let why = format!("the preview of request {id} was cancelled");
-        self.record(&discard, discard_id, Decision::Requested, Some(why))
-            .ok()?;
+        self.record(&undo, undo_id, Decision::Requested, Some(why))
+            .map_err(|e| format!("not undone: the audit log cannot be written: {e}"))?;
         if self.latch.is_engaged() {
             let reason = self.latch.reason().unwrap_or_default();
-            let _ = self.record(
-                &discard,
-                discard_id,
-                Decision::RefusedReadOnly,
-                Some(reason),
-            );
-            return None;
+            self.record(&undo, undo_id, Decision::RefusedReadOnly, Some(reason))
+                .map_err(|e| format!("the read-only refusal could not be audited: {e}"))?;
+            return Ok(None);
         }
-        self.record(&discard, discard_id, Decision::Confirmed, None)
-            .ok()?;
-        Some(Approved {
-            op: Box::new(discard),
-            request_id: discard_id,
+        self.record(&undo, undo_id, Decision::Confirmed, None)
+            .map_err(|e| format!("not undone: the audit log cannot be written: {e}"))?;
+        Ok(Some(Approved {
+            op: Box::new(undo),
+            request_id: undo_id,
             actor: self.actor.clone(),
             gate: self.serial,
-        })
+        }))
     }
 
     /// A change refused in read-only mode before its operation could even be built (`n` would
@@ -433,7 +523,10 @@ mod tests {
             os_user: "alice".into(),
             principal: None,
         };
-        (Gate::new(latch, audit.clone(), actor, None), audit)
+        (
+            crate::setup::test_gate(latch, audit.clone(), actor, None),
+            audit,
+        )
     }
 
     fn decisions(audit: &MemoryAudit) -> Vec<Decision> {
@@ -472,7 +565,7 @@ mod tests {
         let (mut gate, _) = gate(ReadOnlyLatch::new());
         let req = gate.request(delete("web")).expect("opens");
         assert!(gate.confirm(req.id + 1, "web").is_err());
-        gate.cancel(req.id);
+        let _ = gate.cancel(req.id);
         assert!(gate.confirm(req.id, "web").is_err());
     }
 
@@ -526,7 +619,7 @@ mod tests {
             os_user: "alice".into(),
             principal: None,
         };
-        let mut gate = Gate::new(
+        let mut gate = crate::setup::test_gate(
             ReadOnlyLatch::new(),
             audit,
             actor,
@@ -536,7 +629,10 @@ mod tests {
             gate.request(delete("web")),
             Err(Refusal::IdentityPending(_))
         ));
-        gate.identity_resolved("arn:aws:iam::123456789012:user/alice".into());
+        gate.identity_resolved(
+            "arn:aws:iam::123456789012:user/alice".into(),
+            crate::model::Role::Operator,
+        );
         assert!(gate.request(delete("web")).is_ok());
     }
 
@@ -623,7 +719,10 @@ mod tests {
         let request = gate
             .request(execute("web", crate::cfn::model::ChangeSetKind::Create))
             .expect("opens");
-        let approved = gate.cancel(request.id).expect("discard approved");
+        let approved = gate
+            .cancel(request.id)
+            .and_then(|d| d.undo)
+            .expect("discard approved");
         let MutatingOp::Cfn(CfnMutation::DiscardChangeSet(discard)) = approved.op() else {
             panic!("expected a discard, got {:?}", approved.op());
         };
@@ -647,14 +746,17 @@ mod tests {
         let request = gate
             .request(execute("web", crate::cfn::model::ChangeSetKind::Update))
             .expect("opens");
-        let approved = gate.cancel(request.id).expect("discard approved");
+        let approved = gate
+            .cancel(request.id)
+            .and_then(|d| d.undo)
+            .expect("discard approved");
         let MutatingOp::Cfn(CfnMutation::DiscardChangeSet(discard)) = approved.op() else {
             panic!("expected a discard");
         };
         assert!(!discard.delete_empty_stack);
         // other dialogs mint nothing on cancel
         let request = gate.request(delete("web")).expect("opens");
-        assert!(gate.cancel(request.id).is_none());
+        assert!(gate.cancel(request.id).and_then(|d| d.undo).is_none());
     }
 
     #[test]
@@ -665,7 +767,7 @@ mod tests {
             .request(execute("web", crate::cfn::model::ChangeSetKind::Create))
             .expect("opens");
         latch.engage("test");
-        assert!(gate.cancel(request.id).is_none());
+        assert!(gate.cancel(request.id).and_then(|d| d.undo).is_none());
         assert_eq!(decisions(&audit).last(), Some(&Decision::RefusedReadOnly));
     }
 }

@@ -23,8 +23,8 @@ pub use crate::cfn::ops::{
 pub use plan::{PlanCtx, PlanError, SessionFacts};
 
 pub use gate::{
-    Approved, ApprovedMutation, ConfirmError, ConfirmRequest, Gate, GateBinding, ReadOnlyLatch,
-    Refusal,
+    Approved, ApprovedMutation, ConfirmError, ConfirmRequest, Dismissal, ForeignApproval, Gate,
+    GateBinding, Proof, ReadOnlyLatch, Refusal,
 };
 
 use crate::model::Environment;

@@ -2,15 +2,15 @@
 //! terminal, engine and signal events into `Msg`s, run the resulting `Cmd`s, and redraw only
 //! when something happened.
 
-use crate::audit::{Actor, AuditRecord, AuditSink, Decision};
+use crate::audit::AuditSink;
 use crate::aws::AwsSettings;
 use crate::config::Paths;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::joblog::JobLog;
-use crate::engine::store::{JobStore, RecoveredJob};
+use crate::engine::store::JobStore;
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
-use crate::model::{JobKind, now_ms};
+use crate::model::now_ms;
 use crate::tui::state::{
     Cmd, Flow, Msg, Planned, Session, State, Toast, ToastLevel, ViewKey, update,
 };
@@ -98,57 +98,6 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         aws,
         recovered,
     })
-}
-
-/// Changes that were running when an earlier opsdeck died (crash, SIGKILL) have `started` but
-/// no outcome in the audit log: close them as interrupted, so every request has an ending.
-pub fn record_lost_changes(audit: &dyn AuditSink, os_user: &str, recovered: &[RecoveredJob]) {
-    for lost in recovered
-        .iter()
-        .filter(|j| j.record.kind == JobKind::Mutation)
-    {
-        let job = &lost.record;
-        // What was recorded when the change was submitted: the same actor, environment,
-        // request id and target as the `started` entry this one closes. Rows written by an
-        // older version have none, and say so.
-        let (actor, environment, request_id, target) = match &lost.origin {
-            Some(origin) => {
-                let mut target = origin.target.clone();
-                if let Some(fields) = target.as_object_mut() {
-                    fields.insert("job".into(), job.id.into());
-                }
-                (
-                    origin.actor.clone(),
-                    origin.environment.clone(),
-                    Some(origin.request_id),
-                    target,
-                )
-            }
-            None => (
-                Actor {
-                    os_user: os_user.to_string(),
-                    principal: None,
-                },
-                "UNKNOWN".to_string(),
-                None,
-                serde_json::json!({ "job": job.id, "target": job.target }),
-            ),
-        };
-        let record = AuditRecord {
-            actor,
-            operation: job.operation.clone(),
-            target,
-            environment,
-            decision: Decision::Interrupted,
-            request_id,
-            detail: Some(format!(
-                "opsdeck ended while this change was running (found when {os_user} next ran opsdeck); check its state in AWS"
-            )),
-        };
-        if let Err(e) = audit.append(&record) {
-            tracing::error!("could not record interrupted job {}: {e}", job.id);
-        }
-    }
 }
 
 type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
@@ -273,10 +222,14 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     // A change set's review left open is discarded, as Esc would have (briefly waited for, so
     // quitting does not leave a REVIEW_IN_PROGRESS stack behind).
     let mut discarding = None;
+    let mut unrecorded = None;
     if let Some(id) = state.gate.open_request().map(|r| r.id)
-        && let Some(discard) = state.gate.cancel(id)
+        && let Some(dismissal) = state.gate.cancel(id)
     {
-        discarding = engine.submit_mutation(discard).ok();
+        unrecorded = dismissal.unrecorded;
+        if let Some(discard) = dismissal.undo {
+            discarding = engine.submit_mutation(discard).ok();
+        }
     }
     if let Some(job) = discarding {
         let wait = async {
@@ -293,6 +246,9 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
     let interrupted = engine.shutdown();
     drop(terminal);
     drop(guard);
+    if let Some(problem) = unrecorded {
+        crate::errln!("opsdeck: the open confirmation was dismissed, but {problem}");
+    }
     if interrupted > 0 {
         crate::errln!(
             "opsdeck: {interrupted} running job(s) recorded as interrupted (see `opsdeck jobs`)"
@@ -511,95 +467,5 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
             }
             Cmd::Quit => state.quit = true,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::audit::MemoryAudit;
-    use crate::model::{JobRecord, JobState};
-
-    fn lost(id: i64, kind: JobKind) -> RecoveredJob {
-        RecoveredJob {
-            record: lost_record(id, kind),
-            origin: None,
-        }
-    }
-
-    fn lost_record(id: i64, kind: JobKind) -> JobRecord {
-        JobRecord {
-            id,
-            kind,
-            operation: if kind == JobKind::Mutation {
-                "delete-stack".into()
-            } else {
-                "list-stacks".into()
-            },
-            title: "t".into(),
-            target: Some("stack web in 123456789012 / us-east-1 (DEV)".into()),
-            state: JobState::Interrupted,
-            created_ms: 0,
-            started_ms: Some(0),
-            finished_ms: Some(1),
-            progress: None,
-            error: None,
-            log_path: None,
-        }
-    }
-
-    #[test]
-    fn changes_lost_in_a_crash_get_an_interrupted_audit_entry() {
-        let audit = MemoryAudit::default();
-        record_lost_changes(
-            &audit,
-            "alice",
-            &[lost(1, JobKind::Read), lost(2, JobKind::Mutation)],
-        );
-        let records = audit.records();
-        assert_eq!(records.len(), 1, "reads are not audited");
-        assert_eq!(records[0].decision, Decision::Interrupted);
-        assert_eq!(records[0].operation, "delete-stack");
-        assert_eq!(records[0].target["job"], 2);
-        assert_eq!(records[0].actor.os_user, "alice");
-    }
-
-    #[test]
-    fn a_lost_change_keeps_the_actor_and_environment_recorded_with_its_request() {
-        let audit = MemoryAudit::default();
-        let origin = crate::engine::store::ChangeOrigin {
-            actor: Actor {
-                os_user: "alice".into(),
-                principal: Some("arn:aws:iam::123456789012:role/ops".into()),
-            },
-            environment: "PRD".into(),
-            request_id: 42,
-            target: serde_json::json!({ "stack_name": "web", "account": "123456789012" }),
-        };
-        record_lost_changes(
-            &audit,
-            "bob",
-            &[RecoveredJob {
-                record: lost_record(7, JobKind::Mutation),
-                origin: Some(origin),
-            }],
-        );
-        let records = audit.records();
-        assert_eq!(records.len(), 1);
-        let r = &records[0];
-        assert_eq!(r.decision, Decision::Interrupted);
-        assert_eq!(r.environment, "PRD");
-        assert_eq!(r.actor.os_user, "alice", "who asked, not who found it");
-        assert_eq!(
-            r.actor.principal.as_deref(),
-            Some("arn:aws:iam::123456789012:role/ops")
-        );
-        assert_eq!(r.request_id, Some(42));
-        assert_eq!(r.target["stack_name"], "web");
-        assert_eq!(r.target["job"], 7);
-        assert!(
-            r.detail.as_deref().unwrap_or_default().contains("bob"),
-            "{r:?}"
-        );
     }
 }

@@ -60,14 +60,16 @@ pub(crate) fn on_dialog_key(
     let cancel = |state: &mut State| {
         // Cancelling a change set's review discards the change set: the gate hands back the
         // approval for exactly that, and only that.
-        if let Some(discard) = state.gate.cancel(id) {
+        let dismissal = state.gate.cancel(id);
+        let unrecorded = dismissal.as_ref().and_then(|d| d.unrecorded.clone());
+        let mut cmds = Vec::new();
+        if let Some(discard) = dismissal.and_then(|d| d.undo) {
             state.toast(
                 ToastLevel::Info,
                 "not executed; change set discarded (nothing else changed)",
             );
-            return vec![Cmd::Execute(discard)];
-        }
-        if is_preview {
+            cmds.push(Cmd::Execute(discard));
+        } else if is_preview {
             state.toast(
                 ToastLevel::Warn,
                 "not executed; the change set could not be discarded from here (read-only mode, or the audit log is unavailable) and stays in AWS",
@@ -79,7 +81,11 @@ pub(crate) fn on_dialog_key(
         } else {
             state.toast(ToastLevel::Info, "cancelled; nothing changed");
         }
-        Vec::new()
+        if let Some(problem) = unrecorded {
+            // Never dropped: the person learns the trail has a gap, and why.
+            state.toast(ToastLevel::Error, format!("cancelled, but {problem}"));
+        }
+        cmds
     };
     // Scrolling: arrows and pages always; j/k only when they would not type into the input.
     if let Some(Action::Shell(action)) = registry::lookup(&[Context::Dialog], &key)

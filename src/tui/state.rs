@@ -665,12 +665,11 @@ fn on_read(
 ) -> Vec<Cmd> {
     match result {
         Ok(ReadOutput::Identity(identity)) => {
-            let role = crate::setup::identity_resolved(
-                &state.config,
-                &mut state.gate,
-                &state.session.os_user,
-                &identity.arn,
-            );
+            let role = state
+                .config
+                .role_for(&state.session.os_user, Some(&identity.arn))
+                .role();
+            state.gate.identity_resolved(identity.arn.clone(), role);
             state.session.role = Some(role);
             state.session.identity = Some(identity);
             state.session.identity_error = None;

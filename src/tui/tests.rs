@@ -13,7 +13,7 @@ use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::ports::{ErrorKind, ProviderError};
 use crate::engine::{EngineEvent, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobKind, JobRecord, JobState, Role};
-use crate::ops::{Gate, MutatingOp, ReadOnlyLatch};
+use crate::ops::{MutatingOp, ReadOnlyLatch};
 use crate::registry::Pane;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use proptest::prelude::*;
@@ -164,7 +164,7 @@ impl Harness {
         if read_only {
             latch.engage("started with --read-only");
         }
-        let gate = Gate::new(
+        let gate = crate::setup::test_gate(
             latch,
             audit.clone(),
             Actor {
@@ -1033,7 +1033,7 @@ fn the_chat_placeholder_uses_the_themes_muted_style_and_no_colour_without_colour
     let (x, y) = find(&buffer, "type a command");
     assert_eq!(buffer[(x, y)].fg, palette.muted);
 
-    let gate = Gate::new(
+    let gate = crate::setup::test_gate(
         ReadOnlyLatch::new(),
         Arc::new(MemoryAudit::default()),
         Actor {
@@ -1068,7 +1068,7 @@ fn the_chat_placeholder_uses_the_themes_muted_style_and_no_colour_without_colour
 #[test]
 fn no_color_still_marks_danger_with_modifiers() {
     let audit = Arc::new(MemoryAudit::default());
-    let gate = Gate::new(
+    let gate = crate::setup::test_gate(
         ReadOnlyLatch::new(),
         audit,
         Actor {

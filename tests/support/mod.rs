@@ -393,6 +393,11 @@ impl TestDirs {
         self.data_home().join("opsdeck")
     }
 
+    /// opsdeck's paths in these directories, as `Paths::discover` finds them there.
+    pub fn paths(&self) -> opsdeck::config::Paths {
+        opsdeck::config::Paths::in_dirs(self.config_home().join("opsdeck"), self.data_dir())
+    }
+
     pub fn audit_log(&self) -> PathBuf {
         self.data_dir().join("audit.jsonl")
     }

@@ -2,14 +2,13 @@
 //! `AwsProvider` pointed at an endpoint (moto or a stub), with a short poll interval.
 
 use super::{REGION, TestDirs};
-use opsdeck::audit::{Actor, AuditLog, AuditSink};
 use opsdeck::aws::AwsSettings;
 use opsdeck::engine::ports::{ProviderError, Providers};
 use opsdeck::engine::store::JobStore;
 use opsdeck::engine::task::JobHandle;
 use opsdeck::engine::{Engine, EngineConfig, EngineEvent, MutationOutput, ReadOutput};
 use opsdeck::model::{Environment, JobId};
-use opsdeck::ops::{Gate, MutatingOp, ReadOnlyLatch, ReadOp, ReadScope, RiskTier, StackTarget};
+use opsdeck::ops::{Gate, MutatingOp, ReadOp, ReadScope, RiskTier, StackTarget};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,20 +38,15 @@ impl Rig {
             poll_interval: POLL,
             ..AwsSettings::default()
         };
-        let audit: Arc<dyn AuditSink> =
-            Arc::new(AuditLog::open(dirs.audit_log()).expect("open audit log"));
-        let store = Arc::new(JobStore::open(&dirs.jobs_db()).expect("open job store"));
-        let latch = ReadOnlyLatch::new();
+        // The gate, audit log and job store exactly as the console builds them.
+        let guarded = opsdeck::setup::open(&opsdeck::setup::Options::default(), &dirs.paths())
+            .expect("set up the guarded context");
+        let (gate, audit, store) = (guarded.gate, guarded.audit, guarded.store);
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         let config = EngineConfig {
             logs_dir: Some(dirs.job_logs_dir()),
             ..EngineConfig::default()
         };
-        let actor = Actor {
-            os_user: "harness".into(),
-            principal: None,
-        };
-        let gate = Gate::new(latch, audit.clone(), actor, None);
         let binding = gate.binding();
         let providers: futures::future::BoxFuture<'static, Arc<Providers>> =
             Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) });

@@ -181,3 +181,88 @@ impl CfnApi for CfnProvider {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Actor, MemoryAudit};
+    use crate::cfn::ops::{CfnMutation, StackTarget};
+    use crate::cfn::port::ApprovedCfn;
+    use crate::model::Environment;
+    use crate::ops::{MutatingOp, ReadOnlyLatch};
+    use std::sync::Arc;
+
+    fn gate() -> crate::ops::Gate {
+        let actor = Actor {
+            os_user: "alice".into(),
+            principal: None,
+        };
+        crate::setup::test_gate(
+            ReadOnlyLatch::new(),
+            Arc::new(MemoryAudit::default()),
+            actor,
+            None,
+        )
+    }
+
+    /// A second gate (built elsewhere in the crate, say by code that wanted to skip the
+    /// dialog) mints a real approval; the provider bound to the console's gate refuses it
+    /// before anything is sent.
+    #[tokio::test]
+    async fn the_provider_refuses_an_approval_another_gate_minted() {
+        let console = gate();
+        let mut stray = gate();
+        let op = MutatingOp::from(DeleteStack {
+            target: StackTarget {
+                account: "123456789012".into(),
+                region: "us-east-1".into(),
+                environment: Environment::Dev,
+                stack_name: "web".into(),
+                stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/web/1".into(),
+            },
+            retained: vec![],
+        });
+        let request = stray.request(op).expect("the stray gate opens a request");
+        let approved = stray.confirm(request.id, "web").expect("and approves it");
+        let Ok(crate::ops::ApprovedMutation::Cfn(cfn)) = approved.split(&stray.binding()) else {
+            panic!("split by the gate that minted it");
+        };
+        let ApprovedCfn::DeleteStack(delete) = cfn.split() else {
+            panic!("a delete");
+        };
+        // Nothing listens there: a request that got out would fail differently.
+        let config = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let provider = CfnProvider::new(&config, Duration::from_millis(10), console.binding());
+        let ctx = TaskCtx::detached(1);
+        let refused = provider
+            .delete_stack(delete, &ctx)
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.kind, ErrorKind::Invalid);
+        assert!(
+            refused
+                .message
+                .contains("not minted by this console's gate"),
+            "{refused}"
+        );
+        // And the engine's split refuses it too.
+        let request = stray
+            .request(MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
+                target: StackTarget {
+                    account: "123456789012".into(),
+                    region: "us-east-1".into(),
+                    environment: Environment::Dev,
+                    stack_name: "api".into(),
+                    stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/api/1".into(),
+                },
+                retained: vec![],
+            })))
+            .expect("opens");
+        let approved = stray.confirm(request.id, "api").expect("approves");
+        assert!(approved.split(&console.binding()).is_err());
+    }
+}
