@@ -710,7 +710,8 @@ impl State {
         vec![Cmd::Read(ReadOp::WhoAmI)]
     }
 
-    /// While STS has not answered: ask again when the backoff is over.
+    /// While STS has not answered: ask again when the backoff is over, quietly (no job row
+    /// per try, so the Jobs pane is not buried).
     fn retry_identity(&mut self) -> Vec<Cmd> {
         let s = &self.session;
         if s.identity.is_some()
@@ -720,7 +721,8 @@ impl State {
         {
             return Vec::new();
         }
-        self.ask_identity()
+        self.session.identity_pending = true;
+        vec![Cmd::Refresh(ReadOp::WhoAmI)]
     }
 
     pub(crate) fn refresh_stacks(&mut self) -> Vec<Cmd> {

@@ -464,8 +464,9 @@ fn credentials_error_is_shown_plainly() {
 }
 
 fn who_am_i_asks(cmds: &[Cmd]) -> usize {
+    use crate::ops::ReadOp::WhoAmI;
     cmds.iter()
-        .filter(|c| matches!(c, Cmd::Read(crate::ops::ReadOp::WhoAmI)))
+        .filter(|c| matches!(c, Cmd::Read(WhoAmI) | Cmd::Refresh(WhoAmI)))
         .count()
 }
 

@@ -71,13 +71,19 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 impl FaultProxy {
     /// Start in front of `upstream` (`http://127.0.0.1:PORT`, e.g. moto's endpoint).
     pub fn start(upstream: &str) -> FaultProxy {
+        FaultProxy::start_on(0, upstream)
+    }
+
+    /// Start on a given port (0: any free one), e.g. one a client was pointed at before
+    /// anything listened there.
+    pub fn start_on(port: u16, upstream: &str) -> FaultProxy {
         let upstream = upstream
             .strip_prefix("http://")
             .expect("the upstream is an http:// URL")
             .trim_end_matches('/')
             .to_string();
         let std_listener =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
+            std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the fault proxy");
         std_listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
