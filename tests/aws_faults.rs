@@ -396,23 +396,19 @@ async fn each_call_has_its_own_timeout_not_the_whole_sequence() {
     let moto = MotoServer::start();
     let id = support::create_stack(&moto.cfn(), "slow").await;
     let proxy = FaultProxy::start(&moto.endpoint());
-    // Every call of a describe answers after 0.6 s: 2.4 s for the four, each within 1.5 s.
+    // Every call of a describe answers after 1 s: 4 s for the four, each within 2.5 s.
     for action in [
         "DescribeStacks",
         "ListStackResources",
         "DescribeStackEvents",
         "GetTemplate",
     ] {
-        proxy.inject(
-            action,
-            Fault::Stall(Duration::from_millis(600)),
-            Times::Always,
-        );
+        proxy.inject(action, Fault::Stall(Duration::from_secs(1)), Times::Always);
     }
     let dirs = TestDirs::new();
     let (mut settings, mut config) = fast(&proxy.endpoint());
-    settings.call_timeout = Duration::from_millis(1500);
-    config.call_timeout = Duration::from_millis(1500);
+    settings.call_timeout = Duration::from_millis(2500);
+    config.call_timeout = Duration::from_millis(2500);
     config.read_attempts = 1;
     let mut rig = Rig::start_with(settings, config, &dirs);
     let describe = || ReadOp::DescribeStack {
@@ -434,7 +430,7 @@ async fn each_call_has_its_own_timeout_not_the_whole_sequence() {
     proxy.heal();
     proxy.inject(
         "DescribeStacks",
-        Fault::Stall(Duration::from_secs(4)),
+        Fault::Stall(Duration::from_secs(5)),
         Times::Always,
     );
     let (_, result) = rig.read(describe()).await;
@@ -442,7 +438,7 @@ async fn each_call_has_its_own_timeout_not_the_whole_sequence() {
     assert_plain(&text);
     assert!(
         text.starts_with(&format!(
-            "DescribeStacks to {} (us-east-1) failed: no answer within 1.5 s",
+            "DescribeStacks to {} (us-east-1) failed: no answer within 2.5 s",
             proxy.endpoint()
         )),
         "{text}"

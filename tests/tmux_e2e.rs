@@ -211,8 +211,10 @@ fn delete_a_stack_by_typing_its_name_then_quit() {
     assert_eq!(tmux.format("#{cursor_flag}"), "0");
 
     tmux.keys(&["j", "d"]);
-    let dialog = tmux.wait_for("the delete dialog", |s| s.contains("Confirm: delete-stack"));
-    assert!(dialog.contains("Type e2e-bravo to confirm"), "{dialog}");
+    // Waits for the whole dialog: a capture can catch a frame half drawn.
+    let dialog = tmux.wait_for("the delete dialog", |s| {
+        s.contains("Confirm: delete-stack") && s.contains("Type e2e-bravo to confirm")
+    });
     assert!(
         dialog
             .lines()
