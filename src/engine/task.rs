@@ -6,6 +6,7 @@ use crate::engine::store::JobStore;
 use crate::model::JobId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +34,8 @@ pub struct TaskCtx {
     pub(crate) store: Arc<JobStore>,
     /// Last progress sent, in per-mille; -1 = none yet. Progress is sent only when it changes.
     pub(crate) last_progress: AtomicI32,
+    /// The longest one AWS call of this task may take (the engine's per-call bound).
+    pub(crate) call_timeout: Duration,
 }
 
 impl TaskCtx {
@@ -75,6 +78,11 @@ impl TaskCtx {
         if let Ok(Some(record)) = self.store.get(self.handle.id) {
             let _ = self.events.send(EngineEvent::JobChanged(record));
         }
+    }
+
+    /// The longest one AWS call of this task may take; providers bound every call by it.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -99,9 +99,64 @@ pub struct Session {
     pub identity: Option<CallerIdentity>,
     /// Why the identity is unknown (e.g. no credentials), shown plainly.
     pub identity_error: Option<String>,
+    /// What kind of problem that is, for the status bar.
+    pub identity_problem: Option<IdentityProblem>,
+    /// A GetCallerIdentity is on its way.
+    pub identity_pending: bool,
+    /// GetCallerIdentity failures in a row; the next try waits longer after each.
+    pub identity_failures: u32,
+    /// When to ask STS again while the identity is unknown (ms since the epoch).
+    pub identity_retry_ms: i64,
     pub role: Option<Role>,
     /// `--env`: used when config maps neither the account nor the profile.
     pub env_override: Option<Environment>,
+}
+
+/// Why STS could not say who the person is: told apart, because each has its own remedy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityProblem {
+    /// No credentials were found on this host.
+    NoCredentials,
+    /// The endpoint could not be reached (refused, reset, no answer).
+    Unreachable,
+    /// STS answered and refused: access denied, or an expired or invalid token.
+    Refused,
+    /// STS answered with throttling or a server error, or something else went wrong.
+    Failing,
+}
+
+impl IdentityProblem {
+    pub fn of(e: &crate::engine::ports::ProviderError) -> IdentityProblem {
+        use crate::engine::ports::ErrorKind;
+        match e.kind {
+            ErrorKind::Credentials if e.credentials_refused() => IdentityProblem::Refused,
+            ErrorKind::Credentials => IdentityProblem::NoCredentials,
+            ErrorKind::AccessDenied => IdentityProblem::Refused,
+            ErrorKind::Network => IdentityProblem::Unreachable,
+            _ => IdentityProblem::Failing,
+        }
+    }
+
+    /// The status bar's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            IdentityProblem::NoCredentials => "no AWS credentials",
+            IdentityProblem::Unreachable => "AWS unreachable",
+            IdentityProblem::Refused => "STS refused the credentials",
+            IdentityProblem::Failing => "STS failing",
+        }
+    }
+}
+
+/// Pause before asking STS again after `failures` failures in a row: 5 s, doubling, at most
+/// 5 minutes; it goes on at that pace until STS answers (`r` asks at once).
+pub fn identity_retry_delay_ms(failures: u32) -> i64 {
+    crate::engine::retry::Backoff {
+        base: std::time::Duration::from_secs(5),
+        max: std::time::Duration::from_secs(300),
+    }
+    .delay(failures.max(1))
+    .as_millis() as i64
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,10 +454,10 @@ impl InventoryState {
             .or(stack.drift_status.as_deref())
     }
 
+    /// Whether any stack is being changed now. `REVIEW_IN_PROGRESS` (an empty stack waiting
+    /// for its change set) is not: it may stay so for days.
     pub fn any_in_progress(&self) -> bool {
-        self.stacks
-            .iter()
-            .any(|s| s.status.ends_with("_IN_PROGRESS"))
+        self.stacks.iter().any(StackSummary::is_moving)
     }
 
     pub fn selected_stack(&self) -> Option<&StackSummary> {
@@ -625,7 +680,7 @@ impl State {
 
     /// The reads to run when the console opens.
     pub fn initial_commands(&mut self) -> Vec<Cmd> {
-        let mut cmds = vec![Cmd::Read(ReadOp::WhoAmI)];
+        let mut cmds = self.ask_identity();
         cmds.extend(self.refresh_stacks());
         // The user's policies and waivers load off the UI thread; the library is judged then.
         cmds.push(Cmd::LoadChecker);
@@ -647,6 +702,27 @@ impl State {
                 .clone()
                 .unwrap_or_else(|| "the default region".into()),
         }
+    }
+
+    /// Ask STS who we are (now).
+    pub(crate) fn ask_identity(&mut self) -> Vec<Cmd> {
+        self.session.identity_pending = true;
+        vec![Cmd::Read(ReadOp::WhoAmI)]
+    }
+
+    /// While STS has not answered: ask again when the backoff is over, quietly (no job row
+    /// per try, so the Jobs pane is not buried).
+    fn retry_identity(&mut self) -> Vec<Cmd> {
+        let s = &self.session;
+        if s.identity.is_some()
+            || s.identity_pending
+            || s.identity_retry_ms == 0
+            || self.now_ms < s.identity_retry_ms
+        {
+            return Vec::new();
+        }
+        self.session.identity_pending = true;
+        vec![Cmd::Refresh(ReadOp::WhoAmI)]
     }
 
     pub(crate) fn refresh_stacks(&mut self) -> Vec<Cmd> {
@@ -697,7 +773,7 @@ impl State {
         self.mode = Mode::Confirm(ConfirmDialog::new(request));
     }
 
-    /// Refresh every `*_IN_PROGRESS` list every 5 s, otherwise every minute.
+    /// Refresh a list with a stack being changed every 5 s, otherwise every minute.
     fn refresh_interval_ms(&self) -> i64 {
         let base: i64 = if self.inventory.any_in_progress() {
             5_000
@@ -721,7 +797,7 @@ impl State {
             scope: self.scope(),
         })];
         if let Some(view) = &self.inventory.detail
-            && view.stack.status.ends_with("_IN_PROGRESS")
+            && view.stack.is_moving()
         {
             cmds.push(Cmd::Refresh(describe(self, &view.stack)));
         }
@@ -752,7 +828,9 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             state.now_ms = now_ms;
             // Only running jobs' durations move with time.
             state.quiet = state.jobs.running() == 0;
-            state.periodic_refresh()
+            let mut cmds = state.retry_identity();
+            cmds.extend(state.periodic_refresh());
+            cmds
         }
         Msg::Resize => Vec::new(),
         Msg::ThemeLoaded(Ok(theme)) => {
@@ -1144,13 +1222,22 @@ fn apply(state: &mut State, action: Action) -> Vec<Cmd> {
         }
         Action::OpenHelp => state.mode = Mode::Help { scroll: 0 },
         Action::Quit => return request_quit(state),
-        Action::Refresh => match (&state.focus, &state.inventory.detail) {
-            (Pane::Inventory, Some(view)) => {
-                let op = describe(state, &view.stack.clone());
-                return vec![Cmd::Read(op)];
+        Action::Refresh => {
+            // Until STS has answered, `r` also asks it again, at once.
+            let mut cmds = if state.session.identity.is_none() {
+                state.ask_identity()
+            } else {
+                Vec::new()
+            };
+            match (&state.focus, &state.inventory.detail) {
+                (Pane::Inventory, Some(view)) => {
+                    let op = describe(state, &view.stack.clone());
+                    cmds.push(Cmd::Read(op));
+                }
+                _ => cmds.extend(state.refresh_stacks()),
             }
-            _ => return state.refresh_stacks(),
-        },
+            return cmds;
+        }
         Action::Up
         | Action::Down
         | Action::PageUp
@@ -1562,6 +1649,10 @@ fn on_read(
             state.session.role = Some(role);
             state.session.identity = Some(identity);
             state.session.identity_error = None;
+            state.session.identity_problem = None;
+            state.session.identity_pending = false;
+            state.session.identity_failures = 0;
+            state.session.identity_retry_ms = 0;
         }
         Ok(ReadOutput::Stacks(stacks)) => {
             let unchanged = state.inventory.loaded
@@ -1569,7 +1660,7 @@ fn on_read(
                 && !state.inventory.loading
                 && state.inventory.stacks == stacks;
             state.inventory.refresh_failures = 0;
-            let moving = stacks.iter().any(|s| s.status.ends_with("_IN_PROGRESS"));
+            let moving = stacks.iter().any(StackSummary::is_moving);
             state.inventory.next_refresh_ms = state.now_ms + if moving { 5_000 } else { 60_000 };
             if unchanged {
                 // Nothing moved: no redraw, so an idle console writes nothing.
@@ -1643,7 +1734,17 @@ fn on_read(
             let text = e.to_string();
             // The error goes to the view whose read failed.
             match view {
-                ViewKey::Identity => state.session.identity_error = Some(text.clone()),
+                ViewKey::Identity => {
+                    let session = &mut state.session;
+                    session.identity_pending = false;
+                    if e.kind != crate::engine::ports::ErrorKind::Cancelled {
+                        session.identity_error = Some(text.clone());
+                        session.identity_problem = Some(IdentityProblem::of(&e));
+                        session.identity_failures += 1;
+                        session.identity_retry_ms =
+                            state.now_ms + identity_retry_delay_ms(session.identity_failures);
+                    }
+                }
                 ViewKey::StackList => {
                     state.inventory.loading = false;
                     state.inventory.error = Some(text.clone());
@@ -1668,6 +1769,7 @@ fn on_read(
                 && e.kind == crate::engine::ports::ErrorKind::Credentials
             {
                 state.session.identity_error = Some(text.clone());
+                state.session.identity_problem = Some(IdentityProblem::of(&e));
             }
             if e.kind != crate::engine::ports::ErrorKind::Cancelled {
                 state.toast(ToastLevel::Error, text);

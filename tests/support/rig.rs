@@ -32,13 +32,18 @@ pub struct Rig {
 
 impl Rig {
     pub fn start(endpoint: &str, dirs: &TestDirs) -> Rig {
-        super::hermetic_aws_env();
         let settings = AwsSettings {
             region: Some(REGION.to_string()),
             endpoint_url: Some(endpoint.to_string()),
             poll_interval: POLL,
             ..AwsSettings::default()
         };
+        Rig::start_with(settings, EngineConfig::default(), dirs)
+    }
+
+    /// With the test's own AWS settings and engine tunables (job logs go to `dirs`).
+    pub fn start_with(settings: AwsSettings, config: EngineConfig, dirs: &TestDirs) -> Rig {
+        super::hermetic_aws_env();
         let cloud: futures::future::BoxFuture<'static, Arc<dyn CloudApi>> =
             Box::pin(
                 async move { Arc::new(AwsProvider::load(&settings).await) as Arc<dyn CloudApi> },
@@ -50,7 +55,7 @@ impl Rig {
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         let config = EngineConfig {
             logs_dir: Some(dirs.job_logs_dir()),
-            ..EngineConfig::default()
+            ..config
         };
         let actor = Actor {
             os_user: "harness".into(),

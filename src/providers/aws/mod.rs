@@ -1,13 +1,17 @@
 //! AWS through the official Rust SDK: credentials and region from the standard chain (env,
 //! profiles, SSO, instance role), exactly as the aws CLI finds them.
 
+mod calls;
 mod changeset;
 mod cloudformation;
 mod drift;
 mod errors;
 mod events;
+mod leftovers;
 
+use crate::engine::EngineConfig;
 use crate::engine::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
+use crate::engine::retry::PollPolicy;
 use crate::engine::task::TaskCtx;
 use crate::model::{CallerIdentity, ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
 use crate::ops::{
@@ -20,10 +24,12 @@ use aws_config::timeout::TimeoutConfig;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
+use calls::{Cfn, Cleanup, Site};
 pub use changeset::means_no_changes;
 pub use drift::stack_name_from_arn;
 pub use errors::classify;
 pub use events::{Goal, Settlement, settlement};
+pub use leftovers::what_may_be_left;
 
 /// Text from AWS is shown on the operator's terminal: strip control characters and escape
 /// sequences at the boundary so no stack description or status reason can drive the terminal.
@@ -45,8 +51,8 @@ pub(crate) fn time(t: Option<&aws_sdk_cloudformation::primitives::DateTime>) -> 
     })
 }
 
-/// Where the AWS clients point. Every field but the poll interval falls back to the standard
-/// chain when `None`.
+/// Where the AWS clients point, and how patiently they ask. Every field but the timing ones
+/// falls back to the standard chain when `None`; tests shorten the timing ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {
     pub profile: Option<String>,
@@ -56,11 +62,36 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Pause between status polls of a change set, a stack being changed, or a drift check.
     pub poll_interval: Duration,
+    /// Longest pause between polls while they fail (the pause doubles from `poll_interval`).
+    pub poll_backoff_max: Duration,
+    /// A poll stops once nothing answered for this long (and at least
+    /// [`PollPolicy::DEFAULT_MIN_FAILURES`] polls in a row failed).
+    pub poll_give_up_after: Duration,
+    /// The SDK's operation timeout: the longest one call may take, whatever it waits on.
+    pub call_timeout: Duration,
+    /// How long removing a change set nobody will execute (and its empty stack) may take,
+    /// retries included.
+    pub cleanup_budget: Duration,
+    /// The same once the job was cancelled (a signal, `c` in Jobs): quick, so a stopping
+    /// process still cleans up.
+    pub cancel_cleanup_budget: Duration,
 }
 
 impl AwsSettings {
     /// What CloudFormation's own console polls at; a faster pace mostly earns throttling.
     pub const DEFAULT_POLL: Duration = Duration::from_secs(3);
+    pub const DEFAULT_CLEANUP_BUDGET: Duration = Duration::from_secs(60);
+    pub const DEFAULT_CANCEL_CLEANUP_BUDGET: Duration = Duration::from_secs(10);
+
+    /// How status polls pace themselves and when they give up.
+    pub fn poll_policy(&self) -> PollPolicy {
+        PollPolicy {
+            interval: self.poll_interval,
+            backoff_max: self.poll_backoff_max,
+            give_up_after: self.poll_give_up_after,
+            min_failures: PollPolicy::DEFAULT_MIN_FAILURES,
+        }
+    }
 }
 
 impl Default for AwsSettings {
@@ -70,6 +101,11 @@ impl Default for AwsSettings {
             region: None,
             endpoint_url: None,
             poll_interval: AwsSettings::DEFAULT_POLL,
+            poll_backoff_max: PollPolicy::DEFAULT_BACKOFF_MAX,
+            poll_give_up_after: PollPolicy::DEFAULT_GIVE_UP_AFTER,
+            call_timeout: EngineConfig::DEFAULT_CALL_TIMEOUT,
+            cleanup_budget: AwsSettings::DEFAULT_CLEANUP_BUDGET,
+            cancel_cleanup_budget: AwsSettings::DEFAULT_CANCEL_CLEANUP_BUDGET,
         }
     }
 }
@@ -77,10 +113,10 @@ impl Default for AwsSettings {
 /// Live AWS clients for one profile and region.
 #[derive(Clone)]
 pub struct AwsProvider {
-    cfn: aws_sdk_cloudformation::Client,
+    cfn: Cfn,
     sts: aws_sdk_sts::Client,
+    sts_site: Site,
     region: Option<String>,
-    poll: Duration,
 }
 
 impl AwsProvider {
@@ -90,10 +126,12 @@ impl AwsProvider {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // The engine owns retries: reads are retried with backoff, mutations never.
             .retry_config(RetryConfig::disabled())
+            // Each call on its own, never a sequence: see docs/faults.md.
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .connect_timeout(CONNECT_TIMEOUT.min(settings.call_timeout))
+                    .operation_timeout(settings.call_timeout)
+                    .operation_attempt_timeout(settings.call_timeout)
                     .build(),
             );
         if let Some(profile) = &settings.profile {
@@ -106,11 +144,26 @@ impl AwsProvider {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
+        let region = config.region().map(|r| r.to_string());
+        let site = |service| Site {
+            service,
+            region: region.clone(),
+            endpoint: settings.endpoint_url.clone(),
+            call_timeout: settings.call_timeout,
+        };
         AwsProvider {
-            region: config.region().map(|r| r.to_string()),
-            cfn: aws_sdk_cloudformation::Client::new(&config),
+            cfn: Cfn {
+                sdk: aws_sdk_cloudformation::Client::new(&config),
+                site: site("CloudFormation"),
+                poll: settings.poll_policy(),
+                cleanup: Cleanup {
+                    budget: settings.cleanup_budget,
+                    after_cancel: settings.cancel_cleanup_budget,
+                },
+            },
             sts: aws_sdk_sts::Client::new(&config),
-            poll: settings.poll_interval,
+            sts_site: site("STS"),
+            region,
         }
     }
 
@@ -128,6 +181,9 @@ impl AwsProvider {
     }
 }
 
+/// Longest wait for a TCP connection (or TLS handshake) to the endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn refused<'a, T: Send + 'a>(e: ProviderError) -> BoxFuture<'a, ProviderResult<T>> {
     Box::pin(async move { Err(e) })
 }
@@ -140,11 +196,13 @@ impl CloudApi for AwsProvider {
     fn who_am_i<'a>(&'a self, ctx: &'a TaskCtx) -> BoxFuture<'a, ProviderResult<CallerIdentity>> {
         Box::pin(async move {
             let out = self
-                .sts
-                .get_caller_identity()
-                .send()
-                .await
-                .map_err(classify)?;
+                .sts_site
+                .call(
+                    ctx,
+                    "GetCallerIdentity",
+                    self.sts.get_caller_identity().send(),
+                )
+                .await?;
             let identity = CallerIdentity {
                 account: clean(out.account()),
                 arn: clean(out.arn()),
@@ -185,9 +243,7 @@ impl CloudApi for AwsProvider {
         if let Some(e) = self.other_region(&t.region, &t.stack_name) {
             return refused(e);
         }
-        Box::pin(cloudformation::delete_stack(
-            &self.cfn, approved, ctx, self.poll,
-        ))
+        Box::pin(cloudformation::delete_stack(&self.cfn, approved, ctx))
     }
 
     fn get_template<'a>(
@@ -203,7 +259,7 @@ impl CloudApi for AwsProvider {
         stack_id: &'a str,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<StackDrift>> {
-        Box::pin(drift::detect_drift(&self.cfn, stack_id, ctx, self.poll))
+        Box::pin(drift::detect_drift(&self.cfn, stack_id, ctx))
     }
 
     fn follow_stack<'a>(
@@ -211,9 +267,7 @@ impl CloudApi for AwsProvider {
         stack_id: &'a str,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(cloudformation::follow_stack(
-            &self.cfn, stack_id, ctx, self.poll,
-        ))
+        Box::pin(cloudformation::follow_stack(&self.cfn, stack_id, ctx))
     }
 
     fn create_change_set<'a>(
@@ -225,9 +279,7 @@ impl CloudApi for AwsProvider {
         if let Some(e) = self.other_region(&op.region, &op.stack_name) {
             return refused(e);
         }
-        Box::pin(changeset::create_change_set(
-            &self.cfn, approved, ctx, self.poll,
-        ))
+        Box::pin(changeset::create_change_set(&self.cfn, approved, ctx))
     }
 
     fn execute_change_set<'a>(
@@ -239,9 +291,7 @@ impl CloudApi for AwsProvider {
         if let Some(e) = self.other_region(&t.region, &t.stack_name) {
             return refused(e);
         }
-        Box::pin(changeset::execute_change_set(
-            &self.cfn, approved, ctx, self.poll,
-        ))
+        Box::pin(changeset::execute_change_set(&self.cfn, approved, ctx))
     }
 
     fn discard_change_set<'a>(
