@@ -104,7 +104,9 @@ pub enum Command {
     /// Deploy a template by change set: preview it with --plan, execute with --confirm STACK.
     ///
     /// Exit 0 done, nothing to do, or plan printed; 1 the change failed or was refused
-    /// (read-only mode refuses both --plan and --confirm); 2 bad input.
+    /// (read-only mode refuses both --plan and --confirm); 2 bad input; 130/143/129 stopped
+    /// by SIGINT/SIGTERM/SIGHUP (after removing what the run made; a second signal exits at
+    /// once).
     Deploy {
         /// A library template (e.g. s3-bucket; see templates/) or a template file.
         #[arg(value_name = "TEMPLATE")]

@@ -18,7 +18,7 @@ pub const MASK: &str = "****";
 // A literal pattern; `tests` compile every one of them.
 #[allow(clippy::expect_used)]
 static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(\b(?:proxy-)?authorization"?\s*[:=,]\s*"?)[^"\r\n]+"#)
+    Regex::new(r#"(?i)((?:proxy-)?authorization"?\s*[:=,]\s*"?)[^"\r\n]+"#)
         .expect("the pattern is a literal that compiles (tested)")
 });
 
@@ -29,7 +29,9 @@ static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
 static KEYED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?ix)
-        (\b
+        # No word boundary before the key: in a debug dump a quoted request's lines run
+        # together as `\nx-amz-security-token:…`.
+        (
           (?: x-amz-security-token | x-amz-signature | x-amz-credential
             | (?:aws_?)?secret_?access_?key | (?:aws_?)?access_?key_?id
             | (?:aws_?)?session_?token | security_?token | access_?token | refresh_?token
@@ -109,6 +111,14 @@ mod tests {
 
     fn clean(text: &str) -> String {
         redact(text).into_owned()
+    }
+
+    #[test]
+    fn a_quoted_request_in_a_debug_dump_is_masked_too() {
+        // `{:?}` of an SDK error escapes the quoted request's newlines: no word boundary.
+        let dump = r#"message: Some("should have been 'POST\n/\n\nhost:h\nx-amz-security-token:TOKEN123\n\nhost;x-amz-date')"#;
+        let masked = redact(dump);
+        assert!(!masked.contains("TOKEN123"), "{masked}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+use support::fault_proxy::FaultProxy;
 use support::{MotoServer, TestDirs};
 
 /// How long the screen may take to show what a step waits for. A guard against hangs only:
@@ -25,7 +26,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(name: &str, dirs: &TestDirs, moto: &MotoServer, extra_args: &[&str]) -> Tmux {
+    fn start(name: &str, dirs: &TestDirs, endpoint: &str, extra_args: &[&str]) -> Tmux {
         let socket = format!("opsdeck-e2e-{}-{name}", std::process::id());
         let tmpdir = dirs.root().join("tmux");
         std::fs::create_dir_all(&tmpdir).expect("tmux socket dir");
@@ -53,7 +54,7 @@ impl Tmux {
         opsdeck.extend(env.iter().map(|(k, v)| shell_quote(&format!("{k}={v}"))));
         opsdeck.push(shell_quote(env!("CARGO_BIN_EXE_opsdeck")));
         opsdeck.push("--endpoint-url".into());
-        opsdeck.push(shell_quote(&moto.endpoint()));
+        opsdeck.push(shell_quote(endpoint));
         opsdeck.extend(extra_args.iter().map(|a| shell_quote(a)));
         let script = format!("{}; echo OPSDECK_EXIT=$?; sleep 600", opsdeck.join(" "));
 
@@ -200,7 +201,7 @@ fn delete_a_stack_by_typing_its_name_then_quit() {
         &["e2e-alpha", "e2e-bravo", "e2e-charlie"],
     ));
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("delete", &dirs, &moto, &[]);
+    let tmux = Tmux::start("delete", &dirs, &moto.endpoint(), &[]);
 
     tmux.wait_for("the three stacks", |s| {
         inventory_rows(s, "e2e-") == ["e2e-alpha", "e2e-bravo", "e2e-charlie"]
@@ -210,8 +211,10 @@ fn delete_a_stack_by_typing_its_name_then_quit() {
     assert_eq!(tmux.format("#{cursor_flag}"), "0");
 
     tmux.keys(&["j", "d"]);
-    let dialog = tmux.wait_for("the delete dialog", |s| s.contains("Confirm: delete-stack"));
-    assert!(dialog.contains("Type e2e-bravo to confirm"), "{dialog}");
+    // Waits for the whole dialog: a capture can catch a frame half drawn.
+    let dialog = tmux.wait_for("the delete dialog", |s| {
+        s.contains("Confirm: delete-stack") && s.contains("Type e2e-bravo to confirm")
+    });
     assert!(
         dialog
             .lines()
@@ -273,7 +276,7 @@ fn read_only_console_refuses_a_delete() {
     let cfn = moto.cfn();
     rt.block_on(support::create_stacks(&cfn, &["ro-alpha", "ro-bravo"]));
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("read-only", &dirs, &moto, &["--read-only"]);
+    let tmux = Tmux::start("read-only", &dirs, &moto.endpoint(), &["--read-only"]);
 
     tmux.wait_for("the two stacks", |s| {
         inventory_rows(s, "ro-") == ["ro-alpha", "ro-bravo"]
@@ -366,7 +369,7 @@ fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
     let moto = MotoServer::start();
     let cfn = moto.cfn();
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("deploy", &dirs, &moto, &["--env", "DEV"]);
+    let tmux = Tmux::start("deploy", &dirs, &moto.endpoint(), &["--env", "DEV"]);
     tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
 
     let preview = fill_the_s3_form_and_compute(&tmux);
@@ -409,7 +412,7 @@ fn a_review_left_open_when_the_session_drops_is_discarded() {
     let moto = MotoServer::start();
     let cfn = moto.cfn();
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("drop", &dirs, &moto, &["--env", "DEV"]);
+    let tmux = Tmux::start("drop", &dirs, &moto.endpoint(), &["--env", "DEV"]);
     tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
     fill_the_s3_form_and_compute(&tmux);
     assert_eq!(
@@ -445,4 +448,33 @@ fn a_review_left_open_when_the_session_drops_is_discarded() {
         audit_of(&dirs.audit_log(), "execute-change-set", "web-assets"),
         ["requested", "cancelled"]
     );
+}
+
+#[test]
+fn the_console_asks_sts_again_once_the_endpoint_is_up() {
+    let moto = MotoServer::start();
+    let port = support::free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dirs = TestDirs::new();
+    // Started while nothing listens at the endpoint: unreachable, not "no credentials".
+    let tmux = Tmux::start("sts-down", &dirs, &endpoint, &["--env", "DEV"]);
+    let screen = tmux.wait_for("the unreachable endpoint in the status bar", |s| {
+        status_bar(s).contains("AWS unreachable")
+    });
+    assert!(!screen.contains("no AWS credentials"), "{screen}");
+    // The endpoint comes up; `r` asks STS at once, and the account shows.
+    let _proxy = FaultProxy::start_on(port, &moto.endpoint());
+    tmux.keys(&["r"]);
+    let screen = tmux.wait_for("the account in the status bar", |s| {
+        status_bar(s).contains(support::MOTO_ACCOUNT)
+    });
+    assert!(!status_bar(&screen).contains("AWS unreachable"), "{screen}");
+}
+
+/// The status bar: the line that starts with the product name.
+fn status_bar(screen: &str) -> &str {
+    screen
+        .lines()
+        .find(|l| l.starts_with(" opsdeck "))
+        .unwrap_or_default()
 }

@@ -1,15 +1,19 @@
 //! AWS through the official Rust SDK: credentials and region from the standard chain (env,
 //! profiles, SSO, instance role), exactly as the aws CLI finds them.
 
+pub(crate) mod calls;
 mod errors;
 
+use crate::engine::EngineConfig;
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers, StsApi};
+use crate::engine::retry::PollPolicy;
 use crate::engine::task::TaskCtx;
 use crate::model::CallerIdentity;
 use crate::ops::GateBinding;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use calls::Site;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +40,8 @@ pub(crate) fn time(t: Option<&aws_sdk_cloudformation::primitives::DateTime>) -> 
     })
 }
 
-/// Where the AWS clients point. Every field but the poll interval falls back to the standard
-/// chain when `None`.
+/// Where the AWS clients point, and how patiently they ask. Every field but the timing ones
+/// falls back to the standard chain when `None`; tests shorten the timing ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {
     pub profile: Option<String>,
@@ -47,11 +51,46 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Pause between status polls of a change set, a stack being changed, or a drift check.
     pub poll_interval: Duration,
+    /// Longest pause between polls while they fail (the pause doubles from `poll_interval`).
+    pub poll_backoff_max: Duration,
+    /// A poll stops once nothing answered for this long (and at least
+    /// [`PollPolicy::DEFAULT_MIN_FAILURES`] polls in a row failed).
+    pub poll_give_up_after: Duration,
+    /// The SDK's operation timeout: the longest one call may take, whatever it waits on.
+    pub call_timeout: Duration,
+    /// How long removing a change set nobody will execute (and its empty stack) may take,
+    /// retries included.
+    pub cleanup_budget: Duration,
+    /// The same once the job was cancelled (a signal, `c` in Jobs): quick, so a stopping
+    /// process still cleans up.
+    pub cancel_cleanup_budget: Duration,
 }
 
 impl AwsSettings {
     /// What CloudFormation's own console polls at; a faster pace mostly earns throttling.
     pub const DEFAULT_POLL: Duration = Duration::from_secs(3);
+    pub const DEFAULT_CLEANUP_BUDGET: Duration = Duration::from_secs(60);
+    pub const DEFAULT_CANCEL_CLEANUP_BUDGET: Duration = Duration::from_secs(10);
+
+    /// How status polls pace themselves and when they give up.
+    pub fn poll_policy(&self) -> PollPolicy {
+        PollPolicy {
+            interval: self.poll_interval,
+            backoff_max: self.poll_backoff_max,
+            give_up_after: self.poll_give_up_after,
+            min_failures: PollPolicy::DEFAULT_MIN_FAILURES,
+        }
+    }
+
+    /// Where calls to `service` go, for error messages and removal commands.
+    pub(crate) fn site(&self, service: &'static str, region: Option<String>) -> Site {
+        Site {
+            service,
+            region,
+            endpoint: self.endpoint_url.clone(),
+            call_timeout: self.call_timeout,
+        }
+    }
 }
 
 impl Default for AwsSettings {
@@ -61,6 +100,11 @@ impl Default for AwsSettings {
             region: None,
             endpoint_url: None,
             poll_interval: AwsSettings::DEFAULT_POLL,
+            poll_backoff_max: PollPolicy::DEFAULT_BACKOFF_MAX,
+            poll_give_up_after: PollPolicy::DEFAULT_GIVE_UP_AFTER,
+            call_timeout: EngineConfig::DEFAULT_CALL_TIMEOUT,
+            cleanup_budget: AwsSettings::DEFAULT_CLEANUP_BUDGET,
+            cancel_cleanup_budget: AwsSettings::DEFAULT_CANCEL_CLEANUP_BUDGET,
         }
     }
 }
@@ -73,10 +117,12 @@ pub async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         // The engine owns retries: reads are retried with backoff, mutations never.
         .retry_config(RetryConfig::disabled())
+        // Each call on its own, never a sequence: see docs/faults.md.
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(60))
+                .connect_timeout(CONNECT_TIMEOUT.min(settings.call_timeout))
+                .operation_timeout(settings.call_timeout)
+                .operation_attempt_timeout(settings.call_timeout)
                 .build(),
         );
     if let Some(profile) = &settings.profile {
@@ -96,27 +142,31 @@ pub async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
 pub async fn providers(settings: &AwsSettings, binding: GateBinding) -> Providers {
     let config = sdk_config(settings).await;
     Providers {
-        sts: Arc::new(StsProvider::new(&config)),
+        sts: Arc::new(StsProvider::new(&config, settings)),
         cfn: Arc::new(crate::cfn::aws::CfnProvider::new(
-            &config,
-            settings.poll_interval,
-            binding,
+            &config, settings, binding,
         )),
     }
 }
+
+/// Longest wait for a TCP connection (or TLS handshake) to the endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// STS: who the console is.
 #[derive(Clone)]
 pub struct StsProvider {
     sts: aws_sdk_sts::Client,
+    site: Site,
     region: Option<String>,
 }
 
 impl StsProvider {
-    pub fn new(config: &aws_config::SdkConfig) -> StsProvider {
+    pub fn new(config: &aws_config::SdkConfig, settings: &AwsSettings) -> StsProvider {
+        let region = config.region().map(|r| r.to_string());
         StsProvider {
             sts: aws_sdk_sts::Client::new(config),
-            region: config.region().map(|r| r.to_string()),
+            site: settings.site("STS", region.clone()),
+            region,
         }
     }
 }
@@ -129,11 +179,13 @@ impl StsApi for StsProvider {
     fn who_am_i<'a>(&'a self, ctx: &'a TaskCtx) -> BoxFuture<'a, ProviderResult<CallerIdentity>> {
         Box::pin(async move {
             let out = self
-                .sts
-                .get_caller_identity()
-                .send()
-                .await
-                .map_err(classify)?;
+                .site
+                .call(
+                    ctx,
+                    "GetCallerIdentity",
+                    self.sts.get_caller_identity().send(),
+                )
+                .await?;
             let identity = CallerIdentity {
                 account: clean(out.account()),
                 arn: clean(out.arn()),

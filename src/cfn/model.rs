@@ -197,6 +197,11 @@ pub struct StackSummary {
 }
 
 impl StackSummary {
+    /// Being changed now (see [`is_moving`]).
+    pub fn is_moving(&self) -> bool {
+        is_moving(&self.status)
+    }
+
     /// `ROLLBACK_COMPLETE` stacks cannot be updated: they must be deleted before re-creating.
     pub fn needs_delete_before_recreate(&self) -> bool {
         self.status == "ROLLBACK_COMPLETE"
@@ -261,6 +266,13 @@ pub struct StackDetail {
     /// Resources the stack's `DeletionPolicy` keeps or snapshots on delete.
     #[serde(default)]
     pub retained: Vec<RetainedResource>,
+}
+
+/// Whether a stack in `status` is being changed now: `*_IN_PROGRESS`, except
+/// `REVIEW_IN_PROGRESS`, the empty stack of a new stack's change set, which waits for a person
+/// (it may stay so for days).
+pub fn is_moving(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
 }
 
 /// Colour class of a CloudFormation status string.

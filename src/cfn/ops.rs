@@ -315,6 +315,20 @@ impl Mutation for CfnMutation {
             | CfnMutation::SetTerminationProtection(_) => None,
         }
     }
+
+    fn is_cleanup(&self) -> bool {
+        match self {
+            CfnMutation::DiscardChangeSet(_) => true,
+            CfnMutation::DeleteStack(_)
+            | CfnMutation::CreateChangeSet(_)
+            | CfnMutation::ExecuteChangeSet(_)
+            | CfnMutation::SetTerminationProtection(_) => false,
+        }
+    }
+
+    fn what_may_be_left(&self, endpoint: Option<&str>) -> Option<String> {
+        crate::cfn::aws::what_may_be_left(self, endpoint)
+    }
 }
 
 /// A CloudFormation stack, resolved to the account, region and environment it lives in.

@@ -94,11 +94,14 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
             Err(e) => errors.push(e.to_string()),
         }
     }
+    // A stop signal ends the run with 128 + its number once the report is written.
+    let mut stopped_by = None;
     if !args.stacks.is_empty() {
         match Runner::start(opts, paths) {
             Ok(mut runner) => {
                 let result = judge_stacks(&mut runner, &checker, &args.stacks).await;
                 runner.shutdown();
+                stopped_by = runner.interrupted();
                 match result {
                     Ok((stacks, stack_errors)) => {
                         judged.extend(stacks);
@@ -142,7 +145,10 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
             s.not_applicable
         );
     }
-    exit_code(report.errors.len(), failing)
+    match stopped_by {
+        Some(signal) => signal.exit_code(),
+        None => exit_code(report.errors.len(), failing),
+    }
 }
 
 /// 2 when anything could not be judged, else 1 when anything unwaived failed, else 0.

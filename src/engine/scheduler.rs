@@ -2,6 +2,7 @@ use crate::audit::{Actor, AuditSink, Decision};
 use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::engine::joblog::{JobLog, SharedJobLog};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers};
+use crate::engine::retry::{Backoff, human};
 use crate::engine::store::{ChangeOrigin, JobStore, NewJob};
 use crate::engine::stream::{self, StreamUpdates};
 use crate::engine::task::{JobHandle, TaskCtx};
@@ -85,14 +86,29 @@ pub struct EngineConfig {
     pub read_concurrency: usize,
     /// Follows and drift checks running at once (they queue beyond this).
     pub long_read_concurrency: usize,
+    /// Tries of a read that fails transiently (throttled, 5xx, network), backing off from
+    /// `read_backoff_base` (doubling, capped at `read_backoff_max`).
     pub read_attempts: u32,
     pub read_backoff_base: Duration,
     pub read_backoff_max: Duration,
+    /// The longest one AWS call may take, in any task: handed to providers in the
+    /// [`TaskCtx`], which bound every call by it (the SDK's operation timeout is the same
+    /// number, see `AwsSettings::call_timeout`).
+    pub call_timeout: Duration,
+    /// A net over one whole read (all its calls and pages), generous: each call is already
+    /// bounded by `call_timeout`.
     pub read_timeout: Duration,
+    /// The net over a mutation, a drift check or a follow: as long as CloudFormation takes.
     pub mutation_timeout: Duration,
     pub log_ring: usize,
     /// Where job logs spill; `None` keeps logs in memory only.
     pub logs_dir: Option<PathBuf>,
+}
+
+impl EngineConfig {
+    /// One AWS call: a healthy endpoint answers in well under a second; a minute is the most
+    /// an operator should wait before hearing that it does not.
+    pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 }
 
 impl Default for EngineConfig {
@@ -103,7 +119,8 @@ impl Default for EngineConfig {
             read_attempts: 5,
             read_backoff_base: Duration::from_millis(400),
             read_backoff_max: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(120),
+            call_timeout: EngineConfig::DEFAULT_CALL_TIMEOUT,
+            read_timeout: Duration::from_secs(10 * 60),
             mutation_timeout: Duration::from_secs(3 * 3600),
             log_ring: JobLog::DEFAULT_RING,
             logs_dir: None,
@@ -527,6 +544,7 @@ impl Engine {
             store: self.inner.store.clone(),
             last_progress: AtomicI32::new(-1),
             stream: None,
+            call_timeout: self.inner.config.call_timeout,
         }
     }
 
@@ -592,11 +610,20 @@ impl Engine {
             };
             let outcome = tokio::select! {
                 r = tokio::time::timeout(limit, call) => r.unwrap_or_else(|_| {
-                    Err(ProviderError::new(ErrorKind::Network, format!("no answer within {limit:?}")))
+                    Err(ProviderError::new(
+                        ErrorKind::Network,
+                        format!(
+                            "{} did not finish within {}: AWS answers too slowly",
+                            op.name(),
+                            human(limit)
+                        ),
+                    ))
                 }),
                 _ = ctx.cancelled() => Err(cancelled()),
             };
             match outcome {
+                // A poll inside the provider already retried and gave up: not again here.
+                Err(e) if e.attempts > 1 => break Err(e),
                 Err(e) if e.is_transient() && attempt < config.read_attempts => {
                     let delay = backoff(config, attempt, ctx.job_id());
                     ctx.warn(format!(
@@ -610,6 +637,12 @@ impl Engine {
                         _ = ctx.cancelled() => break Err(cancelled()),
                     }
                     attempt += 1;
+                }
+                Err(e) if e.is_transient() => {
+                    break Err(ProviderError {
+                        attempts: attempt,
+                        ..e
+                    });
                 }
                 other => break other,
             }
@@ -697,7 +730,10 @@ impl Engine {
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
             Err(ProviderError::new(
                 ErrorKind::Detached,
-                format!("stopped following after {timeout:?}; the change may still be running in AWS"),
+                format!(
+                    "stopped following after {}; the change may still be running in AWS: check the stack there",
+                    human(timeout)
+                ),
             ))
         })
     }
@@ -720,10 +756,11 @@ impl Engine {
 /// Exponential backoff with deterministic jitter (spread by job id, so parallel reads do not
 /// retry in lock-step; deterministic so paused-time tests are exact).
 fn backoff(config: &EngineConfig, attempt: u32, job: JobId) -> Duration {
-    let exp = config
-        .read_backoff_base
-        .saturating_mul(1 << (attempt - 1).min(16));
-    let capped = exp.min(config.read_backoff_max);
+    let capped = Backoff {
+        base: config.read_backoff_base,
+        max: config.read_backoff_max,
+    }
+    .delay(attempt);
     let jitter = (job.unsigned_abs() % 5) as u32 * capped / 20;
     capped + jitter
 }

@@ -7,6 +7,7 @@ use crate::engine::stream::{StreamItem, StreamSink};
 use crate::model::JobId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +37,8 @@ pub struct TaskCtx {
     pub(crate) last_progress: AtomicI32,
     /// A streaming task's updates to the console (`None` for a task that only logs).
     pub(crate) stream: Option<StreamSink>,
+    /// The longest one AWS call of this task may take (the engine's per-call bound).
+    pub(crate) call_timeout: Duration,
 }
 
 impl TaskCtx {
@@ -57,6 +60,7 @@ impl TaskCtx {
             store: Arc::new(JobStore::open_in_memory().expect("in-memory store opens")),
             last_progress: AtomicI32::new(-1),
             stream: None,
+            call_timeout: crate::engine::EngineConfig::DEFAULT_CALL_TIMEOUT,
         }
     }
 
@@ -109,6 +113,11 @@ impl TaskCtx {
             Some(sink) => sink.send(item).await,
             None => true,
         }
+    }
+
+    /// The longest one AWS call of this task may take; providers bound every call by it.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -371,11 +371,11 @@ async fn throttled_reads_are_retried_with_backoff() {
     let cloud = Arc::new(FakeCloud::default());
     {
         let mut answers = cloud.list_answers.lock().unwrap();
-        answers.push_back(Err(ProviderError {
-            kind: ErrorKind::Throttled,
-            code: Some("Throttling".into()),
-            message: "Rate exceeded".into(),
-        }));
+        answers.push_back(Err(ProviderError::with_code(
+            ErrorKind::Throttled,
+            "Throttling",
+            "Rate exceeded",
+        )));
         answers.push_back(Err(ProviderError::new(ErrorKind::Server, "503")));
         answers.push_back(Ok(vec![]));
     }

@@ -7,7 +7,9 @@
 //!
 //! Exit codes of deploy and delete: 0 done (or nothing to do, or a plan printed); 1 the change
 //! failed or was refused; 2 bad input or an error before anything was asked of AWS. `check`:
-//! 0 pass, 1 an unwaived failure, 2 something could not be judged (see [`check`]).
+//! 0 pass, 1 an unwaived failure, 2 something could not be judged (see [`check`]). Any of
+//! them stopped by SIGINT, SIGTERM or SIGHUP: 130, 143 or 129, after the running job dropped
+//! its AWS call and removed what it made; a second signal exits at once (see `runner.rs`).
 
 pub mod runner;
 

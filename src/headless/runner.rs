@@ -56,6 +56,77 @@ impl Stop {
     }
 }
 
+/// A signal that stops a headless run. The first cancels the running job (its in-flight call
+/// is dropped and what it made is removed, within about 10 s); a second exits at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    Interrupt,
+    Terminate,
+    Hangup,
+}
+
+impl StopSignal {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
+        }
+    }
+
+    /// 128 + the signal's number, as a shell reports a process the signal ended.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            StopSignal::Interrupt => 130,
+            StopSignal::Terminate => 143,
+            StopSignal::Hangup => 129,
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, caught for the whole run (once caught, they no longer end the
+/// process by themselves: the runner decides).
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> StopSignal {
+        tokio::select! {
+            _ = self.int.recv() => StopSignal::Interrupt,
+            _ = self.term.recv() => StopSignal::Terminate,
+            _ = self.hup.recv() => StopSignal::Hangup,
+        }
+    }
+}
+
+/// The next engine event. The engine holds the sender for as long as it lives.
+async fn next_event(events: &mut mpsc::UnboundedReceiver<EngineEvent>) -> EngineEvent {
+    match events.recv().await {
+        Some(event) => event,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next signal, or never when they could not be caught.
+async fn next_signal(signals: &mut Option<Signals>) -> StopSignal {
+    match signals {
+        Some(signals) => signals.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl From<Refusal> for Stop {
     fn from(r: Refusal) -> Stop {
         Stop::Refused(format!("refused: {r}"))
@@ -79,6 +150,15 @@ pub struct Runner {
     env_override: Option<Environment>,
     pub region: Option<String>,
     pub identity: Option<CallerIdentity>,
+    endpoint: Option<String>,
+    signals: Option<Signals>,
+    /// The first stop signal received, if any: it decides the exit code.
+    interrupted: Option<StopSignal>,
+    /// The change running now, to say what it may leave if a second signal ends the process.
+    running: Option<(JobId, MutatingOp)>,
+    /// A discard to cancel (shortening its clean-up budget) once it runs: cancelled before,
+    /// it would not start at all, and the clean-up it is would not happen.
+    cancel_when_running: Option<JobId>,
 }
 
 impl Runner {
@@ -127,7 +207,56 @@ impl Runner {
             env_override: opts.env_override,
             region,
             identity: None,
+            endpoint: guarded.aws.endpoint_url.clone(),
+            signals: Signals::install()
+                .map_err(|e| tracing::warn!("cannot catch signals: {e}"))
+                .ok(),
+            interrupted: None,
+            running: None,
+            cancel_when_running: None,
         })
+    }
+
+    /// The stop signal received, if any.
+    pub fn interrupted(&self) -> Option<StopSignal> {
+        self.interrupted
+    }
+
+    /// A stop signal arrived while `job` ran. The first cancels it (the job drops its
+    /// in-flight call and removes what it made); a second ends the process at once, saying
+    /// what may be left in AWS.
+    fn on_signal(&mut self, signal: StopSignal, job: JobId) {
+        if self.interrupted.is_none() {
+            self.interrupted = Some(signal);
+            crate::errln!(
+                "opsdeck: {} received: stopping job {job} and cleaning up (a second signal exits at once)",
+                signal.name()
+            );
+            let queued_discard = matches!(
+                &self.running,
+                Some((running, op)) if *running == job && op.is_cleanup()
+            ) && !self.job_started(job);
+            if queued_discard {
+                self.cancel_when_running = Some(job);
+            } else {
+                self.engine.cancel(job);
+            }
+            return;
+        }
+        crate::errln!(
+            "opsdeck: {} received again: exiting now, without waiting for job {job}",
+            signal.name()
+        );
+        if let Some(left) = self
+            .running
+            .as_ref()
+            .and_then(|(_, op)| op.what_may_be_left(self.endpoint.as_deref()))
+        {
+            crate::errln!("opsdeck: {left}");
+        }
+        // Records the job (and a running change) as interrupted before the process goes.
+        self.engine.shutdown();
+        std::process::exit(self.interrupted.unwrap_or(signal).exit_code());
     }
 
     /// Ask STS who we are, settle the role (a viewer engages read-only), and learn the region.
@@ -157,6 +286,12 @@ impl Runner {
 
     /// Run one read to its end (retries included).
     pub async fn read(&mut self, op: ReadOp) -> Result<ReadOutput, ProviderError> {
+        if let Some(signal) = self.interrupted {
+            return Err(ProviderError::new(
+                crate::engine::ports::ErrorKind::Cancelled,
+                format!("not started: stopped by {}", signal.name()),
+            ));
+        }
         let Some(job) = self.engine.submit_read(op, None) else {
             return Err(ProviderError::new(
                 crate::engine::ports::ErrorKind::Other,
@@ -164,7 +299,14 @@ impl Runner {
             ));
         };
         loop {
-            match self.next_event().await {
+            let event = tokio::select! {
+                event = next_event(&mut self.events) => event,
+                signal = next_signal(&mut self.signals) => {
+                    self.on_signal(signal, job);
+                    continue;
+                }
+            };
+            match event {
                 EngineEvent::ReadDone {
                     job: done, result, ..
                 } if done == job => return result,
@@ -175,32 +317,45 @@ impl Runner {
 
     /// Ask the gate for `op` and confirm it with `typed` (the command line's stand-in for the
     /// dialog), then run it, streaming its log to stderr.
+    ///
+    /// After a stop signal only a clean-up (a discard) may still start; anything else is
+    /// refused before the gate is asked.
     pub async fn change(&mut self, op: MutatingOp, typed: &str) -> Result<MutationOutput, Stop> {
-        let request = self.gate.request(op)?;
+        if let Some(signal) = self.interrupted
+            && !op.is_cleanup()
+        {
+            return Err(Stop::Refused(format!(
+                "refused: {} not started, stopped by {}",
+                op.name(),
+                signal.name()
+            )));
+        }
+        let request = self.gate.request(op.clone())?;
         let approved = self.gate.confirm(request.id, typed)?;
         let job = self
             .engine
             .submit_mutation(approved)
             .map_err(|e| Stop::Refused(format!("refused: {e}")))?;
-        let interrupt = tokio::signal::ctrl_c();
-        tokio::pin!(interrupt);
+        let discard = op.is_cleanup();
+        self.running = Some((job, op));
+        // A clean-up started after a signal runs on the shortened clean-up budget: it is
+        // cancelled once it runs (a discard goes on through a cancel, on that budget).
+        if discard && self.interrupted.is_some() {
+            self.cancel_when_running = Some(job);
+        }
         loop {
             let event = tokio::select! {
-                ev = self.events.recv() => ev,
-                _ = &mut interrupt => {
-                    crate::errln!("interrupted: stopping job {job}");
-                    self.engine.cancel(job);
-                    interrupt.set(tokio::signal::ctrl_c());
+                event = next_event(&mut self.events) => event,
+                signal = next_signal(&mut self.signals) => {
+                    self.on_signal(signal, job);
                     continue;
                 }
-            };
-            let Some(event) = event else {
-                return Err(Stop::Failed("the engine stopped".into()));
             };
             match event {
                 EngineEvent::MutationDone {
                     job: done, result, ..
                 } if done == job => {
+                    self.running = None;
                     self.print_log(job);
                     return result.map_err(Stop::Failed);
                 }
@@ -209,17 +364,26 @@ impl Runner {
         }
     }
 
-    async fn next_event(&mut self) -> EngineEvent {
-        match self.events.recv().await {
-            Some(event) => event,
-            // The engine holds the sender for as long as it lives.
-            None => std::future::pending().await,
-        }
+    /// Whether the job has left the queue (its record says running or finished).
+    fn job_started(&self, job: JobId) -> bool {
+        self.engine
+            .store()
+            .get(job)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.state != crate::model::JobState::Queued)
     }
 
     /// Remember job handles and print the followed job's new log lines.
     fn track(&mut self, event: EngineEvent, follow: Option<JobId>) {
         match event {
+            EngineEvent::JobChanged(record)
+                if Some(record.id) == self.cancel_when_running
+                    && record.state != crate::model::JobState::Queued =>
+            {
+                self.cancel_when_running = None;
+                self.engine.cancel(record.id);
+            }
             EngineEvent::JobCreated { record, handle } => {
                 self.handles.insert(record.id, (handle, 0));
             }
@@ -259,14 +423,23 @@ impl Runner {
         self.engine.shutdown();
     }
 
-    /// End a command: shut down, print why it stopped, and give its exit code.
+    /// End a command: shut down, print why it stopped, and give its exit code (128 + the
+    /// signal's number after a stop signal).
     pub fn finish(self, command: &str, result: Result<(), Stop>) -> i32 {
         self.shutdown();
-        match result {
-            Ok(()) => 0,
-            Err(stop) => {
+        match (result, self.interrupted) {
+            (Ok(()), None) => 0,
+            (Err(stop), None) => {
                 crate::errln!("opsdeck {command}: {stop}");
                 stop.exit_code()
+            }
+            (Ok(()), Some(signal)) => {
+                crate::errln!("opsdeck {command}: stopped by {}", signal.name());
+                signal.exit_code()
+            }
+            (Err(stop), Some(signal)) => {
+                crate::errln!("opsdeck {command}: stopped by {}: {stop}", signal.name());
+                signal.exit_code()
             }
         }
     }

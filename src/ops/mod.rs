@@ -154,6 +154,12 @@ pub trait Mutation {
     /// The operation that undoes this one's request when its dialog is dismissed (a change
     /// set's review discards the change set), if any. The gate mints its approval itself.
     fn on_dismiss(&self) -> Option<MutatingOp>;
+    /// A clean-up of what an earlier operation made (a discard): the one kind of change a
+    /// headless run still starts after a stop signal.
+    fn is_cleanup(&self) -> bool;
+    /// What may be left in the service if the process stops while this runs, and how to deal
+    /// with it (`endpoint`: the configured endpoint, for the commands); `None` when nothing.
+    fn what_may_be_left(&self, endpoint: Option<&str>) -> Option<String>;
 }
 
 impl MutatingOp {
@@ -204,6 +210,14 @@ impl MutatingOp {
 
     pub fn on_dismiss(&self) -> Option<MutatingOp> {
         self.inner().on_dismiss()
+    }
+
+    pub fn is_cleanup(&self) -> bool {
+        self.inner().is_cleanup()
+    }
+
+    pub fn what_may_be_left(&self, endpoint: Option<&str>) -> Option<String> {
+        self.inner().what_may_be_left(endpoint)
     }
 
     /// The audit entry for one decision about this operation.

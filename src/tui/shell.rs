@@ -252,12 +252,18 @@ pub(crate) fn run_command(state: &mut State, line: &str) -> Vec<Cmd> {
     }
 }
 
-/// `r`: reload what the focused pane shows.
+/// `r`: reload what the focused pane shows; until STS has answered, ask it again at once too.
 fn refresh(state: &mut State) -> Vec<Cmd> {
-    match state.focus {
+    let mut cmds = if state.session.identity.is_none() {
+        state.ask_identity()
+    } else {
+        Vec::new()
+    };
+    cmds.extend(match state.focus {
         Pane::Inventory => crate::cfn::tui::refresh(state),
         _ => crate::cfn::tui::refresh_stacks(state),
-    }
+    });
+    cmds
 }
 
 fn open_filter(state: &mut State) {

@@ -179,9 +179,64 @@ pub struct Session {
     pub identity: Option<CallerIdentity>,
     /// Why the identity is unknown (e.g. no credentials), shown plainly.
     pub identity_error: Option<String>,
+    /// What kind of problem that is, for the status bar.
+    pub identity_problem: Option<IdentityProblem>,
+    /// A GetCallerIdentity is on its way.
+    pub identity_pending: bool,
+    /// GetCallerIdentity failures in a row; the next try waits longer after each.
+    pub identity_failures: u32,
+    /// When to ask STS again while the identity is unknown (ms since the epoch).
+    pub identity_retry_ms: i64,
     pub role: Option<Role>,
     /// `--env`: used when config maps neither the account nor the profile.
     pub env_override: Option<Environment>,
+}
+
+/// Why STS could not say who the person is: told apart, because each has its own remedy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityProblem {
+    /// No credentials were found on this host.
+    NoCredentials,
+    /// The endpoint could not be reached (refused, reset, no answer).
+    Unreachable,
+    /// STS answered and refused: access denied, or an expired or invalid token.
+    Refused,
+    /// STS answered with throttling or a server error, or something else went wrong.
+    Failing,
+}
+
+impl IdentityProblem {
+    pub fn of(e: &crate::engine::ports::ProviderError) -> IdentityProblem {
+        use crate::engine::ports::ErrorKind;
+        match e.kind {
+            ErrorKind::Credentials if e.credentials_refused() => IdentityProblem::Refused,
+            ErrorKind::Credentials => IdentityProblem::NoCredentials,
+            ErrorKind::AccessDenied => IdentityProblem::Refused,
+            ErrorKind::Network => IdentityProblem::Unreachable,
+            _ => IdentityProblem::Failing,
+        }
+    }
+
+    /// The status bar's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            IdentityProblem::NoCredentials => "no AWS credentials",
+            IdentityProblem::Unreachable => "AWS unreachable",
+            IdentityProblem::Refused => "STS refused the credentials",
+            IdentityProblem::Failing => "STS failing",
+        }
+    }
+}
+
+/// Pause before asking STS again after `failures` failures in a row: 5 s, doubling, at most
+/// 5 minutes; it goes on at that pace until STS answers (`r` asks at once).
+pub fn identity_retry_delay_ms(failures: u32) -> i64 {
+    crate::engine::retry::Backoff {
+        base: std::time::Duration::from_secs(5),
+        max: std::time::Duration::from_secs(300),
+    }
+    .delay(failures.max(1))
+    .as_millis() as i64
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,7 +385,7 @@ impl State {
 
     /// The reads to run when the console opens.
     pub fn initial_commands(&mut self) -> Vec<Cmd> {
-        let mut cmds = vec![Cmd::Read(ReadOp::WhoAmI)];
+        let mut cmds = self.ask_identity();
         cmds.extend(crate::cfn::tui::refresh_stacks(self));
         // The user's policies and waivers load off the UI thread; the library is judged then.
         cmds.push(Cmd::LoadChecker);
@@ -342,6 +397,27 @@ impl State {
             level,
             text: text.into(),
         });
+    }
+
+    /// Ask STS who we are (now).
+    pub(crate) fn ask_identity(&mut self) -> Vec<Cmd> {
+        self.session.identity_pending = true;
+        vec![Cmd::Read(ReadOp::WhoAmI)]
+    }
+
+    /// While STS has not answered: ask again when the backoff is over, quietly (no job row
+    /// per try, so the Jobs pane is not buried).
+    fn retry_identity(&mut self) -> Vec<Cmd> {
+        let s = &self.session;
+        if s.identity.is_some()
+            || s.identity_pending
+            || s.identity_retry_ms == 0
+            || self.now_ms < s.identity_retry_ms
+        {
+            return Vec::new();
+        }
+        self.session.identity_pending = true;
+        vec![Cmd::Refresh(ReadOp::WhoAmI)]
     }
 
     /// Key contexts in lookup order for the current focus.
@@ -423,7 +499,9 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             state.now_ms = now_ms;
             // Only running jobs' durations move with time.
             state.quiet = state.jobs.running() == 0;
-            crate::cfn::tui::periodic_refresh(state)
+            let mut cmds = state.retry_identity();
+            cmds.extend(crate::cfn::tui::periodic_refresh(state));
+            cmds
         }
         Msg::Resize { width, height } => {
             state.term_size = (width, height);
@@ -673,13 +751,27 @@ fn on_read(
             state.session.role = Some(role);
             state.session.identity = Some(identity);
             state.session.identity_error = None;
+            state.session.identity_problem = None;
+            state.session.identity_pending = false;
+            state.session.identity_failures = 0;
+            state.session.identity_retry_ms = 0;
         }
         Ok(ReadOutput::Cfn(output)) => return crate::cfn::tui::on_read(state, output, background),
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
             match view {
-                Some(ViewKey::Identity) => state.session.identity_error = Some(text.clone()),
+                Some(ViewKey::Identity) => {
+                    let session = &mut state.session;
+                    session.identity_pending = false;
+                    if e.kind != crate::engine::ports::ErrorKind::Cancelled {
+                        session.identity_error = Some(text.clone());
+                        session.identity_problem = Some(IdentityProblem::of(&e));
+                        session.identity_failures += 1;
+                        session.identity_retry_ms =
+                            state.now_ms + identity_retry_delay_ms(session.identity_failures);
+                    }
+                }
                 Some(ViewKey::Cfn(view)) => crate::cfn::tui::read_failed(state, view, &e),
                 None => {}
             }
@@ -688,6 +780,7 @@ fn on_read(
                 && e.kind == crate::engine::ports::ErrorKind::Credentials
             {
                 state.session.identity_error = Some(text.clone());
+                state.session.identity_problem = Some(IdentityProblem::of(&e));
             }
             if e.kind != crate::engine::ports::ErrorKind::Cancelled {
                 state.toast(ToastLevel::Error, text);

@@ -600,6 +600,145 @@ fn credentials_error_is_shown_plainly() {
     assert!(screen.contains("Could not list stacks"), "{screen}");
 }
 
+fn who_am_i_asks(cmds: &[Cmd]) -> usize {
+    use crate::ops::ReadOp::WhoAmI;
+    cmds.iter()
+        .filter(|c| matches!(c, Cmd::Read(WhoAmI) | Cmd::Refresh(WhoAmI)))
+        .count()
+}
+
+#[test]
+fn an_unreachable_sts_is_asked_again_with_backoff_until_it_answers() {
+    let mut h = Harness::new(false);
+    assert_eq!(who_am_i_asks(&h.state.initial_commands()), 1);
+    let refused = ProviderError {
+        call: Some("GetCallerIdentity to http://127.0.0.1:9 (us-east-1)".into()),
+        ..ProviderError::new(
+            ErrorKind::Network,
+            "the connection was refused (nothing listens there)",
+        )
+    };
+    h.read_done(ViewKey::Identity, Err(refused.clone()));
+    let screen = h.screen(120, 30);
+    assert!(screen.contains("AWS unreachable"), "{screen}");
+    assert!(!screen.contains("no AWS credentials"), "{screen}");
+
+    // Asked again after 5 s, then after 10, 20, ... up to 5 minutes, and on at that pace.
+    for delay in [
+        5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000,
+    ] {
+        let failed_at = h.state.now_ms;
+        assert_eq!(
+            who_am_i_asks(&h.send(Msg::Tick {
+                now_ms: failed_at + delay - 1_000
+            })),
+            0,
+            "not before {delay} ms"
+        );
+        assert_eq!(
+            who_am_i_asks(&h.send(Msg::Tick {
+                now_ms: failed_at + delay
+            })),
+            1,
+            "after {delay} ms"
+        );
+        // One question at a time.
+        assert_eq!(
+            who_am_i_asks(&h.send(Msg::Tick {
+                now_ms: failed_at + delay + 1_000
+            })),
+            0
+        );
+        h.read_done(ViewKey::Identity, Err(refused.clone()));
+    }
+
+    // `r` asks at once.
+    assert_eq!(who_am_i_asks(&h.key(KeyCode::Char('r'))), 1);
+    // STS answers: the account shows, and nobody asks again.
+    let identity = CallerIdentity {
+        account: ACCOUNT.into(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+        user_id: "AIDA".into(),
+    };
+    h.read_done(ViewKey::Identity, Ok(ReadOutput::Identity(identity)));
+    assert!(h.screen(120, 30).contains(ACCOUNT));
+    let later = h.state.now_ms + 3_600_000;
+    assert_eq!(who_am_i_asks(&h.send(Msg::Tick { now_ms: later })), 0);
+    assert_eq!(who_am_i_asks(&h.key(KeyCode::Char('r'))), 0);
+}
+
+#[test]
+fn no_credentials_an_unreachable_endpoint_and_a_refusal_read_differently() {
+    let cases = [
+        (
+            ProviderError::new(
+                ErrorKind::Credentials,
+                "no providers in chain provided credentials",
+            ),
+            "no AWS credentials",
+        ),
+        (
+            ProviderError::new(ErrorKind::Network, "the connection was refused"),
+            "AWS unreachable",
+        ),
+        (
+            ProviderError::with_code(
+                ErrorKind::Credentials,
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
+            "STS refused the credentials",
+        ),
+        (
+            ProviderError::with_code(ErrorKind::AccessDenied, "AccessDenied", "not allowed"),
+            "STS refused the credentials",
+        ),
+        (
+            ProviderError::with_code(ErrorKind::Throttled, "Throttling", "Rate exceeded"),
+            "STS failing",
+        ),
+    ];
+    for (error, shown) in cases {
+        let mut h = Harness::new(false);
+        h.read_done(ViewKey::Identity, Err(error.clone()));
+        let screen = h.screen(120, 30);
+        assert!(screen.contains(shown), "{error:?} → {screen}");
+        for other in [
+            "no AWS credentials",
+            "AWS unreachable",
+            "STS refused the credentials",
+            "STS failing",
+        ] {
+            assert!(other == shown || !screen.contains(other), "{screen}");
+        }
+    }
+}
+
+#[test]
+fn an_empty_review_stack_is_not_moving_so_the_list_is_refreshed_slowly() {
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(vec![stack("planned", "REVIEW_IN_PROGRESS")]);
+    let now = h.state.now_ms;
+    assert!(!h.state.inventory.any_in_progress());
+    assert_eq!(h.state.inventory.next_refresh_ms, now + 60_000);
+    // A periodic refresh keeps the slow pace while nothing moves.
+    let cmds = h.send(Msg::Tick {
+        now_ms: now + 60_000,
+    });
+    assert_eq!(cmds.len(), 1, "one quiet list refresh");
+    assert_eq!(h.state.inventory.next_refresh_ms, now + 120_000);
+    // A stack really being changed still gets the fast pace.
+    h.read_done(
+        ViewKey::Cfn(CfnView::StackList),
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![
+            stack("planned", "REVIEW_IN_PROGRESS"),
+            stack("web", "UPDATE_IN_PROGRESS"),
+        ]))),
+    );
+    assert_eq!(h.state.inventory.next_refresh_ms, now + 60_000 + 5_000);
+}
+
 // ---------- the safety property ----------
 
 #[derive(Debug, Clone)]
@@ -1962,11 +2101,11 @@ fn failed_refreshes_back_off_and_a_success_resets_the_pace() {
         .with_identity()
         .with_stacks(vec![stack("api", "CREATE_COMPLETE")]);
     let throttled = || {
-        Err(ProviderError {
-            kind: crate::engine::ports::ErrorKind::Throttled,
-            code: Some("Throttling".into()),
-            message: "Rate exceeded".into(),
-        })
+        Err(ProviderError::with_code(
+            crate::engine::ports::ErrorKind::Throttled,
+            "Throttling",
+            "Rate exceeded",
+        ))
     };
     let now = h.state.now_ms;
     h.read_done(ViewKey::Cfn(CfnView::StackList), throttled());

@@ -31,13 +31,18 @@ pub struct Rig {
 
 impl Rig {
     pub fn start(endpoint: &str, dirs: &TestDirs) -> Rig {
-        super::hermetic_aws_env();
         let settings = AwsSettings {
             region: Some(REGION.to_string()),
             endpoint_url: Some(endpoint.to_string()),
             poll_interval: POLL,
             ..AwsSettings::default()
         };
+        Rig::start_with(settings, EngineConfig::default(), dirs)
+    }
+
+    /// With the test's own AWS settings and engine tunables (job logs go to `dirs`).
+    pub fn start_with(settings: AwsSettings, config: EngineConfig, dirs: &TestDirs) -> Rig {
+        super::hermetic_aws_env();
         // The gate, audit log and job store exactly as the console builds them.
         let guarded = opsdeck::setup::open(&opsdeck::setup::Options::default(), &dirs.paths())
             .expect("set up the guarded context");
@@ -45,7 +50,7 @@ impl Rig {
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         let config = EngineConfig {
             logs_dir: Some(dirs.job_logs_dir()),
-            ..EngineConfig::default()
+            ..config
         };
         let binding = gate.binding();
         let providers: futures::future::BoxFuture<'static, Arc<Providers>> =

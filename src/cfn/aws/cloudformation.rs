@@ -1,21 +1,20 @@
 //! CloudFormation calls: paginated listing, describe with resources, events and retained
 //! resources, delete-and-follow.
 
+use super::changeset::unanswered_change;
+use super::client::Cfn;
 use super::events::{Follower, Goal, recent_events};
-use crate::aws::{classify, clean, clean_opt, time};
+use crate::aws::{clean, clean_opt, time};
 use crate::cfn::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
 use crate::ops::{Approved, DeleteStack};
-use aws_sdk_cloudformation::Client;
-use std::time::Duration;
 
-pub async fn list_stacks(cfn: &Client, ctx: &TaskCtx) -> ProviderResult<Vec<StackSummary>> {
-    let mut pages = cfn.list_stacks().into_paginator().send();
+pub async fn list_stacks(cfn: &Cfn, ctx: &TaskCtx) -> ProviderResult<Vec<StackSummary>> {
+    let mut pages = cfn.sdk.list_stacks().into_paginator().send();
     let mut stacks = Vec::new();
     let mut page_count = 0usize;
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(classify)?;
+    while let Some(page) = cfn.page(ctx, "ListStacks", pages.next()).await? {
         page_count += 1;
         for s in page.stack_summaries() {
             let status = s
@@ -51,13 +50,14 @@ pub async fn list_stacks(cfn: &Client, ctx: &TaskCtx) -> ProviderResult<Vec<Stac
 /// first), and what its template's `DeletionPolicy` keeps. Events and retained resources are
 /// extras: if they cannot be read the describe still succeeds, with a warning in the log.
 pub async fn describe_stack(
-    cfn: &Client,
+    cfn: &Cfn,
     stack_id: &str,
     ctx: &TaskCtx,
 ) -> ProviderResult<StackDetail> {
     let mut detail = describe_core(cfn, stack_id, ctx).await?;
-    match recent_events(cfn, stack_id).await {
+    match recent_events(cfn, ctx, stack_id).await {
         Ok(events) => detail.events = events,
+        Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
         Err(e) => ctx.warn(format!("could not read stack events: {e}")),
     }
     match super::drift::get_template(cfn, stack_id, ctx).await {
@@ -67,6 +67,7 @@ pub async fn describe_stack(
                 "could not read DeletionPolicy from the template ({e}); retained resources unknown"
             )),
         },
+        Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
         Err(e) => ctx.warn(format!(
             "could not read the template ({e}); retained resources unknown"
         )),
@@ -75,13 +76,14 @@ pub async fn describe_stack(
 }
 
 /// DescribeStacks + ListStackResources only.
-async fn describe_core(cfn: &Client, stack_id: &str, ctx: &TaskCtx) -> ProviderResult<StackDetail> {
+async fn describe_core(cfn: &Cfn, stack_id: &str, ctx: &TaskCtx) -> ProviderResult<StackDetail> {
     let out = cfn
-        .describe_stacks()
-        .stack_name(stack_id)
-        .send()
-        .await
-        .map_err(classify)?;
+        .call(
+            ctx,
+            "DescribeStacks",
+            cfn.sdk.describe_stacks().stack_name(stack_id).send(),
+        )
+        .await?;
     let Some(stack) = out.stacks().first() else {
         return Err(ProviderError::new(
             ErrorKind::NotFound,
@@ -133,12 +135,12 @@ async fn describe_core(cfn: &Client, stack_id: &str, ctx: &TaskCtx) -> ProviderR
 
     let mut resources = Vec::new();
     let mut pages = cfn
+        .sdk
         .list_stack_resources()
         .stack_name(stack_id)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(classify)?;
+    while let Some(page) = cfn.page(ctx, "ListStackResources", pages.next()).await? {
         for r in page.stack_resource_summaries() {
             resources.push(StackResource {
                 logical_id: clean(r.logical_resource_id()),
@@ -169,10 +171,9 @@ async fn describe_core(cfn: &Client, stack_id: &str, ctx: &TaskCtx) -> ProviderR
 /// stack's events until it is gone or the delete failed. A stack with termination protection
 /// on is refused before anything is sent.
 pub async fn delete_stack(
-    cfn: &Client,
+    cfn: &Cfn,
     approved: Approved<DeleteStack>,
     ctx: &TaskCtx,
-    poll: Duration,
 ) -> ProviderResult<String> {
     let target = approved.op().target.clone();
     let stack_id = target.stack_id.as_str();
@@ -200,21 +201,17 @@ pub async fn delete_stack(
     // Events from the stack's history (old failures, update clean-ups) are not this delete's:
     // note them now so following shows, counts and reports only what the delete causes.
     let mut follower = Follower::new(stack_id, &target.stack_name, resource_total);
-    if let Err(e) = follower.preseed(cfn).await {
+    if let Err(e) = follower.preseed(cfn, ctx).await {
         ctx.warn(format!("could not read the stack's past events: {e}"));
     }
-    // Last moment to honour a cancel: nothing has been sent to AWS yet.
-    if ctx.is_cancelled() {
-        return Err(ProviderError::new(
-            ErrorKind::Cancelled,
-            "cancelled before it started",
-        ));
-    }
-    cfn.delete_stack()
-        .stack_name(stack_id)
-        .send()
-        .await
-        .map_err(classify)?;
+    // `call` sends nothing once the job is cancelled: the last moment to honour a cancel.
+    cfn.call(
+        ctx,
+        "DeleteStack",
+        cfn.sdk.delete_stack().stack_name(stack_id).send(),
+    )
+    .await
+    .map_err(|e| unanswered_change(e, &target, &cfn.site))?;
     // The request is accepted; the approval has been used and is dropped here.
     drop(approved);
     follower
@@ -222,7 +219,6 @@ pub async fn delete_stack(
             cfn,
             ctx,
             Goal::Delete,
-            poll,
             // The status may still be the one from before (e.g. UPDATE_COMPLETE, or the
             // DELETE_FAILED of an earlier try): believe a failure only once the delete shows.
             true,
@@ -236,12 +232,7 @@ pub async fn delete_stack(
 
 /// Follow a stack that is changing now, whoever started it. Returns at once, successfully,
 /// when it is not in progress.
-pub async fn follow_stack(
-    cfn: &Client,
-    stack_id: &str,
-    ctx: &TaskCtx,
-    poll: Duration,
-) -> ProviderResult<String> {
+pub async fn follow_stack(cfn: &Cfn, stack_id: &str, ctx: &TaskCtx) -> ProviderResult<String> {
     let detail = describe_core(cfn, stack_id, ctx).await?;
     let status = detail.summary.status.clone();
     if !status.ends_with("_IN_PROGRESS") || status == "REVIEW_IN_PROGRESS" {
@@ -249,13 +240,12 @@ pub async fn follow_stack(
     }
     ctx.info(format!("following {} ({status})", detail.summary.name));
     let mut follower = Follower::new(stack_id, &detail.summary.name, detail.resources.len());
-    follower.preseed_before_current_operation(cfn).await?;
+    follower.preseed_before_current_operation(cfn, ctx).await?;
     follower
         .run(
             cfn,
             ctx,
             Goal::Any,
-            poll,
             false,
             ProviderError::new(
                 ErrorKind::Cancelled,

@@ -1,22 +1,26 @@
 //! Reads that take a while or return text: the stack's template and drift detection.
 
-use crate::aws::{classify, clean, clean_opt, time};
+use super::client::Cfn;
+use crate::aws::{clean, clean_opt, time};
 use crate::cfn::model::{PropertyDifference, ResourceDrift, StackDrift};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
+use crate::engine::retry::Poller;
 use crate::engine::task::TaskCtx;
-use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::TemplateStage;
-use std::time::Duration;
 
 /// The template as it was submitted (JSON or YAML text, exactly as given).
-pub async fn get_template(cfn: &Client, stack_id: &str, ctx: &TaskCtx) -> ProviderResult<String> {
+pub async fn get_template(cfn: &Cfn, stack_id: &str, ctx: &TaskCtx) -> ProviderResult<String> {
     let out = cfn
-        .get_template()
-        .stack_name(stack_id)
-        .template_stage(TemplateStage::Original)
-        .send()
-        .await
-        .map_err(classify)?;
+        .call(
+            ctx,
+            "GetTemplate",
+            cfn.sdk
+                .get_template()
+                .stack_name(stack_id)
+                .template_stage(TemplateStage::Original)
+                .send(),
+        )
+        .await?;
     // `clean` would join the lines; the template keeps its line breaks and tabs, and loses every
     // other control character (an escape sequence cannot survive into a view that shows it).
     let body = keep_lines(out.template_body().unwrap_or_default());
@@ -58,71 +62,94 @@ fn drift_rank(status: &str) -> u8 {
 /// missing permissions); the others were checked. The result then still comes back, with the
 /// reason logged as a warning and the unchecked resources as `NOT_CHECKED`; only when no
 /// resource was reported at all is it an error carrying the reason.
-pub async fn detect_drift(
-    cfn: &Client,
-    stack_id: &str,
-    ctx: &TaskCtx,
-    poll: Duration,
-) -> ProviderResult<StackDrift> {
+pub async fn detect_drift(cfn: &Cfn, stack_id: &str, ctx: &TaskCtx) -> ProviderResult<StackDrift> {
     let stack_name = stack_name_from_arn(stack_id)
         .unwrap_or(stack_id)
         .to_string();
     ctx.info(format!("DetectStackDrift {stack_name}"));
     let detection = cfn
-        .detect_stack_drift()
-        .stack_name(stack_id)
-        .send()
-        .await
-        .map_err(classify)?;
+        .call(
+            ctx,
+            "DetectStackDrift",
+            cfn.sdk.detect_stack_drift().stack_name(stack_id).send(),
+        )
+        .await?;
     let detection_id = clean(detection.stack_drift_detection_id());
+    let cancelled = || {
+        ProviderError::new(
+            ErrorKind::Cancelled,
+            "cancelled; CloudFormation finishes the check on its own",
+        )
+    };
     let mut last_note = String::new();
+    let mut poller = Poller::new(
+        ctx,
+        cfn.poll,
+        format!("read the drift check of {stack_name}"),
+    );
     let (status, detected, failure) = loop {
-        let out = cfn
-            .describe_stack_drift_detection_status()
-            .stack_drift_detection_id(&detection_id)
-            .send()
-            .await
-            .map_err(classify)?;
-        let detection_status = out
-            .detection_status()
-            .map(|s| clean(Some(s.as_str())))
-            .unwrap_or_default();
-        let stack_status = out
-            .stack_drift_status()
-            .map(|s| clean(Some(s.as_str())))
-            .unwrap_or_else(|| "UNKNOWN".into());
-        let note = format!(
-            "{detection_status}: {} drifted so far",
-            out.drifted_stack_resource_count().unwrap_or(0)
-        );
-        if note != last_note {
-            ctx.info(&note);
-            last_note = note;
-        }
-        match detection_status.as_str() {
-            "DETECTION_IN_PROGRESS" => {}
-            "DETECTION_FAILED" => {
-                let reason = clean(out.detection_status_reason());
-                break (stack_status, time(out.timestamp()), Some(reason));
+        let answer = cfn
+            .call(
+                ctx,
+                "DescribeStackDriftDetectionStatus",
+                cfn.sdk
+                    .describe_stack_drift_detection_status()
+                    .stack_drift_detection_id(&detection_id)
+                    .send(),
+            )
+            .await;
+        match answer {
+            Ok(out) => {
+                poller.answered();
+                let detection_status = out
+                    .detection_status()
+                    .map(|s| clean(Some(s.as_str())))
+                    .unwrap_or_default();
+                let stack_status = out
+                    .stack_drift_status()
+                    .map(|s| clean(Some(s.as_str())))
+                    .unwrap_or_else(|| "UNKNOWN".into());
+                let note = format!(
+                    "{detection_status}: {} drifted so far",
+                    out.drifted_stack_resource_count().unwrap_or(0)
+                );
+                if note != last_note {
+                    ctx.info(&note);
+                    last_note = note;
+                }
+                match detection_status.as_str() {
+                    "DETECTION_IN_PROGRESS" => {}
+                    "DETECTION_FAILED" => {
+                        let reason = clean(out.detection_status_reason());
+                        break (stack_status, time(out.timestamp()), Some(reason));
+                    }
+                    _ => break (stack_status, time(out.timestamp()), None),
+                }
             }
-            _ => break (stack_status, time(out.timestamp()), None),
+            Err(e) if e.kind == ErrorKind::Cancelled => return Err(cancelled()),
+            Err(e) => poller.failed(e).map_err(|stop| {
+                stop.context(format!(
+                    "stopped waiting for the drift check of {stack_name}"
+                ))
+                .note("CloudFormation finishes the check on its own; run it again later")
+            })?,
         }
-        tokio::select! {
-            _ = ctx.cancelled() => {
-                return Err(ProviderError::new(ErrorKind::Cancelled, "cancelled; CloudFormation finishes the check on its own"));
-            }
-            _ = tokio::time::sleep(poll) => {}
+        if poller.pause().await.is_err() {
+            return Err(cancelled());
         }
     };
 
     let mut resources = Vec::new();
     let mut pages = cfn
+        .sdk
         .describe_stack_resource_drifts()
         .stack_name(stack_id)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(classify)?;
+    while let Some(page) = cfn
+        .page(ctx, "DescribeStackResourceDrifts", pages.next())
+        .await?
+    {
         for r in page.stack_resource_drifts() {
             resources.push(ResourceDrift {
                 logical_id: clean(r.logical_resource_id()),

@@ -2,14 +2,15 @@
 //! event id), progress as settled resources over the expected total, every failure reason
 //! collected, until the stack leaves its `*_IN_PROGRESS` states.
 
-use crate::aws::{classify, clean, clean_opt, time};
+use super::client::Cfn;
+use crate::aws::calls::Site;
+use crate::aws::{clean, clean_opt, time};
 use crate::cfn::model::StackEvent;
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
+use crate::engine::retry::Poller;
 use crate::engine::stream::StreamItem;
 use crate::engine::task::TaskCtx;
-use aws_sdk_cloudformation::Client;
 use std::collections::HashSet;
-use std::time::Duration;
 
 /// Most pages of DescribeStackEvents read in one poll. Pages hold 100 events; a poll that
 /// finds no seen id within this many pages logs what it has and goes on.
@@ -94,13 +95,18 @@ fn event_of(e: &aws_sdk_cloudformation::types::StackEvent) -> StackEvent {
 }
 
 /// The first page of the stack's events, newest first.
-pub async fn recent_events(cfn: &Client, stack_id: &str) -> ProviderResult<Vec<StackEvent>> {
+pub async fn recent_events(
+    cfn: &Cfn,
+    ctx: &TaskCtx,
+    stack_id: &str,
+) -> ProviderResult<Vec<StackEvent>> {
     let out = cfn
-        .describe_stack_events()
-        .stack_name(stack_id)
-        .send()
-        .await
-        .map_err(classify)?;
+        .call(
+            ctx,
+            "DescribeStackEvents",
+            cfn.sdk.describe_stack_events().stack_name(stack_id).send(),
+        )
+        .await?;
     Ok(out.stack_events().iter().map(event_of).collect())
 }
 
@@ -134,8 +140,8 @@ impl Follower {
 
     /// Note every event that exists now, so following shows, counts and reports only what
     /// the change about to be made causes. An error here means nothing was sent yet.
-    pub async fn preseed(&mut self, cfn: &Client) -> ProviderResult<()> {
-        for event in recent_events(cfn, &self.stack_id).await? {
+    pub async fn preseed(&mut self, cfn: &Cfn, ctx: &TaskCtx) -> ProviderResult<()> {
+        for event in recent_events(cfn, ctx, &self.stack_id).await? {
             self.seen.insert(event.event_id);
         }
         Ok(())
@@ -143,8 +149,12 @@ impl Follower {
 
     /// For a change already running: note only the events before the stack's most recent
     /// operation began, so the ones of the running operation are shown and counted.
-    pub async fn preseed_before_current_operation(&mut self, cfn: &Client) -> ProviderResult<()> {
-        let events = recent_events(cfn, &self.stack_id).await?;
+    pub async fn preseed_before_current_operation(
+        &mut self,
+        cfn: &Cfn,
+        ctx: &TaskCtx,
+    ) -> ProviderResult<()> {
+        let events = recent_events(cfn, ctx, &self.stack_id).await?;
         // Newest first: everything after the newest start event is older history.
         if let Some(start) = events
             .iter()
@@ -163,25 +173,29 @@ impl Follower {
     }
 
     /// Read new events (paging back until a seen id, so a fast stack loses none), log them
-    /// oldest first, and update progress. Read errors are logged, not fatal: the next poll
-    /// reads again.
-    pub async fn poll(&mut self, cfn: &Client, ctx: &TaskCtx) {
+    /// oldest first, and update progress. A stack that is gone has no events to read. An
+    /// error is the poll's to count: events read before it are kept and logged.
+    pub async fn poll(&mut self, cfn: &Cfn, ctx: &TaskCtx) -> ProviderResult<()> {
         let mut fresh = Vec::new();
         let mut token: Option<String> = None;
+        let mut failed = None;
         for _ in 0..MAX_EVENT_PAGES {
             let out = match cfn
-                .describe_stack_events()
-                .stack_name(&self.stack_id)
-                .set_next_token(token.take())
-                .send()
+                .call(
+                    ctx,
+                    "DescribeStackEvents",
+                    cfn.sdk
+                        .describe_stack_events()
+                        .stack_name(&self.stack_id)
+                        .set_next_token(token.take())
+                        .send(),
+                )
                 .await
             {
                 Ok(out) => out,
+                Err(e) if e.kind == ErrorKind::NotFound => break,
                 Err(e) => {
-                    let e = classify(e);
-                    if e.kind != ErrorKind::NotFound {
-                        ctx.warn(format!("could not read stack events: {e}"));
-                    }
+                    failed = Some(e);
                     break;
                 }
             };
@@ -197,6 +211,11 @@ impl Follower {
             if reached_seen || token.is_none() {
                 break;
             }
+        }
+        // A page failed: what was read is newer than what is missing, so keep none of it and
+        // read it all again next time (nothing is logged twice or skipped).
+        if failed.is_some() {
+            fresh.clear();
         }
         // The API returns newest first; show them in the order they happened.
         for event in fresh.into_iter().rev() {
@@ -217,6 +236,10 @@ impl Follower {
                 self.progress = done;
                 ctx.progress(done);
             }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -246,28 +269,23 @@ impl Follower {
         }
     }
 
-    /// The stack's current status; a stack that is gone reads as `DELETE_COMPLETE`. `None`
-    /// when the status could not be read this time (logged; the next poll tries again).
-    async fn status(&self, cfn: &Client, ctx: &TaskCtx) -> ProviderResult<Option<String>> {
+    /// The stack's current status; a stack that is gone reads as `DELETE_COMPLETE`.
+    async fn status(&self, cfn: &Cfn, ctx: &TaskCtx) -> ProviderResult<String> {
         match cfn
-            .describe_stacks()
-            .stack_name(&self.stack_id)
-            .send()
+            .call(
+                ctx,
+                "DescribeStacks",
+                cfn.sdk.describe_stacks().stack_name(&self.stack_id).send(),
+            )
             .await
-            .map_err(classify)
         {
-            Ok(out) => Ok(Some(
-                out.stacks()
-                    .first()
-                    .and_then(|s| s.stack_status())
-                    .map(|s| clean(Some(s.as_str())))
-                    .unwrap_or_else(|| "DELETE_COMPLETE".to_string()),
-            )),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(Some("DELETE_COMPLETE".to_string())),
-            Err(e) if e.is_transient() => {
-                ctx.warn(format!("status check failed, will look again: {e}"));
-                Ok(None)
-            }
+            Ok(out) => Ok(out
+                .stacks()
+                .first()
+                .and_then(|s| s.stack_status())
+                .map(|s| clean(Some(s.as_str())))
+                .unwrap_or_else(|| "DELETE_COMPLETE".to_string())),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok("DELETE_COMPLETE".to_string()),
             Err(e) => Err(e),
         }
     }
@@ -276,56 +294,90 @@ impl Follower {
     /// listing every failure reason otherwise. A cancel ends the follow with `on_cancel`.
     /// `just_started`: the change was sent a moment ago, so a settled status is believed only
     /// once the change shows (an in-progress status or a new stack event), or after a grace.
+    /// Polls that fail back off and, after the poll policy's limit, end the follow: the change
+    /// goes on in CloudFormation (`Detached` when `on_cancel` is).
     pub async fn run(
         mut self,
-        cfn: &Client,
+        cfn: &Cfn,
         ctx: &TaskCtx,
         goal: Goal,
-        poll: Duration,
         just_started: bool,
         on_cancel: ProviderError,
     ) -> ProviderResult<String> {
         let mut started = !just_started;
         let mut polls = 0u32;
+        let mut poller = Poller::new(ctx, cfn.poll, format!("follow {}", self.stack_name));
         loop {
             // Status first, then events: every event up to a final status is then read
             // before the follow ends.
-            let status = self.status(cfn, ctx).await?;
-            self.poll(cfn, ctx).await;
-            polls += 1;
-            if let Some(status) = status {
-                let settled = settlement(goal, &status);
-                if settled == Settlement::InProgress || self.saw_stack_event {
-                    started = true;
-                }
-                if !started && polls >= START_GRACE_POLLS {
-                    ctx.warn(format!(
-                        "{} still shows {status}; taking that as the outcome",
-                        self.stack_name
-                    ));
-                    started = true;
-                }
-                // A stack that is gone cannot be a status from before the delete was sent.
-                let gone = goal == Goal::Delete && settled == Settlement::Succeeded;
-                if started || gone {
-                    match settled {
-                        Settlement::InProgress => {}
-                        Settlement::Succeeded => {
-                            ctx.progress(1.0);
-                            return Ok(self.success(goal, &status));
-                        }
-                        Settlement::Failed => {
-                            let reason = self.stack_reason(cfn).await;
-                            return Err(self.failure(goal, &status, reason));
+            let status = self.status(cfn, ctx).await;
+            let events = match &status {
+                Ok(_) => self.poll(cfn, ctx).await,
+                Err(_) => Ok(()),
+            };
+            match status.and_then(|status| events.map(|()| status)) {
+                Ok(status) => {
+                    poller.answered();
+                    polls += 1;
+                    let settled = settlement(goal, &status);
+                    if settled == Settlement::InProgress || self.saw_stack_event {
+                        started = true;
+                    }
+                    if !started && polls >= START_GRACE_POLLS {
+                        ctx.warn(format!(
+                            "{} still shows {status}; taking that as the outcome",
+                            self.stack_name
+                        ));
+                        started = true;
+                    }
+                    // A stack that is gone cannot be a status from before the delete was sent.
+                    let gone = goal == Goal::Delete && settled == Settlement::Succeeded;
+                    if started || gone {
+                        match settled {
+                            Settlement::InProgress => {}
+                            Settlement::Succeeded => {
+                                ctx.progress(1.0);
+                                return Ok(self.success(goal, &status));
+                            }
+                            Settlement::Failed => {
+                                let reason = self.stack_reason(cfn, ctx).await;
+                                return Err(self.failure(goal, &status, reason));
+                            }
                         }
                     }
                 }
+                Err(e) if e.kind == ErrorKind::Cancelled => return Err(on_cancel),
+                Err(e) => {
+                    if let Err(stop) = poller.failed(e) {
+                        return Err(self.stopped_following(stop, &on_cancel, &cfn.site));
+                    }
+                }
             }
-            tokio::select! {
-                _ = ctx.cancelled() => return Err(on_cancel),
-                _ = tokio::time::sleep(poll) => {}
+            if poller.pause().await.is_err() {
+                return Err(on_cancel);
             }
         }
+    }
+
+    /// The follow gave up: the change goes on without anyone watching it here.
+    fn stopped_following(
+        &self,
+        stop: ProviderError,
+        on_cancel: &ProviderError,
+        site: &Site,
+    ) -> ProviderError {
+        let kind = if on_cancel.kind == ErrorKind::Detached {
+            ErrorKind::Detached
+        } else {
+            stop.kind
+        };
+        ProviderError { kind, ..stop }
+            .context(format!("stopped following {}", self.stack_name))
+            .note(format!(
+                "The change goes on in CloudFormation: check it with `aws cloudformation describe-stacks --stack-name {}{}`",
+                self.stack_id,
+                site.cli_args()
+            ))
     }
 
     fn success(&self, goal: Goal, status: &str) -> String {
@@ -342,11 +394,13 @@ impl Follower {
         }
     }
 
-    async fn stack_reason(&self, cfn: &Client) -> Option<String> {
+    async fn stack_reason(&self, cfn: &Cfn, ctx: &TaskCtx) -> Option<String> {
         let out = cfn
-            .describe_stacks()
-            .stack_name(&self.stack_id)
-            .send()
+            .call(
+                ctx,
+                "DescribeStacks",
+                cfn.sdk.describe_stacks().stack_name(&self.stack_id).send(),
+            )
             .await
             .ok()?;
         clean_opt(out.stacks().first()?.stack_status_reason()).filter(|r| !r.is_empty())

@@ -1,13 +1,16 @@
 //! CloudFormation through aws-sdk-cloudformation: the only code that talks to CloudFormation.
 
 pub(crate) mod changeset;
+pub(crate) mod client;
 pub(crate) mod cloudformation;
 pub(crate) mod drift;
 pub(crate) mod events;
+pub(crate) mod leftovers;
 
 pub use changeset::means_no_changes;
 pub use drift::stack_name_from_arn;
 pub use events::{Goal, Settlement, settlement};
+pub use leftovers::what_may_be_left;
 
 use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
 use crate::cfn::ops::{
@@ -17,15 +20,14 @@ use crate::cfn::port::CfnApi;
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
 use crate::ops::{Approved, GateBinding};
+use client::{Cfn, Cleanup};
 use futures::future::BoxFuture;
-use std::time::Duration;
 
 /// CloudFormation for one profile and region.
 #[derive(Clone)]
 pub struct CfnProvider {
-    cfn: aws_sdk_cloudformation::Client,
+    cfn: Cfn,
     region: Option<String>,
-    poll: Duration,
     /// The gate whose approvals this provider accepts.
     binding: GateBinding,
 }
@@ -33,13 +35,21 @@ pub struct CfnProvider {
 impl CfnProvider {
     pub fn new(
         config: &aws_config::SdkConfig,
-        poll: Duration,
+        settings: &crate::aws::AwsSettings,
         binding: GateBinding,
     ) -> CfnProvider {
+        let region = config.region().map(|r| r.to_string());
         CfnProvider {
-            cfn: aws_sdk_cloudformation::Client::new(config),
-            region: config.region().map(|r| r.to_string()),
-            poll,
+            cfn: Cfn {
+                sdk: aws_sdk_cloudformation::Client::new(config),
+                site: settings.site("CloudFormation", region.clone()),
+                poll: settings.poll_policy(),
+                cleanup: Cleanup {
+                    budget: settings.cleanup_budget,
+                    after_cancel: settings.cancel_cleanup_budget,
+                },
+            },
+            region,
             binding,
         }
     }
@@ -96,9 +106,7 @@ impl CfnApi for CfnProvider {
         if let Some(e) = self.refusal(&approved, &t.region, &t.stack_name) {
             return refused(e);
         }
-        Box::pin(cloudformation::delete_stack(
-            &self.cfn, approved, ctx, self.poll,
-        ))
+        Box::pin(cloudformation::delete_stack(&self.cfn, approved, ctx))
     }
 
     fn get_template<'a>(
@@ -114,7 +122,7 @@ impl CfnApi for CfnProvider {
         stack_id: &'a str,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<StackDrift>> {
-        Box::pin(drift::detect_drift(&self.cfn, stack_id, ctx, self.poll))
+        Box::pin(drift::detect_drift(&self.cfn, stack_id, ctx))
     }
 
     fn follow_stack<'a>(
@@ -122,9 +130,7 @@ impl CfnApi for CfnProvider {
         stack_id: &'a str,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
-        Box::pin(cloudformation::follow_stack(
-            &self.cfn, stack_id, ctx, self.poll,
-        ))
+        Box::pin(cloudformation::follow_stack(&self.cfn, stack_id, ctx))
     }
 
     fn create_change_set<'a>(
@@ -136,9 +142,7 @@ impl CfnApi for CfnProvider {
         if let Some(e) = self.refusal(&approved, &op.region, &op.stack_name) {
             return refused(e);
         }
-        Box::pin(changeset::create_change_set(
-            &self.cfn, approved, ctx, self.poll,
-        ))
+        Box::pin(changeset::create_change_set(&self.cfn, approved, ctx))
     }
 
     fn execute_change_set<'a>(
@@ -150,9 +154,7 @@ impl CfnApi for CfnProvider {
         if let Some(e) = self.refusal(&approved, &t.region, &t.stack_name) {
             return refused(e);
         }
-        Box::pin(changeset::execute_change_set(
-            &self.cfn, approved, ctx, self.poll,
-        ))
+        Box::pin(changeset::execute_change_set(&self.cfn, approved, ctx))
     }
 
     fn discard_change_set<'a>(
@@ -236,7 +238,11 @@ mod tests {
             .endpoint_url("http://127.0.0.1:9")
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
-        let provider = CfnProvider::new(&config, Duration::from_millis(10), console.binding());
+        let provider = CfnProvider::new(
+            &config,
+            &crate::aws::AwsSettings::default(),
+            console.binding(),
+        );
         let ctx = TaskCtx::detached(1);
         let refused = provider
             .delete_stack(delete, &ctx)

@@ -276,10 +276,10 @@ impl InventoryState {
             .or(stack.drift_status.as_deref())
     }
 
+    /// Whether any stack is being changed now. `REVIEW_IN_PROGRESS` (an empty stack waiting
+    /// for its change set) is not: it may stay so for days.
     pub fn any_in_progress(&self) -> bool {
-        self.stacks
-            .iter()
-            .any(|s| s.status.ends_with("_IN_PROGRESS"))
+        self.stacks.iter().any(StackSummary::is_moving)
     }
 
     pub fn selected_stack(&self) -> Option<&StackSummary> {
@@ -351,7 +351,7 @@ pub(crate) fn periodic_refresh(state: &mut State) -> Vec<Cmd> {
         scope: scope(state),
     }))];
     if let Some(view) = &state.inventory.detail
-        && view.stack.status.ends_with("_IN_PROGRESS")
+        && view.stack.is_moving()
     {
         cmds.push(Cmd::Refresh(describe(state, &view.stack)));
     }
@@ -423,7 +423,7 @@ pub(crate) fn on_read(state: &mut State, output: CfnOutput, background: bool) ->
                 && !state.inventory.loading
                 && state.inventory.stacks == stacks;
             state.inventory.refresh_failures = 0;
-            let moving = stacks.iter().any(|s| s.status.ends_with("_IN_PROGRESS"));
+            let moving = stacks.iter().any(StackSummary::is_moving);
             state.inventory.next_refresh_ms = state.now_ms + if moving { 5_000 } else { 60_000 };
             if unchanged {
                 // Nothing moved: no redraw, so an idle console writes nothing.

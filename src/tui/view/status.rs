@@ -25,10 +25,13 @@ pub fn status_bar(frame: &mut Frame, state: &State, area: Rect) {
     };
     spans.push(Span::styled(format!(" {env} "), env_style));
     spans.push(sep());
-    let account = match (&sess.identity, &sess.identity_error) {
-        (Some(id), _) => id.account.clone(),
-        (None, Some(_)) => "no AWS credentials".to_string(),
-        (None, None) => "account …".to_string(),
+    // Until STS answers, what stands in the way: no credentials, an unreachable endpoint, or
+    // STS refusing them (opsdeck keeps asking; `r` asks at once).
+    let account = match (&sess.identity, sess.identity_problem, &sess.identity_error) {
+        (Some(id), _, _) => id.account.clone(),
+        (None, Some(problem), _) => problem.label().to_string(),
+        (None, None, Some(_)) => "identity unknown".to_string(),
+        (None, None, None) => "account …".to_string(),
     };
     let account_style = if sess.identity.is_none() && sess.identity_error.is_some() {
         s.danger
