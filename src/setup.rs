@@ -3,24 +3,14 @@
 //! and the gate. One function, so `opsdeck deploy` is guarded exactly like the console.
 
 use crate::audit::{Actor, AuditLog, AuditRecord, AuditSink, Decision};
-use crate::aws::AwsSettings;
 use crate::config::{Config, Paths, RoleResolution};
 use crate::engine::store::{JobStore, RecoveredJob};
 use crate::model::{Environment, JobKind, Role};
 use crate::ops::{Gate, ReadOnlyLatch};
 use anyhow::Context as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-/// What the command line asked for.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    pub read_only: bool,
-    pub aws: AwsSettings,
-    pub env_override: Option<Environment>,
-    pub theme: Option<String>,
-    pub config_path: Option<PathBuf>,
-}
+pub use crate::config::{Options, Settings};
 
 /// The guarded context every mode starts from. Local files only: no network.
 pub struct Guarded {
@@ -31,8 +21,8 @@ pub struct Guarded {
     pub os_user: String,
     /// The role, when it is known before STS answers.
     pub role: Option<Role>,
-    /// AWS settings with config defaults applied.
-    pub aws: AwsSettings,
+    /// The command line, config and environment, resolved once.
+    pub settings: Settings,
     /// Jobs a dead process left running, now marked interrupted.
     pub recovered: Vec<RecoveredJob>,
 }
@@ -64,21 +54,7 @@ pub fn os_user() -> String {
 
 pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
     let config = Config::load(paths, opts.config_path.as_deref())?;
-    let aws = AwsSettings {
-        profile: opts.aws.profile.clone().or(config.aws.profile.clone()),
-        region: opts.aws.region.clone().or(config.aws.region.clone()),
-        endpoint_url: opts
-            .aws
-            .endpoint_url
-            .clone()
-            .or(config.aws.endpoint_url.clone())
-            .or_else(|| {
-                std::env::var("AWS_ENDPOINT_URL")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-            }),
-        ..opts.aws.clone()
-    };
+    let settings = Settings::from_process(opts, &config);
     // 0700, and tightened if an older run left it looser: everything below is private.
     crate::files::ensure_private_dir(&paths.data_dir)
         .with_context(|| format!("cannot create data dir {}", paths.data_dir.display()))?;
@@ -89,14 +65,8 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
     record_lost_changes(audit.as_ref(), &user, &recovered);
 
     let latch = ReadOnlyLatch::new();
-    if opts.read_only {
-        latch.engage("started with --read-only");
-    }
-    if config.read_only {
-        latch.engage(format!(
-            "safety.read_only is set in {}",
-            config.sources.join(" + ")
-        ));
+    for reason in &settings.read_only {
+        latch.engage(reason.clone());
     }
     let resolution = config.role_for(&user, None);
     let (role, pending) = match resolution {
@@ -121,7 +91,7 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
         gate,
         os_user: user,
         role,
-        aws,
+        settings,
         recovered,
     })
 }

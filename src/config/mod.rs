@@ -12,9 +12,11 @@
 //! that checks done after parsing can point at the offending value too.
 
 mod paths;
+pub mod settings;
 pub mod theme;
 
 pub use paths::Paths;
+pub use settings::{Options, Settings};
 
 use std::fmt;
 use std::ops::Range;

@@ -172,7 +172,7 @@ impl Runner {
             );
         }
         let (tx, events) = mpsc::unbounded_channel();
-        let aws = guarded.aws.clone();
+        let aws = guarded.settings.aws.clone();
         let binding = guarded.gate.binding();
         let providers = async move { Arc::new(crate::aws::providers(&aws, binding).await) }.boxed();
         let engine = Engine::start(
@@ -186,12 +186,7 @@ impl Runner {
                 ..EngineConfig::default()
             },
         );
-        let region = guarded.aws.region.clone().or_else(|| {
-            std::env::var("AWS_REGION")
-                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-                .ok()
-                .filter(|s| !s.is_empty())
-        });
+        let region = guarded.settings.aws.region.clone();
         Ok(Runner {
             engine,
             events,
@@ -199,15 +194,11 @@ impl Runner {
             gate: guarded.gate,
             config: guarded.config,
             os_user: guarded.os_user,
-            profile: guarded
-                .aws
-                .profile
-                .clone()
-                .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|s| !s.is_empty())),
-            env_override: opts.env_override,
+            profile: guarded.settings.aws.profile.clone(),
+            env_override: guarded.settings.env_override,
             region,
             identity: None,
-            endpoint: guarded.aws.endpoint_url.clone(),
+            endpoint: guarded.settings.aws.endpoint_url.clone(),
             signals: Signals::install()
                 .map_err(|e| tracing::warn!("cannot catch signals: {e}"))
                 .ok(),

@@ -48,27 +48,18 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         gate,
         os_user,
         role,
-        aws,
+        settings,
         recovered,
     } = crate::setup::open(opts, &paths)?;
-    let theme_name = opts.theme.clone().unwrap_or_else(|| config.theme.clone());
-    let theme = Theme::load(&theme_name, Some(&paths.themes_dir))?;
+    let theme = Theme::load(&settings.theme, Some(&paths.themes_dir))?;
     let depth = ColorDepth::from_env();
     let recovered = recovered.len();
     let session = Session {
         os_user,
-        profile: aws
-            .profile
-            .clone()
-            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|s| !s.is_empty())),
-        region: aws.region.clone().or_else(|| {
-            std::env::var("AWS_REGION")
-                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-                .ok()
-                .filter(|s| !s.is_empty())
-        }),
-        endpoint_url: aws.endpoint_url.clone(),
-        env_override: opts.env_override,
+        profile: settings.aws.profile.clone(),
+        region: settings.aws.region.clone(),
+        endpoint_url: settings.aws.endpoint_url.clone(),
+        env_override: settings.env_override,
         role,
         ..Session::default()
     };
@@ -95,7 +86,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         store,
         audit,
         paths,
-        aws,
+        aws: settings.aws,
         recovered,
     })
 }
@@ -430,9 +421,13 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                 });
             }
             Cmd::LoadTheme(name) => {
-                let loaded = Theme::load(&name, Some(&paths.themes_dir)).map_err(|e| e.to_string());
-                let more = update(state, Msg::ThemeLoaded(loaded));
-                execute(state, fx, more);
+                // A theme is a user file: read off the UI thread like every other.
+                let back = (*back).clone();
+                let dir = paths.themes_dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    let loaded = Theme::load(&name, Some(&dir)).map_err(|e| e.to_string());
+                    let _ = back.send(Msg::ThemeLoaded(loaded));
+                });
             }
             Cmd::LoadChecker => {
                 // Parsing the rule pack takes longer than the first frame may: never before it.
