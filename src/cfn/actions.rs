@@ -1,9 +1,16 @@
 //! CloudFormation's entries in the action registry, and what each does in the console.
 
 use crate::actions;
+use crate::cfn::ops::CfnRead;
+use crate::cfn::plan;
 use crate::cfn::tui::{self, deploy, stack_actions};
-use crate::registry::{ActionSpec, Context, KeyCode, Kind, bind, code, ctrl, hint, k};
-use crate::tui::state::{Cmd, State, ToastLevel};
+use crate::ops::{MutatingOp, Op, PlanCtx, PlanError, ReadOp};
+use crate::registry::{
+    self, Action, ActionSpec, Context, KeyCode, Kind, NO_ARGS, bind, code, ctrl, hint, k,
+};
+use crate::tui::state::{Cmd, State, ToastLevel, plan_action};
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
 
 /// The argument schema of an action on one stack.
 const STACK_ARG: &str = r#"{"type":"object","properties":{"stack":{"type":"string","description":"the stack's name or ARN"}},"required":["stack"],"additionalProperties":false}"#;
@@ -14,12 +21,14 @@ actions! {
         ListStacks => ActionSpec::new("list-stacks", "List the CloudFormation stacks in the region", Kind::Read)
             .command("stacks", &["stack"], "")
             .help("focus Inventory on the stack list")
-            .schema(crate::registry::NO_ARGS),
+            .schema(NO_ARGS)
+            .plan(plan_list),
         DescribeStack => ActionSpec::new("describe-stack", "Show a stack: status, parameters, outputs, resources, events", Kind::Read)
             .binds(&[hint(Context::Inventory, &[code(KeyCode::Enter)], "detail")])
             .command("describe", &[], "STACK")
             .help("open the stack's detail")
-            .schema(STACK_ARG),
+            .schema(STACK_ARG)
+            .plan(plan_describe),
         NextSection => ActionSpec::new("next-section", "Next section of the stack's detail", Kind::Ui)
             .binds(&[hint(Context::StackDetail, &[k(']'), code(KeyCode::Right)], "section")])
             .help("next section"),
@@ -50,7 +59,8 @@ actions! {
             ])
             .help("delete the stack (lists what it keeps; type its name)")
             .tier("typed name, always")
-            .schema(STACK_ARG),
+            .schema(STACK_ARG)
+            .plan(plan_delete),
         SetProtection => ActionSpec::new("set-termination-protection", "Turn a stack's termination protection on or off", Kind::Mutating)
             .binds(&[hint(Context::StackDetail, &[k('p')], "protect")])
             .help("turn termination protection on/off")
@@ -62,14 +72,16 @@ actions! {
                 hint(Context::StackDetail, &[k('D')], "drift"),
             ])
             .help("detect drift (a job; the result shows in the Drift tab)")
-            .schema(STACK_ARG),
+            .schema(STACK_ARG)
+            .plan(plan_drift),
         FollowStack => ActionSpec::new("follow-stack", "Follow a stack's events live", Kind::Read)
             .binds(&[
                 hint(Context::Inventory, &[k('f')], "follow"),
                 hint(Context::StackDetail, &[k('f')], "follow"),
             ])
             .help("follow the stack's events live (in Jobs)")
-            .schema(STACK_ARG),
+            .schema(STACK_ARG)
+            .plan(plan_follow),
         SortByName => ActionSpec::new("sort-by-name", "Sort stacks by name", Kind::Ui)
             .binds(&[bind(Context::Inventory, &[k('N')])])
             .help("sort by name (again: reverse)"),
@@ -79,6 +91,78 @@ actions! {
         SortByUpdated => ActionSpec::new("sort-by-update", "Sort stacks by last update", Kind::Ui)
             .binds(&[bind(Context::Inventory, &[k('A')])])
             .help("sort by last update, newest first (again: reverse)"),
+    }
+}
+
+fn plan_list<'a>(ctx: &'a dyn PlanCtx, _: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let scope = crate::ops::ReadScope {
+            region: ctx.region().unwrap_or_else(|| "the default region".into()),
+        };
+        Ok(Op::Read(ReadOp::Cfn(CfnRead::ListStacks { scope })))
+    })
+}
+
+fn plan_describe<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = registry::arg(args, "stack")?;
+        let read = plan::stack_read(ctx, stack, |scope, stack_id, stack_name| {
+            CfnRead::DescribeStack {
+                scope,
+                stack_id,
+                stack_name,
+            }
+        });
+        Ok(Op::Read(read.await?))
+    })
+}
+
+fn plan_drift<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = registry::arg(args, "stack")?;
+        let read = plan::stack_read(ctx, stack, |scope, stack_id, stack_name| {
+            CfnRead::DetectDrift {
+                scope,
+                stack_id,
+                stack_name,
+            }
+        });
+        Ok(Op::Read(read.await?))
+    })
+}
+
+fn plan_follow<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = registry::arg(args, "stack")?;
+        let read = plan::stack_read(ctx, stack, |scope, stack_id, stack_name| {
+            CfnRead::FollowStack {
+                scope,
+                stack_id,
+                stack_name,
+            }
+        });
+        Ok(Op::Read(read.await?))
+    })
+}
+
+/// What its DeletionPolicy keeps, read now; a protected stack is refused before any dialog.
+fn plan_delete<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = plan::resolve_stack(ctx, registry::arg(args, "stack")?).await?;
+        let (op, _) = plan::delete_stack(ctx, &stack).await?;
+        Ok(Op::Mutate(MutatingOp::from(op)))
+    })
+}
+
+/// The selected stack as a plan's argument: its ARN (what is confirmed is that stack, even if
+/// another later takes its name).
+fn selected(state: &mut State) -> Option<Value> {
+    match stack_actions::current_stack(state) {
+        Some(stack) => Some(json!({ "stack": stack.id })),
+        None => {
+            state.toast(ToastLevel::Info, "no stack selected");
+            None
+        }
     }
 }
 

@@ -383,7 +383,7 @@ fn region(runner: &Runner) -> Result<String, Stop> {
 /// was named does not exist.
 fn failed(e: PlanError) -> Stop {
     match e {
-        PlanError::NotFound(why) => Stop::Input(why),
+        PlanError::NotFound(why) | PlanError::Input(why) => Stop::Input(why),
         PlanError::Refused(why) => Stop::Refused(why),
         PlanError::Failed(why) => Stop::Failed(why),
     }

@@ -97,6 +97,20 @@ pub enum CfnMutation {
     SetTerminationProtection(SetTerminationProtection),
 }
 
+impl CfnMutation {
+    /// The stack a change is aimed at, resolved when it was asked for (`None` for a new
+    /// stack's change set, which names its account and region itself).
+    pub fn stack_target(&self) -> Option<&StackTarget> {
+        match self {
+            CfnMutation::DeleteStack(d) => Some(&d.target),
+            CfnMutation::CreateChangeSet(_) => None,
+            CfnMutation::ExecuteChangeSet(e) => Some(&e.target),
+            CfnMutation::DiscardChangeSet(d) => Some(&d.target),
+            CfnMutation::SetTerminationProtection(p) => Some(&p.target),
+        }
+    }
+}
+
 macro_rules! into_mutation {
     ($($variant:ident),* $(,)?) => {$(
         impl From<$variant> for CfnMutation {
@@ -327,7 +341,31 @@ impl Mutation for CfnMutation {
     }
 
     fn what_may_be_left(&self, endpoint: Option<&str>) -> Option<String> {
-        crate::cfn::aws::what_may_be_left(self, endpoint)
+        use crate::aws::calls::cli_args;
+        use crate::cfn::aws::leftovers::{ChangeSetLeft, goes_on};
+        match self {
+            CfnMutation::CreateChangeSet(c) => ChangeSetLeft {
+                change_set: &c.change_set_name,
+                stack_name: &c.stack_name,
+                stack: c.existing_stack_id.as_deref().unwrap_or(&c.stack_name),
+                change_set_left: true,
+                empty_stack_left: c.existing_stack_id.is_none(),
+                certain: false,
+            }
+            .note(&cli_args(Some(&c.region), endpoint)),
+            CfnMutation::DiscardChangeSet(d) => ChangeSetLeft {
+                change_set: &d.change_set_id,
+                stack_name: &d.target.stack_name,
+                stack: &d.target.stack_id,
+                change_set_left: true,
+                empty_stack_left: d.delete_empty_stack,
+                certain: false,
+            }
+            .note(&cli_args(Some(&d.target.region), endpoint)),
+            CfnMutation::ExecuteChangeSet(e) => Some(goes_on(&e.target, endpoint)),
+            CfnMutation::DeleteStack(d) => Some(goes_on(&d.target, endpoint)),
+            CfnMutation::SetTerminationProtection(_) => None,
+        }
     }
 }
 

@@ -60,6 +60,25 @@ pub async fn stack_named(ctx: &dyn PlanCtx, name: &str) -> Result<StackSummary, 
     })
 }
 
+/// The stack `name_or_arn` names (a name, or a stack ARN), or why there is none.
+pub async fn resolve_stack(
+    ctx: &dyn PlanCtx,
+    name_or_arn: &str,
+) -> Result<StackSummary, PlanError> {
+    if !name_or_arn.starts_with("arn:") {
+        return stack_named(ctx, name_or_arn).await;
+    }
+    // An ARN names one stack for good (its name is in it): whatever the plan reads next
+    // (DescribeStacks by ARN) says whether it still exists.
+    let name = crate::cfn::aws::stack_name_from_arn(name_or_arn)
+        .ok_or_else(|| PlanError::Input(format!("{name_or_arn} is not a stack ARN")))?;
+    Ok(StackSummary {
+        id: name_or_arn.to_string(),
+        name: name.to_string(),
+        ..StackSummary::default()
+    })
+}
+
 pub async fn describe_stack(
     ctx: &dyn PlanCtx,
     stack: &StackSummary,
@@ -118,6 +137,16 @@ pub async fn delete_stack(
         retained: detail.retained.clone(),
     };
     Ok((op, detail))
+}
+
+/// A read of one stack (describe, drift, follow), resolved from its name or ARN.
+pub async fn stack_read(
+    ctx: &dyn PlanCtx,
+    name_or_arn: &str,
+    read: fn(ReadScope, String, String) -> CfnRead,
+) -> Result<ReadOp, PlanError> {
+    let stack = resolve_stack(ctx, name_or_arn).await?;
+    Ok(ReadOp::Cfn(read(scope(ctx), stack.id, stack.name)))
 }
 
 /// `set-termination-protection`: the opposite of what the stack's detail says.

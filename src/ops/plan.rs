@@ -37,6 +37,9 @@ pub enum PlanError {
     /// A read the plan needed failed.
     #[error("{0}")]
     Failed(String),
+    /// The arguments are not what the action takes (a missing or malformed one).
+    #[error("{0}")]
+    Input(String),
 }
 
 impl PlanError {

@@ -103,8 +103,19 @@ pub struct CommandSpec {
     pub args: &'static str,
 }
 
+/// An action's plan: from its arguments (a JSON object of the shape its `schema` says) to
+/// exactly the operation to run, fetching first what must be known. The console (from the
+/// selection), `opsdeck run` and, later, the assistant all go through it, so each asks for the
+/// same operation. A mutating operation still needs the gate's confirmation to run.
+pub type PlanFn =
+    for<'a> fn(
+        &'a dyn crate::ops::PlanCtx,
+        &'a serde_json::Value,
+    )
+        -> futures::future::BoxFuture<'a, Result<crate::ops::Op, crate::ops::PlanError>>;
+
 /// Everything declared about one action.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ActionSpec {
     /// The operation id: kebab-case, stable (JSON output, audit, tool names).
     pub id: &'static str,
@@ -119,6 +130,18 @@ pub struct ActionSpec {
     pub tier: &'static str,
     /// JSON schema of the arguments, for tools; `None` for actions that are not tools.
     pub schema: Option<&'static str>,
+    /// How the action's operation is planned from its arguments, when it has one.
+    pub plan: Option<PlanFn>,
+}
+
+impl std::fmt::Debug for ActionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionSpec")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("plan", &self.plan.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ActionSpec {
@@ -136,6 +159,7 @@ impl ActionSpec {
                 Kind::Mutating => "decided by the operation",
             },
             schema: None,
+            plan: None,
         }
     }
 
@@ -170,6 +194,11 @@ impl ActionSpec {
 
     pub const fn schema(mut self, schema: &'static str) -> ActionSpec {
         self.schema = Some(schema);
+        self
+    }
+
+    pub const fn plan(mut self, plan: PlanFn) -> ActionSpec {
+        self.plan = Some(plan);
         self
     }
 }
@@ -252,6 +281,31 @@ pub fn command(name: &str) -> Option<Action> {
             .command
             .is_some_and(|c| c.name == name || c.aliases.contains(&name))
     })
+}
+
+/// The action whose id is `id` (`delete-stack`).
+pub fn by_id(id: &str) -> Option<Action> {
+    all().find(|a| a.spec().id == id)
+}
+
+/// A string argument of a plan, or why it is missing.
+pub fn arg<'a>(args: &'a serde_json::Value, name: &str) -> Result<&'a str, crate::ops::PlanError> {
+    args.get(name)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| crate::ops::PlanError::Input(format!("the argument {name} is missing")))
+}
+
+/// A list-of-strings argument of a plan (absent: empty). A single string counts as a list of one.
+pub fn arg_list(args: &serde_json::Value, name: &str) -> Vec<String> {
+    match args.get(name) {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
 }
 
 /// The label of the first key bound to `action` in `context`, e.g. "d".

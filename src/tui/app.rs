@@ -339,6 +339,15 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                 let back = (*back).clone();
                 tokio::spawn(async move {
                     let planned = match flow {
+                        Flow::Action { action, args } => {
+                            Planned::Action(match action.spec().plan {
+                                Some(plan) => plan(&ctx, &args).await,
+                                None => Err(crate::ops::PlanError::Input(format!(
+                                    "{} has no plan",
+                                    action.spec().id
+                                ))),
+                            })
+                        }
                         Flow::Cfn(flow) => {
                             Planned::Cfn(crate::cfn::tui::flows::run(flow, &ctx).await)
                         }

@@ -67,15 +67,35 @@ impl ViewKey {
 }
 
 /// A "fetch, then plan, then confirm" flow, run off the UI thread (`Cmd::Plan`).
+// One value per request, moved once: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Flow {
+    /// A registry action's own plan (`ActionSpec::plan`) with these arguments: what
+    /// `opsdeck run` and the assistant run too.
+    Action {
+        action: Action,
+        args: serde_json::Value,
+    },
     Cfn(crate::cfn::tui::flows::CfnFlow),
 }
 
 /// A flow's outcome (`Msg::Planned`).
+// One value per request, moved once: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Planned {
+    Action(Result<crate::ops::Op, crate::ops::PlanError>),
     Cfn(Result<crate::cfn::tui::flows::CfnPlanned, crate::ops::PlanError>),
+}
+
+/// Plan `action` with `args` off the UI thread; its confirmation (or its read) follows.
+pub fn plan_action(state: &mut State, action: Action, args: serde_json::Value) -> Vec<Cmd> {
+    state.toast(
+        ToastLevel::Info,
+        format!("{}: resolving what it would do…", action.spec().id),
+    );
+    vec![Cmd::Plan(Flow::Action { action, args })]
 }
 
 /// What waits for the open dialog or form to close: a planned operation's confirmation, a
@@ -493,6 +513,21 @@ fn open_waiting(state: &mut State, next: Waiting) {
 fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Planned(Planned::Cfn(result)) => crate::cfn::tui::flows::planned(state, result),
+        Msg::Planned(Planned::Action(result)) => match result {
+            Ok(crate::ops::Op::Mutate(op)) => {
+                state.toast = None;
+                state.waiting.push_back(Waiting::Confirm(op));
+                Vec::new()
+            }
+            Ok(crate::ops::Op::Read(op)) => {
+                state.toast = None;
+                vec![Cmd::Read(op)]
+            }
+            Err(e) => {
+                state.toast(ToastLevel::Error, e.to_string());
+                Vec::new()
+            }
+        },
         Msg::Key(key) => on_key(state, key),
         Msg::Engine(event) => on_engine(state, event),
         Msg::Tick { now_ms } => {

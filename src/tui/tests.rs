@@ -243,6 +243,10 @@ impl Harness {
             };
             let ctx = FakePlanCtx::new(&self.state, &self.answers);
             let planned = match flow {
+                super::state::Flow::Action { action, args } => {
+                    let plan = action.spec().plan.expect("a planned action has a plan");
+                    super::state::Planned::Action(futures::executor::block_on(plan(&ctx, &args)))
+                }
                 super::state::Flow::Cfn(flow) => super::state::Planned::Cfn(
                     futures::executor::block_on(crate::cfn::tui::flows::run(flow, &ctx)),
                 ),

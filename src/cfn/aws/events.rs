@@ -29,6 +29,9 @@ pub enum Goal {
     Delete,
     /// Whatever was started elsewhere: any of the above.
     Any,
+    /// A rollback the person asked for (continuing a failed one, cancelling an update):
+    /// UPDATE_ROLLBACK_COMPLETE.
+    RolledBack,
 }
 
 /// Where a stack status stands for a follower.
@@ -54,6 +57,7 @@ pub fn settlement(goal: Goal, status: &str) -> Settlement {
         Goal::Deploy => deployed,
         Goal::Delete => deleted,
         Goal::Any => deployed || deleted,
+        Goal::RolledBack => status == "UPDATE_ROLLBACK_COMPLETE",
     };
     if ok {
         Settlement::Succeeded
@@ -383,7 +387,7 @@ impl Follower {
     fn success(&self, goal: Goal, status: &str) -> String {
         match goal {
             Goal::Delete => format!("{} deleted", self.stack_name),
-            Goal::Deploy | Goal::Any => {
+            Goal::Deploy | Goal::Any | Goal::RolledBack => {
                 let mut s = format!("{}: {status}", self.stack_name);
                 if !self.failures.is_empty() {
                     // e.g. a cleanup failure after a successful update
@@ -414,7 +418,9 @@ impl Follower {
         };
         let message = match goal {
             Goal::Delete => format!("delete of {} failed: {reasons}", self.stack_name),
-            Goal::Deploy | Goal::Any => format!("{} ended {status}: {reasons}", self.stack_name),
+            Goal::Deploy | Goal::Any | Goal::RolledBack => {
+                format!("{} ended {status}: {reasons}", self.stack_name)
+            }
         };
         ProviderError::new(ErrorKind::Other, message)
     }
@@ -449,6 +455,10 @@ mod tests {
             (Goal::Delete, "UPDATE_COMPLETE", Failed),
             (Goal::Any, "DELETE_COMPLETE", Succeeded),
             (Goal::Any, "UPDATE_COMPLETE", Succeeded),
+            (Goal::RolledBack, "UPDATE_ROLLBACK_IN_PROGRESS", InProgress),
+            (Goal::RolledBack, "UPDATE_ROLLBACK_COMPLETE", Succeeded),
+            (Goal::RolledBack, "UPDATE_ROLLBACK_FAILED", Failed),
+            (Goal::RolledBack, "UPDATE_COMPLETE", Failed),
             (Goal::Any, "IMPORT_ROLLBACK_COMPLETE", Failed),
         ];
         for (goal, status, want) in table {

@@ -2,7 +2,6 @@
 //! Every message that says "left in AWS" is built here, so they all name the same things.
 
 use crate::aws::calls::cli_args;
-use crate::cfn::ops::CfnMutation;
 
 /// What is (or may be) left of a change set this job created.
 pub(crate) struct ChangeSetLeft<'a> {
@@ -61,35 +60,8 @@ impl ChangeSetLeft<'_> {
     }
 }
 
-/// For a process that must stop at once (a second signal) while `op` runs: what it may leave
-/// in AWS and how to deal with it. `None` when `op` leaves nothing to remove.
-pub fn what_may_be_left(op: &CfnMutation, endpoint: Option<&str>) -> Option<String> {
-    match op {
-        CfnMutation::CreateChangeSet(c) => ChangeSetLeft {
-            change_set: &c.change_set_name,
-            stack_name: &c.stack_name,
-            stack: c.existing_stack_id.as_deref().unwrap_or(&c.stack_name),
-            change_set_left: true,
-            empty_stack_left: c.existing_stack_id.is_none(),
-            certain: false,
-        }
-        .note(&cli_args(Some(&c.region), endpoint)),
-        CfnMutation::DiscardChangeSet(d) => ChangeSetLeft {
-            change_set: &d.change_set_id,
-            stack_name: &d.target.stack_name,
-            stack: &d.target.stack_id,
-            change_set_left: true,
-            empty_stack_left: d.delete_empty_stack,
-            certain: false,
-        }
-        .note(&cli_args(Some(&d.target.region), endpoint)),
-        CfnMutation::ExecuteChangeSet(e) => Some(goes_on(&e.target, endpoint)),
-        CfnMutation::DeleteStack(d) => Some(goes_on(&d.target, endpoint)),
-        CfnMutation::SetTerminationProtection(_) => None,
-    }
-}
-
-fn goes_on(target: &crate::ops::StackTarget, endpoint: Option<&str>) -> String {
+/// A change CloudFormation accepted goes on without us: how to check it.
+pub(crate) fn goes_on(target: &crate::ops::StackTarget, endpoint: Option<&str>) -> String {
     format!(
         "The change to {} may go on in CloudFormation: check it with `aws cloudformation describe-stacks --stack-name {}{}`",
         target.stack_name,

@@ -10,7 +10,6 @@ pub(crate) mod leftovers;
 pub use changeset::means_no_changes;
 pub use drift::stack_name_from_arn;
 pub use events::{Goal, Settlement, settlement};
-pub use leftovers::what_may_be_left;
 
 use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
 use crate::cfn::ops::{

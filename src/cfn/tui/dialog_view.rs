@@ -31,7 +31,8 @@ pub fn words(op: &CfnMutation) -> DialogWords {
             confirm: " Compute change set ",
             ..plain
         },
-        CfnMutation::DiscardChangeSet(_) | CfnMutation::SetTerminationProtection(_) => plain,
+        // Every other change: the plain words.
+        _ => plain,
     }
 }
 
@@ -177,15 +178,17 @@ fn body(state: &State, dialog: &ConfirmDialog, op: &CfnMutation) -> Vec<Line<'st
             target_lines(&mut lines, &p.target);
             lines.push(field("Operation", req.op.name().to_string()));
         }
-        CfnMutation::DiscardChangeSet(d) => {
-            lines.push(Line::raw(format!(" {}", req.op.describe())));
-            lines.push(Line::raw(""));
-            target_lines(&mut lines, &d.target);
-            lines.push(field("Change set", d.change_set_name.clone()));
-            lines.push(field("Operation", req.op.name().to_string()));
-        }
         // Its own view: see `render`.
         CfnMutation::ExecuteChangeSet(_) => {}
+        // Any other change to one stack: what runs, where, and the operation.
+        other => {
+            lines.push(Line::raw(format!(" {}", req.op.describe())));
+            lines.push(Line::raw(""));
+            if let Some(target) = other.stack_target() {
+                target_lines(&mut lines, target);
+            }
+            lines.push(field("Operation", req.op.name().to_string()));
+        }
     }
     lines
 }

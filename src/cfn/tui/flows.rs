@@ -13,9 +13,6 @@ use crate::tui::state::{Cmd, State, ToastLevel, Waiting};
 /// A CloudFormation flow the console started.
 #[derive(Debug, Clone)]
 pub enum CfnFlow {
-    /// `d`: what the stack's DeletionPolicy keeps and whether it is protected, then the
-    /// delete's confirmation.
-    Delete(StackSummary),
     /// `u`, or `:deploy TEMPLATE STACK` onto an existing stack: its current parameters (and
     /// template, unless one was chosen), then the form.
     Update {
@@ -36,10 +33,6 @@ pub enum CfnPlanned {
 /// Run a flow to its plan (off the UI thread).
 pub async fn run(flow: CfnFlow, ctx: &dyn PlanCtx) -> Result<CfnPlanned, PlanError> {
     match flow {
-        CfnFlow::Delete(stack) => {
-            let (op, _) = plan::delete_stack(ctx, &stack).await?;
-            Ok(CfnPlanned::Confirm(Box::new(MutatingOp::from(op))))
-        }
         CfnFlow::Update { stack, template } => {
             let seed = plan::update_seed(ctx, &stack, template).await?;
             Ok(CfnPlanned::UpdateForm(Box::new(seed)))

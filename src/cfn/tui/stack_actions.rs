@@ -3,11 +3,12 @@
 
 use crate::cfn::model::{StackDrift, StackSummary};
 use crate::cfn::ops::CfnRead;
-use crate::cfn::tui::flows::CfnFlow;
 use crate::cfn::tui::{StackDetailView, StackSort, describe};
 use crate::ops::{DeleteStack, MutatingOp, ReadOp, StackTarget};
 use crate::registry::Pane;
-use crate::tui::state::{Cmd, Flow, State, ToastLevel};
+use crate::cfn::actions::CfnAction;
+use crate::registry::Action;
+use crate::tui::state::{Cmd, State, ToastLevel, plan_action};
 
 /// The stack the keys act on: the open detail's, else the list selection.
 pub fn current_stack(state: &State) -> Option<StackSummary> {
@@ -155,11 +156,8 @@ pub fn request_delete(state: &mut State) -> Vec<Cmd> {
         }
         return Vec::new();
     }
-    state.toast(
-        ToastLevel::Info,
-        format!("loading {} to list what its delete keeps…", stack.name),
-    );
-    vec![Cmd::Plan(Flow::Cfn(CfnFlow::Delete(stack)))]
+    let args = serde_json::json!({ "stack": stack.id });
+    plan_action(state, Action::Cfn(CfnAction::DeleteStack), args)
 }
 
 /// `N`/`S`/`A`: sort the list; the same key again reverses it. The selection stays on its stack.
