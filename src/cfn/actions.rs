@@ -103,7 +103,10 @@ fn plan_list<'a>(ctx: &'a dyn PlanCtx, _: &'a Value) -> BoxFuture<'a, Result<Op,
     })
 }
 
-fn plan_describe<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+fn plan_describe<'a>(
+    ctx: &'a dyn PlanCtx,
+    args: &'a Value,
+) -> BoxFuture<'a, Result<Op, PlanError>> {
     Box::pin(async move {
         let stack = registry::arg(args, "stack")?;
         let read = plan::stack_read(ctx, stack, |scope, stack_id, stack_name| {

@@ -1,13 +1,13 @@
 //! What the keys on a stack do besides deploying: follow, drift, termination protection,
 //! delete and sorting. Pure like `state::update`: effects are returned as [`Cmd`]s.
 
+use crate::cfn::actions::CfnAction;
 use crate::cfn::model::{StackDrift, StackSummary};
 use crate::cfn::ops::CfnRead;
 use crate::cfn::tui::{StackDetailView, StackSort, describe};
 use crate::ops::{DeleteStack, MutatingOp, ReadOp, StackTarget};
-use crate::registry::Pane;
-use crate::cfn::actions::CfnAction;
 use crate::registry::Action;
+use crate::registry::Pane;
 use crate::tui::state::{Cmd, State, ToastLevel, plan_action};
 
 /// The stack the keys act on: the open detail's, else the list selection.
