@@ -1,7 +1,7 @@
 //! CloudFormation's entries in the action registry, and what each does in the console.
 
 use crate::actions;
-use crate::cfn::ops::CfnRead;
+use crate::cfn::ops::{CancelUpdateStack, CfnRead, ContinueUpdateRollback};
 use crate::cfn::plan;
 use crate::cfn::tui::{self, deploy, stack_actions};
 use crate::ops::{MutatingOp, Op, PlanCtx, PlanError, ReadOp};
@@ -82,6 +82,26 @@ actions! {
             .help("follow the stack's events live (in Jobs)")
             .schema(STACK_ARG)
             .plan(plan_follow),
+        ContinueRollback => ActionSpec::new("continue-update-rollback", "Continue a stack's failed rollback (UPDATE_ROLLBACK_FAILED), skipping resources if asked", Kind::Mutating)
+            .binds(&[
+                bind(Context::Inventory, &[k('R')]),
+                bind(Context::StackDetail, &[k('R')]),
+            ])
+            .command("continue-rollback", &[], "[STACK] [RESOURCE...]")
+            .help("continue a failed rollback (:continue-rollback STACK RES… skips)")
+            .tier("typed name when resources are skipped or in PRD; otherwise y/Enter")
+            .schema(r#"{"type":"object","properties":{"stack":{"type":"string","description":"the stack's name or ARN"},"skip":{"type":"array","items":{"type":"string"},"description":"logical ids of resources to skip"}},"required":["stack"],"additionalProperties":false}"#)
+            .plan(plan_continue_rollback),
+        CancelUpdate => ActionSpec::new("cancel-update-stack", "Cancel a stack's update in progress (it rolls back)", Kind::Mutating)
+            .binds(&[
+                bind(Context::Inventory, &[k('X')]),
+                bind(Context::StackDetail, &[k('X')]),
+            ])
+            .command("cancel-update", &[], "[STACK]")
+            .help("cancel an update in progress (it rolls back)")
+            .tier("typed name in PRD; otherwise y/Enter")
+            .schema(STACK_ARG)
+            .plan(plan_cancel_update),
         SortByName => ActionSpec::new("sort-by-name", "Sort stacks by name", Kind::Ui)
             .binds(&[bind(Context::Inventory, &[k('N')])])
             .help("sort by name (again: reverse)"),
@@ -157,6 +177,59 @@ fn plan_delete<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Resul
     })
 }
 
+/// From `UPDATE_ROLLBACK_FAILED` only; the resources to skip must be the stack's own.
+fn plan_continue_rollback<'a>(
+    ctx: &'a dyn PlanCtx,
+    args: &'a Value,
+) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = plan::resolve_stack(ctx, registry::arg(args, "stack")?).await?;
+        let detail = plan::describe_stack(ctx, &stack).await?;
+        let status = &detail.summary.status;
+        if status != "UPDATE_ROLLBACK_FAILED" {
+            return Err(PlanError::Refused(format!(
+                "stack {} is {status}: a rollback is continued only from UPDATE_ROLLBACK_FAILED",
+                stack.name
+            )));
+        }
+        let resources_to_skip = registry::arg_list(args, "skip");
+        if let Some(unknown) = resources_to_skip
+            .iter()
+            .find(|id| !detail.resources.iter().any(|r| r.logical_id == **id))
+        {
+            return Err(PlanError::Input(format!(
+                "stack {} has no resource {unknown} to skip (see its Resources tab)",
+                stack.name
+            )));
+        }
+        let target = plan::target(ctx, &detail.summary)?;
+        Ok(Op::Mutate(MutatingOp::from(ContinueUpdateRollback {
+            target,
+            resources_to_skip,
+        })))
+    })
+}
+
+/// During `UPDATE_IN_PROGRESS` only.
+fn plan_cancel_update<'a>(
+    ctx: &'a dyn PlanCtx,
+    args: &'a Value,
+) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = plan::resolve_stack(ctx, registry::arg(args, "stack")?).await?;
+        let detail = plan::describe_stack(ctx, &stack).await?;
+        let status = &detail.summary.status;
+        if status != "UPDATE_IN_PROGRESS" {
+            return Err(PlanError::Refused(format!(
+                "stack {} is {status}: only an update in progress (UPDATE_IN_PROGRESS) can be cancelled",
+                stack.name
+            )));
+        }
+        let target = plan::target(ctx, &detail.summary)?;
+        Ok(Op::Mutate(MutatingOp::from(CancelUpdateStack { target })))
+    })
+}
+
 /// The selected stack as a plan's argument: its ARN (what is confirmed is that stack, even if
 /// another later takes its name).
 fn selected(state: &mut State) -> Option<Value> {
@@ -212,6 +285,26 @@ pub fn apply(state: &mut State, action: CfnAction, args: &[&str]) -> Vec<Cmd> {
         CfnAction::SetProtection => stack_actions::toggle_protection(state),
         CfnAction::DetectDrift => return stack_actions::detect_drift(state),
         CfnAction::FollowStack => return stack_actions::follow(state),
+        CfnAction::ContinueRollback => {
+            let args = match args {
+                [stack, skip @ ..] => json!({ "stack": stack, "skip": skip }),
+                [] => match selected(state) {
+                    Some(args) => args,
+                    None => return Vec::new(),
+                },
+            };
+            return plan_action(state, Action::Cfn(action), args);
+        }
+        CfnAction::CancelUpdate => {
+            let args = match args {
+                [stack, ..] => json!({ "stack": stack }),
+                [] => match selected(state) {
+                    Some(args) => args,
+                    None => return Vec::new(),
+                },
+            };
+            return plan_action(state, Action::Cfn(action), args);
+        }
         CfnAction::SortByName => stack_actions::sort(state, tui::StackSort::Name),
         CfnAction::SortByStatus => stack_actions::sort(state, tui::StackSort::Status),
         CfnAction::SortByUpdated => stack_actions::sort(state, tui::StackSort::Updated),

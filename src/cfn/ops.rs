@@ -95,6 +95,8 @@ pub enum CfnMutation {
     ExecuteChangeSet(ExecuteChangeSet),
     DiscardChangeSet(DiscardChangeSet),
     SetTerminationProtection(SetTerminationProtection),
+    ContinueUpdateRollback(ContinueUpdateRollback),
+    CancelUpdateStack(CancelUpdateStack),
 }
 
 impl CfnMutation {
@@ -107,6 +109,8 @@ impl CfnMutation {
             CfnMutation::ExecuteChangeSet(e) => Some(&e.target),
             CfnMutation::DiscardChangeSet(d) => Some(&d.target),
             CfnMutation::SetTerminationProtection(p) => Some(&p.target),
+            CfnMutation::ContinueUpdateRollback(c) => Some(&c.target),
+            CfnMutation::CancelUpdateStack(c) => Some(&c.target),
         }
     }
 }
@@ -132,6 +136,8 @@ into_mutation!(
     ExecuteChangeSet,
     DiscardChangeSet,
     SetTerminationProtection,
+    ContinueUpdateRollback,
+    CancelUpdateStack,
 );
 
 impl Mutation for CfnMutation {
@@ -142,6 +148,8 @@ impl Mutation for CfnMutation {
             CfnMutation::ExecuteChangeSet(_) => "execute-change-set",
             CfnMutation::DiscardChangeSet(_) => "discard-change-set",
             CfnMutation::SetTerminationProtection(_) => "set-termination-protection",
+            CfnMutation::ContinueUpdateRollback(_) => "continue-update-rollback",
+            CfnMutation::CancelUpdateStack(_) => "cancel-update-stack",
         }
     }
 
@@ -179,6 +187,23 @@ impl Mutation for CfnMutation {
                     RiskTier::Simple
                 }
             }
+            // Skipping resources leaves them as they are while CloudFormation counts them
+            // rolled back: typed, like anything in PRD.
+            CfnMutation::ContinueUpdateRollback(c) => {
+                if !c.resources_to_skip.is_empty() || c.target.environment.is_production_grade() {
+                    RiskTier::TypeName(c.target.stack_name.clone())
+                } else {
+                    RiskTier::Simple
+                }
+            }
+            // Cancelling rolls the update back to what ran before: `y` outside PRD.
+            CfnMutation::CancelUpdateStack(c) => {
+                if c.target.environment.is_production_grade() {
+                    RiskTier::TypeName(c.target.stack_name.clone())
+                } else {
+                    RiskTier::Simple
+                }
+            }
         }
     }
 
@@ -210,7 +235,9 @@ impl Mutation for CfnMutation {
             CfnMutation::DeleteStack(_)
             | CfnMutation::ExecuteChangeSet(_)
             | CfnMutation::DiscardChangeSet(_)
-            | CfnMutation::SetTerminationProtection(_) => None,
+            | CfnMutation::SetTerminationProtection(_)
+            | CfnMutation::ContinueUpdateRollback(_)
+            | CfnMutation::CancelUpdateStack(_) => None,
         }
     }
 
@@ -221,6 +248,8 @@ impl Mutation for CfnMutation {
             CfnMutation::ExecuteChangeSet(e) => e.target.environment,
             CfnMutation::DiscardChangeSet(d) => d.target.environment,
             CfnMutation::SetTerminationProtection(p) => p.target.environment,
+            CfnMutation::ContinueUpdateRollback(c) => c.target.environment,
+            CfnMutation::CancelUpdateStack(c) => c.target.environment,
         }
     }
 
@@ -258,6 +287,17 @@ impl Mutation for CfnMutation {
                 if p.enabled { "on" } else { "off" },
                 p.target
             ),
+            CfnMutation::ContinueUpdateRollback(c) if c.resources_to_skip.is_empty() => {
+                format!("Continue the failed rollback of {}", c.target)
+            }
+            CfnMutation::ContinueUpdateRollback(c) => format!(
+                "Continue the failed rollback of {}, skipping {}",
+                c.target,
+                c.resources_to_skip.join(", ")
+            ),
+            CfnMutation::CancelUpdateStack(c) => {
+                format!("Cancel the update of {} (it rolls back)", c.target)
+            }
         }
     }
 
@@ -271,6 +311,8 @@ impl Mutation for CfnMutation {
             CfnMutation::ExecuteChangeSet(e) => format!("cfn:{}", e.target.stack_id),
             CfnMutation::DiscardChangeSet(d) => format!("cfn:{}", d.target.stack_id),
             CfnMutation::SetTerminationProtection(p) => format!("cfn:{}", p.target.stack_id),
+            CfnMutation::ContinueUpdateRollback(c) => format!("cfn:{}", c.target.stack_id),
+            CfnMutation::CancelUpdateStack(c) => format!("cfn:{}", c.target.stack_id),
         }
     }
 
@@ -284,6 +326,8 @@ impl Mutation for CfnMutation {
             CfnMutation::ExecuteChangeSet(e) => to_json(e),
             CfnMutation::DiscardChangeSet(d) => to_json(d),
             CfnMutation::SetTerminationProtection(p) => to_json(p),
+            CfnMutation::ContinueUpdateRollback(c) => to_json(c),
+            CfnMutation::CancelUpdateStack(c) => to_json(c),
         }
     }
 
@@ -297,6 +341,8 @@ impl Mutation for CfnMutation {
             CfnMutation::ExecuteChangeSet(e) => e.target.to_string(),
             CfnMutation::DiscardChangeSet(d) => d.target.to_string(),
             CfnMutation::SetTerminationProtection(p) => p.target.to_string(),
+            CfnMutation::ContinueUpdateRollback(c) => c.target.to_string(),
+            CfnMutation::CancelUpdateStack(c) => c.target.to_string(),
         }
     }
 
@@ -309,7 +355,10 @@ impl Mutation for CfnMutation {
                     + 16
             }
             CfnMutation::DeleteStack(d) => d.retained.len() + 12,
-            CfnMutation::DiscardChangeSet(_) | CfnMutation::SetTerminationProtection(_) => 12,
+            CfnMutation::ContinueUpdateRollback(c) => c.resources_to_skip.len() + 12,
+            CfnMutation::DiscardChangeSet(_)
+            | CfnMutation::SetTerminationProtection(_)
+            | CfnMutation::CancelUpdateStack(_) => 12,
         }
     }
 
@@ -326,7 +375,9 @@ impl Mutation for CfnMutation {
             CfnMutation::DeleteStack(_)
             | CfnMutation::CreateChangeSet(_)
             | CfnMutation::DiscardChangeSet(_)
-            | CfnMutation::SetTerminationProtection(_) => None,
+            | CfnMutation::SetTerminationProtection(_)
+            | CfnMutation::ContinueUpdateRollback(_)
+            | CfnMutation::CancelUpdateStack(_) => None,
         }
     }
 
@@ -336,7 +387,9 @@ impl Mutation for CfnMutation {
             CfnMutation::DeleteStack(_)
             | CfnMutation::CreateChangeSet(_)
             | CfnMutation::ExecuteChangeSet(_)
-            | CfnMutation::SetTerminationProtection(_) => false,
+            | CfnMutation::SetTerminationProtection(_)
+            | CfnMutation::ContinueUpdateRollback(_)
+            | CfnMutation::CancelUpdateStack(_) => false,
         }
     }
 
@@ -364,6 +417,8 @@ impl Mutation for CfnMutation {
             .note(&cli_args(Some(&d.target.region), endpoint)),
             CfnMutation::ExecuteChangeSet(e) => Some(goes_on(&e.target, endpoint)),
             CfnMutation::DeleteStack(d) => Some(goes_on(&d.target, endpoint)),
+            CfnMutation::ContinueUpdateRollback(c) => Some(goes_on(&c.target, endpoint)),
+            CfnMutation::CancelUpdateStack(c) => Some(goes_on(&c.target, endpoint)),
             CfnMutation::SetTerminationProtection(_) => None,
         }
     }
@@ -572,6 +627,23 @@ pub struct SetTerminationProtection {
     #[serde(flatten)]
     pub target: StackTarget,
     pub enabled: bool,
+}
+
+/// Resume a rollback that failed (`UPDATE_ROLLBACK_FAILED`): CloudFormation tries it again,
+/// skipping the resources named (left as they are, counted as rolled back).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ContinueUpdateRollback {
+    #[serde(flatten)]
+    pub target: StackTarget,
+    /// Logical ids of resources to skip (checked against the stack's resources when asked).
+    pub resources_to_skip: Vec<String>,
+}
+
+/// Cancel an update in progress (`UPDATE_IN_PROGRESS`): CloudFormation rolls it back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct CancelUpdateStack {
+    #[serde(flatten)]
+    pub target: StackTarget,
 }
 
 /// One unwaived (or waived) compliance finding of the template a change set is computed from,

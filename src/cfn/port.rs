@@ -5,8 +5,8 @@
 
 use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
 use crate::cfn::ops::{
-    CfnMutation, CfnRead, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
-    SetTerminationProtection,
+    CancelUpdateStack, CfnMutation, CfnRead, ContinueUpdateRollback, CreateChangeSet, DeleteStack,
+    DiscardChangeSet, ExecuteChangeSet, SetTerminationProtection,
 };
 use crate::engine::ports::ProviderResult;
 use crate::engine::task::TaskCtx;
@@ -14,7 +14,8 @@ use crate::ops::Approved;
 use futures::future::BoxFuture;
 
 /// What a CloudFormation read yields.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CfnOutput {
     Stacks(Vec<StackSummary>),
     StackDetail(Box<StackDetail>),
@@ -67,6 +68,8 @@ pub enum ApprovedCfn {
     ExecuteChangeSet(Approved<ExecuteChangeSet>),
     DiscardChangeSet(Approved<DiscardChangeSet>),
     SetTerminationProtection(Approved<SetTerminationProtection>),
+    ContinueUpdateRollback(Approved<ContinueUpdateRollback>),
+    CancelUpdateStack(Approved<CancelUpdateStack>),
 }
 
 impl Approved<CfnMutation> {
@@ -80,6 +83,10 @@ impl Approved<CfnMutation> {
             CfnMutation::SetTerminationProtection(p) => {
                 ApprovedCfn::SetTerminationProtection(proof.attach(p))
             }
+            CfnMutation::ContinueUpdateRollback(c) => {
+                ApprovedCfn::ContinueUpdateRollback(proof.attach(c))
+            }
+            CfnMutation::CancelUpdateStack(c) => ApprovedCfn::CancelUpdateStack(proof.attach(c)),
         }
     }
 }
@@ -157,6 +164,21 @@ pub trait CfnApi: Send + Sync {
         approved: Approved<SetTerminationProtection>,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>>;
+
+    /// ContinueUpdateRollback (skipping the resources named), then follow the stack until the
+    /// rollback settles; `UPDATE_ROLLBACK_COMPLETE` is the success.
+    fn continue_update_rollback<'a>(
+        &'a self,
+        approved: Approved<ContinueUpdateRollback>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>>;
+
+    /// CancelUpdateStack, then follow the rollback it starts until it settles.
+    fn cancel_update_stack<'a>(
+        &'a self,
+        approved: Approved<CancelUpdateStack>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>>;
 }
 
 /// Run one CloudFormation read.
@@ -216,5 +238,12 @@ pub async fn execute(
             .set_termination_protection(a, ctx)
             .await
             .map(CfnOutcome::Done),
+        ApprovedCfn::ContinueUpdateRollback(a) => api
+            .continue_update_rollback(a, ctx)
+            .await
+            .map(CfnOutcome::Done),
+        ApprovedCfn::CancelUpdateStack(a) => {
+            api.cancel_update_stack(a, ctx).await.map(CfnOutcome::Done)
+        }
     }
 }

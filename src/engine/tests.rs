@@ -235,6 +235,31 @@ impl CfnApi for FakeCloud {
         ));
         async { Ok("protection set".to_string()) }.boxed()
     }
+
+    fn continue_update_rollback<'a>(
+        &'a self,
+        approved: Approved<crate::cfn::ops::ContinueUpdateRollback>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!(
+            "continue-update-rollback {} skip={:?}",
+            approved.op().target.stack_name,
+            approved.op().resources_to_skip
+        ));
+        async { Ok("rolled back".to_string()) }.boxed()
+    }
+
+    fn cancel_update_stack<'a>(
+        &'a self,
+        approved: Approved<crate::cfn::ops::CancelUpdateStack>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!(
+            "cancel-update-stack {}",
+            approved.op().target.stack_name
+        ));
+        async { Ok("rolled back".to_string()) }.boxed()
+    }
 }
 
 impl FakeCloud {

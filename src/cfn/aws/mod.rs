@@ -13,13 +13,16 @@ pub use events::{Goal, Settlement, settlement};
 
 use crate::cfn::model::{ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
 use crate::cfn::ops::{
-    CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, SetTerminationProtection,
+    CancelUpdateStack, ContinueUpdateRollback, CreateChangeSet, DeleteStack, DiscardChangeSet,
+    ExecuteChangeSet, SetTerminationProtection, StackTarget,
 };
 use crate::cfn::port::CfnApi;
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
 use crate::ops::{Approved, GateBinding};
+use aws_sdk_cloudformation::config::http::HttpResponse;
 use client::{Cfn, Cleanup};
+use events::Follower;
 use futures::future::BoxFuture;
 
 /// CloudFormation for one profile and region.
@@ -51,6 +54,52 @@ impl CfnProvider {
             region,
             binding,
         }
+    }
+
+    /// Send the request that starts a rollback the person asked for, then follow the stack until
+    /// it settles: `UPDATE_ROLLBACK_COMPLETE` is the success.
+    async fn start_rollback<T, O, E>(
+        &self,
+        approved: Approved<T>,
+        target: &StackTarget,
+        call: &str,
+        request: impl std::future::Future<
+            Output = Result<O, aws_sdk_cloudformation::error::SdkError<E, HttpResponse>>,
+        >,
+        ctx: &TaskCtx,
+    ) -> ProviderResult<String>
+    where
+        E: aws_sdk_cloudformation::error::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
+    {
+        // Events from before (the failed update, the failed rollback) are not this one's.
+        let mut follower = Follower::new(&target.stack_id, &target.stack_name, 0);
+        if let Err(e) = follower.preseed(&self.cfn, ctx).await {
+            ctx.warn(format!("could not read the stack's past events: {e}"));
+        }
+        ctx.info(format!("{call} {target}"));
+        // `call` sends nothing once the job is cancelled: the last moment to honour a cancel.
+        self.cfn
+            .call(ctx, call, request)
+            .await
+            .map_err(|e| changeset::unanswered_change(e, target, &self.cfn.site))?;
+        // The request is accepted; the approval has been used and is dropped here.
+        drop(approved);
+        follower
+            .run(
+                &self.cfn,
+                ctx,
+                Goal::RolledBack,
+                true,
+                ProviderError::new(
+                    ErrorKind::Detached,
+                    "stopped following; the rollback goes on in CloudFormation",
+                ),
+            )
+            .await
     }
 
     /// Why this provider must not run an approved change: an approval another gate minted, or
@@ -180,6 +229,52 @@ impl CfnApi for CfnProvider {
         Box::pin(changeset::set_termination_protection(
             &self.cfn, approved, ctx,
         ))
+    }
+
+    fn continue_update_rollback<'a>(
+        &'a self,
+        approved: Approved<ContinueUpdateRollback>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        let t = &approved.op().target;
+        if let Some(e) = self.refusal(&approved, &t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(async move {
+            let op = approved.op().clone();
+            let skip = (!op.resources_to_skip.is_empty()).then(|| op.resources_to_skip.clone());
+            let request = self
+                .cfn
+                .sdk
+                .continue_update_rollback()
+                .stack_name(&op.target.stack_id)
+                .set_resources_to_skip(skip)
+                .send();
+            self.start_rollback(approved, &op.target, "ContinueUpdateRollback", request, ctx)
+                .await
+        })
+    }
+
+    fn cancel_update_stack<'a>(
+        &'a self,
+        approved: Approved<CancelUpdateStack>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        let t = &approved.op().target;
+        if let Some(e) = self.refusal(&approved, &t.region, &t.stack_name) {
+            return refused(e);
+        }
+        Box::pin(async move {
+            let target = approved.op().target.clone();
+            let request = self
+                .cfn
+                .sdk
+                .cancel_update_stack()
+                .stack_name(&target.stack_id)
+                .send();
+            self.start_rollback(approved, &target, "CancelUpdateStack", request, ctx)
+                .await
+        })
     }
 }
 
