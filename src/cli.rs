@@ -166,6 +166,34 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one action of the registry by its id (`opsdeck run continue-update-rollback --arg
+    /// stack=web --confirm web`), planned exactly as the console plans it: the same gate,
+    /// engine and audit log. A read runs at once; a change needs --plan (resolve and print what
+    /// would run, change nothing) or --confirm TEXT (the dialog's answer: the name a typed
+    /// confirmation asks for). `opsdeck run --list` lists the actions.
+    ///
+    /// Exit 0 done or planned; 1 refused or failed; 2 bad input (an unknown action, a missing
+    /// or malformed argument).
+    Run {
+        /// The action's id (kebab-case, as in the audit log).
+        #[arg(value_name = "ACTION", required_unless_present = "list")]
+        action: Option<String>,
+        /// An argument as KEY=VALUE; a key given again makes a list.
+        #[arg(long = "arg", value_name = "KEY=VALUE")]
+        args: Vec<String>,
+        /// Resolve the change and print it; change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Confirm the change: the text its confirmation asks for.
+        #[arg(long, value_name = "TEXT")]
+        confirm: Option<String>,
+        /// Print JSON instead of text on stdout.
+        #[arg(long)]
+        json: bool,
+        /// List the actions that can be run this way, with their arguments.
+        #[arg(long)]
+        list: bool,
+    },
     /// Job history (newest first), including jobs interrupted by a crash or a dropped session.
     Jobs {
         /// Print JSON instead of a table.

@@ -84,6 +84,28 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             opsdeck::diagnostics::init(&paths);
             Ok(runtime()?.block_on(headless::delete(&opts, &paths, args, &mut out)))
         }
+        Some(Command::Run {
+            action,
+            args,
+            plan,
+            confirm,
+            json,
+            list,
+        }) => {
+            if list {
+                return Ok(headless::run::list(&mut out));
+            }
+            let opts = cli.console.options();
+            let args = headless::run::RunArgs {
+                action: action.unwrap_or_default(),
+                args,
+                plan,
+                confirm,
+                json,
+            };
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(headless::run::run(&opts, &paths, args, &mut out)))
+        }
         None => {
             let opts = cli.console.options();
             let prepared = app::prepare(&opts, paths.clone())?;

@@ -19,7 +19,8 @@ use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 /// What a read yields, one variant per capability.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReadOutput {
     Identity(CallerIdentity),
     Cfn(CfnOutput),

@@ -11,6 +11,7 @@
 //! them stopped by SIGINT, SIGTERM or SIGHUP: 130, 143 or 129, after the running job dropped
 //! its AWS call and removed what it made; a second signal exits at once (see `runner.rs`).
 
+pub mod run;
 pub mod runner;
 
 pub use crate::cfn::headless::{DeleteArgs, DeployArgs, delete, deploy};

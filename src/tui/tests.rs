@@ -2636,3 +2636,97 @@ fn a_followed_stacks_events_stream_into_its_open_detail() {
     h.send(Msg::Engine(EngineEvent::StreamReady(42)));
     assert!(h.state.quiet);
 }
+
+#[test]
+fn a_stuck_stack_is_unstuck_through_the_same_plan_and_dialog() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(vec![
+            stack("api", "UPDATE_ROLLBACK_FAILED"),
+            stack("data", "UPDATE_IN_PROGRESS"),
+        ]);
+    let mut stuck = plain_detail(stack("api", "UPDATE_ROLLBACK_FAILED"));
+    stuck.resources = vec![StackResource {
+        logical_id: "Queue".into(),
+        physical_id: None,
+        resource_type: "AWS::SQS::Queue".into(),
+        status: "UPDATE_FAILED".into(),
+        status_reason: None,
+    }];
+    h.answers.details = vec![stuck, plain_detail(stack("data", "UPDATE_IN_PROGRESS"))];
+    // R on api: planned (its status read now), then the dialog; y runs exactly it.
+    let cmds = h.key(KeyCode::Char('R'));
+    let (_, reads) = h.run_flows(cmds);
+    assert_eq!(reads, vec!["describe-stack"]);
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the rollback's confirmation opens");
+    };
+    assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
+    assert!(
+        h.screen(100, 30)
+            .contains("Continue the failed rollback of stack api")
+    );
+    let cmds = h.key(KeyCode::Char('y'));
+    let ops = executed(&cmds);
+    let [MutatingOp::Cfn(CfnMutation::ContinueUpdateRollback(c))] = ops.as_slice() else {
+        panic!("expected ContinueUpdateRollback, got {ops:?}");
+    };
+    assert!(c.resources_to_skip.is_empty());
+    assert_eq!(c.target.stack_name, "api");
+    // Skipping a resource is typed; an unknown one is refused before any dialog.
+    let cmds = h.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char(':'),
+        KeyModifiers::NONE,
+    )));
+    assert!(cmds.is_empty());
+    h.type_text("continue-rollback api Nope");
+    let cmds = h.key(KeyCode::Enter);
+    h.run_flows(cmds);
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("has no resource Nope"))
+    );
+    h.key(KeyCode::Char(':'));
+    h.type_text("continue-rollback api Queue");
+    let cmds = h.key(KeyCode::Enter);
+    h.run_flows(cmds);
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the rollback's confirmation opens");
+    };
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("api".into())
+    );
+    h.key(KeyCode::Esc);
+    // X on a stack that is not updating: refused by the plan, no dialog.
+    let cmds = h.key(KeyCode::Char('X')); // api, still UPDATE_ROLLBACK_FAILED
+    h.run_flows(cmds);
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("only an update in progress"))
+    );
+}
+
+#[test]
+fn read_only_refuses_unsticking_at_the_gate() {
+    let mut h = Harness::new(true)
+        .with_identity()
+        .with_stacks(vec![stack("data", "UPDATE_IN_PROGRESS")]);
+    let cmds = h.key(KeyCode::Char('X'));
+    h.run_flows(cmds);
+    assert!(
+        matches!(h.state.mode, Mode::Normal),
+        "no dialog in read-only mode"
+    );
+    let decisions: Vec<Decision> = h.audit.records().iter().map(|r| r.decision).collect();
+    assert_eq!(
+        decisions,
+        vec![Decision::Requested, Decision::RefusedReadOnly]
+    );
+}

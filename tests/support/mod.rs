@@ -448,3 +448,24 @@ pub fn decisions_for_stack(entries: &[serde_json::Value], stack_name: &str) -> V
         .map(|e| e["decision"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// The output of `child`, waited for at most two minutes: a child still running then is killed
+/// and the test fails saying `what` hung. (Output is read while waiting, so a chatty child
+/// cannot block on a full pipe.)
+pub fn wait_bounded(child: std::process::Child, what: &str) -> std::process::Output {
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(output) => output.expect("wait for the child"),
+        Err(_) => {
+            // SAFETY: kill(2) on a pid this test spawned; no memory is touched.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            panic!("{what}: still running after 120 s, so it hangs");
+        }
+    }
+}

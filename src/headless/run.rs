@@ -1,0 +1,222 @@
+//! `opsdeck run ACTION [--arg KEY=VALUE]... (--plan | --confirm TEXT) [--json]`: any action of
+//! the registry that has a plan, planned by that plan exactly as the console plans it, and run
+//! through the same gate, engine and audit log. A new operation with a registry entry is
+//! reachable here without a line of this file changing.
+
+use crate::config::Paths;
+use crate::headless::runner::{Runner, Stop};
+use crate::ops::{Op, PlanError, RiskTier};
+use crate::registry::{self, Kind};
+use crate::setup::Options;
+use std::io::Write;
+
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    pub action: String,
+    /// `KEY=VALUE` pairs.
+    pub args: Vec<String>,
+    pub plan: bool,
+    pub confirm: Option<String>,
+    pub json: bool,
+}
+
+/// `opsdeck run --list`: every action with a plan, its arguments and what it does.
+pub fn list(out: &mut dyn Write) -> i32 {
+    for action in registry::all() {
+        let spec = action.spec();
+        if spec.plan.is_none() {
+            continue;
+        }
+        let args = spec
+            .schema
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+            .and_then(|s| {
+                s["properties"].as_object().map(|p| {
+                    p.keys()
+                        .map(|k| format!("--arg {k}=…"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<28} {:<9} {}{}{}",
+            spec.id,
+            spec.kind.as_str(),
+            spec.title,
+            if args.is_empty() {
+                ""
+            } else {
+                "\n                                       "
+            },
+            args
+        );
+    }
+    0
+}
+
+/// The arguments as a JSON object: `KEY=VALUE` each; a key given twice becomes a list.
+pub fn parse_args(pairs: &[String]) -> Result<serde_json::Value, String> {
+    let mut object = serde_json::Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            return Err(format!("--arg {pair}: expected KEY=VALUE"));
+        };
+        let value = serde_json::Value::String(value.to_string());
+        match object.remove(key) {
+            None => {
+                object.insert(key.to_string(), value);
+            }
+            Some(serde_json::Value::Array(mut items)) => {
+                items.push(value);
+                object.insert(key.to_string(), serde_json::Value::Array(items));
+            }
+            Some(first) => {
+                object.insert(
+                    key.to_string(),
+                    serde_json::Value::Array(vec![first, value]),
+                );
+            }
+        }
+    }
+    Ok(serde_json::Value::Object(object))
+}
+
+/// `opsdeck run`. Returns the exit code.
+pub async fn run(opts: &Options, paths: &Paths, args: RunArgs, out: &mut dyn Write) -> i32 {
+    let Some(action) = registry::by_id(&args.action) else {
+        crate::errln!(
+            "opsdeck run: no action {:?}; `opsdeck run --list` lists them",
+            args.action
+        );
+        return 2;
+    };
+    let spec = action.spec();
+    let Some(plan) = spec.plan else {
+        crate::errln!(
+            "opsdeck run: {} is a console action with nothing to run here; `opsdeck run --list` lists the ones that are",
+            spec.id
+        );
+        return 2;
+    };
+    if spec.kind == Kind::Mutating && args.plan == args.confirm.is_some() {
+        crate::errln!(
+            "opsdeck run {}: give exactly one of --plan (resolve it, change nothing) or --confirm TEXT (run it)",
+            spec.id
+        );
+        return 2;
+    }
+    let values = match parse_args(&args.args) {
+        Ok(values) => values,
+        Err(e) => {
+            crate::errln!("opsdeck run {}: {e}", spec.id);
+            return 2;
+        }
+    };
+    let mut runner = match Runner::start(opts, paths) {
+        Ok(runner) => runner,
+        Err(e) => {
+            crate::errln!("opsdeck run: {}", crate::output::error_text(&e));
+            return 2;
+        }
+    };
+    let result = run_with(&mut runner, spec.id, plan, &values, &args, out).await;
+    runner.finish(&format!("run {}", spec.id), result)
+}
+
+async fn run_with(
+    runner: &mut Runner,
+    id: &str,
+    plan: registry::PlanFn,
+    values: &serde_json::Value,
+    args: &RunArgs,
+    out: &mut dyn Write,
+) -> Result<(), Stop> {
+    runner.identify().await?;
+    let op = plan(&*runner, values).await.map_err(|e| match e {
+        PlanError::NotFound(why) | PlanError::Input(why) => Stop::Input(why),
+        PlanError::Refused(why) => Stop::Refused(why),
+        PlanError::Failed(why) => Stop::Failed(why),
+    })?;
+    match op {
+        Op::Read(read) => {
+            let output = runner
+                .read(read.clone())
+                .await
+                .map_err(|e| Stop::Failed(format!("{} failed: {e}", read.name())))?;
+            let value = serde_json::json!({
+                "action": id,
+                "operation": read.name(),
+                "mutating": false,
+                "output": output,
+            });
+            write(out, args.json, &value, &format!("{}: done", read.title()));
+            Ok(())
+        }
+        Op::Mutate(op) => {
+            let tier = match op.risk() {
+                RiskTier::TypeName(name) => format!("type {name}"),
+                RiskTier::Simple => "y".to_string(),
+            };
+            let mut value = serde_json::json!({
+                "action": id,
+                "operation": op.name(),
+                "mutating": true,
+                "target": op.target_json(),
+                "environment": op.environment(),
+                "confirmation": tier,
+            });
+            if args.plan {
+                value["result"] = "planned".into();
+                write(
+                    out,
+                    args.json,
+                    &value,
+                    &format!("{} (confirm with: {tier})", op.describe()),
+                );
+                return Ok(());
+            }
+            let typed = args.confirm.clone().unwrap_or_default();
+            let outcome = runner.change(op, &typed).await;
+            value["result"] = if outcome.is_ok() { "done" } else { "failed" }.into();
+            value["summary"] = match &outcome {
+                Ok(output) => output.summary().into(),
+                Err(stop) => stop.to_string().into(),
+            };
+            let text = value["summary"].as_str().unwrap_or_default().to_string();
+            write(out, args.json, &value, &text);
+            outcome.map(|_| ())
+        }
+    }
+}
+
+fn write(out: &mut dyn Write, json: bool, value: &serde_json::Value, text: &str) {
+    let _ = if json {
+        writeln!(out, "{value:#}")
+    } else {
+        // Text from AWS or a template goes to a terminal: no control characters.
+        let mut clean = String::new();
+        crate::engine::joblog::sanitize_into(text, &mut clean);
+        writeln!(out, "{clean}")
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_keys_make_lists() {
+        let args = parse_args(&[
+            "stack=web".to_string(),
+            "skip=A".to_string(),
+            "skip=B".to_string(),
+        ])
+        .expect("parses");
+        assert_eq!(args["stack"], "web");
+        assert_eq!(args["skip"], serde_json::json!(["A", "B"]));
+        assert!(parse_args(&["nokey".to_string()]).is_err());
+        assert!(parse_args(&["=v".to_string()]).is_err());
+    }
+}
