@@ -71,6 +71,7 @@ pub fn choose(spec: &str) -> Result<ChosenTemplate, TemplateError> {
                     column: None,
                     field: None,
                     message,
+                    not_a_template: false,
                 };
                 if !meta.is_file() {
                     return Err(refuse("not a regular file".into()));
@@ -100,6 +101,7 @@ pub fn choose(spec: &str) -> Result<ChosenTemplate, TemplateError> {
                             .join(", ")
                     )
                 },
+                not_a_template: false,
             })?;
             (path.display().to_string(), path.to_path_buf(), body)
         }
@@ -114,6 +116,7 @@ pub fn choose(spec: &str) -> Result<ChosenTemplate, TemplateError> {
                 "template is {} bytes; CloudFormation takes at most {MAX_TEMPLATE_BODY} inline (upload it to S3 instead)",
                 body.len()
             ),
+            not_a_template: false,
         });
     }
     let template = Template::parse(&body, &path)?;

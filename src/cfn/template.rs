@@ -5,6 +5,7 @@
 //! Every error names the file, the line and the field.
 
 use regex::Regex;
+use serde_json::Value as Json;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use yaml_serde::{Mapping, Value};
@@ -64,6 +65,8 @@ pub struct TemplateError {
     /// Where in the template, e.g. `Parameters.DbPassword.MinLength`.
     pub field: Option<String>,
     pub message: String,
+    /// See [`TemplateError::is_not_a_template`].
+    pub not_a_template: bool,
 }
 
 impl fmt::Display for TemplateError {
@@ -85,6 +88,20 @@ impl fmt::Display for TemplateError {
 
 const OTHER_GROUP: &str = "Other parameters";
 
+impl TemplateError {
+    /// The text is not a CloudFormation template at all (the top level is not a mapping, or
+    /// there is no `Resources` key): a directory search skips such files instead of failing.
+    pub fn is_not_a_template(&self) -> bool {
+        self.not_a_template
+    }
+}
+
+/// How deeply collections may nest in a template: far beyond any real template (a deep one
+/// nests about 15 levels). Checked before the YAML parser sees the text, because libyaml's
+/// cost grows with the square of the nesting depth (50,000 nested brackets took seconds).
+/// The parser itself then stops at 128 levels.
+pub const MAX_NESTING: usize = 256;
+
 impl Template {
     pub fn load(path: &Path) -> Result<Template, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
@@ -93,35 +110,41 @@ impl Template {
             column: None,
             field: None,
             message: format!("cannot read template: {e}"),
+            not_a_template: false,
         })?;
         Template::parse(&text, path)
     }
 
+    /// Parse and check a template. Whoever reads one (the deploy form, the headless deploy,
+    /// `opsdeck check`, the compliance judge) gets the same checks, so nothing is judged that
+    /// a deploy would refuse.
     pub fn parse(text: &str, path: &Path) -> Result<Template, TemplateError> {
-        let lines = LineFinder { text };
+        let root = parse_tree(text, path)?;
+        Template::from_tree(&root, text, path)
+    }
+
+    /// Check the tree [`parse_tree`] made of `text` and read the template from it.
+    pub fn from_tree(root: &Value, text: &str, path: &Path) -> Result<Template, TemplateError> {
+        let lines = LineFinder {
+            text: strip_bom(text),
+        };
         let error = |field: Option<String>, line: Option<usize>, message: String| TemplateError {
             path: path.to_path_buf(),
             line,
             column: None,
             field,
             message,
+            not_a_template: false,
         };
-        let root: Value = yaml_serde::from_str(text).map_err(|e| {
-            let location = e.location();
-            TemplateError {
-                path: path.to_path_buf(),
-                line: location.as_ref().map(|l| l.line()),
-                column: location.as_ref().map(|l| l.column()),
-                field: None,
-                message: format!("not valid YAML: {e}"),
-            }
-        })?;
         let Some(root) = root.as_mapping() else {
-            return Err(error(
-                None,
-                Some(1),
-                "a template is a mapping with a Resources section".into(),
-            ));
+            return Err(TemplateError {
+                not_a_template: true,
+                ..error(
+                    None,
+                    Some(1),
+                    "a template is a mapping with a Resources section".into(),
+                )
+            });
         };
         let description = root
             .get("Description")
@@ -134,11 +157,20 @@ impl Template {
                 return Err(error(
                     Some("Parameters".into()),
                     lines.key_line(&["Parameters"]),
-                    "expected a mapping of parameter names".into(),
+                    format!(
+                        "must be a mapping of parameter names to their Type and constraints, not {}",
+                        kind_of(section)
+                    ),
                 ));
             };
             for (name, body) in section {
-                let name = scalar(name).unwrap_or_default();
+                let name = logical_id(name).map_err(|why| {
+                    error(
+                        Some("Parameters".into()),
+                        lines.key_line(&["Parameters"]),
+                        format!("parameter name {why}"),
+                    )
+                })?;
                 let line = lines.key_line(&["Parameters", &name]);
                 parameters.push(parse_parameter(&name, body, line).map_err(
                     |(field, message)| {
@@ -153,33 +185,19 @@ impl Template {
             }
         }
 
-        let mut resources = Vec::new();
-        match root.get("Resources").and_then(Value::as_mapping) {
-            Some(section) => {
-                for (id, body) in section {
-                    let logical_id = scalar(id).unwrap_or_default();
-                    let resource_type =
-                        body.get("Type").and_then(Value::as_str).ok_or_else(|| {
-                            error(
-                                Some(format!("Resources.{logical_id}.Type")),
-                                lines.key_line(&["Resources", &logical_id]),
-                                "every resource needs a Type".into(),
-                            )
-                        })?;
-                    resources.push(ResourceSpec {
-                        logical_id,
-                        resource_type: resource_type.to_string(),
-                    });
-                }
-            }
-            None => {
-                return Err(error(
+        let Some(section) = root.get("Resources") else {
+            return Err(TemplateError {
+                not_a_template: true,
+                ..error(
                     Some("Resources".into()),
-                    lines.key_line(&["Resources"]),
-                    "a template needs a Resources mapping with at least one resource".into(),
-                ));
-            }
-        }
+                    None,
+                    "missing: a template needs a Resources mapping with at least one resource"
+                        .into(),
+                )
+            });
+        };
+        let resources = resources(section, &lines)
+            .map_err(|(field, line, message)| error(Some(field), line, message))?;
 
         let interface = root
             .get("Metadata")
@@ -200,13 +218,286 @@ impl Template {
     }
 }
 
-/// Scalars as CloudFormation sees them: numbers and booleans are strings too.
-fn scalar(value: &Value) -> Option<String> {
+/// What a YAML node is, in words, for errors.
+fn kind_of(value: &Value) -> &'static str {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "an intrinsic function",
+    }
+}
+
+/// `(field, line, message)` of a problem in the `Resources` section.
+type SectionError = (String, Option<usize>, String);
+
+/// The `Resources` section as CloudFormation requires it: a mapping of at least one
+/// alphanumeric logical id to a mapping with a `Type` name.
+fn resources(section: &Value, lines: &LineFinder) -> Result<Vec<ResourceSpec>, SectionError> {
+    let at = lines.key_line(&["Resources"]);
+    let Some(section) = section.as_mapping() else {
+        return Err((
+            "Resources".into(),
+            at,
+            format!(
+                "must be a mapping of logical ids to resources, not {}",
+                kind_of(section)
+            ),
+        ));
+    };
+    if section.is_empty() {
+        return Err((
+            "Resources".into(),
+            at,
+            "a template needs at least one resource".into(),
+        ));
+    }
+    let mut out = Vec::with_capacity(section.len());
+    for (id, body) in section {
+        let logical_id = logical_id(id)
+            .map_err(|why| ("Resources".to_string(), at, format!("logical id {why}")))?;
+        let field = format!("Resources.{logical_id}");
+        let line = lines.key_line(&["Resources", &logical_id]).or(at);
+        let Some(body) = body.as_mapping() else {
+            return Err((
+                field,
+                line,
+                format!(
+                    "must be a mapping with a Type (e.g. Type: AWS::S3::Bucket), not {}",
+                    kind_of(body)
+                ),
+            ));
+        };
+        let resource_type = match body.get("Type") {
+            Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+            None | Some(Value::Null) => {
+                return Err((
+                    format!("{field}.Type"),
+                    line,
+                    "every resource needs a Type".into(),
+                ));
+            }
+            Some(other) => {
+                return Err((
+                    format!("{field}.Type"),
+                    lines.key_line(&["Resources", &logical_id, "Type"]).or(line),
+                    format!(
+                        "must be a resource type name such as AWS::S3::Bucket, not {}",
+                        kind_of(other)
+                    ),
+                ));
+            }
+        };
+        out.push(ResourceSpec {
+            logical_id,
+            resource_type,
+        });
+    }
+    Ok(out)
+}
+
+/// A logical id (of a resource or a parameter) as CloudFormation requires it: letters and
+/// digits only. Otherwise the reason, with the id escaped so that it can be shown.
+fn logical_id(key: &Value) -> Result<String, String> {
+    let Some(id) = yaml_scalar(key) else {
+        return Err(format!("must be a name, not {}", kind_of(key)));
+    };
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "\"{}\" must be letters and digits only (A-Z, a-z, 0-9)",
+            id.escape_default()
+        ));
+    }
+    Ok(id)
+}
+
+/// The text without a UTF-8 byte-order mark: editors on Windows write one, and the YAML
+/// parser would take it for the start of a second document.
+pub(crate) fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Parse a template's text (YAML or JSON) into a tree. A byte-order mark is ignored, and
+/// nesting deeper than [`MAX_NESTING`] is refused with its line before the parser runs.
+/// Every reader of template text goes through here.
+pub fn parse_tree(text: &str, path: &Path) -> Result<Value, TemplateError> {
+    let text = strip_bom(text);
+    let refused = |line: Option<usize>, column: Option<usize>, message: String| TemplateError {
+        path: path.to_path_buf(),
+        line,
+        column,
+        field: None,
+        message,
+        not_a_template: false,
+    };
+    if let Some(line) = nesting_exceeds(text, MAX_NESTING) {
+        return Err(refused(
+            Some(line),
+            None,
+            format!("nested more than {MAX_NESTING} levels deep; no template nests this deeply"),
+        ));
+    }
+    yaml_serde::from_str(text).map_err(|e| {
+        let location = e.location();
+        let message = e.to_string();
+        let message = if message.starts_with("recursion limit exceeded") {
+            "nested more than 128 levels deep (the YAML parser's limit)".to_string()
+        } else {
+            format!("not valid YAML: {message}")
+        };
+        refused(
+            location.as_ref().map(|l| l.line()),
+            location.as_ref().map(|l| l.column()),
+            message,
+        )
+    })
+}
+
+/// The 1-based line where the nesting of collections first goes beyond `limit`, found in
+/// one pass: flow brackets (`[`, `{`) outside quotes and comments, plus the block structure
+/// (one level per open indentation and per `- `, `? ` or `: ` that opens a node on a line).
+/// It counts high rather than low (the lines of a block scalar count as indentation), so
+/// with a limit far above real templates nothing real is refused.
+fn nesting_exceeds(text: &str, limit: usize) -> Option<usize> {
+    let mut flow: usize = 0;
+    // Indentations of the open block levels.
+    let mut indents: Vec<usize> = Vec::new();
+    let mut quote: Option<char> = None;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start_matches([' ', '\t']);
+        let mut block = indents.len();
+        if quote.is_none() && flow == 0 && !trimmed.is_empty() && !trimmed.starts_with('#') {
+            let indent = line.len() - trimmed.len();
+            while indents.last().is_some_and(|&i| i >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+            block = indents.len();
+            // Compact nesting on one line: `- - - x`, `? ? x`.
+            let mut rest = trimmed;
+            while let Some(r) = rest
+                .strip_prefix("- ")
+                .or_else(|| rest.strip_prefix("? "))
+                .or_else(|| rest.strip_prefix(": "))
+            {
+                block += 1;
+                rest = r.trim_start_matches(' ');
+            }
+        }
+        if block > limit {
+            return Some(index + 1);
+        }
+        let mut chars = trimmed.chars().peekable();
+        let mut previous = ' ';
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('\'') => {
+                    if c == '\'' {
+                        if chars.peek() == Some(&'\'') {
+                            chars.next();
+                        } else {
+                            quote = None;
+                        }
+                    }
+                }
+                Some(_) => match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => quote = None,
+                    _ => {}
+                },
+                None => match c {
+                    '#' if matches!(previous, ' ' | '\t') => break,
+                    '"' | '\'' if matches!(previous, ' ' | '\t' | '[' | '{' | ',' | ':') => {
+                        quote = Some(c)
+                    }
+                    '[' | '{' => {
+                        flow += 1;
+                        if block + flow > limit {
+                            return Some(index + 1);
+                        }
+                    }
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            previous = c;
+        }
+    }
+    None
+}
+
+/// Scalars as CloudFormation sees them: numbers and booleans are strings too. The one rule
+/// for both forms a template takes here: the JSON the rules judge, and (through
+/// [`yaml_scalar`]) the YAML tree the form reads.
+pub(crate) fn scalar(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// [`scalar`] of a YAML node.
+fn yaml_scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::Mapping(_) | Value::Sequence(_) | Value::Tagged(_) => None,
+        scalar_node => scalar(&to_json(scalar_node)),
+    }
+}
+
+/// YAML (with CloudFormation's short-form tags) → JSON with the long-form intrinsics
+/// (`!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`).
+pub(crate) fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => serde_json::to_value(n).unwrap_or(Json::Null),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Mapping(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let key = match k {
+                    Value::String(s) => s.clone(),
+                    other => yaml_serde::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                out.insert(key, to_json(v));
+            }
+            Json::Object(out)
+        }
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = to_json(&tagged.value);
+            let (key, value) = match name {
+                "Ref" => ("Ref".to_string(), inner),
+                "Condition" => ("Condition".to_string(), inner),
+                // `!GetAtt A.B` is the string form of `Fn::GetAtt: [A, B]`.
+                "GetAtt" => (
+                    "Fn::GetAtt".to_string(),
+                    match inner {
+                        Json::String(s) => match s.split_once('.') {
+                            Some((a, b)) => Json::Array(vec![a.into(), b.into()]),
+                            None => Json::String(s),
+                        },
+                        other => other,
+                    },
+                ),
+                other => (format!("Fn::{other}"), inner),
+            };
+            let mut out = serde_json::Map::new();
+            out.insert(key, value);
+            Json::Object(out)
+        }
     }
 }
 
@@ -226,7 +517,7 @@ fn parse_parameter(
     let text = |key: &str| -> Result<Option<String>, FieldError> {
         match body.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => scalar(v)
+            Some(v) => yaml_scalar(v)
                 .map(Some)
                 .ok_or_else(|| (key.to_string(), "expected a single value".to_string())),
         }
@@ -262,7 +553,7 @@ fn parse_parameter(
         Some(Value::Sequence(items)) => items
             .iter()
             .map(|v| {
-                scalar(v).ok_or_else(|| {
+                yaml_scalar(v).ok_or_else(|| {
                     (
                         "AllowedValues".to_string(),
                         "values must be scalars".to_string(),
@@ -669,6 +960,128 @@ Resources:
                 .unwrap_err()
                 .to_string()
                 .contains("Resources")
+        );
+    }
+
+    /// Each of these is refused by the deploy form and by the compliance judge alike, with
+    /// the same words: they share one parser and one check.
+    #[test]
+    fn check_and_deploy_refuse_the_same_templates() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "Resources:\n  T:\n    Properties: {}\n",
+                "templates/s3.yaml:2: Resources.T.Type: every resource needs a Type",
+                "no Type",
+            ),
+            (
+                "Resources:\n  T:\n    Type: 42\n",
+                "templates/s3.yaml:3: Resources.T.Type: must be a resource type name such as AWS::S3::Bucket, not a number",
+                "numeric Type",
+            ),
+            (
+                "Resources:\n  T:\n",
+                "templates/s3.yaml:2: Resources.T: must be a mapping with a Type (e.g. Type: AWS::S3::Bucket), not empty",
+                "null resource",
+            ),
+            (
+                "Resources:\n  - Type: AWS::SNS::Topic\n",
+                "templates/s3.yaml:1: Resources: must be a mapping of logical ids to resources, not a list",
+                "Resources as a list",
+            ),
+            (
+                "Resources: {}\n",
+                "templates/s3.yaml:1: Resources: a template needs at least one resource",
+                "no resource",
+            ),
+            (
+                "Resources:\n  \"A\\e[31mB\":\n    Type: AWS::SNS::Topic\n",
+                "templates/s3.yaml:1: Resources: logical id \"A\\u{1b}[31mB\" must be letters and digits only (A-Z, a-z, 0-9)",
+                "escape sequence in a logical id",
+            ),
+        ];
+        for (text, expected, what) in cases {
+            let deploy = parse(text).expect_err(what).to_string();
+            assert_eq!(&deploy, expected, "{what}");
+            let judged = crate::compliance::input::from_template(
+                text,
+                "templates/s3.yaml",
+                &std::collections::BTreeMap::new(),
+                None,
+            )
+            .expect_err(what)
+            .to_string();
+            assert_eq!(judged, deploy, "{what}");
+        }
+        // Not a template at all (a directory search skips these), unlike the above.
+        assert!(parse("a: 1\n").unwrap_err().is_not_a_template());
+        assert!(parse("- 1\n").unwrap_err().is_not_a_template());
+        assert!(!parse("Resources: []\n").unwrap_err().is_not_a_template());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_a_second_document() {
+        let text = "\u{feff}Resources:\n  T:\n    Type: AWS::SNS::Topic\n";
+        let t = parse(text).expect("a BOM is allowed");
+        assert_eq!(t.resources[0].logical_id, "T");
+        let (input, lines) = crate::compliance::input::from_template(
+            text,
+            "t.yaml",
+            &std::collections::BTreeMap::new(),
+            None,
+        )
+        .expect("judged too");
+        assert_eq!(input.resources.len(), 1);
+        assert_eq!(lines.line_of("T", "Type"), Some(3));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_with_its_line_before_parsing() {
+        let head = "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      X: ";
+        let deep = format!("{head}{}{}\n", "[".repeat(50_000), "]".repeat(50_000));
+        let e = parse(&deep).unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(
+            e.message
+                .contains(&format!("more than {MAX_NESTING} levels")),
+            "refused before the parser: {e}"
+        );
+        // Unclosed, as maps, and as block sequences: all counted.
+        for text in [
+            format!("{head}{}\n", "[".repeat(10_000)),
+            format!("{head}{}1{}\n", "{a: ".repeat(10_000), "}".repeat(10_000)),
+            format!("{head}\n        {}x\n", "- ".repeat(10_000)),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.message.contains("levels"), "{e}");
+            assert!(e.line.is_some_and(|l| l >= 5), "{e}");
+        }
+        // Between the parser's limit and ours: the parser's limit, said plainly.
+        let e = parse(&format!("{head}{}{}\n", "[".repeat(200), "]".repeat(200))).unwrap_err();
+        assert!(e.message.contains("128 levels"), "{e}");
+        // Brackets in quotes and comments are text, not nesting.
+        let quoted = format!(
+            "{head}\"{}\"\n      Y: '{}' # {}\n",
+            "[".repeat(1000),
+            "{".repeat(1000),
+            "[".repeat(1000)
+        );
+        assert!(parse(&quoted).is_ok(), "{:?}", parse(&quoted).err());
+        // The same limit guards the compliance judge and the retained-resources reader.
+        assert!(
+            crate::compliance::input::from_template(
+                &deep,
+                "t.yaml",
+                &std::collections::BTreeMap::new(),
+                None
+            )
+            .unwrap_err()
+            .message
+            .contains("levels")
+        );
+        assert!(
+            crate::cfn::retained::retained_resources(&deep)
+                .unwrap_err()
+                .contains("levels")
         );
     }
 

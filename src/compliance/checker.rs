@@ -1,10 +1,11 @@
 //! The one entry point the console, the deploy gate and `opsdeck check` share: the loaded
 //! rule pack and waivers, and "judge this template with these parameters".
 
-use super::input::{self, InputError};
+use super::input;
 use super::policy::{Evaluation, PolicyError, PolicyPack};
 use super::report::Report;
 use super::waivers::{self, Waiver, WaiverError};
+use crate::cfn::template::TemplateError;
 use crate::config::Paths;
 use std::collections::BTreeMap;
 
@@ -57,7 +58,7 @@ impl Checker {
         source: &str,
         parameters: &BTreeMap<String, String>,
         environment: Option<&str>,
-    ) -> Result<Evaluation, InputError> {
+    ) -> Result<Evaluation, TemplateError> {
         let (input, lines) = input::from_template(text, source, parameters, environment)?;
         let mut eval = self.pack.evaluate(&input, Some(&lines));
         waivers::apply(&mut eval.findings, &self.waivers, &self.today);

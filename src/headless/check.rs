@@ -81,11 +81,7 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
     for source in sources {
         match checker.judge_template(&source.text, &source.name, &params, environment) {
             Ok(eval) => judged.push((source.name, eval)),
-            Err(e)
-                if source.discovered
-                    && (e.message.starts_with("Resources: missing")
-                        || e.message.contains("the top level is not a mapping")) =>
-            {
+            Err(e) if source.discovered && e.is_not_a_template() => {
                 eprintln!(
                     "opsdeck check: skipped {}: not a CloudFormation template",
                     source.name
