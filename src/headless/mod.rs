@@ -9,9 +9,24 @@
 //! failed or was refused; 2 bad input or an error before anything was asked of AWS. `check`:
 //! 0 pass, 1 an unwaived failure, 2 something could not be judged (see [`check`]).
 
+//!
+//! Terminal safety: text from templates, policies, waivers and AWS is not trusted, so every
+//! message and text report these commands print goes through [`clean`] (escape sequences and
+//! control characters removed, as the console's log lines are). Machine formats (JSON, SARIF,
+//! OSCAL) keep the data exactly, with control characters as JSON escapes.
+
 mod check;
 mod deploy;
 mod runner;
+
+/// `text` as a terminal may show it: each line without escape sequences or control
+/// characters (see `engine::joblog::sanitize_into`); line breaks are kept.
+pub(crate) fn clean(text: &str) -> String {
+    text.split('\n')
+        .map(crate::engine::joblog::sanitized)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 pub use check::{CheckArgs, check};
 pub use deploy::{DeleteArgs, DeployArgs, delete, deploy};

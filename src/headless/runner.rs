@@ -243,7 +243,7 @@ impl Runner {
         match result {
             Ok(()) => 0,
             Err(stop) => {
-                eprintln!("opsdeck {command}: {stop}");
+                eprintln!("opsdeck {command}: {}", super::clean(&stop.to_string()));
                 stop.exit_code()
             }
         }
