@@ -260,11 +260,13 @@ fn resources(section: &Value, lines: &LineFinder) -> Result<Vec<ResourceSpec>, S
         let logical_id = logical_id(id)
             .map_err(|why| ("Resources".to_string(), at, format!("logical id {why}")))?;
         let field = format!("Resources.{logical_id}");
-        let line = lines.key_line(&["Resources", &logical_id]).or(at);
+        // Found only for an error: a search per resource would read a big template once per
+        // resource.
+        let line = || lines.key_line(&["Resources", &logical_id]).or(at);
         let Some(body) = body.as_mapping() else {
             return Err((
                 field,
-                line,
+                line(),
                 format!(
                     "must be a mapping with a Type (e.g. Type: AWS::S3::Bucket), not {}",
                     kind_of(body)
@@ -276,14 +278,16 @@ fn resources(section: &Value, lines: &LineFinder) -> Result<Vec<ResourceSpec>, S
             None | Some(Value::Null) => {
                 return Err((
                     format!("{field}.Type"),
-                    line,
+                    line(),
                     "every resource needs a Type".into(),
                 ));
             }
             Some(other) => {
                 return Err((
                     format!("{field}.Type"),
-                    lines.key_line(&["Resources", &logical_id, "Type"]).or(line),
+                    lines
+                        .key_line(&["Resources", &logical_id, "Type"])
+                        .or_else(line),
                     format!(
                         "must be a resource type name such as AWS::S3::Bucket, not {}",
                         kind_of(other)
