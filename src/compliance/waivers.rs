@@ -41,11 +41,11 @@ pub struct Waiver {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWaiver {
-    rule: Spanned<String>,
-    resource: Spanned<String>,
-    reason: Spanned<String>,
-    ticket: Spanned<String>,
-    expires: Spanned<String>,
+    rule: Option<Spanned<String>>,
+    resource: Option<Spanned<String>>,
+    reason: Option<Spanned<String>>,
+    ticket: Option<Spanned<String>>,
+    expires: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,48 +108,57 @@ pub fn parse(
     let mut waivers = Vec::new();
     let mut errors = Vec::new();
     for (i, entry) in parsed.waiver.into_iter().enumerate() {
-        let header = line_at(entry.span().start);
+        let span = entry.span();
+        let header = line_at(span.start);
         let w = entry.into_inner();
-        let error = |span: std::ops::Range<usize>, message: String| WaiverError {
+        let error = |at: usize, message: String| WaiverError {
             file: file.to_string(),
-            line: Some(line_at(span.start)),
+            line: Some(line_at(at)),
             message: format!("waiver[{i}].{message}; this waiver applies to nothing"),
         };
-        let mut problem = None;
-        for (field, value) in [
+        // Every field present and not blank, in the order they are documented.
+        let problem = [
             ("rule", &w.rule),
             ("resource", &w.resource),
             ("reason", &w.reason),
             ("ticket", &w.ticket),
-        ] {
-            if problem.is_none() && value.get_ref().trim().is_empty() {
-                problem = Some(error(value.span(), format!("{field}: must not be empty")));
+            ("expires", &w.expires),
+        ]
+        .into_iter()
+        .find_map(|(name, value)| match value {
+            None => Some(error(span.start, format!("{name}: missing"))),
+            Some(v) if v.get_ref().trim().is_empty() => {
+                Some(error(v.span().start, format!("{name}: must not be empty")))
             }
+            Some(_) => None,
+        });
+        if let Some(e) = problem {
+            errors.push(e);
+            continue;
         }
-        let expires = w.expires.get_ref();
-        if problem.is_none() {
-            problem = match (Date::parse(expires), latest) {
-                (None, _) => Some(error(
-                    w.expires.span(),
-                    format!("expires: {expires:?} is not a calendar date (YYYY-MM-DD)"),
-                )),
-                (Some(date), Some(latest)) if date > latest => Some(error(
-                    w.expires.span(),
-                    format!(
-                        "expires: {expires} is more than {max_days} days ahead (latest {latest}); a waiver is time-boxed: renew it when it runs out, or raise [compliance] waiver_max_days"
-                    ),
-                )),
-                _ => None,
-            };
-        }
+        let (Some(rule), Some(resource), Some(reason), Some(ticket), Some(expires)) =
+            (w.rule, w.resource, w.reason, w.ticket, w.expires)
+        else {
+            continue; // every field was found present just above
+        };
+        let date = expires.get_ref();
+        let problem = match (Date::parse(date), latest) {
+            (None, _) => Some(format!(
+                "expires: {date:?} is not a calendar date (YYYY-MM-DD)"
+            )),
+            (Some(d), Some(latest)) if d > latest => Some(format!(
+                "expires: {date} is more than {max_days} days ahead (latest {latest}); a waiver is time-boxed: renew it when it runs out, or raise [compliance] waiver_max_days"
+            )),
+            _ => None,
+        };
         match problem {
-            Some(e) => errors.push(e),
+            Some(message) => errors.push(error(expires.span().start, message)),
             None => waivers.push(Waiver {
-                rule: w.rule.into_inner(),
-                resource: w.resource.into_inner(),
-                reason: w.reason.into_inner(),
-                ticket: w.ticket.into_inner(),
-                expires: w.expires.into_inner(),
+                rule: rule.into_inner(),
+                resource: resource.into_inner(),
+                reason: reason.into_inner(),
+                ticket: ticket.into_inner(),
+                expires: expires.into_inner(),
                 line: Some(header),
             }),
         }
@@ -384,6 +393,18 @@ expires = "2026-01-31"
                 .starts_with("w.toml:14: waiver[1].expires: \"soon\" is not a calendar date"),
             "{}",
             errors[0]
+        );
+        // A missing field: that waiver only.
+        let (waivers, errors) = parse(
+            &FILE.replace("ticket = \"OPS-2\"\n", ""),
+            "w.toml",
+            TODAY,
+            365,
+        );
+        assert_eq!(waivers.len(), 1);
+        assert_eq!(
+            errors[0].to_string(),
+            "w.toml:9: waiver[1].ticket: missing; this waiver applies to nothing"
         );
         // Not TOML, or an unknown key: the whole file applies nothing.
         let (waivers, errors) = parse(
