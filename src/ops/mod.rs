@@ -182,8 +182,11 @@ impl MutatingOp {
 
     /// Why the gate must refuse this operation outright, whoever asks and whatever is typed:
     /// in PRD (or an unmapped account) a template with an unwaived compliance failure of
-    /// severity high or above is not deployed. Decided here, on the operation, so the console,
-    /// the headless CLI and any later caller meet the same rule at the same door.
+    /// severity high or above is not deployed, nor one the rules could not fully judge (a
+    /// rule that errored or was stopped, a policy that did not load, a template that could
+    /// not be read): a check that cannot be made is a "no". Decided here, on the operation,
+    /// so the console, the headless CLI and any later caller meet the same rule at the same
+    /// door.
     pub fn policy_block(&self) -> Option<String> {
         match self {
             MutatingOp::CreateChangeSet(c) => {
@@ -197,11 +200,25 @@ impl MutatingOp {
                     .collect();
                 // One rule fails once per property: name each rule and resource once.
                 blocking.dedup();
-                (!blocking.is_empty()).then(|| {
-                    format!(
-                        "{} does not deploy a template with unwaived high or critical compliance failures: {}",
-                        c.environment,
+                let not_judged = c.compliance.not_judged();
+                let mut why = Vec::new();
+                if !blocking.is_empty() {
+                    why.push(format!(
+                        "unwaived high or critical compliance failures: {}",
                         blocking.join(", ")
+                    ));
+                }
+                if !not_judged.is_empty() {
+                    why.push(format!(
+                        "the compliance rules could not fully judge it ({})",
+                        not_judged.join("; ")
+                    ));
+                }
+                (!why.is_empty()).then(|| {
+                    format!(
+                        "{} does not deploy a template with {}",
+                        c.environment,
+                        why.join(", nor one where ")
                     )
                 })
             }
@@ -432,6 +449,30 @@ mod tests {
                 with(env, vec![failure("TAG-001", Severity::Medium)]).policy_block(),
                 None
             );
+        }
+        // a rule that could not judge (or a template not judged at all) counts as a
+        // failure: typed everywhere, refused in PRD and unmapped accounts
+        let errored = |env| {
+            let mut c = create_change_set(env);
+            c.compliance = ComplianceVerdict::with_errors(vec![
+                "policies/s3_encryption.rego: rule S3-001 could not judge t.yaml: stopped after 2 s".into(),
+            ]);
+            MutatingOp::CreateChangeSet(c)
+        };
+        assert_eq!(errored(Environment::Dev).risk(), typed);
+        assert_eq!(errored(Environment::Dev).policy_block(), None);
+        for env in [Environment::Prd, Environment::Unmapped] {
+            let why = errored(env).policy_block().expect("refused");
+            assert!(
+                why.contains("could not fully judge it (policies/s3_encryption.rego: rule S3-001"),
+                "{why}"
+            );
+            let mut c = create_change_set(env);
+            c.compliance = ComplianceVerdict::unavailable("no template text");
+            let why = MutatingOp::CreateChangeSet(c)
+                .policy_block()
+                .expect("refused");
+            assert!(why.contains("(no template text)"), "{why}");
         }
         // the audit target names the failing rules
         let json = with(Environment::Dev, vec![failure("S3-002", Severity::High)]).target_json();

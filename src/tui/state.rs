@@ -49,6 +49,14 @@ pub enum Msg {
     Terminate(&'static str),
     /// The template library was judged (off the UI thread).
     LibraryJudged(Box<crate::tui::compliance::JudgedReport>),
+    /// A deployed stack's template was judged (off the UI thread).
+    StackJudged(Box<crate::tui::compliance::JudgedReport>),
+    /// The template of a deploy the form asked for was judged (off the UI thread): ask the
+    /// gate now. `id` names the request it belongs to.
+    DeployJudged {
+        id: u64,
+        verdict: crate::ops::ComplianceVerdict,
+    },
     CheckerLoaded(crate::tui::compliance::SharedChecker),
     /// A report export was written (or not).
     ExportDone(Result<std::path::PathBuf, String>),
@@ -78,8 +86,13 @@ pub enum Cmd {
     LoadTheme(String),
     /// Judge every library template with this checker, off the UI thread.
     CheckLibrary(crate::tui::compliance::SharedChecker),
+    /// Judge one deployed stack's template, off the UI thread; answers `Msg::StackJudged`.
+    JudgeStack(Box<crate::tui::compliance::StackJudgement>),
+    /// Judge a deploy's template with its parameters, off the UI thread; answers
+    /// `Msg::DeployJudged` with the same id. No rule is ever evaluated on the update loop.
+    JudgeDeploy(Box<crate::tui::deploy::DeployJudgement>),
     /// Load the user's policies and waivers (files) off the UI thread.
-    LoadChecker,
+    LoadChecker(crate::config::ComplianceSettings),
     /// Write the report to `data_dir/reports/report-<stamp>.<ext>`, off the UI thread.
     ExportReport {
         report: Box<crate::compliance::report::Report>,
@@ -683,7 +696,7 @@ impl State {
         let mut cmds = self.ask_identity();
         cmds.extend(self.refresh_stacks());
         // The user's policies and waivers load off the UI thread; the library is judged then.
-        cmds.push(Cmd::LoadChecker);
+        cmds.push(Cmd::LoadChecker(self.config.compliance));
         cmds
     }
 
@@ -865,6 +878,11 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             compliance::library_judged(state, *judged);
             Vec::new()
         }
+        Msg::StackJudged(judged) => {
+            compliance::stack_judged(state, *judged);
+            Vec::new()
+        }
+        Msg::DeployJudged { id, verdict } => deploy::judged(state, id, verdict),
         Msg::ExportDone(Ok(path)) => {
             state.toast(
                 ToastLevel::Info,
@@ -1716,8 +1734,8 @@ fn on_read(
             stack_name,
             body,
         }) => {
-            compliance::template_arrived(state, &stack_id, &body);
-            deploy::template_arrived(state, &stack_id, &stack_name, &body)
+            deploy::template_arrived(state, &stack_id, &stack_name, &body);
+            return compliance::template_arrived(state, &stack_id, &body);
         }
         Ok(ReadOutput::Drift(drift)) => stack_actions::drift_arrived(state, *drift),
         Ok(ReadOutput::Followed { stack_id, summary }) => {
