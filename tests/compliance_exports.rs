@@ -136,9 +136,15 @@ fn oscal_and_sarif_of_a_failing_template_validate() {
     // A waiver for one finding, so suppressions and waived states are exported too.
     let config = dirs.config_home().join("opsdeck");
     std::fs::create_dir_all(&config).expect("config dir");
+    // Thirty days ahead: within the waiver horizon (`[compliance] waiver_max_days`, 365).
+    let date = Command::new("date")
+        .args(["-u", "-d", "+30 days", "+%Y-%m-%d"])
+        .output()
+        .expect("date");
+    let expires = text(&date.stdout).trim().to_string();
     std::fs::write(
         config.join("waivers.toml"),
-        "[[waiver]]\nrule = \"TAG-001\"\nresource = \"LogsBucket\"\nreason = \"logs of logs\"\nticket = \"OPS-9\"\nexpires = \"2099-12-31\"\n",
+        format!("[[waiver]]\nrule = \"TAG-001\"\nresource = \"LogsBucket\"\nreason = \"logs of logs\"\nticket = \"OPS-9\"\nexpires = \"{expires}\"\n"),
     )
     .expect("waivers");
     for (format, file) in [("oscal", &oscal), ("sarif", &sarif)] {

@@ -6,6 +6,7 @@ use crate::cfn::port::CfnOutcome;
 use crate::cfn::{deploy as plan, library, plan as plans};
 use crate::config::Paths;
 use crate::engine::MutationOutput;
+use crate::headless::clean;
 use crate::headless::runner::{Runner, Stop};
 use crate::model::now_ms;
 use crate::ops::{
@@ -59,14 +60,14 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
     let chosen = match library::choose(&args.template) {
         Ok(chosen) => chosen,
         Err(e) => {
-            crate::errln!("opsdeck deploy: {e}");
+            crate::errln!("opsdeck deploy: {}", clean(&e.to_string()));
             return 2;
         }
     };
     let given = match given_parameters(&chosen.template, &args) {
         Ok(given) => given,
         Err(e) => {
-            crate::errln!("opsdeck deploy: {e}");
+            crate::errln!("opsdeck deploy: {}", clean(&e.to_string()));
             return 2;
         }
     };
@@ -78,7 +79,7 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
         }
     };
     // The user's policies and waivers, as in the console: the same rules judge both.
-    let checker = crate::compliance::Checker::load(paths);
+    let checker = crate::compliance::Checker::load(paths, &runner.config.compliance);
     let result = deploy_with(&mut runner, &args, chosen, given, &checker, out).await;
     runner.finish("deploy", result)
 }
@@ -215,7 +216,7 @@ async fn deploy_with(
         return Ok(());
     }
     if !args.json {
-        let _ = writeln!(out, "{}", preview_text(&target, &preview));
+        let _ = writeln!(out, "{}", clean(&preview_text(&target, &preview)));
     }
     let typed = args.confirm.clone().unwrap_or_default();
     let outcome = runner.change(MutatingOp::from(execute), &typed).await;
@@ -227,9 +228,10 @@ async fn deploy_with(
     {
         match runner.change(discard, "").await {
             Ok(_) => crate::errln!("the change set was not executed and has been discarded"),
-            Err(e) => {
-                crate::errln!("the change set was not executed and could not be discarded: {e}")
-            }
+            Err(e) => crate::errln!(
+                "the change set was not executed and could not be discarded: {}",
+                clean(&e.to_string())
+            ),
         }
     }
     let summary = match &outcome {
@@ -341,13 +343,26 @@ fn judge(
 
 /// Failures go to stderr before the gate decides; in PRD a high one makes it refuse.
 fn report_compliance(stack: &str, verdict: &ComplianceVerdict) {
-    crate::err!("{}", compliance_text(stack, verdict));
+    crate::err!("{}", clean(&compliance_text(stack, verdict)));
 }
 
 fn compliance_text(stack: &str, verdict: &ComplianceVerdict) -> String {
     let mut text = String::new();
     if let Some(why) = verdict.unjudged() {
-        text.push_str(&format!("compliance: not fully judged: {why}\n"));
+        text.push_str(&format!("compliance: not judged: {why}\n"));
+    }
+    let errors = verdict.errors();
+    if !errors.is_empty() {
+        text.push_str(&format!(
+            "compliance: {} check(s) could not be made; each counts as an unwaived failure:\n",
+            errors.len()
+        ));
+        for e in errors {
+            text.push_str(&format!("  error    {e}\n"));
+        }
+    }
+    for note in verdict.notes() {
+        text.push_str(&format!("compliance: {note}\n"));
     }
     let failures = verdict.failures();
     if !failures.is_empty() {
@@ -393,7 +408,7 @@ fn write_out(out: &mut dyn Write, json: bool, value: &serde_json::Value, text: &
     let _ = if json {
         writeln!(out, "{value:#}")
     } else {
-        writeln!(out, "{text}")
+        writeln!(out, "{}", clean(text))
     };
 }
 

@@ -87,6 +87,7 @@ pub fn choose(spec: &str) -> Result<ChosenTemplate, TemplateError> {
                         } else {
                             format!("cannot read this template: {}", e.reason())
                         },
+                        not_a_template: false,
                     })?;
                 (path.display().to_string(), path.to_path_buf(), body)
             }
@@ -101,6 +102,7 @@ pub fn choose(spec: &str) -> Result<ChosenTemplate, TemplateError> {
                 "template is {} bytes; CloudFormation takes at most {MAX_TEMPLATE_BODY} inline (upload it to S3 instead)",
                 body.len()
             ),
+            not_a_template: false,
         });
     }
     let template = Template::parse(&body, &path)?;

@@ -222,11 +222,27 @@ impl Mutation for CfnMutation {
                     .collect();
                 // One rule fails once per property: name each rule and resource once.
                 blocking.dedup();
-                (!blocking.is_empty()).then(|| {
-                    format!(
-                        "{} does not deploy a template with unwaived high or critical compliance failures: {}",
-                        c.environment,
+                // A check that cannot be made is a "no": a rule that errored or was stopped,
+                // a policy that did not load, a template that could not be read.
+                let not_judged = c.compliance.not_judged();
+                let mut why = Vec::new();
+                if !blocking.is_empty() {
+                    why.push(format!(
+                        "unwaived high or critical compliance failures: {}",
                         blocking.join(", ")
+                    ));
+                }
+                if !not_judged.is_empty() {
+                    why.push(format!(
+                        "the compliance rules could not fully judge it ({})",
+                        not_judged.join("; ")
+                    ));
+                }
+                (!why.is_empty()).then(|| {
+                    format!(
+                        "{} does not deploy a template with {}",
+                        c.environment,
+                        why.join(", nor one where ")
                     )
                 })
             }
@@ -684,6 +700,11 @@ impl ComplianceFailure {
 /// the template ([`ComplianceVerdict::judge`]) or to say why it could not be judged
 /// ([`ComplianceVerdict::unavailable`]), which the dialog shows and which raises the tier; so
 /// no caller (console, headless, later the assistant) can hand the gate an empty verdict.
+///
+/// Fail closed: a rule that could not judge the template (an evaluation error, the time
+/// limit), a user policy that did not load, and a template that could not be judged at all
+/// count like an unwaived high failure: the typed tier, and refused in PRD or an unmapped
+/// account (see `MutatingOp::policy_block`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ComplianceVerdict(Box<Verdict>);
 
@@ -694,8 +715,14 @@ struct Verdict {
     failures: Vec<ComplianceFailure>,
     /// Failures under an active waiver: shown, never blocking.
     waived: Vec<ComplianceFailure>,
-    /// Why the template was not (fully) judged: no text, unparsable, a rule that errored.
+    /// Checks that could not be made: a rule that failed to evaluate or was stopped, a
+    /// policy file that did not load. Each counts as an unwaived failure.
+    errors: Vec<String>,
+    /// Why the template was not judged at all (no text, does not parse).
     unjudged: Option<String>,
+    /// Waivers that were not applied (file unreadable, an invalid entry): the findings they
+    /// would cover count. Shown; raises the tier.
+    notes: Vec<String>,
 }
 
 impl ComplianceVerdict {
@@ -712,10 +739,12 @@ impl ComplianceVerdict {
             Ok(eval) => {
                 let (counting, waived): (Vec<&Finding>, Vec<&Finding>) =
                     eval.findings.iter().partition(|f| f.counts());
-                let mut problems: Vec<String> = eval.errors.iter().map(|e| e.to_string()).collect();
-                if let Some(e) = &checker.waiver_error {
-                    problems.push(format!("waivers not applied: {e}"));
-                }
+                let errors: Vec<String> = checker
+                    .load_errors
+                    .iter()
+                    .map(|e| format!("policy not loaded: {e}"))
+                    .chain(eval.errors.iter().map(|e| e.to_string()))
+                    .collect();
                 let mut failures: Vec<ComplianceFailure> =
                     counting.into_iter().map(ComplianceFailure::of).collect();
                 // Worst first, so a cut-off list still shows what blocks.
@@ -723,7 +752,9 @@ impl ComplianceVerdict {
                 ComplianceVerdict(Box::new(Verdict {
                     failures,
                     waived: waived.into_iter().map(ComplianceFailure::of).collect(),
-                    unjudged: (!problems.is_empty()).then(|| problems.join("; ")),
+                    errors,
+                    unjudged: None,
+                    notes: checker.waiver_problems().collect(),
                 }))
             }
             Err(e) => {
@@ -733,12 +764,14 @@ impl ComplianceVerdict {
     }
 
     /// The template could not be judged (its text is not available): said in the dialog, and
-    /// the change takes the typed tier.
+    /// the change takes the typed tier (refused in PRD).
     pub fn unavailable(why: impl Into<String>) -> ComplianceVerdict {
         ComplianceVerdict(Box::new(Verdict {
             failures: Vec::new(),
             waived: Vec::new(),
+            errors: Vec::new(),
             unjudged: Some(why.into()),
+            notes: Vec::new(),
         }))
     }
 
@@ -748,7 +781,21 @@ impl ComplianceVerdict {
         ComplianceVerdict(Box::new(Verdict {
             failures,
             waived: Vec::new(),
+            errors: Vec::new(),
             unjudged: None,
+            notes: Vec::new(),
+        }))
+    }
+
+    /// A verdict where a rule could not judge (tests of tiers and refusals).
+    #[cfg(test)]
+    pub fn with_errors(errors: Vec<String>) -> ComplianceVerdict {
+        ComplianceVerdict(Box::new(Verdict {
+            failures: Vec::new(),
+            waived: Vec::new(),
+            errors,
+            unjudged: None,
+            notes: Vec::new(),
         }))
     }
 
@@ -764,9 +811,33 @@ impl ComplianceVerdict {
         self.0.unjudged.as_deref()
     }
 
-    /// Nothing failed and everything was judged.
+    /// Checks that could not be made (rules that failed to evaluate, policies not loaded).
+    pub fn errors(&self) -> &[String] {
+        &self.0.errors
+    }
+
+    /// Waivers not applied, and why.
+    pub fn notes(&self) -> &[String] {
+        &self.0.notes
+    }
+
+    /// Nothing failed, everything was judged, every waiver applied as written.
     pub fn clean(&self) -> bool {
-        self.0.failures.is_empty() && self.0.unjudged.is_none()
+        self.0.failures.is_empty()
+            && self.0.errors.is_empty()
+            && self.0.unjudged.is_none()
+            && self.0.notes.is_empty()
+    }
+
+    /// Why the rules' answer is incomplete, if it is: a check that could not be made counts
+    /// as a failure (refused in PRD), never as a pass.
+    pub fn not_judged(&self) -> Vec<&str> {
+        self.0
+            .unjudged
+            .iter()
+            .map(String::as_str)
+            .chain(self.0.errors.iter().map(String::as_str))
+            .collect()
     }
 
     /// Failures of severity high or critical.
@@ -899,6 +970,28 @@ mod tests {
                 with(env, vec![failure("TAG-001", Severity::Medium)]).policy_block(),
                 None
             );
+        }
+        // a rule that could not judge (or a template not judged at all) counts as a
+        // failure: typed everywhere, refused in PRD and unmapped accounts
+        let errored = |env| {
+            let mut c = create_change_set(env);
+            c.compliance = ComplianceVerdict::with_errors(vec![
+                "policies/s3_encryption.rego: rule S3-001 could not judge t.yaml: stopped after 2 s".into(),
+            ]);
+            MutatingOp::from(c)
+        };
+        assert_eq!(errored(Environment::Dev).risk(), typed);
+        assert_eq!(errored(Environment::Dev).policy_block(), None);
+        for env in [Environment::Prd, Environment::Unmapped] {
+            let why = errored(env).policy_block().expect("refused");
+            assert!(
+                why.contains("could not fully judge it (policies/s3_encryption.rego: rule S3-001"),
+                "{why}"
+            );
+            let mut c = create_change_set(env);
+            c.compliance = ComplianceVerdict::unavailable("no template text");
+            let why = MutatingOp::from(c).policy_block().expect("refused");
+            assert!(why.contains("(no template text)"), "{why}");
         }
         // the audit target names the failing rules
         let json = with(Environment::Dev, vec![failure("S3-002", Severity::High)]).target_json();

@@ -23,8 +23,8 @@ const KEEPING: [&str; 3] = ["Retain", "Snapshot", "RetainExceptOnCreate"];
 /// The text may be JSON or YAML with `!Ref`-style tags. An error names what could not be
 /// parsed; callers treat it as "unknown", never as "nothing retained" silently.
 pub fn retained_resources(template: &str) -> Result<Vec<RetainedResource>, String> {
-    let root: Value =
-        yaml_serde::from_str(template).map_err(|e| format!("template is not YAML/JSON: {e}"))?;
+    let root = super::template::parse_tree(template, std::path::Path::new("the template"))
+        .map_err(|e| format!("template is not YAML/JSON: {}", e.message))?;
     let resources = root
         .get("Resources")
         .and_then(Value::as_mapping)

@@ -5,6 +5,7 @@
 //! Every error names the file, the line and the field.
 
 use regex::Regex;
+use serde_json::Value as Json;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use yaml_serde::{Mapping, Value};
@@ -64,6 +65,8 @@ pub struct TemplateError {
     /// Where in the template, e.g. `Parameters.DbPassword.MinLength`.
     pub field: Option<String>,
     pub message: String,
+    /// See [`TemplateError::is_not_a_template`].
+    pub not_a_template: bool,
 }
 
 impl fmt::Display for TemplateError {
@@ -85,6 +88,20 @@ impl fmt::Display for TemplateError {
 
 const OTHER_GROUP: &str = "Other parameters";
 
+impl TemplateError {
+    /// The text is not a CloudFormation template at all (the top level is not a mapping, or
+    /// there is no `Resources` key): a directory search skips such files instead of failing.
+    pub fn is_not_a_template(&self) -> bool {
+        self.not_a_template
+    }
+}
+
+/// How deeply collections may nest in a template: far beyond any real template (a deep one
+/// nests about 15 levels). Checked before the YAML parser sees the text, because libyaml's
+/// cost grows with the square of the nesting depth (50,000 nested brackets took seconds).
+/// The parser itself then stops at 128 levels.
+pub const MAX_NESTING: usize = 256;
+
 impl Template {
     pub fn load(path: &Path) -> Result<Template, TemplateError> {
         let text =
@@ -95,36 +112,42 @@ impl Template {
                     column: None,
                     field: None,
                     message: format!("cannot read this template: {}", e.reason()),
+                    not_a_template: false,
                 }
             })?;
         Template::parse(&text, path)
     }
 
+    /// Parse and check a template. Whoever reads one (the deploy form, the headless deploy,
+    /// `opsdeck check`, the compliance judge) gets the same checks, so nothing is judged that
+    /// a deploy would refuse.
     pub fn parse(text: &str, path: &Path) -> Result<Template, TemplateError> {
-        let lines = LineFinder { text };
+        let root = parse_tree(text, path)?;
+        Template::from_tree(&root, text, path)
+    }
+
+    /// Check the tree [`parse_tree`] made of `text` and read the template from it.
+    pub fn from_tree(root: &Value, text: &str, path: &Path) -> Result<Template, TemplateError> {
+        let lines = LineFinder {
+            text: strip_bom(text),
+        };
         let error = |field: Option<String>, line: Option<usize>, message: String| TemplateError {
             path: path.to_path_buf(),
             line,
             column: None,
             field,
             message,
+            not_a_template: false,
         };
-        let root: Value = yaml_serde::from_str(text).map_err(|e| {
-            let location = e.location();
-            TemplateError {
-                path: path.to_path_buf(),
-                line: location.as_ref().map(|l| l.line()),
-                column: location.as_ref().map(|l| l.column()),
-                field: None,
-                message: format!("not valid YAML: {e}"),
-            }
-        })?;
         let Some(root) = root.as_mapping() else {
-            return Err(error(
-                None,
-                Some(1),
-                "a template is a mapping with a Resources section".into(),
-            ));
+            return Err(TemplateError {
+                not_a_template: true,
+                ..error(
+                    None,
+                    Some(1),
+                    "a template is a mapping with a Resources section".into(),
+                )
+            });
         };
         let description = root
             .get("Description")
@@ -137,11 +160,20 @@ impl Template {
                 return Err(error(
                     Some("Parameters".into()),
                     lines.key_line(&["Parameters"]),
-                    "expected a mapping of parameter names".into(),
+                    format!(
+                        "must be a mapping of parameter names to their Type and constraints, not {}",
+                        kind_of(section)
+                    ),
                 ));
             };
             for (name, body) in section {
-                let name = scalar(name).unwrap_or_default();
+                let name = logical_id(name).map_err(|why| {
+                    error(
+                        Some("Parameters".into()),
+                        lines.key_line(&["Parameters"]),
+                        format!("parameter name {why}"),
+                    )
+                })?;
                 let line = lines.key_line(&["Parameters", &name]);
                 parameters.push(parse_parameter(&name, body, line).map_err(
                     |(field, message)| {
@@ -156,33 +188,19 @@ impl Template {
             }
         }
 
-        let mut resources = Vec::new();
-        match root.get("Resources").and_then(Value::as_mapping) {
-            Some(section) => {
-                for (id, body) in section {
-                    let logical_id = scalar(id).unwrap_or_default();
-                    let resource_type =
-                        body.get("Type").and_then(Value::as_str).ok_or_else(|| {
-                            error(
-                                Some(format!("Resources.{logical_id}.Type")),
-                                lines.key_line(&["Resources", &logical_id]),
-                                "every resource needs a Type".into(),
-                            )
-                        })?;
-                    resources.push(ResourceSpec {
-                        logical_id,
-                        resource_type: resource_type.to_string(),
-                    });
-                }
-            }
-            None => {
-                return Err(error(
+        let Some(section) = root.get("Resources") else {
+            return Err(TemplateError {
+                not_a_template: true,
+                ..error(
                     Some("Resources".into()),
-                    lines.key_line(&["Resources"]),
-                    "a template needs a Resources mapping with at least one resource".into(),
-                ));
-            }
-        }
+                    None,
+                    "missing: a template needs a Resources mapping with at least one resource"
+                        .into(),
+                )
+            });
+        };
+        let resources = resources(section, &lines)
+            .map_err(|(field, line, message)| error(Some(field), line, message))?;
 
         let interface = root
             .get("Metadata")
@@ -203,13 +221,523 @@ impl Template {
     }
 }
 
-/// Scalars as CloudFormation sees them: numbers and booleans are strings too.
-fn scalar(value: &Value) -> Option<String> {
+/// What a YAML node is, in words, for errors.
+fn kind_of(value: &Value) -> &'static str {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "an intrinsic function",
+    }
+}
+
+/// `(field, line, message)` of a problem in the `Resources` section.
+type SectionError = (String, Option<usize>, String);
+
+/// The `Resources` section as CloudFormation requires it: a mapping of at least one
+/// alphanumeric logical id to a mapping with a `Type` name.
+fn resources(section: &Value, lines: &LineFinder) -> Result<Vec<ResourceSpec>, SectionError> {
+    let at = lines.key_line(&["Resources"]);
+    let Some(section) = section.as_mapping() else {
+        return Err((
+            "Resources".into(),
+            at,
+            format!(
+                "must be a mapping of logical ids to resources, not {}",
+                kind_of(section)
+            ),
+        ));
+    };
+    if section.is_empty() {
+        return Err((
+            "Resources".into(),
+            at,
+            "a template needs at least one resource".into(),
+        ));
+    }
+    let mut out = Vec::with_capacity(section.len());
+    for (id, body) in section {
+        let logical_id = logical_id(id)
+            .map_err(|why| ("Resources".to_string(), at, format!("logical id {why}")))?;
+        let field = format!("Resources.{logical_id}");
+        // Found only for an error: a search per resource would read a big template once per
+        // resource.
+        let line = || lines.key_line(&["Resources", &logical_id]).or(at);
+        let Some(body) = body.as_mapping() else {
+            return Err((
+                field,
+                line(),
+                format!(
+                    "must be a mapping with a Type (e.g. Type: AWS::S3::Bucket), not {}",
+                    kind_of(body)
+                ),
+            ));
+        };
+        let resource_type = match body.get("Type") {
+            Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+            None | Some(Value::Null) => {
+                return Err((
+                    format!("{field}.Type"),
+                    line(),
+                    "every resource needs a Type".into(),
+                ));
+            }
+            Some(other) => {
+                return Err((
+                    format!("{field}.Type"),
+                    lines
+                        .key_line(&["Resources", &logical_id, "Type"])
+                        .or_else(line),
+                    format!(
+                        "must be a resource type name such as AWS::S3::Bucket, not {}",
+                        kind_of(other)
+                    ),
+                ));
+            }
+        };
+        out.push(ResourceSpec {
+            logical_id,
+            resource_type,
+        });
+    }
+    Ok(out)
+}
+
+/// A logical id (of a resource or a parameter) as CloudFormation requires it: letters and
+/// digits only. Otherwise the reason, with the id escaped so that it can be shown.
+fn logical_id(key: &Value) -> Result<String, String> {
+    let Some(id) = yaml_scalar(key) else {
+        return Err(format!("must be a name, not {}", kind_of(key)));
+    };
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "\"{}\" must be letters and digits only (A-Z, a-z, 0-9)",
+            id.escape_default()
+        ));
+    }
+    Ok(id)
+}
+
+/// The text without a UTF-8 byte-order mark: editors on Windows write one, and the YAML
+/// parser would take it for the start of a second document.
+pub(crate) fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Parse a template's text (YAML or JSON) into a tree. A byte-order mark is ignored, and
+/// nesting deeper than [`MAX_NESTING`] is refused with its line before the parser runs.
+/// Every reader of template text goes through here.
+pub fn parse_tree(text: &str, path: &Path) -> Result<Value, TemplateError> {
+    let text = strip_bom(text);
+    let refused = |line: Option<usize>, column: Option<usize>, message: String| TemplateError {
+        path: path.to_path_buf(),
+        line,
+        column,
+        field: None,
+        message,
+        not_a_template: false,
+    };
+    if let Some(line) = nesting_exceeds(text, MAX_NESTING) {
+        return Err(refused(
+            Some(line),
+            None,
+            format!("nested more than {MAX_NESTING} levels deep; no template nests this deeply"),
+        ));
+    }
+    yaml_serde::from_str(text).map_err(|e| {
+        let location = e.location();
+        let message = e.to_string();
+        let message = if message.starts_with("recursion limit exceeded") {
+            "nested more than 128 levels deep (the YAML parser's limit)".to_string()
+        } else {
+            format!("not valid YAML: {message}")
+        };
+        refused(
+            location.as_ref().map(|l| l.line()),
+            location.as_ref().map(|l| l.column()),
+            message,
+        )
+    })
+}
+
+/// The 1-based line where the nesting of collections first goes beyond `limit`, found in one
+/// linear pass by [`NestingScan`].
+fn nesting_exceeds(text: &str, limit: usize) -> Option<usize> {
+    let mut scan = NestingScan {
+        limit,
+        flow: 0,
+        indents: Vec::new(),
+        quote: None,
+        plain: false,
+        block_scalar: None,
+        key_allowed: true,
+        maybe_key: 0,
+    };
+    text.split('\n')
+        .position(|line| {
+            let chars: Vec<char> = line.trim_end_matches('\r').chars().collect();
+            scan.line(&chars)
+        })
+        .map(|i| i + 1)
+}
+
+/// libyaml's scanner reduced to what decides how deeply it nests: where its tokens start
+/// (so brackets inside quoted, plain and block scalars and comments are text, as they are to
+/// libyaml), its flow level, and its stack of block indentations. Each rule mirrors
+/// `libyaml-rs`'s `scanner.rs` (`fetch_next_token`, `scan_plain_scalar`, `roll_indent`,
+/// block scalars). Where it cannot tell, it counts rather than skips: a count too high only
+/// refuses a template nested almost as deeply as the limit, a count too low would let
+/// libyaml's quadratic scan through.
+struct NestingScan {
+    limit: usize,
+    /// Open `[` / `{` (libyaml's `flow_level`).
+    flow: usize,
+    /// Columns of the open block collections (libyaml's `indents`; the current indent is the
+    /// last, or -1 when there is none), each marked when it is an indentless sequence (`-`
+    /// at its parent key's column): libyaml opens no indentation for one, but it nests.
+    indents: Vec<(usize, bool)>,
+    /// Inside a quoted scalar that runs on past the end of a line.
+    quote: Option<char>,
+    /// A plain scalar ended a line and may go on in the next one.
+    plain: bool,
+    /// Inside a block scalar (`|`, `>`): the indentation its header line was under, and the
+    /// indentation of its content once its first line sets it.
+    block_scalar: Option<(isize, Option<usize>)>,
+    /// libyaml's `simple_key_allowed`: whether the next token may start a key.
+    key_allowed: bool,
+    /// 1 while a flow collection that may turn out to be a key (of a block mapping not yet
+    /// opened, as libyaml only knows at the `:`) is open: that mapping is counted already.
+    maybe_key: usize,
+}
+
+/// Where a plain scalar stops on a line.
+enum PlainEnd {
+    /// At the end of the line: it may go on in the next.
+    Eol,
+    /// At this index, where a token starts (`: ` or, in flow, a flow indicator).
+    Token(usize),
+    /// At a comment: the rest of the line is text.
+    Comment,
+}
+
+impl NestingScan {
+    fn indent(&self) -> isize {
+        self.indents.last().map_or(-1, |&(i, _)| i as isize)
+    }
+
+    fn too_deep(&self) -> bool {
+        self.indents.len() + self.flow + self.maybe_key > self.limit
+    }
+
+    /// A block collection opens at `column` (a key's or a `-`'s), as `roll_indent` does.
+    fn roll(&mut self, column: usize) -> bool {
+        if self.flow == 0 && self.indent() < column as isize {
+            self.indents.push((column, false));
+        }
+        self.too_deep()
+    }
+
+    /// A `-` at `column`: a sequence, indented or not (counted once per column).
+    fn entry(&mut self, column: usize) -> bool {
+        if self.flow == 0
+            && self.indent() == column as isize
+            && self
+                .indents
+                .last()
+                .is_some_and(|&(_, indentless)| !indentless)
+        {
+            self.indents.push((column, true));
+        }
+        self.roll(column)
+    }
+
+    /// Whether this line takes the nesting past the limit.
+    fn line(&mut self, line: &[char]) -> bool {
+        let spaces = line.iter().take_while(|&&c| c == ' ').count();
+        let blank = line.iter().all(|&c| c == ' ' || c == '\t');
+        if let Some((base, content)) = self.block_scalar {
+            if blank {
+                return false;
+            }
+            match content {
+                Some(indent) if spaces >= indent => return false,
+                None if spaces as isize >= (base + 1).max(1) => {
+                    self.block_scalar = Some((base, Some(spaces)));
+                    return false;
+                }
+                _ => self.block_scalar = None,
+            }
+        }
+        let mut at = 0;
+        if let Some(quote) = self.quote {
+            match close_quote(line, 0, quote) {
+                Some(end) => {
+                    self.quote = None;
+                    self.key_allowed = false;
+                    at = end;
+                }
+                None => return false,
+            }
+        } else if self.plain {
+            if blank {
+                return false;
+            }
+            self.plain = false;
+            let document_marker = spaces == 0 && is_document_marker(line);
+            // A continuation: in flow anywhere, in block context indented past the
+            // collection the scalar is in.
+            if !document_marker && (self.flow > 0 || spaces as isize > self.indent()) {
+                if line.get(spaces) == Some(&'#') {
+                    return false;
+                }
+                match self.plain_run(line, spaces) {
+                    PlainEnd::Eol => {
+                        self.plain = true;
+                        return false;
+                    }
+                    PlainEnd::Comment => return false,
+                    PlainEnd::Token(end) => at = end,
+                }
+            }
+        } else if self.flow == 0 {
+            self.key_allowed = true;
+        }
+        self.tokens(line, at)
+    }
+
+    /// Tokens from `at` to the end of the line.
+    fn tokens(&mut self, line: &[char], mut at: usize) -> bool {
+        // The column of a token that may be a simple key, for the `:` that follows it.
+        let mut key: Option<usize> = None;
+        loop {
+            while at < line.len() && (line[at] == ' ' || line[at] == '\t') {
+                at += 1;
+            }
+            // A comment is skipped before any token (it closes no collection).
+            let Some(&c) = line.get(at).filter(|&&c| c != '#') else {
+                return false;
+            };
+            let next_blank = line.get(at + 1).is_none_or(|&n| n == ' ' || n == '\t');
+            if self.flow == 0 {
+                // `unroll_indent`: a token left of a collection closes it.
+                while self.indent() > at as isize {
+                    self.indents.pop();
+                }
+            }
+            // Only a key in block context opens a block collection; inside flow, keys of
+            // inner collections must not move the column of the one that holds them.
+            if self.key_allowed && self.flow == 0 && !matches!(c, '#' | ']' | '}' | ',') {
+                key = Some(at);
+            }
+            match c {
+                '%' if at == 0 => return false,
+                '-' | '.' if at == 0 && is_document_marker(line) => {
+                    self.indents.clear();
+                    self.key_allowed = false;
+                    at += 3;
+                }
+                '[' | '{' => {
+                    if self.flow == 0 {
+                        self.maybe_key =
+                            usize::from(self.key_allowed && at as isize > self.indent());
+                    }
+                    self.flow += 1;
+                    if self.too_deep() {
+                        return true;
+                    }
+                    self.key_allowed = true;
+                    at += 1;
+                }
+                ']' | '}' => {
+                    self.flow = self.flow.saturating_sub(1);
+                    self.key_allowed = false;
+                    at += 1;
+                }
+                ',' => {
+                    self.key_allowed = true;
+                    at += 1;
+                }
+                '-' if next_blank => {
+                    if self.entry(at) {
+                        return true;
+                    }
+                    self.key_allowed = true;
+                    at += 1;
+                }
+                '?' if self.flow > 0 || next_blank => {
+                    if self.roll(at) {
+                        return true;
+                    }
+                    self.key_allowed = self.flow == 0;
+                    at += 1;
+                }
+                ':' if self.flow > 0 || next_blank => {
+                    if let Some(column) = key.take()
+                        && self.roll(column)
+                    {
+                        return true;
+                    }
+                    self.key_allowed = self.flow == 0;
+                    at += 1;
+                }
+                '*' | '&' | '!' => {
+                    at += 1;
+                    while at < line.len()
+                        && !matches!(line[at], ' ' | '\t' | ',' | '[' | ']' | '{' | '}')
+                    {
+                        at += 1;
+                    }
+                    self.key_allowed = false;
+                }
+                '|' | '>' if self.flow == 0 => {
+                    self.block_scalar = Some((self.indent(), None));
+                    return false;
+                }
+                '\'' | '"' => {
+                    self.key_allowed = false;
+                    match close_quote(line, at + 1, c) {
+                        Some(end) => at = end,
+                        None => {
+                            self.quote = Some(c);
+                            return false;
+                        }
+                    }
+                }
+                _ => {
+                    self.key_allowed = false;
+                    match self.plain_run(line, at) {
+                        PlainEnd::Eol => {
+                            self.plain = true;
+                            return false;
+                        }
+                        PlainEnd::Comment => return false,
+                        PlainEnd::Token(end) => at = end,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A plain scalar from `at`, as `scan_plain_scalar` reads it within one line.
+    fn plain_run(&self, line: &[char], mut at: usize) -> PlainEnd {
+        loop {
+            while at < line.len() && line[at] != ' ' && line[at] != '\t' {
+                let c = line[at];
+                let next = line.get(at + 1).copied();
+                if c == ':' && next.is_none_or(|n| n == ' ' || n == '\t') {
+                    return PlainEnd::Token(at);
+                }
+                if self.flow > 0
+                    && (matches!(c, ',' | '[' | ']' | '{' | '}')
+                        || (c == ':' && next.is_some_and(|n| ",?[]{}".contains(n))))
+                {
+                    return PlainEnd::Token(at);
+                }
+                at += 1;
+            }
+            while at < line.len() && (line[at] == ' ' || line[at] == '\t') {
+                at += 1;
+            }
+            match line.get(at) {
+                None => return PlainEnd::Eol,
+                Some('#') => return PlainEnd::Comment,
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// `---` or `...` at the start of a line, alone or followed by a blank.
+fn is_document_marker(line: &[char]) -> bool {
+    line.len() >= 3
+        && (line[..3] == ['-', '-', '-'] || line[..3] == ['.', '.', '.'])
+        && line.get(3).is_none_or(|&c| c == ' ' || c == '\t')
+}
+
+/// The index just past the quote that closes a `quote` scalar whose text starts at `at`, if
+/// it closes on this line (`''` is a quote in single quotes, `\` escapes in double quotes).
+fn close_quote(line: &[char], mut at: usize, quote: char) -> Option<usize> {
+    while at < line.len() {
+        match line[at] {
+            '\\' if quote == '"' => at += 2,
+            '\'' if quote == '\'' && line.get(at + 1) == Some(&'\'') => at += 2,
+            c if c == quote => return Some(at + 1),
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// Scalars as CloudFormation sees them: numbers and booleans are strings too. The one rule
+/// for both forms a template takes here: the JSON the rules judge, and (through
+/// [`yaml_scalar`]) the YAML tree the form reads.
+pub(crate) fn scalar(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// [`scalar`] of a YAML node.
+fn yaml_scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::Mapping(_) | Value::Sequence(_) | Value::Tagged(_) => None,
+        scalar_node => scalar(&to_json(scalar_node)),
+    }
+}
+
+/// YAML (with CloudFormation's short-form tags) → JSON with the long-form intrinsics
+/// (`!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`).
+pub(crate) fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => serde_json::to_value(n).unwrap_or(Json::Null),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Mapping(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let key = match k {
+                    Value::String(s) => s.clone(),
+                    other => yaml_serde::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                out.insert(key, to_json(v));
+            }
+            Json::Object(out)
+        }
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = to_json(&tagged.value);
+            let (key, value) = match name {
+                "Ref" => ("Ref".to_string(), inner),
+                "Condition" => ("Condition".to_string(), inner),
+                // `!GetAtt A.B` is the string form of `Fn::GetAtt: [A, B]`.
+                "GetAtt" => (
+                    "Fn::GetAtt".to_string(),
+                    match inner {
+                        Json::String(s) => match s.split_once('.') {
+                            Some((a, b)) => Json::Array(vec![a.into(), b.into()]),
+                            None => Json::String(s),
+                        },
+                        other => other,
+                    },
+                ),
+                other => (format!("Fn::{other}"), inner),
+            };
+            let mut out = serde_json::Map::new();
+            out.insert(key, value);
+            Json::Object(out)
+        }
     }
 }
 
@@ -229,7 +757,7 @@ fn parse_parameter(
     let text = |key: &str| -> Result<Option<String>, FieldError> {
         match body.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => scalar(v)
+            Some(v) => yaml_scalar(v)
                 .map(Some)
                 .ok_or_else(|| (key.to_string(), "expected a single value".to_string())),
         }
@@ -265,7 +793,7 @@ fn parse_parameter(
         Some(Value::Sequence(items)) => items
             .iter()
             .map(|v| {
-                scalar(v).ok_or_else(|| {
+                yaml_scalar(v).ok_or_else(|| {
                     (
                         "AllowedValues".to_string(),
                         "values must be scalars".to_string(),
@@ -673,6 +1201,208 @@ Resources:
                 .to_string()
                 .contains("Resources")
         );
+    }
+
+    /// Each of these is refused by the deploy form and by the compliance judge alike, with
+    /// the same words: they share one parser and one check.
+    #[test]
+    fn check_and_deploy_refuse_the_same_templates() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "Resources:\n  T:\n    Properties: {}\n",
+                "templates/s3.yaml:2: Resources.T.Type: every resource needs a Type",
+                "no Type",
+            ),
+            (
+                "Resources:\n  T:\n    Type: 42\n",
+                "templates/s3.yaml:3: Resources.T.Type: must be a resource type name such as AWS::S3::Bucket, not a number",
+                "numeric Type",
+            ),
+            (
+                "Resources:\n  T:\n",
+                "templates/s3.yaml:2: Resources.T: must be a mapping with a Type (e.g. Type: AWS::S3::Bucket), not empty",
+                "null resource",
+            ),
+            (
+                "Resources:\n  - Type: AWS::SNS::Topic\n",
+                "templates/s3.yaml:1: Resources: must be a mapping of logical ids to resources, not a list",
+                "Resources as a list",
+            ),
+            (
+                "Resources: {}\n",
+                "templates/s3.yaml:1: Resources: a template needs at least one resource",
+                "no resource",
+            ),
+            (
+                "Resources:\n  \"A\\e[31mB\":\n    Type: AWS::SNS::Topic\n",
+                "templates/s3.yaml:1: Resources: logical id \"A\\u{1b}[31mB\" must be letters and digits only (A-Z, a-z, 0-9)",
+                "escape sequence in a logical id",
+            ),
+        ];
+        for (text, expected, what) in cases {
+            let deploy = parse(text).expect_err(what).to_string();
+            assert_eq!(&deploy, expected, "{what}");
+            let judged = crate::compliance::input::from_template(
+                text,
+                "templates/s3.yaml",
+                &std::collections::BTreeMap::new(),
+                None,
+            )
+            .expect_err(what)
+            .to_string();
+            assert_eq!(judged, deploy, "{what}");
+        }
+        // Not a template at all (a directory search skips these), unlike the above.
+        assert!(parse("a: 1\n").unwrap_err().is_not_a_template());
+        assert!(parse("- 1\n").unwrap_err().is_not_a_template());
+        assert!(!parse("Resources: []\n").unwrap_err().is_not_a_template());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_a_second_document() {
+        let text = "\u{feff}Resources:\n  T:\n    Type: AWS::SNS::Topic\n";
+        let t = parse(text).expect("a BOM is allowed");
+        assert_eq!(t.resources[0].logical_id, "T");
+        let (input, lines) = crate::compliance::input::from_template(
+            text,
+            "t.yaml",
+            &std::collections::BTreeMap::new(),
+            None,
+        )
+        .expect("judged too");
+        assert_eq!(input.resources.len(), 1);
+        assert_eq!(lines.line_of("T", "Type"), Some(3));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_with_its_line_before_parsing() {
+        let head = "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      X: ";
+        let deep = format!("{head}{}{}\n", "[".repeat(50_000), "]".repeat(50_000));
+        let e = parse(&deep).unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(
+            e.message
+                .contains(&format!("more than {MAX_NESTING} levels")),
+            "refused before the parser: {e}"
+        );
+        // Unclosed, as maps, and as block sequences: all counted.
+        for text in [
+            format!("{head}{}\n", "[".repeat(10_000)),
+            format!("{head}{}1{}\n", "{a: ".repeat(10_000), "}".repeat(10_000)),
+            format!("{head}\n        {}x\n", "- ".repeat(10_000)),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.message.contains("levels"), "{e}");
+            assert!(e.line.is_some_and(|l| l >= 5), "{e}");
+        }
+        // Between the parser's limit and ours: the parser's limit, said plainly.
+        let e = parse(&format!("{head}{}{}\n", "[".repeat(200), "]".repeat(200))).unwrap_err();
+        assert!(e.message.contains("128 levels"), "{e}");
+        // Brackets in quotes and comments are text, not nesting.
+        let quoted = format!(
+            "{head}\"{}\"\n      Y: '{}' # {}\n",
+            "[".repeat(1000),
+            "{".repeat(1000),
+            "[".repeat(1000)
+        );
+        assert!(parse(&quoted).is_ok(), "{:?}", parse(&quoted).err());
+        // Alias expansion stays bounded (yaml_serde's repetition limit): a billion laughs.
+        let mut laughs = String::from(
+            "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      A0: &a0 [x, x, x, x, x, x, x, x, x]\n",
+        );
+        for i in 1..9 {
+            laughs.push_str(&format!(
+                "      A{i}: &a{i} [{}]\n",
+                vec![format!("*a{}", i - 1); 9].join(", ")
+            ));
+        }
+        let e = parse(&laughs).unwrap_err();
+        assert!(e.message.contains("repetition limit"), "{e}");
+        // The same limit guards the compliance judge and the retained-resources reader.
+        assert!(
+            crate::compliance::input::from_template(
+                &deep,
+                "t.yaml",
+                &std::collections::BTreeMap::new(),
+                None
+            )
+            .unwrap_err()
+            .message
+            .contains("levels")
+        );
+        assert!(
+            crate::cfn::retained::retained_resources(&deep)
+                .unwrap_err()
+                .contains("levels")
+        );
+    }
+
+    /// The deepest collection nesting of a parsed YAML value.
+    fn depth(v: &Value) -> usize {
+        match v {
+            Value::Sequence(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Mapping(map) => {
+                1 + map
+                    .iter()
+                    .map(|(k, v)| depth(k).max(depth(v)))
+                    .max()
+                    .unwrap_or(0)
+            }
+            Value::Tagged(t) => depth(&t.value),
+            _ => 0,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// The pre-parse scan never sees less nesting than the parser builds: whatever YAML
+        /// text parses, the scan counts at least its depth (quotes, comments, plain and
+        /// block scalars, tags and anchors mixed in). A count too low is how a deep
+        /// template would slip past to libyaml.
+        #[test]
+        fn the_nesting_scan_never_counts_lower_than_the_parser(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "[", "]", "{", "}", ",", " ", "\n", "\n  ", "\n    ", "'", "\"", "a", "#",
+                    ": ", ":", "- ", "? ", "|", "|\n", ">", "!t ", "&a ", "*a", "\\", "k: ",
+                    "\n- ", "--- ", "\t", "'a'", "\"b\"", "\n#", "  ", "\n  - ", "\n    k: ",
+                    "|-\n", ">\n      ", "'\n", "\"\n", "...\n", "%Y\n", "?",
+                ]),
+                1..80,
+            )
+        ) {
+            for text in [parts.concat(), format!("x: {}", parts.concat())] {
+                if let Ok(v) = yaml_serde::from_str::<Value>(&text) {
+                    let d = depth(&v);
+                    proptest::prop_assert!(
+                        d == 0 || nesting_exceeds(&text, d - 1).is_some(),
+                        "depth {} not seen in {:?}",
+                        d,
+                        text
+                    );
+                }
+            }
+        }
+    }
+
+    /// Texts that once slipped past a simpler scan: a quote that is plain text to libyaml,
+    /// a comment sign in a quoted string, a quote between brackets.
+    #[test]
+    fn the_nesting_scan_is_not_fooled_by_text_that_looks_like_quotes_or_comments() {
+        let head = "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n";
+        let deep = "[".repeat(10_000);
+        for text in [
+            format!("{head}      X: b\n        'x\n      Y: {deep}\n"),
+            format!("{head}      X: [\"a #\", {deep}\n"),
+            format!("{head}      X: {}\n", "[\"]\",".repeat(10_000)),
+            format!("{head}      X: \"abc\n        def\" {deep}\n"),
+            format!("{head}      X: |\n          text\n        {deep}\n"),
+            format!("{head}      X: it's a 'thing\n      Y: {deep}\n"),
+            format!("{head}---\n{deep}\n"),
+        ] {
+            let e = parse(&text).expect_err(&text[..text.len().min(120)]);
+            assert!(e.message.contains("levels"), "{e}");
+        }
     }
 
     #[test]

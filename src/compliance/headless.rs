@@ -22,6 +22,7 @@ use crate::compliance::export::{self, Format};
 use crate::compliance::policy::Evaluation;
 use crate::config::Paths;
 use crate::engine::ReadOutput;
+use crate::headless::clean;
 use crate::headless::runner::{Runner, Stop};
 use crate::ops::{ReadOp, ReadScope};
 use crate::setup::Options;
@@ -58,11 +59,19 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
     let params = match plan::parse_param_args(&args.params) {
         Ok(params) => params,
         Err(e) => {
-            crate::errln!("opsdeck check: --param {e}");
+            crate::errln!("opsdeck check: --param {}", clean(&e.to_string()));
             return 2;
         }
     };
-    let checker = Checker::load(paths);
+    // Only `[compliance]` is needed here (the waiver horizon); a broken config is an error.
+    let config = match crate::config::Config::load(paths, opts.config_path.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            crate::errln!("opsdeck check: {}", clean(&e.to_string()));
+            return 2;
+        }
+    };
+    let checker = Checker::load(paths, &config.compliance);
     let mut errors = Vec::new();
     let sources = if args.paths.is_empty() && args.stacks.is_empty() {
         library::LIBRARY
@@ -81,14 +90,10 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
     for source in sources {
         match checker.judge_template(&source.text, &source.name, &params, environment) {
             Ok(eval) => judged.push((source.name, eval)),
-            Err(e)
-                if source.discovered
-                    && (e.message.starts_with("Resources: missing")
-                        || e.message.contains("the top level is not a mapping")) =>
-            {
+            Err(e) if source.discovered && e.is_not_a_template() => {
                 crate::errln!(
                     "opsdeck check: skipped {}: not a CloudFormation template",
-                    source.name
+                    clean(&source.name)
                 );
             }
             Err(e) => errors.push(e.to_string()),
@@ -118,7 +123,7 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
     errors.append(&mut report.errors);
     report.errors = errors;
     for e in &report.errors {
-        crate::errln!("opsdeck check: {e}");
+        crate::errln!("opsdeck check: {}", clean(e));
     }
     let rendered = export::render(&report, args.format, std::time::SystemTime::now());
     let written = match &args.output {
@@ -130,17 +135,18 @@ pub async fn check(opts: &Options, paths: &Paths, args: CheckArgs, out: &mut dyn
             .map_err(|e| format!("cannot write the report: {e}")),
     };
     if let Err(e) = written {
-        crate::errln!("opsdeck check: {e}");
+        crate::errln!("opsdeck check: {}", clean(&e));
         return 2;
     }
     let failing = report.failures().count();
     if let Some(file) = &args.output {
         let s = report.summary();
         crate::errln!(
-            "opsdeck check: wrote {}: controls {} passed, {} failed, {} waived, {} not applicable; {failing} failing finding(s)",
-            file.display(),
+            "opsdeck check: wrote {}: controls {} passed, {} failed, {} error, {} waived, {} not applicable; {failing} failing finding(s)",
+            clean(&file.display().to_string()),
             s.passed,
             s.failed,
+            s.error,
             s.waived,
             s.not_applicable
         );

@@ -16,10 +16,11 @@
 //! (given, else default), `Ref: AWS::NoValue` removes the property, and `Fn::If` on a
 //! condition that can be evaluated becomes its chosen branch.
 
-use crate::cfn::template::LineFinder;
+use crate::cfn::template::{self, LineFinder, Template, TemplateError, scalar, to_json};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
+use std::path::Path;
 use yaml_serde::Value as Yaml;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -174,70 +175,42 @@ fn index_resources(text: &str) -> std::collections::HashMap<String, Block> {
     blocks
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct InputError {
-    pub file: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-/// Build the input from a CloudFormation template's text (YAML or JSON).
+/// Build the input from a CloudFormation template's text (YAML or JSON). The template is
+/// parsed and checked exactly as a deploy checks it ([`Template::parse`]): what a deploy
+/// refuses is not judged either, it is an error.
 pub fn from_template(
     text: &str,
     source: &str,
     given: &BTreeMap<String, String>,
     environment: Option<&str>,
-) -> Result<(EvalInput, Lines), InputError> {
-    let root: Yaml = yaml_serde::from_str(text).map_err(|e| InputError {
-        file: source.to_string(),
-        line: e.location().map(|l| l.line()),
-        message: format!("not a template: {e}"),
-    })?;
-    let root = to_json(&root);
-    let Some(doc) = root.as_object() else {
-        return Err(InputError {
-            file: source.to_string(),
-            line: None,
-            message: "not a template: the top level is not a mapping".into(),
-        });
-    };
+) -> Result<(EvalInput, Lines), TemplateError> {
+    let path = Path::new(source);
+    let root = template::parse_tree(text, path)?;
+    let checked = Template::from_tree(&root, text, path)?;
     // Parameters: what was given, else the template's default.
     let mut parameters = BTreeMap::new();
-    if let Some(params) = doc.get("Parameters").and_then(Json::as_object) {
-        for (name, spec) in params {
-            let value = given
-                .get(name)
-                .cloned()
-                .or_else(|| spec.get("Default").and_then(scalar));
-            if let Some(value) = value {
-                parameters.insert(name.clone(), value);
-            }
+    for spec in &checked.parameters {
+        if let Some(value) = given.get(&spec.name).or(spec.default.as_ref()) {
+            parameters.insert(spec.name.clone(), value.clone());
         }
     }
+    let section = |key: &str| root.get(key).map(to_json);
     let mut resolver = Resolver {
         parameters: &parameters,
-        conditions: doc
-            .get("Conditions")
-            .and_then(Json::as_object)
-            .cloned()
+        conditions: section("Conditions")
+            .and_then(|c| c.as_object().cloned())
             .unwrap_or_default(),
         decided: BTreeMap::new(),
     };
-    let mut resources = Vec::new();
-    let Some(declared) = doc.get("Resources").and_then(Json::as_object) else {
-        return Err(InputError {
-            file: source.to_string(),
-            line: None,
-            message: "Resources: missing (a template needs at least one resource)".into(),
-        });
-    };
-    for (id, body) in declared {
-        let resource_type = body
-            .get("Type")
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_string();
+    let mut resources = Vec::with_capacity(checked.resources.len());
+    let declared = root.get("Resources").and_then(Yaml::as_mapping);
+    // In template order; `from_tree` has checked every id and body.
+    for (spec, body) in checked
+        .resources
+        .iter()
+        .zip(declared.into_iter().flat_map(|m| m.values()))
+    {
+        let body = to_json(body);
         let properties = body
             .get("Properties")
             .map(|p| resolver.resolve(p).unwrap_or(Json::Null))
@@ -254,8 +227,8 @@ pub fn from_template(
             }
         }
         resources.push(InputResource {
-            id: id.clone(),
-            resource_type,
+            id: spec.logical_id.clone(),
+            resource_type: spec.resource_type.clone(),
             properties,
             attributes,
         });
@@ -272,66 +245,8 @@ pub fn from_template(
             parameters,
             resources,
         },
-        Lines::new(text),
+        Lines::new(template::strip_bom(text)),
     ))
-}
-
-fn scalar(v: &Json) -> Option<String> {
-    match v {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// YAML (with CloudFormation's short-form tags) → JSON with the long-form intrinsics.
-fn to_json(v: &Yaml) -> Json {
-    match v {
-        Yaml::Null => Json::Null,
-        Yaml::Bool(b) => Json::Bool(*b),
-        Yaml::Number(n) => serde_json::to_value(n).unwrap_or(Json::Null),
-        Yaml::String(s) => Json::String(s.clone()),
-        Yaml::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
-        Yaml::Mapping(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                let key = match k {
-                    Yaml::String(s) => s.clone(),
-                    other => yaml_serde::to_string(other)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string(),
-                };
-                out.insert(key, to_json(v));
-            }
-            Json::Object(out)
-        }
-        Yaml::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let inner = to_json(&tagged.value);
-            let (key, value) = match name {
-                "Ref" => ("Ref".to_string(), inner),
-                "Condition" => ("Condition".to_string(), inner),
-                // `!GetAtt A.B` is the string form of `Fn::GetAtt: [A, B]`.
-                "GetAtt" => (
-                    "Fn::GetAtt".to_string(),
-                    match inner {
-                        Json::String(s) => match s.split_once('.') {
-                            Some((a, b)) => Json::Array(vec![a.into(), b.into()]),
-                            None => Json::String(s),
-                        },
-                        other => other,
-                    },
-                ),
-                other => (format!("Fn::{other}"), inner),
-            };
-            let mut out = Map::new();
-            out.insert(key, value);
-            Json::Object(out)
-        }
-    }
 }
 
 struct Resolver<'a> {

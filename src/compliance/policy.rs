@@ -2,6 +2,17 @@
 //! into one regorus engine. A file that does not parse, or whose `metadata` is incomplete,
 //! gets an error naming the file and line and is left out; the others still load.
 //!
+//! Fail closed:
+//! - every file owns its package: a file whose package is another file's (or nests in it, or
+//!   it in another's) is refused, and so is a rule id already taken. The bundled files load
+//!   first, so a user policy can neither replace nor extend a bundled rule.
+//! - each rule's evaluation is stopped after [`RULE_TIME_LIMIT`] (regorus's cooperative
+//!   execution timer); a rule that errors or is stopped judged nothing, and its error names
+//!   the rule, so its controls are reported as "error" and the deploy gate counts it as an
+//!   unwaived failure. regorus bounds memory only when built with its mimalloc allocator
+//!   (`allocator-memory-limits`), which opsdeck does not use: a rule's memory is bounded only
+//!   by the time it is given.
+//!
 //! The contract of a rule file:
 //!
 //! ```rego
@@ -18,9 +29,11 @@
 use super::controls;
 use super::input::{EvalInput, Lines};
 use super::model::{Finding, RuleMeta, Severity};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 macro_rules! bundled {
     ($($name:literal),* $(,)?) => {
@@ -68,12 +81,19 @@ pub const BUNDLED: &[(&str, &str)] = bundled!(
     "vpc_flow_logs",
 );
 
+/// How long one rule may take to judge one template. The whole bundled pack judges a
+/// 1,000-resource template in well under 100 ms, so only a runaway rule comes near this.
+pub const RULE_TIME_LIMIT: Duration = Duration::from_secs(2);
+
 /// A policy that could not be loaded or evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
     pub file: String,
     pub line: Option<usize>,
     pub message: String,
+    /// The rule that failed to evaluate (`None`: a file that did not load, or an input that
+    /// could not be read).
+    pub rule: Option<String>,
 }
 
 impl fmt::Display for PolicyError {
@@ -142,6 +162,7 @@ impl PolicyPack {
                         file: file.display().to_string(),
                         line: None,
                         message: format!("cannot read this policy file: {}", e.reason()),
+                        rule: None,
                     }),
                 }
             }
@@ -151,34 +172,65 @@ impl PolicyPack {
         (pack, errors)
     }
 
-    /// Load each source on its own first, so one broken file cannot stop the others.
+    /// Load each source on its own first, so one broken file cannot stop the others. Sources
+    /// load in order and the first to claim a package or a rule id keeps it: [`load`] puts
+    /// the bundled files first.
+    ///
+    /// [`load`]: PolicyPack::load
     pub fn from_sources(sources: Vec<(String, String)>) -> (PolicyPack, Vec<PolicyError>) {
-        let mut engine = regorus::Engine::new();
-        let mut rules = Vec::new();
+        let mut engine = limited_engine(RULE_TIME_LIMIT);
+        let mut rules: Vec<LoadedRule> = Vec::new();
         let mut errors = Vec::new();
-        let mut ids = HashSet::new();
         for (file, text) in sources {
-            match check_source(&file, &text) {
-                Ok((package, meta)) => {
-                    if !ids.insert(meta.id.clone()) {
-                        errors.push(PolicyError {
-                            line: line_of(&text, "metadata"),
-                            file,
-                            message: format!(
-                                "rule id {} is already used by another policy",
-                                meta.id
-                            ),
-                        });
-                        continue;
-                    }
-                    if let Err(e) = engine.add_policy(file.clone(), text) {
-                        errors.push(parse_error(&file, &e.to_string()));
-                        continue;
-                    }
-                    rules.push(LoadedRule { package, meta });
+            let (package, meta) = match check_source(&file, &text) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
                 }
-                Err(e) => errors.push(e),
+            };
+            if let Some(taken) = rules
+                .iter()
+                .find(|r| packages_overlap(&r.package, &package))
+            {
+                errors.push(PolicyError {
+                    line: line_of(&text, "package"),
+                    message: format!(
+                        "package {} {} rule {} ({}); a policy cannot replace or extend another rule: give it a package of its own",
+                        package.trim_start_matches("data."),
+                        if taken.package == package {
+                            "is already the package of".to_string()
+                        } else {
+                            format!(
+                                "overlaps package {} of",
+                                taken.package.trim_start_matches("data.")
+                            )
+                        },
+                        taken.meta.id,
+                        taken.meta.source,
+                    ),
+                    file,
+                    rule: None,
+                });
+                continue;
             }
+            if let Some(taken) = rules.iter().find(|r| r.meta.id == meta.id) {
+                errors.push(PolicyError {
+                    line: line_of(&text, "metadata"),
+                    message: format!(
+                        "rule id {} is already the id of {}; give the rule an id of its own",
+                        meta.id, taken.meta.source
+                    ),
+                    file,
+                    rule: None,
+                });
+                continue;
+            }
+            if let Err(e) = engine.add_policy(file.clone(), text) {
+                errors.push(parse_error(&file, &e.to_string()));
+                continue;
+            }
+            rules.push(LoadedRule { package, meta });
         }
         (
             PolicyPack {
@@ -187,6 +239,12 @@ impl PolicyPack {
             },
             errors,
         )
+    }
+
+    /// The same pack with another time limit per rule (tests of the limit itself).
+    pub fn with_rule_time_limit(mut self, limit: Duration) -> PolicyPack {
+        self.engine.set_execution_timer_config(timer(limit));
+        self
     }
 
     pub fn rules(&self) -> impl Iterator<Item = &RuleMeta> {
@@ -218,11 +276,9 @@ impl PolicyPack {
                     values.entry(r.resource_type.as_str()).or_default().push(v);
                 }
                 Err(e) => {
-                    out.errors.push(PolicyError {
-                        file: input.source.clone(),
-                        line: None,
-                        message: format!("cannot load resource {}: {e}", r.id),
-                    });
+                    // Nothing can be judged: every rule counts as failed to evaluate.
+                    let why = format!("cannot load resource {}: {e}", r.id);
+                    out.errors = self.every_rule_failed(&input.source, &why);
                     return out;
                 }
             }
@@ -234,11 +290,7 @@ impl PolicyPack {
             "parameters": input.parameters,
         });
         let Ok(base) = regorus::Value::from_json_str(&base.to_string()) else {
-            out.errors.push(PolicyError {
-                file: input.source.clone(),
-                line: None,
-                message: "cannot load the input".into(),
-            });
+            out.errors = self.every_rule_failed(&input.source, "cannot load the input");
             return out;
         };
         let mut engine = self.engine.clone();
@@ -273,25 +325,39 @@ impl PolicyPack {
                 );
             }
             engine.set_input(view);
+            let failed = |why: String| PolicyError {
+                file: meta.source.clone(),
+                line: None,
+                message: format!("rule {} could not judge {}: {why}", meta.id, input.source),
+                rule: Some(meta.id.clone()),
+            };
             let value = match engine.eval_rule(format!("{}.findings", rule.package)) {
                 Ok(v) => v,
                 Err(e) => {
+                    let (line, why) = evaluation_error(&e, &meta.source);
                     out.errors.push(PolicyError {
-                        file: meta.source.clone(),
-                        line: None,
-                        message: format!("evaluation failed: {e}"),
+                        line,
+                        ..failed(why)
                     });
                     continue;
                 }
             };
-            let Ok(value) = value.to_json_str().map(|s| {
-                serde_json::from_str::<serde_json::Value>(&s).unwrap_or(serde_json::Value::Null)
-            }) else {
-                continue;
-            };
-            let items = match value {
-                serde_json::Value::Array(items) => items,
-                _ => Vec::new(), // undefined or empty
+            let items = match value.to_json_str().map(|s| serde_json::from_str(&s)) {
+                // A rule that defines no finding (undefined) found nothing.
+                _ if value == regorus::Value::Undefined => Vec::new(),
+                Ok(Ok(serde_json::Value::Array(items))) => items,
+                Ok(Ok(other)) => {
+                    out.errors.push(failed(format!(
+                        "findings must be a set of objects, not {}",
+                        json_kind(&other)
+                    )));
+                    continue;
+                }
+                _ => {
+                    out.errors
+                        .push(failed("its findings cannot be read".into()));
+                    continue;
+                }
             };
             for item in items {
                 let resource = item["resource"].as_str().unwrap_or_default().to_string();
@@ -328,9 +394,80 @@ impl PolicyPack {
     }
 }
 
+impl PolicyPack {
+    /// One error per rule: the input could not be read, so no rule judged anything.
+    fn every_rule_failed(&self, source: &str, why: &str) -> Vec<PolicyError> {
+        self.rules
+            .iter()
+            .map(|r| PolicyError {
+                file: r.meta.source.clone(),
+                line: None,
+                message: format!("rule {} could not judge {source}: {why}", r.meta.id),
+                rule: Some(r.meta.id.clone()),
+            })
+            .collect()
+    }
+}
+
+/// An engine whose every evaluation stops after `limit`.
+fn limited_engine(limit: Duration) -> regorus::Engine {
+    let mut engine = regorus::Engine::new();
+    engine.set_execution_timer_config(timer(limit));
+    engine
+}
+
+fn timer(limit: Duration) -> regorus::utils::limits::ExecutionTimerConfig {
+    regorus::utils::limits::ExecutionTimerConfig {
+        limit,
+        // The clock is read once per this many steps of the interpreter (a few microseconds).
+        check_interval: NonZeroU32::MIN.saturating_add(99),
+    }
+}
+
+/// Whether two packages are the same or one nests in the other (`a.b` and `a.b.c`): rules of
+/// nested packages share paths in `data`, so one file could define another's rules.
+fn packages_overlap(a: &str, b: &str) -> bool {
+    let nested = |outer: &str, inner: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    };
+    nested(a, b) || nested(b, a)
+}
+
+/// A rule's evaluation error in one line: its line in the policy (when regorus names one)
+/// and what went wrong; a rule stopped by the time limit says so.
+fn evaluation_error(e: &anyhow::Error, file: &str) -> (Option<usize>, String) {
+    if let Some(regorus::LimitError::TimeLimitExceeded { limit, .. }) =
+        e.downcast_ref::<regorus::LimitError>()
+    {
+        return (
+            None,
+            format!(
+                "stopped after {} s (the time limit per rule); make the rule cheaper",
+                limit.as_secs_f64()
+            ),
+        );
+    }
+    let parsed = parse_error(file, &e.to_string());
+    let message = parsed.message.trim_start_matches("error:").trim_start();
+    (parsed.line, message.to_string())
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a set",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// Parse one file alone and read its metadata.
 fn check_source(file: &str, text: &str) -> Result<(String, RuleMeta), PolicyError> {
-    let mut scratch = regorus::Engine::new();
+    let mut scratch = limited_engine(RULE_TIME_LIMIT);
     let package = scratch
         .add_policy(file.to_string(), text.to_string())
         .map_err(|e| parse_error(file, &e.to_string()))?;
@@ -338,6 +475,7 @@ fn check_source(file: &str, text: &str) -> Result<(String, RuleMeta), PolicyErro
         file: file.to_string(),
         line,
         message,
+        rule: None,
     };
     if !package.starts_with("data.opsdeck.rules.") {
         return Err(error(
@@ -442,6 +580,7 @@ fn parse_error(file: &str, message: &str) -> PolicyError {
         file: file.to_string(),
         line,
         message: first.trim().to_string(),
+        rule: None,
     }
 }
 
@@ -512,6 +651,159 @@ mod tests {
         assert_eq!(errors[1].file, "mine/bad-control.rego");
         assert_eq!(errors[1].line, Some(3));
         assert!(errors[1].message.contains("ZZ-9"), "{errors:?}");
+    }
+
+    fn user(file: &str, text: &str) -> (String, String) {
+        (file.to_string(), text.to_string())
+    }
+
+    fn bundled_and(users: Vec<(String, String)>) -> (PolicyPack, Vec<PolicyError>) {
+        let mut sources: Vec<(String, String)> = BUNDLED
+            .iter()
+            .map(|(name, text)| (format!("policies/{name}.rego"), text.to_string()))
+            .collect();
+        sources.extend(users);
+        PolicyPack::from_sources(sources)
+    }
+
+    const META: &str = r#"metadata := {"id": "ID", "title": "t", "severity": "low", "controls": ["CM-8"], "resource_types": [], "remediation": "r"}"#;
+
+    fn open_bucket(pack: &PolicyPack) -> Evaluation {
+        let template = "Resources:\n  Open:\n    Type: AWS::S3::Bucket\n";
+        let (input, lines) =
+            from_template(template, "open.yaml", &BTreeMap::new(), None).expect("parses");
+        pack.evaluate(&input, Some(&lines))
+    }
+
+    /// The fail-open of issue 8: a user file in a bundled rule's package (or an overlapping
+    /// one), or with a bundled rule's id, is refused with file:line; the bundled rule still
+    /// judges, and the user's other files still load.
+    #[test]
+    fn a_user_policy_cannot_take_a_bundled_rules_package_or_id() {
+        let (pack, errors) = bundled_and(vec![
+            user(
+                "mine/team.rego",
+                &format!(
+                    "package opsdeck.rules.s3_encryption\nimport rego.v1\n{}\nfindings := set()\n",
+                    META.replace("\"ID\"", "\"TEAM-1\"")
+                ),
+            ),
+            user(
+                "mine/nested.rego",
+                &format!(
+                    "# a comment first\npackage opsdeck.rules.s3_encryption.more\nimport rego.v1\n{}\n",
+                    META.replace("\"ID\"", "\"TEAM-2\"")
+                ),
+            ),
+            user(
+                "mine/same-id.rego",
+                &format!(
+                    "package opsdeck.rules.mine\nimport rego.v1\n\n{}\nfindings := set()\n",
+                    META.replace("\"ID\"", "\"S3-001\"")
+                ),
+            ),
+            user(
+                "mine/good.rego",
+                &format!(
+                    "package opsdeck.rules.good\nimport rego.v1\n{}\nfindings := set()\n",
+                    META.replace("\"ID\"", "\"TEAM-3\"")
+                ),
+            ),
+        ]);
+        let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 3, "{shown:#?}");
+        assert!(
+            shown[0].starts_with("mine/team.rego:1: package opsdeck.rules.s3_encryption is already the package of rule S3-001 (policies/s3_encryption.rego)"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[1].starts_with("mine/nested.rego:2: package opsdeck.rules.s3_encryption.more overlaps package opsdeck.rules.s3_encryption of rule S3-001"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[2].starts_with("mine/same-id.rego:4: rule id S3-001 is already the id of policies/s3_encryption.rego"),
+            "{shown:#?}"
+        );
+        assert_eq!(pack.rules().count(), BUNDLED.len() + 1);
+        assert!(pack.rules().any(|r| r.id == "TEAM-3"));
+        let eval = open_bucket(&pack);
+        assert!(eval.errors.is_empty(), "{:?}", eval.errors);
+        assert!(
+            eval.findings.iter().any(|f| f.rule == "S3-001"),
+            "the bundled rule still judges"
+        );
+    }
+
+    /// A rule that errors judged nothing: its error names it (so its controls are "error"),
+    /// and the rules that did not error still judge.
+    #[test]
+    fn a_rule_that_fails_to_evaluate_names_itself() {
+        let (pack, errors) = PolicyPack::bundled();
+        assert!(errors.is_empty());
+        let template = "Resources:\n  Open:\n    Type: AWS::S3::Bucket\n    Properties: \"nope\"\n";
+        let (input, lines) =
+            from_template(template, "nope.yaml", &BTreeMap::new(), None).expect("parses");
+        let eval = pack.evaluate(&input, Some(&lines));
+        let failed: Vec<&str> = eval
+            .errors
+            .iter()
+            .filter_map(|e| e.rule.as_deref())
+            .collect();
+        assert!(failed.contains(&"S3-002"), "{:?}", eval.errors);
+        assert_eq!(failed.len(), eval.errors.len(), "each error names its rule");
+        let e = eval
+            .errors
+            .iter()
+            .find(|e| e.rule.as_deref() == Some("S3-002"))
+            .expect("S3-002");
+        assert_eq!(e.file, "policies/s3_public_access.rego");
+        assert!(e.line.is_some(), "{e}");
+        assert!(
+            e.message.starts_with(
+                "rule S3-002 could not judge nope.yaml: `object.get` expects object argument"
+            ),
+            "{e}"
+        );
+        assert!(!e.message.contains('\n'), "one line: {e}");
+        assert!(eval.findings.iter().all(|f| f.rule != "S3-002"));
+        assert!(eval.findings.iter().any(|f| f.rule == "S3-001"));
+
+        // A rule whose findings are not a set is an error too, not "nothing found".
+        let (pack, errors) = bundled_and(vec![user(
+            "mine/object.rego",
+            &format!(
+                "package opsdeck.rules.object\nimport rego.v1\n{}\nfindings := {{\"a\": 1}}\n",
+                META.replace("\"ID\"", "\"OBJ-1\"")
+            ),
+        )]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let eval = open_bucket(&pack);
+        assert_eq!(eval.errors.len(), 1, "{:?}", eval.errors);
+        assert_eq!(eval.errors[0].rule.as_deref(), Some("OBJ-1"));
+        assert!(
+            eval.errors[0].message.contains("must be a set"),
+            "{:?}",
+            eval.errors
+        );
+    }
+
+    /// A runaway rule is stopped by the time limit and reported as failed; the others judge.
+    #[test]
+    fn a_runaway_rule_is_stopped_and_counts_as_an_error() {
+        let slow = format!(
+            "package opsdeck.rules.slow\nimport rego.v1\n{}\nfindings contains {{\"resource\": \"x\", \"path\": \"\", \"message\": \"m\"}} if {{\n  some i in numbers.range(1, 100000)\n  some j in numbers.range(1, 100000)\n  i * j < 0\n}}\n",
+            META.replace("\"ID\"", "\"SLOW-1\"")
+        );
+        let (pack, errors) = bundled_and(vec![user("mine/slow.rego", &slow)]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let pack = pack.with_rule_time_limit(Duration::from_millis(50));
+        let eval = open_bucket(&pack);
+        assert_eq!(eval.errors.len(), 1, "{:?}", eval.errors);
+        let e = &eval.errors[0];
+        assert_eq!(e.rule.as_deref(), Some("SLOW-1"));
+        assert!(e.message.contains("stopped after 0.05 s"), "{e}");
+        assert!(eval.findings.iter().any(|f| f.rule == "S3-001"));
+        assert!(eval.findings.iter().all(|f| f.rule != "SLOW-1"));
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub struct Config {
     pub aws: AwsDefaults,
     pub environments: Vec<EnvironmentRule>,
     pub roles: Vec<RoleRule>,
+    pub compliance: ComplianceSettings,
     /// Files that contributed, for `:ro`/help display, e.g.
     /// `["<defaults>", "/home/x/.config/opsdeck/config.toml"]`.
     pub sources: Vec<String>,
@@ -58,6 +59,26 @@ pub struct AwsDefaults {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
 }
+
+/// `[compliance]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComplianceSettings {
+    /// How many days ahead of today a waiver may expire (`waiver_max_days`).
+    pub waiver_max_days: u32,
+}
+
+impl Default for ComplianceSettings {
+    fn default() -> Self {
+        ComplianceSettings {
+            waiver_max_days: DEFAULT_WAIVER_MAX_DAYS,
+        }
+    }
+}
+
+/// What `config/default.toml` sets `[compliance] waiver_max_days` to.
+const DEFAULT_WAIVER_MAX_DAYS: u32 = 365;
+/// The longest horizon config may set: ten years is already "permanent" for a waiver.
+const WAIVER_MAX_DAYS_LIMIT: i64 = 3650;
 
 /// One `[[environment]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,6 +274,7 @@ struct RawFile {
     ui: Option<RawUi>,
     safety: Option<RawSafety>,
     aws: Option<RawAws>,
+    compliance: Option<RawCompliance>,
     environment: Option<Vec<Spanned<RawEnvironment>>>,
     role: Option<Vec<Spanned<RawRole>>>,
 }
@@ -276,6 +298,12 @@ struct RawAws {
     profile: Option<Spanned<String>>,
     region: Option<Spanned<String>>,
     endpoint_url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([compliance])")]
+struct RawCompliance {
+    waiver_max_days: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,6 +337,7 @@ struct Layer {
     endpoint_url: Option<String>,
     environments: Option<Vec<EnvironmentRule>>,
     roles: Option<Vec<RoleRule>>,
+    waiver_max_days: Option<u32>,
 }
 
 /// Checks semantic constraints, with errors located in one file's text.
@@ -389,6 +418,19 @@ impl Checker<'_> {
                 }
             }
             layer.endpoint_url = aws.endpoint_url.map(Spanned::into_inner);
+        }
+        if let Some(compliance) = raw.compliance
+            && let Some(days) = compliance.waiver_max_days
+        {
+            let n = *days.get_ref();
+            if !(1..=WAIVER_MAX_DAYS_LIMIT).contains(&n) {
+                return Err(self.invalid(
+                    days.span(),
+                    "compliance.waiver_max_days",
+                    format!("{n} is not a number of days from 1 to {WAIVER_MAX_DAYS_LIMIT}"),
+                ));
+            }
+            layer.waiver_max_days = u32::try_from(n).ok();
         }
         if let Some(envs) = raw.environment {
             layer.environments = Some(self.environments(envs)?);
@@ -751,6 +793,12 @@ impl Config {
                 .or(defaults.environments)
                 .unwrap_or_default(),
             roles: user.roles.or(defaults.roles).unwrap_or_default(),
+            compliance: ComplianceSettings {
+                waiver_max_days: user
+                    .waiver_max_days
+                    .or(defaults.waiver_max_days)
+                    .unwrap_or(DEFAULT_WAIVER_MAX_DAYS),
+            },
             sources,
         }
     }
@@ -910,6 +958,7 @@ mod tests {
         assert_eq!(l.theme.as_deref(), Some("dark"));
         assert_eq!(l.read_only, Some(false));
         assert_eq!(l.default_role, Some(Role::Operator));
+        assert_eq!(l.waiver_max_days, Some(DEFAULT_WAIVER_MAX_DAYS));
         assert!(l.environments.is_none() && l.roles.is_none());
     }
 
@@ -1141,7 +1190,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         assert_eq!(
             err("\nthemes = 1\n"),
             format!(
-                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, environment, role)"
+                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, environment, role)"
             )
         );
         assert_eq!(
@@ -1203,6 +1252,31 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
             assert_eq!(region_problem(good), None, "{good}");
             parse(&format!("[aws]\nregion = \"{good}\"\n")).unwrap();
         }
+    }
+
+    #[test]
+    fn waiver_horizon_is_read_and_checked() {
+        assert_eq!(Config::defaults().unwrap().compliance.waiver_max_days, 365);
+        let c = Config::from_toml_str("[compliance]\nwaiver_max_days = 90\n", Path::new(ORIGIN))
+            .unwrap();
+        assert_eq!(c.compliance.waiver_max_days, 90);
+        assert_eq!(
+            err("[compliance]\nwaiver_max_days = 0\n"),
+            format!(
+                "{ORIGIN}:2:19: compliance.waiver_max_days: 0 is not a number of days from 1 to 3650"
+            )
+        );
+        assert!(err("[compliance]\nwaiver_max_days = 99999\n").contains("from 1 to 3650"));
+        assert!(
+            err("[compliance]\nwaiver_max_days = \"a year\"\n")
+                .starts_with(&format!("{ORIGIN}:2:"))
+        );
+        assert_eq!(
+            err("[compliance]\nwaiver_days = 9\n"),
+            format!(
+                "{ORIGIN}:2:1: unknown key `waiver_days` in [compliance] (expected one of: waiver_max_days)"
+            )
+        );
     }
 
     #[test]

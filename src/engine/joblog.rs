@@ -535,6 +535,18 @@ fn parse_record(seq: u64, rec: &[u8]) -> LogLine {
     }
 }
 
+/// `src` without escape sequences and control characters (see [`sanitize_into`]): safe to
+/// print to a terminal. Borrowed when there is nothing to remove.
+pub fn sanitized(src: &str) -> std::borrow::Cow<'_, str> {
+    let mut out = String::new();
+    sanitize_into(src, &mut out);
+    if out.len() == src.len() {
+        std::borrow::Cow::Borrowed(src)
+    } else {
+        std::borrow::Cow::Owned(out)
+    }
+}
+
 /// Appends `src` to `out` without control characters other than `'\t'`. ANSI/VT escape
 /// sequences (CSI like `ESC[31m`, OSC like `ESC]0;title BEL`, and two-character escapes)
 /// are removed whole so that no stray `[31m` is left behind; any other control

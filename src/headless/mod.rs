@@ -11,8 +11,23 @@
 //! them stopped by SIGINT, SIGTERM or SIGHUP: 130, 143 or 129, after the running job dropped
 //! its AWS call and removed what it made; a second signal exits at once (see `runner.rs`).
 
+//!
+//! Terminal safety: text from templates, policies, waivers and AWS is not trusted, so every
+//! message and text report these commands print goes through [`clean`] (escape sequences and
+//! control characters removed, as the console's log lines are). Machine formats (JSON, SARIF,
+//! OSCAL) keep the data exactly, with control characters as JSON escapes.
+
 pub mod run;
 pub mod runner;
+
+/// `text` as a terminal may show it: each line without escape sequences or control
+/// characters (see `engine::joblog::sanitize_into`); line breaks are kept.
+pub(crate) fn clean(text: &str) -> String {
+    text.split('\n')
+        .map(crate::engine::joblog::sanitized)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 pub use crate::cfn::headless::{DeleteArgs, DeployArgs, delete, deploy};
 pub use crate::compliance::headless::{CheckArgs, check};

@@ -196,9 +196,7 @@ fn write(out: &mut dyn Write, json: bool, value: &serde_json::Value, text: &str)
         writeln!(out, "{value:#}")
     } else {
         // Text from AWS or a template goes to a terminal: no control characters.
-        let mut clean = String::new();
-        crate::engine::joblog::sanitize_into(text, &mut clean);
-        writeln!(out, "{clean}")
+        writeln!(out, "{}", crate::headless::clean(text))
     };
 }
 

@@ -421,7 +421,7 @@ impl Runner {
         match (result, self.interrupted) {
             (Ok(()), None) => 0,
             (Err(stop), None) => {
-                crate::errln!("opsdeck {command}: {stop}");
+                crate::errln!("opsdeck {command}: {}", super::clean(&stop.to_string()));
                 stop.exit_code()
             }
             (Ok(()), Some(signal)) => {
@@ -429,7 +429,11 @@ impl Runner {
                 signal.exit_code()
             }
             (Err(stop), Some(signal)) => {
-                crate::errln!("opsdeck {command}: stopped by {}: {stop}", signal.name());
+                crate::errln!(
+                    "opsdeck {command}: stopped by {}: {}",
+                    signal.name(),
+                    super::clean(&stop.to_string())
+                );
                 signal.exit_code()
             }
         }

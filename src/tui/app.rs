@@ -438,12 +438,12 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     let _ = back.send(Msg::ThemeLoaded(loaded));
                 });
             }
-            Cmd::LoadChecker => {
+            Cmd::LoadChecker(settings) => {
                 // Parsing the rule pack takes longer than the first frame may: never before it.
                 let back = (*back).clone();
                 let paths = (*paths).clone();
                 tokio::task::spawn_blocking(move || {
-                    let checker = Arc::new(crate::compliance::Checker::load(&paths));
+                    let checker = Arc::new(crate::compliance::Checker::load(&paths, &settings));
                     let _ = back.send(Msg::CheckerLoaded(crate::compliance::tui::SharedChecker(
                         checker,
                     )));
@@ -454,6 +454,19 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                 tokio::task::spawn_blocking(move || {
                     let judged = crate::compliance::tui::judge_library(&checker.0);
                     let _ = back.send(Msg::LibraryJudged(Box::new(judged)));
+                });
+            }
+            Cmd::JudgeStack(judgement) => {
+                let back = (*back).clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = back.send(Msg::StackJudged(Box::new(judgement.run())));
+                });
+            }
+            Cmd::JudgeDeploy(judgement) => {
+                let back = (*back).clone();
+                tokio::task::spawn_blocking(move || {
+                    let (id, verdict) = judgement.run();
+                    let _ = back.send(Msg::DeployJudged { id, verdict });
                 });
             }
             Cmd::ExportReport {

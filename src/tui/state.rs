@@ -138,6 +138,14 @@ pub enum Msg {
     Terminate(&'static str),
     /// The template library was judged (off the UI thread).
     LibraryJudged(Box<crate::compliance::tui::JudgedReport>),
+    /// A deployed stack's template was judged (off the UI thread).
+    StackJudged(Box<crate::compliance::tui::JudgedReport>),
+    /// The template of a deploy the form asked for was judged (off the UI thread): ask the
+    /// gate now. `id` names the request it belongs to.
+    DeployJudged {
+        id: u64,
+        verdict: crate::cfn::ops::ComplianceVerdict,
+    },
     CheckerLoaded(crate::compliance::tui::SharedChecker),
     /// A report export was written (or not).
     ExportDone(Result<std::path::PathBuf, String>),
@@ -178,8 +186,13 @@ pub enum Cmd {
     LoadTheme(String),
     /// Judge every library template with this checker, off the UI thread.
     CheckLibrary(crate::compliance::tui::SharedChecker),
+    /// Judge one deployed stack's template, off the UI thread; answers `Msg::StackJudged`.
+    JudgeStack(Box<crate::compliance::tui::StackJudgement>),
+    /// Judge a deploy's template with its parameters, off the UI thread; answers
+    /// `Msg::DeployJudged` with the same id. No rule is ever evaluated on the update loop.
+    JudgeDeploy(Box<crate::cfn::tui::deploy::DeployJudgement>),
     /// Load the user's policies and waivers (files) off the UI thread.
-    LoadChecker,
+    LoadChecker(crate::config::ComplianceSettings),
     /// Write the report to `data_dir/reports/report-<stamp>.<ext>`, off the UI thread.
     ExportReport {
         report: Box<crate::compliance::report::Report>,
@@ -408,7 +421,7 @@ impl State {
         let mut cmds = self.ask_identity();
         cmds.extend(crate::cfn::tui::refresh_stacks(self));
         // The user's policies and waivers load off the UI thread; the library is judged then.
-        cmds.push(Cmd::LoadChecker);
+        cmds.push(Cmd::LoadChecker(self.config.compliance));
         cmds
     }
 
@@ -575,6 +588,11 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             compliance::library_judged(state, *judged);
             Vec::new()
         }
+        Msg::StackJudged(judged) => {
+            compliance::stack_judged(state, *judged);
+            Vec::new()
+        }
+        Msg::DeployJudged { id, verdict } => deploy::judged(state, id, verdict),
         Msg::ExportDone(Ok(path)) => {
             state.toast(
                 ToastLevel::Info,

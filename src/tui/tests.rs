@@ -193,8 +193,34 @@ impl Harness {
         }
     }
 
+    /// `update`, then what the app loop would do with the judging commands: run them (here,
+    /// at once, where the app uses a blocking thread) and send their answers back. The
+    /// other commands are returned.
     fn send(&mut self, msg: Msg) -> Vec<Cmd> {
+        let cmds = update(&mut self.state, msg);
+        self.settle(cmds)
+    }
+
+    /// `update` alone: judging commands are returned, not run.
+    fn send_raw(&mut self, msg: Msg) -> Vec<Cmd> {
         update(&mut self.state, msg)
+    }
+
+    fn settle(&mut self, cmds: Vec<Cmd>) -> Vec<Cmd> {
+        let mut rest = Vec::new();
+        for cmd in cmds {
+            match cmd {
+                Cmd::JudgeDeploy(judgement) => {
+                    let (id, verdict) = judgement.run();
+                    rest.extend(self.send(Msg::DeployJudged { id, verdict }));
+                }
+                Cmd::JudgeStack(judgement) => {
+                    rest.extend(self.send(Msg::StackJudged(Box::new(judgement.run()))));
+                }
+                other => rest.push(other),
+            }
+        }
+        rest
     }
 
     fn key(&mut self, code: KeyCode) -> Vec<Cmd> {
@@ -2336,6 +2362,178 @@ fn prd_refuses_a_high_compliance_failure_at_the_gate_and_nothing_runs() {
     assert!(executed(&h.key(KeyCode::Enter)).is_empty());
 }
 
+/// The bundled rules plus a user rule that fails to evaluate on any template.
+fn checker_with_a_failing_rule() -> Arc<crate::compliance::Checker> {
+    let mut sources: Vec<(String, String)> = crate::compliance::policy::BUNDLED
+        .iter()
+        .map(|(name, text)| (format!("policies/{name}.rego"), text.to_string()))
+        .collect();
+    sources.push((
+        "/home/alice/.config/opsdeck/policies/team.rego".into(),
+        "package opsdeck.rules.team\nimport rego.v1\nmetadata := {\"id\": \"TEAM-1\", \"title\": \"team rule\", \"severity\": \"low\", \"controls\": [\"CM-8\"], \"resource_types\": [], \"remediation\": \"r\"}\nfindings contains {\"resource\": \"x\", \"path\": \"\", \"message\": \"m\"} if {\n  object.get(\"nope\", \"a\", 1) == 2\n}\n".into(),
+    ));
+    let (pack, load_errors) = crate::compliance::policy::PolicyPack::from_sources(sources);
+    assert!(load_errors.is_empty(), "{load_errors:?}");
+    Arc::new(crate::compliance::Checker {
+        pack,
+        load_errors,
+        waivers: vec![],
+        waiver_errors: vec![],
+        today: "2026-11-22".into(),
+    })
+}
+
+/// `n`, s3-bucket, a stack name and the two values without defaults: a passing template.
+fn fill_s3_form(h: &mut Harness) {
+    h.key(KeyCode::Char('n'));
+    h.key(KeyCode::Enter); // s3-bucket
+    h.type_text("web-assets");
+    fill(h, "Owner", "web");
+    fill(h, "CostCenter", "cc-1");
+}
+
+/// Issue 8: a rule that errors counted as passed. At the gate it is an unwaived failure: in
+/// PRD the deploy is refused, and nothing is confirmed.
+#[test]
+fn prd_refuses_a_template_a_rule_could_not_judge() {
+    let mut h = Harness::with(false, Some(Environment::Prd))
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.state.compliance.checker = Some(checker_with_a_failing_rule());
+    fill_s3_form(&mut h);
+    ctrl(&mut h, 's');
+    let Mode::Form(form) = &h.state.mode else {
+        panic!("the form stays open with the refusal");
+    };
+    let error = form.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("refused: compliance")
+            && error.contains("could not fully judge it")
+            && error.contains("rule TEAM-1 could not judge"),
+        "{error}"
+    );
+    assert!(h.state.gate.open_request().is_none());
+    assert_eq!(
+        h.audit.records().last().map(|r| r.decision),
+        Some(Decision::Refused)
+    );
+    assert!(
+        h.audit
+            .records()
+            .iter()
+            .all(|r| r.decision != Decision::Confirmed)
+    );
+}
+
+/// Outside PRD the same verdict takes the typed tier, and the dialog says which check could
+/// not be made.
+#[test]
+fn a_rule_that_could_not_judge_takes_the_typed_tier_and_is_shown() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.state.compliance.checker = Some(checker_with_a_failing_rule());
+    fill_s3_form(&mut h);
+    ctrl(&mut h, 's');
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the review opens in DEV");
+    };
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("web-assets".into())
+    );
+    let screen = h.screen(120, 40);
+    assert!(screen.contains("1 check(s) could not be made"), "{screen}");
+    assert!(screen.contains("rule TEAM-1 could not judge"), "{screen}");
+    assert!(!screen.contains("no unwaived failures"), "{screen}");
+}
+
+/// The rules never run on the update loop: submitting returns a judging command and locks
+/// the form; the verdict that comes back is put on exactly the operation resolved at submit,
+/// and only then is the gate asked.
+#[test]
+fn a_deploy_is_judged_off_the_update_loop_and_then_asked_of_the_gate() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    fill_s3_form(&mut h);
+    let cmds = h.send_raw(Msg::Key(KeyEvent::new(
+        KeyCode::Char('s'),
+        KeyModifiers::CONTROL,
+    )));
+    let [Cmd::JudgeDeploy(judgement)] = cmds.as_slice() else {
+        panic!("one judging command, got {cmds:?}");
+    };
+    assert!(form(&h).judging);
+    assert!(h.state.gate.open_request().is_none(), "not asked yet");
+    assert!(h.audit.records().is_empty(), "nothing requested yet");
+    assert!(h.screen(120, 40).contains("judging the template"));
+    // Locked while judged: typing changes nothing, sending again sends nothing.
+    let before = form(&h).given();
+    h.type_text("xyz");
+    assert!(ctrl(&mut h, 's').is_empty());
+    assert_eq!(form(&h).given(), before);
+    let library = crate::cfn::library::choose("s3-bucket").expect("bundled");
+    assert_eq!(
+        judgement.text, library.body,
+        "the template that is sent is judged"
+    );
+    assert_eq!(judgement.source, "library:s3-bucket");
+    assert_eq!(judgement.parameters["Owner"], "web");
+    let Cmd::JudgeDeploy(judgement) = cmds.into_iter().next().expect("one") else {
+        unreachable!("matched above");
+    };
+    let (id, verdict) = judgement.run();
+    assert!(verdict.clean(), "{verdict:?}");
+    h.send_raw(Msg::DeployJudged {
+        id,
+        verdict: verdict.clone(),
+    });
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the review opens when the verdict is back");
+    };
+    let MutatingOp::Cfn(CfnMutation::CreateChangeSet(create)) = &dialog.request.op else {
+        panic!("a change set is asked for");
+    };
+    assert_eq!(create.compliance, verdict);
+    assert_eq!(
+        create.template,
+        crate::ops::TemplateSource::body("library:s3-bucket", library.body)
+    );
+    assert_eq!(create.stack_name, "web-assets");
+}
+
+#[test]
+fn esc_cancels_a_deploy_being_judged_and_its_late_verdict_is_dropped() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    fill_s3_form(&mut h);
+    let cmds = h.send_raw(Msg::Key(KeyEvent::new(
+        KeyCode::Char('s'),
+        KeyModifiers::CONTROL,
+    )));
+    let Some(Cmd::JudgeDeploy(judgement)) = cmds.into_iter().next() else {
+        panic!("a judging command");
+    };
+    h.key(KeyCode::Esc);
+    assert!(!form(&h).judging, "unlocked");
+    assert!(
+        form(&h)
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("nothing was sent"))
+    );
+    let (id, verdict) = judgement.run();
+    h.send_raw(Msg::DeployJudged { id, verdict });
+    assert!(matches!(h.state.mode, Mode::Form(_)), "no review opens");
+    assert!(h.state.gate.open_request().is_none());
+    assert!(h.audit.records().is_empty());
+    // Sent again: judged again, and this time the review opens.
+    ctrl(&mut h, 's');
+    assert!(matches!(h.state.mode, Mode::Confirm(_)));
+}
+
 #[test]
 fn a_passing_library_template_keeps_the_simple_tier() {
     let mut h = Harness::with(false, Some(Environment::Dev))
@@ -2387,6 +2585,70 @@ fn an_update_judges_the_template_get_template_returned() {
     );
 }
 
+/// A stack's template is judged off the update loop too.
+#[test]
+fn a_stack_template_is_judged_off_the_update_loop() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Char('C'));
+    h.next_job += 1;
+    let job = h.next_job;
+    let view = ViewKey::Cfn(CfnView::StackTemplate);
+    h.state.latest_reads.insert(view, job);
+    let cmds = h.send_raw(Msg::Engine(EngineEvent::ReadDone {
+        job,
+        key: view.supersede_key(),
+        result: Ok(ReadOutput::Cfn(CfnOutput::Template {
+            stack_id: stack("api", "CREATE_COMPLETE").id,
+            stack_name: "api".into(),
+            body: OPEN_BUCKET.into(),
+        })),
+    }));
+    let [Cmd::JudgeStack(judgement)] = cmds.as_slice() else {
+        panic!("one judging command, got {cmds:?}");
+    };
+    assert_eq!(judgement.stack.name, "api");
+    assert!(h.state.compliance.current.is_none(), "not judged yet");
+    assert!(h.screen(120, 40).contains("Judging templates"));
+    let Some(Cmd::JudgeStack(judgement)) = cmds.into_iter().next() else {
+        unreachable!("matched above");
+    };
+    h.send_raw(Msg::StackJudged(Box::new(judgement.run())));
+    let report = &h.state.compliance.current.as_ref().expect("shown").report;
+    assert!(report.failures().any(|f| f.rule == "S3-002"));
+}
+
+/// A control whose rule could not judge shows as an error in the pane, never as passed.
+#[test]
+fn a_rule_error_shows_as_an_error_control_in_the_pane() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.state.compliance.checker = Some(checker_with_a_failing_rule());
+    check_api(&mut h);
+    let report = &h.state.compliance.current.as_ref().expect("judged").report;
+    assert!(report.summary().error > 0);
+    h.key(KeyCode::Char('z'));
+    let screen = h.screen(120, 40);
+    assert!(screen.contains("! CM Configuration Management"), "{screen}");
+    assert!(screen.contains("error (not judged)"), "{screen}");
+    assert!(screen.contains("rule TEAM-1 could not judge"), "{screen}");
+    // The family and its controls in state error start open; the rule's error is a row.
+    let rows = h.state.compliance.rows();
+    let at = rows
+        .iter()
+        .position(|r| matches!(r, crate::compliance::tui::Row::RuleError(_)))
+        .expect("the rule error is listed under its control");
+    h.state.compliance.selected = at;
+    let screen = h.screen(120, 40);
+    assert!(
+        screen.contains("! TEAM-1 could not judge stack:api"),
+        "{screen}"
+    );
+    assert!(screen.contains("its controls were not judged"), "{screen}");
+}
+
 /// `C` on api, whose deployed template is the open bucket.
 fn check_api(h: &mut Harness) {
     let cmds = h.key(KeyCode::Char('C'));
@@ -2412,7 +2674,7 @@ fn the_library_report_arrives_from_the_background_and_passes() {
     let mut h = Harness::new(false);
     let cmds = h.state.initial_commands();
     assert!(
-        cmds.iter().any(|c| matches!(c, Cmd::LoadChecker)),
+        cmds.iter().any(|c| matches!(c, Cmd::LoadChecker(_))),
         "the user's rules load at start"
     );
     let cmds = h.send(Msg::CheckerLoaded(crate::compliance::tui::SharedChecker(
@@ -2545,7 +2807,7 @@ fn policy_and_waiver_errors_show_in_the_pane() {
         pack,
         load_errors,
         waivers: vec![],
-        waiver_error: None,
+        waiver_errors: vec![],
         today: "2026-11-22".into(),
     };
     h.state.compliance.checker = Some(Arc::new(checker));

@@ -3,7 +3,10 @@
 //! existing stack (`u`, `:deploy TEMPLATE STACK`), which wait for the stack's template and
 //! current parameters before the form opens.
 //!
-//! Pure like `state::update`: effects are returned as [`Cmd`]s.
+//! Pure like `state::update`: effects are returned as [`Cmd`]s. The compliance rules judge a
+//! submitted form off the UI thread (`Cmd::JudgeDeploy`): the form waits, locked, and the
+//! gate is asked when the verdict comes back (`Msg::DeployJudged`), with exactly the
+//! operation that was resolved at submit and the verdict on exactly its template.
 
 use crate::cfn::deploy::{change_set_name, existing_stack_for_deploy, resolve_parameters};
 use crate::cfn::library::{self, ChosenTemplate};
@@ -28,6 +31,54 @@ pub struct DeployState {
     pub parked_form: Option<Box<DeployForm>>,
     /// The last change-set name's time, so two requests in one tick still differ.
     last_change_set_ms: i64,
+    /// A submitted deploy whose template is being judged: asked of the gate when the verdict
+    /// with its id comes back.
+    pub judging: Option<PendingJudgement>,
+    /// Ids for judgements, so a late verdict of a cancelled request is dropped.
+    next_judgement: u64,
+}
+
+/// A deploy resolved at submit, waiting for its compliance verdict.
+pub struct PendingJudgement {
+    pub id: u64,
+    /// Everything but the verdict, which replaces the placeholder when it arrives.
+    pub op: CreateChangeSet,
+}
+
+/// What judging a deploy's template needs, handed to a blocking task.
+pub struct DeployJudgement {
+    pub id: u64,
+    pub checker: crate::compliance::tui::SharedChecker,
+    pub text: String,
+    pub source: String,
+    pub parameters: std::collections::BTreeMap<String, String>,
+    pub environment: crate::model::Environment,
+}
+
+// Parameters are shown by name only: values stay out of debug output.
+impl std::fmt::Debug for DeployJudgement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeployJudgement")
+            .field("id", &self.id)
+            .field("source", &self.source)
+            .field("parameters", &self.parameters.keys().collect::<Vec<_>>())
+            .field("environment", &self.environment)
+            .finish()
+    }
+}
+
+impl DeployJudgement {
+    /// Judge it (on a blocking thread): the id and the verdict.
+    pub fn run(self) -> (u64, ComplianceVerdict) {
+        let verdict = ComplianceVerdict::judge(
+            &self.checker.0,
+            &self.text,
+            &self.source,
+            &self.parameters,
+            self.environment,
+        );
+        (self.id, verdict)
+    }
 }
 
 /// The library list shown by `n`.
@@ -193,6 +244,17 @@ fn start_update(
 }
 
 pub fn on_form_key(state: &mut State, mut form: Box<DeployForm>, key: KeyEvent) -> Vec<Cmd> {
+    if form.judging {
+        // Locked while its template is judged: what is judged is what is sent. Esc cancels.
+        if registry::lookup(&[Context::Form], &key) == Some(Action::Shell(ShellAction::FormClose)) {
+            state.deploy.judging = None;
+            form.judging = false;
+            form.error =
+                Some("cancelled while the template was being judged; nothing was sent".into());
+        }
+        state.mode = Mode::Form(form);
+        return Vec::new();
+    }
     let mut contexts = Vec::with_capacity(2);
     if matches!(form.focused().kind, FieldKind::Select(_)) {
         contexts.push(Context::FormSelect);
@@ -272,24 +334,10 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 ),
                 FormTemplate::Previous(text) => (TemplateSource::Previous, text.as_str()),
             };
-            // Judged here, on the update loop: a library template takes a few milliseconds
-            // (the 1,000-resource budget is 100 ms). What is judged is what is confirmed.
-            let compliance = if text.trim().is_empty() {
-                ComplianceVerdict::unavailable(
-                    "the template text is not available, so it was not judged",
-                )
-            } else {
-                ComplianceVerdict::judge(
-                    &state.compliance.checker(),
-                    text,
-                    &form.origin,
-                    &form.judged_parameters(),
-                    environment,
-                )
-            };
+            let text = text.to_string();
             let now = state.now_ms.max(state.deploy.last_change_set_ms + 1);
             state.deploy.last_change_set_ms = now;
-            let op = MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
+            let op = CreateChangeSet {
                 account,
                 region,
                 environment,
@@ -298,27 +346,78 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 change_set_name: change_set_name(now),
                 template,
                 parameters,
-                compliance,
-            }));
-            match state.gate.request(op) {
-                Ok(request) => {
-                    state.deploy.parked_form = Some(form);
-                    state.open_confirm(request);
-                }
-                Err(refusal) => {
-                    if matches!(refusal, Refusal::Policy(_)) {
-                        state.toast(
-                            ToastLevel::Error,
-                            "deploy refused by the compliance gate (nothing was sent); fix the template or record a waiver",
-                        );
-                    }
-                    form.error = Some(format!("refused: {refusal}"));
-                    state.mode = Mode::Form(form);
-                }
+                // Replaced by the verdict on exactly this template before the gate sees it.
+                compliance: ComplianceVerdict::unavailable(
+                    "the template text is not available, so it was not judged",
+                ),
+            };
+            if text.trim().is_empty() {
+                return ask_gate(state, form, op);
             }
+            // Judged off the update loop (a user's rule may take up to its time limit); the
+            // form stays locked until the verdict is back.
+            state.deploy.next_judgement += 1;
+            let id = state.deploy.next_judgement;
+            let judgement = DeployJudgement {
+                id,
+                checker: crate::compliance::tui::SharedChecker(state.compliance.checker()),
+                text,
+                source: form.origin.clone(),
+                parameters: form.judged_parameters(),
+                environment,
+            };
+            state.deploy.judging = Some(PendingJudgement { id, op });
+            form.judging = true;
+            state.mode = Mode::Form(form);
+            return vec![Cmd::JudgeDeploy(Box::new(judgement))];
         }
         Err(why) => {
             form.error = Some(why);
+            state.mode = Mode::Form(form);
+        }
+    }
+    Vec::new()
+}
+
+/// The verdict on a submitted deploy came back: ask the gate with the operation resolved at
+/// submit. A verdict for a request that was cancelled (or replaced) is dropped.
+pub fn judged(state: &mut State, id: u64, verdict: ComplianceVerdict) -> Vec<Cmd> {
+    let Some(pending) = state.deploy.judging.take_if(|p| p.id == id) else {
+        return Vec::new();
+    };
+    let form = match std::mem::replace(&mut state.mode, Mode::Normal) {
+        Mode::Form(form) if form.judging => form,
+        other => {
+            // The form is gone (it cannot close while locked; defensive): nothing is asked.
+            state.mode = other;
+            return Vec::new();
+        }
+    };
+    let mut form = form;
+    form.judging = false;
+    let mut op = pending.op;
+    op.compliance = verdict;
+    ask_gate(state, form, op)
+}
+
+/// Ask the gate for the confirmation of `op`; a refusal stays in the form.
+fn ask_gate(state: &mut State, mut form: Box<DeployForm>, op: CreateChangeSet) -> Vec<Cmd> {
+    match state
+        .gate
+        .request(MutatingOp::Cfn(CfnMutation::CreateChangeSet(op)))
+    {
+        Ok(request) => {
+            state.deploy.parked_form = Some(form);
+            state.open_confirm(request);
+        }
+        Err(refusal) => {
+            if matches!(refusal, Refusal::Policy(_)) {
+                state.toast(
+                    ToastLevel::Error,
+                    "deploy refused by the compliance gate (nothing was sent); fix the template or record a waiver",
+                );
+            }
+            form.error = Some(format!("refused: {refusal}"));
             state.mode = Mode::Form(form);
         }
     }

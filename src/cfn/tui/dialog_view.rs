@@ -205,12 +205,28 @@ fn compliance_lines(
     lines.push(Line::raw(""));
     if let Some(why) = verdict.unjudged() {
         lines.push(Line::styled(
-            format!(" Compliance: NOT fully judged — {why}"),
-            s.warning,
+            format!(" Compliance: NOT judged — {why}; this counts as a failure"),
+            s.danger,
         ));
     }
+    let errors = verdict.errors();
+    if !errors.is_empty() {
+        lines.push(Line::styled(
+            format!(
+                " Compliance: {} check(s) could not be made — each counts as an unwaived failure",
+                errors.len()
+            ),
+            s.danger,
+        ));
+        for e in errors {
+            lines.push(Line::styled(format!("   error    {e}"), s.danger));
+        }
+    }
+    for note in verdict.notes() {
+        lines.push(Line::styled(format!(" {note}"), s.warning));
+    }
     let failures = verdict.failures();
-    if failures.is_empty() && verdict.unjudged().is_none() {
+    if failures.is_empty() && verdict.not_judged().is_empty() {
         lines.push(Line::styled(
             " Compliance: no unwaived failures (NIST 800-53 rules passed)",
             s.ok,

@@ -78,6 +78,9 @@ pub struct DeployForm {
     pub focus: usize,
     /// Why the form cannot be sent as it is (a refusal that belongs to no single field).
     pub error: Option<String>,
+    /// Sent, and its template is being judged off the UI thread: locked until the verdict
+    /// comes back (Esc cancels).
+    pub judging: bool,
 }
 
 pub const STACK_NAME_MAX: usize = 128;
@@ -149,6 +152,7 @@ impl DeployForm {
             fields,
             focus: 0,
             error: None,
+            judging: false,
         }
         .with_first_focus()
     }

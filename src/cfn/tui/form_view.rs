@@ -106,7 +106,14 @@ pub fn form(frame: &mut Frame, state: &State, form: &DeployForm, area: Rect) {
             s.muted,
         ),
     ])];
-    if let Some(error) = &form.error {
+    if form.judging {
+        for text in wrap_words(
+            "… judging the template against the compliance rules; the review opens when they are done (Esc cancels)",
+            width,
+        ) {
+            header.push(Line::styled(text, s.info));
+        }
+    } else if let Some(error) = &form.error {
         for text in wrap_words(&format!("✗ {error}"), width) {
             header.push(Line::styled(text, s.danger));
         }

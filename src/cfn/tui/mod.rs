@@ -473,7 +473,7 @@ pub(crate) fn on_read(state: &mut State, output: CfnOutput, background: bool) ->
             }
         }
         CfnOutput::Template { stack_id, body, .. } => {
-            crate::compliance::tui::template_arrived(state, &stack_id, &body);
+            return crate::compliance::tui::template_arrived(state, &stack_id, &body);
         }
         CfnOutput::Drift(drift) => stack_actions::drift_arrived(state, *drift),
         CfnOutput::Followed { stack_id, summary } => {

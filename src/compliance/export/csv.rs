@@ -1,7 +1,12 @@
 //! One row per finding, RFC 4180: comma-separated, CRLF line ends, a field quoted when it
 //! holds a comma, quote, CR or LF (quotes doubled). A field that a spreadsheet would run as a
 //! formula (starting with `=`, `+`, `-`, `@`, tab or CR) gets a leading `'`: resource ids and
-//! messages come from templates, which are not trusted.
+//! messages come from templates, which are not trusted. For the same reason no field carries
+//! an escape sequence or a control character other than a line feed (CSV has no way to
+//! escape them, and a CSV file is often shown on a terminal).
+//!
+//! A rule that could not judge a source gets a row of its own with status `error` (no
+//! resource, the error as message): its controls were not judged.
 
 use super::{label, status};
 use crate::compliance::model::WaiverState;
@@ -70,6 +75,36 @@ pub fn render(report: &Report) -> String {
             .into_iter(),
         );
     }
+    for e in &report.rule_errors {
+        let rule = report.rules.iter().find(|r| r.id == e.rule);
+        let controls = rule.map(|r| r.controls.clone()).unwrap_or_default();
+        row(
+            &mut out,
+            [
+                e.source.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                e.rule.clone(),
+                rule.map(|r| r.title.clone()).unwrap_or_default(),
+                rule.map(|r| r.severity.to_string()).unwrap_or_default(),
+                controls
+                    .iter()
+                    .map(|c| label(c))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                String::new(),
+                e.message.clone(),
+                rule.map(|r| r.remediation.clone()).unwrap_or_default(),
+                "error".to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                controls.join(" "),
+            ]
+            .into_iter(),
+        );
+    }
     out
 }
 
@@ -84,7 +119,12 @@ fn row(out: &mut String, fields: impl Iterator<Item = String>) {
 }
 
 fn field_text(value: &str) -> String {
-    let mut value = value.to_string();
+    // Each line cleaned on its own: line feeds stay (quoted), nothing else that controls.
+    let mut value = value
+        .split('\n')
+        .map(|line| crate::engine::joblog::sanitized(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         value.insert(0, '\'');
     }
@@ -111,6 +151,8 @@ mod tests {
             "\"'=HYPERLINK(\"\"x\"\")\""
         );
         assert_eq!(field_text("-1"), "'-1");
+        assert_eq!(field_text("a\u{1b}[31mred\u{1b}[0m\r\u{9b}2Jb"), "aredb");
+        assert_eq!(field_text("one\n\u{1b}]0;title\u{7}two"), "\"one\ntwo\"");
     }
 
     #[test]
@@ -126,7 +168,7 @@ mod tests {
         );
         assert!(text.contains(",SC-28 SC-28(1),"), "{text}");
         assert!(
-            text.contains(",waived,\"the log bucket, for now\",OPS-1,2099-01-01,sc-28 sc-28.1"),
+            text.contains(",waived,\"the log bucket, for now\",OPS-1,2026-12-31,sc-28 sc-28.1"),
             "{text}"
         );
         assert!(

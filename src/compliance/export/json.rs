@@ -1,6 +1,9 @@
 //! The report as JSON for scripts: `format_version`, `summary`, then the report's own fields
-//! (`sources`, `rules`, `findings`, `controls`, `errors`). Field names are part of the CLI's
-//! contract: a rename is a new `format_version`.
+//! (`sources`, `rules`, `findings`, `controls`, `errors`, `rule_errors`). Field names are part
+//! of the CLI's contract: a rename is a new `format_version`. A control a rule could not judge
+//! has `state` `"error"` (counted in `summary.error`), and the rule's error is in
+//! `rule_errors` (`rule`, `source`, `message`). Strings are kept exactly; control characters
+//! in them are written as `\u` escapes.
 
 use crate::compliance::report::{Report, Summary};
 use serde::Serialize;
@@ -29,7 +32,7 @@ pub fn render(report: &Report) -> String {
         format!("{{\"error\": \"cannot encode the report: {e}\"}}")
     });
     text.push('\n');
-    text
+    super::json_for_terminals(text)
 }
 
 #[cfg(test)]
@@ -54,6 +57,7 @@ mod tests {
                 "findings",
                 "format_version",
                 "passed",
+                "rule_errors",
                 "rules",
                 "sources",
                 "summary"
@@ -61,7 +65,7 @@ mod tests {
         );
         assert_eq!(
             keys(&v["summary"]),
-            ["failed", "not_applicable", "passed", "waived"]
+            ["error", "failed", "not_applicable", "passed", "waived"]
         );
         assert_eq!(
             keys(&v["findings"][0]),
@@ -113,5 +117,47 @@ mod tests {
         );
         assert_eq!(v["passed"], false);
         assert_eq!(v["format_version"], 1);
+    }
+
+    #[test]
+    fn a_rule_that_could_not_judge_is_an_error_state_and_a_rule_error() {
+        let mut report = fixture::report();
+        let (pack, _) = crate::compliance::policy::PolicyPack::bundled();
+        let template = "Resources:\n  Open:\n    Type: AWS::S3::Bucket\n    Properties: \"nope\"\n";
+        let (input, lines) = crate::compliance::input::from_template(
+            template,
+            "nope.yaml",
+            &std::collections::BTreeMap::new(),
+            None,
+        )
+        .expect("parses");
+        let eval = pack.evaluate(&input, Some(&lines));
+        report = crate::compliance::report::Report::build(
+            report.rules.clone(),
+            vec![("nope.yaml".into(), eval)],
+            &[],
+        );
+        let v: serde_json::Value = serde_json::from_str(&render(&report)).expect("valid JSON");
+        assert_eq!(v["passed"], false);
+        assert!(v["summary"]["error"].as_u64().unwrap_or_default() > 0);
+        let errored = v["controls"]
+            .as_array()
+            .expect("controls")
+            .iter()
+            .find(|c| c["state"] == "error")
+            .expect("a control in state error");
+        let rule = v["rule_errors"][0]["rule"].as_str().expect("a rule error");
+        assert!(
+            v["controls"]
+                .as_array()
+                .expect("controls")
+                .iter()
+                .filter(|c| c["rules"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|r| r == rule)))
+                .all(|c| c["state"] == "error"),
+            "{errored}"
+        );
+        assert_eq!(v["rule_errors"][0]["source"], "nope.yaml");
     }
 }

@@ -114,9 +114,68 @@ pub(crate) fn label(control: &str) -> String {
         .unwrap_or_else(|| control.to_string())
 }
 
+/// JSON text with DEL and the C1 controls (U+007F..=U+009F) written as `\u00XX` escapes. The
+/// data is the same (any JSON reader gets the same strings back), but no byte of the export
+/// is one a terminal acts on when it is printed (serde_json already escapes C0 controls).
+pub(crate) fn json_for_terminals(text: String) -> String {
+    if !text.chars().any(|c| ('\u{7f}'..='\u{9f}').contains(&c)) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A random (version 4) uuid, as OSCAL wants for every identifier.
 pub(crate) fn uuid4() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exports keep data as data: the same strings come back from the JSON, but the bytes
+    /// written hold no escape sequence a terminal would run.
+    #[test]
+    fn json_exports_carry_control_characters_only_as_escapes() {
+        let mut report = fixture::report();
+        let hostile = "Open\u{1b}]0;pwned\u{7}\u{9b}31m\u{7f}";
+        for f in report.findings.iter_mut() {
+            f.message = hostile.to_string();
+        }
+        for format in [Format::Json, Format::Sarif, Format::Oscal] {
+            let text = render(&report, format, std::time::UNIX_EPOCH);
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{}: a raw control character",
+                format.name()
+            );
+            let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+            assert!(
+                v.to_string()
+                    .contains("\\u001b]0;pwned\\u0007\u{9b}31m\u{7f}"),
+                "{}: the data is kept",
+                format.name()
+            );
+        }
+        for format in [Format::Text, Format::Csv] {
+            let text = render(&report, format, std::time::UNIX_EPOCH);
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\r'),
+                "{}: a raw control character",
+                format.name()
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -136,10 +195,12 @@ pub(crate) mod fixture {
             from_template(TEMPLATE, "fixtures/open.yaml", &BTreeMap::new(), None).expect("parses");
         let mut eval = pack.evaluate(&input, Some(&lines));
         let waivers = waivers::parse(
-            "[[waiver]]\nrule = \"S3-001\"\nresource = \"Logs\"\nreason = \"the log bucket, for now\"\nticket = \"OPS-1\"\nexpires = \"2099-01-01\"\n\n[[waiver]]\nrule = \"TAG-001\"\nresource = \"Logs\"\nreason = \"old\"\nticket = \"OPS-2\"\nexpires = \"2020-01-01\"\n",
+            "[[waiver]]\nrule = \"S3-001\"\nresource = \"Logs\"\nreason = \"the log bucket, for now\"\nticket = \"OPS-1\"\nexpires = \"2026-12-31\"\n\n[[waiver]]\nrule = \"TAG-001\"\nresource = \"Logs\"\nreason = \"old\"\nticket = \"OPS-2\"\nexpires = \"2020-01-01\"\n",
             "w.toml",
+            "2026-11-22",
+            365,
         )
-        .expect("valid");
+        .0;
         waivers::apply(&mut eval.findings, &waivers, "2026-11-22");
         let mut report = Report::build(
             pack.rules().cloned().collect(),

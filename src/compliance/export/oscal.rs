@@ -121,6 +121,8 @@ pub fn render(report: &Report, now: SystemTime) -> String {
             ControlState::Passed => ("satisfied", "pass"),
             ControlState::Failed => ("not-satisfied", "fail"),
             ControlState::Waived => ("not-satisfied", "other"),
+            // Not judged is not satisfied: the reason is said in the status remarks.
+            ControlState::Error => ("not-satisfied", "other"),
         };
         let counted = c
             .findings
@@ -132,6 +134,16 @@ pub fn render(report: &Report, now: SystemTime) -> String {
             ControlState::Passed => format!(
                 "Rules {} judged the resources this control covers and found nothing.",
                 c.rules.join(", ")
+            ),
+            ControlState::Error => format!(
+                "Not judged: a rule supporting this control failed to evaluate ({}); {counted} failing finding(s), {waived} waived from the others.",
+                report
+                    .errors_of(c)
+                    .map(|e| e.rule.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             _ => format!(
                 "Rules {}: {counted} failing finding(s), {waived} waived.",
@@ -161,6 +173,10 @@ pub fn render(report: &Report, now: SystemTime) -> String {
                 })
                 .collect();
             target["status"]["remarks"] = json!(waivers.join("\n"));
+        }
+        if c.state == ControlState::Error {
+            let why: Vec<&str> = report.errors_of(c).map(|e| e.message.as_str()).collect();
+            target["status"]["remarks"] = json!(why.join("\n"));
         }
         let mut finding = json!({
             "uuid": uuid4(),
@@ -286,7 +302,7 @@ pub fn render(report: &Report, now: SystemTime) -> String {
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
-    text
+    super::json_for_terminals(text)
 }
 
 fn prop(name: &str, value: &str, ns: Option<&str>) -> Value {

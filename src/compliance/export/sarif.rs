@@ -133,10 +133,20 @@ pub fn render(report: &Report) -> String {
             result
         })
         .collect();
+    // Every error is a notification; one of a rule that could not judge names the rule.
     let notifications: Vec<Value> = report
         .errors
         .iter()
-        .map(|e| json!({ "level": "error", "message": { "text": e } }))
+        .map(|e| {
+            let mut n = json!({ "level": "error", "message": { "text": e } });
+            if let Some(failed) = report.rule_errors.iter().find(|r| &r.message == e) {
+                n["associatedRule"] = json!({ "id": failed.rule });
+                if let Some(index) = report.rules.iter().position(|r| r.id == failed.rule) {
+                    n["associatedRule"]["index"] = json!(index);
+                }
+            }
+            n
+        })
         .collect();
     let mut invocation = json!({ "executionSuccessful": report.errors.is_empty() });
     if !notifications.is_empty() {
@@ -161,7 +171,7 @@ pub fn render(report: &Report) -> String {
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
-    text
+    super::json_for_terminals(text)
 }
 
 /// A URI reference for a source: a relative path stays relative (the repository root is

@@ -1,4 +1,5 @@
-//! Plain text for people and CI logs: a summary line, then every control that failed or is
+//! Plain text for people and CI logs (and terminals: every value from a template, a policy
+//! or a waiver is printed without escape sequences or control characters): a summary line, then every control that failed or is
 //! waived, grouped family → control → rule → finding: the rule with its remediation, then each
 //! finding with `file:line`, resource, property path and message. A rule's findings are listed
 //! under the first control it fails and referred to under the others. Waived findings say whose waiver, why and until when; a waiver
@@ -7,6 +8,7 @@
 use super::{label, location};
 use crate::compliance::model::{Finding, WaiverState};
 use crate::compliance::report::{ControlState, Report};
+use crate::engine::joblog::sanitized as clean;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -15,9 +17,14 @@ pub fn render(report: &Report) -> String {
     let s = report.summary();
     let failing = report.failures().count();
     let waived = report.findings.len() - failing;
+    let errored = if s.error > 0 {
+        format!("{} error (not judged), ", s.error)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "Controls: {} passed, {} failed, {} waived, {} not applicable ({} rules over {} source{})",
+        "Controls: {} passed, {} failed, {errored}{} waived, {} not applicable ({} rules over {} source{})",
         s.passed,
         s.failed,
         s.waived,
@@ -30,10 +37,16 @@ pub fn render(report: &Report) -> String {
     // A rule supports several controls; its findings are listed in full under the first
     // control shown and referred to under the others.
     let mut listed: BTreeMap<&str, String> = BTreeMap::new();
+    let mut errors_listed: BTreeMap<&str, String> = BTreeMap::new();
     for (family, family_title, controls) in report.by_family() {
         let shown: Vec<_> = controls
             .into_iter()
-            .filter(|c| matches!(c.state, ControlState::Failed | ControlState::Waived))
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    ControlState::Error | ControlState::Failed | ControlState::Waived
+                )
+            })
             .collect();
         if shown.is_empty() {
             continue;
@@ -47,6 +60,23 @@ pub fn render(report: &Report) -> String {
                 c.control.title,
                 c.state.as_str().to_ascii_uppercase()
             );
+            // Rules that could not judge: why, once; referred to under the other controls.
+            let mut why: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for e in report.errors_of(c) {
+                why.entry(e.rule.as_str()).or_default().push(&e.message);
+            }
+            for (rule, messages) in why {
+                let _ = write!(out, "    {} could not judge", clean(rule));
+                if let Some(under) = errors_listed.get(rule) {
+                    let _ = writeln!(out, " (listed under {under})");
+                    continue;
+                }
+                let _ = writeln!(out, ":");
+                errors_listed.insert(rule, c.control.label.clone());
+                for m in messages {
+                    let _ = writeln!(out, "      ERROR {}", clean(m));
+                }
+            }
             // The control's findings by rule, in rule order.
             let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
             for &i in &c.findings {
@@ -58,9 +88,10 @@ pub fn render(report: &Report) -> String {
                 let counting = findings.iter().filter(|f| f.counts()).count();
                 let _ = write!(
                     out,
-                    "    {rule} ({}) {}: {counting} failing, {} waived",
+                    "    {} ({}) {}: {counting} failing, {} waived",
+                    clean(rule),
                     first.severity,
-                    first.title,
+                    clean(&first.title),
                     findings.len() - counting
                 );
                 if let Some(under) = listed.get(rule) {
@@ -69,16 +100,16 @@ pub fn render(report: &Report) -> String {
                 }
                 let _ = writeln!(out);
                 listed.insert(rule, c.control.label.clone());
-                let _ = writeln!(out, "      fix: {}", first.remediation);
+                let _ = writeln!(out, "      fix: {}", clean(&first.remediation));
                 for f in findings {
                     let _ = writeln!(
                         out,
                         "      {}  {} ({})  {}: {}",
-                        location(f),
-                        f.resource,
-                        f.resource_type,
-                        f.path,
-                        f.message
+                        clean(&location(f)),
+                        clean(&f.resource),
+                        clean(&f.resource_type),
+                        clean(&f.path),
+                        clean(&f.message)
                     );
                     match &f.waiver {
                         Some(WaiverState::Active {
@@ -88,7 +119,10 @@ pub fn render(report: &Report) -> String {
                         }) => {
                             let _ = writeln!(
                                 out,
-                                "        WAIVED until {expires} ({ticket}): {reason}"
+                                "        WAIVED until {} ({}): {}",
+                                clean(expires),
+                                clean(ticket),
+                                clean(reason)
                             );
                         }
                         Some(WaiverState::Expired {
@@ -98,7 +132,10 @@ pub fn render(report: &Report) -> String {
                         }) => {
                             let _ = writeln!(
                                 out,
-                                "        WAIVER EXPIRED on {expires} ({ticket}): {reason}; counts again"
+                                "        WAIVER EXPIRED on {} ({}): {}; counts again",
+                                clean(expires),
+                                clean(ticket),
+                                clean(reason)
                             );
                         }
                         None => {}
@@ -110,7 +147,7 @@ pub fn render(report: &Report) -> String {
     if !report.errors.is_empty() {
         let _ = writeln!(out, "\nErrors (the report may be incomplete):");
         for e in &report.errors {
-            let _ = writeln!(out, "  {e}");
+            let _ = writeln!(out, "  {}", clean(e));
         }
     }
     let verdict = if !report.errors.is_empty() {
@@ -130,7 +167,7 @@ pub fn render(report: &Report) -> String {
             if failing == 1 { "" } else { "s" },
             rules_failing.len(),
             if rules_failing.len() == 1 { "" } else { "s" },
-            rules_failing.into_iter().collect::<Vec<_>>().join(", ")
+            clean(&rules_failing.into_iter().collect::<Vec<_>>().join(", "))
         );
     }
     let _ = writeln!(out);
@@ -173,7 +210,7 @@ mod tests {
         assert!(text.contains("    S3-001 (high) S3 buckets encrypt objects at rest by default: 1 failing, 1 waived\n      fix: Set BucketEncryption"), "{text}");
         assert!(text.contains("(listed under SC-28)"), "{text}");
         assert!(
-            text.contains("WAIVED until 2099-01-01 (OPS-1): the log bucket, for now"),
+            text.contains("WAIVED until 2026-12-31 (OPS-1): the log bucket, for now"),
             "{text}"
         );
         assert!(

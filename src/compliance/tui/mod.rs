@@ -2,9 +2,10 @@
 //! judged with defaults, or one deployed stack), its tree (family → control → rule →
 //! resource), the detail of the selected row, and exports.
 //!
-//! Pure like `state::update`: effects are returned as [`Cmd`]s. Judging one template takes a
-//! few milliseconds, so a stack's template is judged here when GetTemplate answers; the whole
-//! library is judged off the UI thread (`Cmd::CheckLibrary`).
+//! Pure like `state::update`: effects are returned as [`Cmd`]s. No rule is evaluated here: a
+//! user's rule may run up to its time limit, so the library (`Cmd::CheckLibrary`) and a
+//! stack's template (`Cmd::JudgeStack`) are judged off the UI thread and come back as
+//! messages.
 
 pub mod export;
 pub(crate) mod view;
@@ -48,6 +49,29 @@ pub struct StackRef {
     pub name: String,
 }
 
+/// What judging a deployed stack's template needs, handed to a blocking task.
+#[derive(Debug)]
+pub struct StackJudgement {
+    pub checker: SharedChecker,
+    pub stack: StackRef,
+    pub text: String,
+    pub parameters: BTreeMap<String, String>,
+    pub environment: Environment,
+}
+
+impl StackJudgement {
+    /// Judge it (on a blocking thread).
+    pub fn run(self) -> JudgedReport {
+        judge_stack(
+            &self.checker.0,
+            self.stack,
+            &self.text,
+            &self.parameters,
+            self.environment,
+        )
+    }
+}
+
 /// A report with what it was made of: the template texts (for excerpts around a finding's
 /// line), keyed by the findings' `source`.
 #[derive(Debug, Clone)]
@@ -67,6 +91,8 @@ pub struct ComplianceState {
     pub current: Option<JudgedReport>,
     /// The library is being judged (off the UI thread).
     pub judging: bool,
+    /// A stack's template is being judged (off the UI thread).
+    pub judging_stack: bool,
     /// A stack whose template was asked for, to judge it.
     pub pending_stack: Option<StackRef>,
     /// Expanded tree nodes (see [`Row::key`]).
@@ -102,6 +128,9 @@ pub enum Row {
     },
     /// One finding (index into `Report::findings`): a resource that failed the rule.
     Resource(usize),
+    /// A rule that could not judge a source (index into `Report::rule_errors`), under a
+    /// control in state error.
+    RuleError(usize),
 }
 
 impl Row {
@@ -109,7 +138,7 @@ impl Row {
         match self {
             Row::Family { .. } => 0,
             Row::Control(_) => 1,
-            Row::Rule { .. } => 2,
+            Row::Rule { .. } | Row::RuleError(_) => 2,
             Row::Resource(_) => 3,
         }
     }
@@ -122,7 +151,7 @@ impl Row {
             Row::Rule { control, rule, .. } => {
                 Some(format!("r:{}:{rule}", report.controls[*control].control.id))
             }
-            Row::Resource(_) => None,
+            Row::Resource(_) | Row::RuleError(_) => None,
         }
     }
 }
@@ -170,6 +199,15 @@ impl ComplianceState {
                 if !open(format!("c:{}", control.control.id)) {
                     continue;
                 }
+                // Why it is in state error first: the rules that could not judge.
+                rows.extend(
+                    report
+                        .rule_errors
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| control.rules.contains(&e.rule))
+                        .map(|(i, _)| Row::RuleError(i)),
+                );
                 // Findings grouped by rule, rules in the order they first appear.
                 let mut by_rule: Vec<(String, Vec<usize>)> = Vec::new();
                 for &fi in &control.findings {
@@ -199,13 +237,16 @@ impl ComplianceState {
         self.rows().into_iter().nth(self.selected)
     }
 
-    /// Show a new report: failed families (and their failed controls) start expanded, so what
-    /// needs attention is on screen at once.
+    /// Show a new report: failed families start expanded, so what needs attention is on
+    /// screen at once; a control in state error starts open too, showing why.
     pub fn show(&mut self, judged: JudgedReport) {
         self.expanded.clear();
         for c in &judged.report.controls {
-            if c.state == ControlState::Failed {
+            if matches!(c.state, ControlState::Failed | ControlState::Error) {
                 self.expanded.insert(format!("f:{}", c.control.family));
+            }
+            if c.state == ControlState::Error {
+                self.expanded.insert(format!("c:{}", c.control.id));
             }
         }
         self.current = Some(judged);
@@ -317,11 +358,11 @@ pub fn checker_loaded(state: &mut State, checker: SharedChecker) -> Vec<Cmd> {
     check_library(state)
 }
 
-/// GetTemplate answered for a stack the pane asked about: judge it with the stack's current
-/// parameters when its detail is loaded (else the template's defaults).
-pub fn template_arrived(state: &mut State, stack_id: &str, body: &str) {
+/// GetTemplate answered for a stack the pane asked about: judge it (off the UI thread) with
+/// the stack's current parameters when its detail is loaded (else the template's defaults).
+pub fn template_arrived(state: &mut State, stack_id: &str, body: &str) -> Vec<Cmd> {
     let Some(stack) = state.compliance.pending_stack.take_if(|s| s.id == stack_id) else {
-        return;
+        return Vec::new();
     };
     let parameters: BTreeMap<String, String> = match &state.inventory.detail {
         Some(view) if view.stack.id == stack.id => view
@@ -339,17 +380,35 @@ pub fn template_arrived(state: &mut State, stack_id: &str, body: &str) {
         ..StackSummary::default()
     };
     let environment = state.environment_of(probe.account_from_arn());
-    let judged = judge_stack(
-        &state.compliance.checker(),
+    state.compliance.judging_stack = true;
+    vec![Cmd::JudgeStack(Box::new(StackJudgement {
+        checker: SharedChecker(state.compliance.checker()),
         stack,
-        body,
-        &parameters,
+        text: body.to_string(),
+        parameters,
         environment,
-    );
+    }))]
+}
+
+/// A stack's report arrived from the blocking task.
+pub fn stack_judged(state: &mut State, judged: JudgedReport) {
+    state.compliance.judging_stack = false;
     let failed = judged.report.failures().count();
+    let errors = judged.report.rule_errors.len();
     state.toast(
-        ToastLevel::Info,
-        format!("{}: {failed} unwaived finding(s)", judged.title),
+        if errors > 0 {
+            ToastLevel::Error
+        } else {
+            ToastLevel::Info
+        },
+        if errors > 0 {
+            format!(
+                "{}: {failed} unwaived finding(s); {errors} rule error(s): those controls were not judged",
+                judged.title
+            )
+        } else {
+            format!("{}: {failed} unwaived finding(s)", judged.title)
+        },
     );
     state.compliance.show(judged);
 }

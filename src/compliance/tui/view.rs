@@ -17,7 +17,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 fn state_style(s: &Styles, state: ControlState) -> Style {
     match state {
-        ControlState::Failed => s.danger,
+        ControlState::Error | ControlState::Failed => s.danger,
         ControlState::Waived => s.warning,
         ControlState::Passed => s.ok,
         ControlState::NotApplicable => s.muted,
@@ -26,6 +26,7 @@ fn state_style(s: &Styles, state: ControlState) -> Style {
 
 fn state_mark(state: ControlState) -> &'static str {
     match state {
+        ControlState::Error => "!",
         ControlState::Failed => "✗",
         ControlState::Waived => "~",
         ControlState::Passed => "✓",
@@ -37,7 +38,7 @@ pub fn render(frame: &mut Frame, state: &State, area: Rect) {
     let s = &state.styles;
     let c = &state.compliance;
     let Some(judged) = &c.current else {
-        let text = if c.judging || c.pending_stack.is_some() {
+        let text = if c.judging || c.judging_stack || c.pending_stack.is_some() {
             "Judging templates against the NIST 800-53 rules…"
         } else {
             "No report yet: c judges the template library, C on a stack judges what is deployed."
@@ -117,6 +118,9 @@ fn summary_line(s: &Styles, report: &Report) -> Line<'static> {
         ]
     };
     let mut spans = vec![Span::styled("controls ", s.header)];
+    if sum.error > 0 {
+        spans.extend(part(sum.error, "error (not judged)", s.danger));
+    }
     spans.extend(part(sum.failed, "failed", s.danger));
     spans.extend(part(sum.waived, "waived", s.warning));
     spans.extend(part(sum.passed, "passed", s.ok));
@@ -204,6 +208,14 @@ fn tree(
                     if counts { s.danger } else { s.warning },
                 )
             }
+            Row::RuleError(ei) => {
+                let e = &report.rule_errors[*ei];
+                (
+                    " ",
+                    format!("! {} could not judge {}", e.rule, e.source),
+                    s.danger,
+                )
+            }
             Row::Resource(fi) => {
                 let f = &report.findings[*fi];
                 let at = f.line.map(|l| format!(" :{l}")).unwrap_or_default();
@@ -274,6 +286,18 @@ fn detail_lines(s: &Styles, judged: &JudgedReport, row: &Row) -> Vec<Line<'stati
             lines.push(field("Severity", first.severity.to_string()));
             lines.push(field("Resources", findings.len().to_string()));
             lines.push(field("Fix", first.remediation.clone()));
+        }
+        Row::RuleError(ei) => {
+            let e = &report.rule_errors[*ei];
+            lines.push(Line::styled(
+                format!("{} could not judge {}", e.rule, e.source),
+                s.danger,
+            ));
+            lines.push(field(
+                "State",
+                "error: its controls were not judged, which counts as failed".into(),
+            ));
+            lines.push(field("Error", e.message.clone()));
         }
         Row::Resource(fi) => {
             let f = &report.findings[*fi];
