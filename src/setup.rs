@@ -61,6 +61,19 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
                     .ok()
                     .filter(|s| !s.is_empty())
             }),
+        targets: crate::installers::targets::TargetSettings {
+            ssh_config: config
+                .targets
+                .ssh_config
+                .clone()
+                .or_else(|| opts.aws.targets.ssh_config.clone()),
+            ssm_log_group: config
+                .targets
+                .ssm_log_group
+                .clone()
+                .unwrap_or_else(|| opts.aws.targets.ssm_log_group.clone()),
+            ..opts.aws.targets.clone()
+        },
         ..opts.aws.clone()
     };
     // 0700, and tightened if an older run left it looser: everything below is private.

@@ -47,6 +47,9 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Pause between status polls of a change set, a stack being changed, or a drift check.
     pub poll_interval: Duration,
+    /// How installer targets are reached (`[targets]` in config); the SSM target uses the same
+    /// SDK configuration as every other client.
+    pub targets: crate::installers::targets::TargetSettings,
 }
 
 impl AwsSettings {
@@ -61,6 +64,7 @@ impl Default for AwsSettings {
             region: None,
             endpoint_url: None,
             poll_interval: AwsSettings::DEFAULT_POLL,
+            targets: crate::installers::targets::TargetSettings::default(),
         }
     }
 }
@@ -100,6 +104,11 @@ pub async fn providers(settings: &AwsSettings, binding: GateBinding) -> Provider
         cfn: Arc::new(crate::cfn::aws::CfnProvider::new(
             &config,
             settings.poll_interval,
+            binding.clone(),
+        )),
+        install: Arc::new(crate::installers::targets::InstallProvider::new(
+            &config,
+            settings.targets.clone(),
             binding,
         )),
     }

@@ -4,6 +4,7 @@ use crate::engine::joblog::{JobLog, SharedJobLog};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers};
 use crate::engine::store::{ChangeOrigin, JobStore, NewJob};
 use crate::engine::task::{JobHandle, TaskCtx};
+use crate::installers::port::{InstallOutcome, InstallOutput};
 use crate::model::{CallerIdentity, JobId, JobKind, JobRecord, JobState};
 use crate::ops::{Approved, ApprovedMutation, GateBinding, MutatingOp, ReadOnlyLatch, ReadOp};
 use futures::FutureExt;
@@ -21,12 +22,14 @@ use tokio_util::sync::CancellationToken;
 pub enum ReadOutput {
     Identity(CallerIdentity),
     Cfn(CfnOutput),
+    Install(InstallOutput),
 }
 
 /// What a finished mutation yields, one variant per capability.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MutationOutput {
     Cfn(CfnOutcome),
+    Install(InstallOutcome),
 }
 
 impl MutationOutput {
@@ -34,6 +37,7 @@ impl MutationOutput {
     pub fn summary(&self) -> String {
         match self {
             MutationOutput::Cfn(o) => o.summary(),
+            MutationOutput::Install(o) => o.summary(),
         }
     }
 }
@@ -457,6 +461,19 @@ impl Engine {
         target: Option<String>,
         origin: Option<ChangeOrigin>,
     ) -> Option<(JobHandle, CancellationToken)> {
+        self.create_job_under(kind, operation, title, target, origin, None)
+    }
+
+    /// A job record, log and cancel token; a child's token is cancelled with its parent's.
+    fn create_job_under(
+        &self,
+        kind: JobKind,
+        operation: &str,
+        title: String,
+        target: Option<String>,
+        origin: Option<ChangeOrigin>,
+        parent: Option<(JobId, &CancellationToken)>,
+    ) -> Option<(JobHandle, CancellationToken)> {
         let store = &self.inner.store;
         let new = NewJob {
             kind,
@@ -465,6 +482,7 @@ impl Engine {
             target,
             log_path: None,
             origin,
+            parent: parent.map(|(id, _)| id),
         };
         let id = match store.insert(&new) {
             Ok(id) => id,
@@ -496,7 +514,10 @@ impl Engine {
             log,
             notified: Arc::new(AtomicBool::new(false)),
         };
-        let cancel = CancellationToken::new();
+        let cancel = match parent {
+            Some((_, token)) => token.child_token(),
+            None => CancellationToken::new(),
+        };
         lock(&self.inner.cancels).insert(id, cancel.clone());
         if let Ok(Some(record)) = store.get(id) {
             let _ = self.inner.events.send(EngineEvent::JobCreated {
@@ -514,6 +535,9 @@ impl Engine {
             events: self.inner.events.clone(),
             store: self.inner.store.clone(),
             last_progress: AtomicI32::new(-1),
+            children: Some(ChildJobs {
+                engine: Arc::downgrade(&self.inner),
+            }),
         }
     }
 
@@ -570,6 +594,11 @@ impl Engine {
                     ReadOp::Cfn(r) => crate::cfn::port::read(&*providers.cfn, r, ctx)
                         .await
                         .map(ReadOutput::Cfn),
+                    ReadOp::Install(r) => {
+                        crate::installers::port::read(&*providers.install, r, ctx)
+                            .await
+                            .map(ReadOutput::Install)
+                    }
                 }
             };
             let limit = if op.long_running() {
@@ -679,6 +708,11 @@ impl Engine {
                 ApprovedMutation::Cfn(a) => crate::cfn::port::execute(&*providers.cfn, a, ctx)
                     .await
                     .map(MutationOutput::Cfn),
+                ApprovedMutation::Install(a) => {
+                    crate::installers::port::execute(&*providers.install, a, ctx)
+                        .await
+                        .map(MutationOutput::Install)
+                }
             }
         };
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
@@ -700,6 +734,51 @@ impl Engine {
         let record = op.audit_record(actor, request_id, decision, detail);
         if let Err(e) = self.inner.audit.append(&record) {
             tracing::error!("audit append failed: {e}");
+        }
+    }
+}
+
+/// What lets a running job start jobs of its own (one per target of an installer run): each
+/// has its own record (naming its parent), log and cancel token, cancelled with the parent's.
+#[derive(Clone)]
+pub(crate) struct ChildJobs {
+    engine: std::sync::Weak<Inner>,
+}
+
+impl ChildJobs {
+    fn engine(&self) -> Option<Engine> {
+        self.engine.upgrade().map(|inner| Engine { inner })
+    }
+
+    pub(crate) fn start(
+        &self,
+        parent: &TaskCtx,
+        kind: JobKind,
+        operation: &str,
+        title: String,
+        target: Option<String>,
+    ) -> Option<TaskCtx> {
+        let engine = self.engine()?;
+        let (handle, cancel) = engine.create_job_under(
+            kind,
+            operation,
+            title,
+            target,
+            None,
+            Some((parent.job_id(), &parent.cancel)),
+        )?;
+        Some(engine.ctx(handle, cancel))
+    }
+
+    pub(crate) fn running(&self, job: JobId) {
+        if let Some(engine) = self.engine() {
+            engine.set_running(job);
+        }
+    }
+
+    pub(crate) fn finish(&self, job: JobId, state: JobState, error: Option<String>) {
+        if let Some(engine) = self.engine() {
+            engine.finish(job, state, error);
         }
     }
 }

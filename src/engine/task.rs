@@ -2,8 +2,9 @@
 
 use crate::engine::EngineEvent;
 use crate::engine::joblog::{LogLevel, SharedJobLog};
+use crate::engine::scheduler::ChildJobs;
 use crate::engine::store::JobStore;
-use crate::model::JobId;
+use crate::model::{JobId, JobKind, JobState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use tokio::sync::mpsc::UnboundedSender;
@@ -33,6 +34,8 @@ pub struct TaskCtx {
     pub(crate) store: Arc<JobStore>,
     /// Last progress sent, in per-mille; -1 = none yet. Progress is sent only when it changes.
     pub(crate) last_progress: AtomicI32,
+    /// Starts child jobs; `None` outside an engine.
+    pub(crate) children: Option<ChildJobs>,
 }
 
 impl TaskCtx {
@@ -74,6 +77,30 @@ impl TaskCtx {
         }
         if let Ok(Some(record)) = self.store.get(self.handle.id) {
             let _ = self.events.send(EngineEvent::JobChanged(record));
+        }
+    }
+
+    /// Start a job that is part of this one (one target of a fan-out): queued now, with its
+    /// own record naming this job as its parent, its own log, and a cancel token that this
+    /// job's cancellation cancels too (and that can be cancelled alone). `None` when the job
+    /// store cannot record it.
+    pub fn child(&self, operation: &str, title: String, target: Option<String>) -> Option<TaskCtx> {
+        self.children
+            .as_ref()?
+            .start(self, JobKind::Mutation, operation, title, target)
+    }
+
+    /// This (child) job starts running now.
+    pub fn mark_running(&self) {
+        if let Some(children) = &self.children {
+            children.running(self.job_id());
+        }
+    }
+
+    /// This (child) job ended: its state, its error, its log flushed to disk.
+    pub fn finish(&self, state: JobState, error: Option<String>) {
+        if let Some(children) = &self.children {
+            children.finish(self.job_id(), state, error);
         }
     }
 

@@ -253,6 +253,27 @@ struct Rig {
     store: Arc<JobStore>,
 }
 
+/// Installers are not what these tests are about: every call says so.
+struct NoInstallers;
+
+impl crate::installers::port::InstallApi for NoInstallers {
+    fn preflight<'a>(
+        &'a self,
+        _target: &'a crate::installers::ops::Target,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::installers::ops::HostFacts>> {
+        Box::pin(async { Err(ProviderError::new(ErrorKind::Invalid, "no installers here")) })
+    }
+
+    fn run_installer<'a>(
+        &'a self,
+        _approved: Approved<crate::installers::ops::RunInstaller>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        Box::pin(async { Err(ProviderError::new(ErrorKind::Invalid, "no installers here")) })
+    }
+}
+
 fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
     new_rig_with_logs(cloud, None)
 }
@@ -272,6 +293,7 @@ fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>
     let providers = Arc::new(Providers {
         sts: cloud.clone(),
         cfn: cloud,
+        install: Arc::new(NoInstallers),
     });
     let gate = Gate::new(
         latch.clone(),

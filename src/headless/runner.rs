@@ -72,6 +72,8 @@ pub struct Runner {
     engine: Engine,
     events: mpsc::UnboundedReceiver<EngineEvent>,
     handles: HashMap<JobId, (JobHandle, u64)>,
+    /// The followed change's child jobs (one per target of an installer run), as last seen.
+    children: Vec<crate::model::JobRecord>,
     pub gate: Gate,
     pub config: Arc<Config>,
     os_user: String,
@@ -116,6 +118,7 @@ impl Runner {
             engine,
             events,
             handles: HashMap::new(),
+            children: Vec::new(),
             gate: guarded.gate,
             config: guarded.config,
             os_user: guarded.os_user,
@@ -172,6 +175,7 @@ impl Runner {
     /// Ask the gate for `op` and confirm it with `typed` (the command line's stand-in for the
     /// dialog), then run it, streaming its log to stderr.
     pub async fn change(&mut self, op: MutatingOp, typed: &str) -> Result<MutationOutput, Stop> {
+        self.children.clear();
         let request = self.gate.request(op)?;
         let approved = self.gate.confirm(request.id, typed)?;
         let job = self
@@ -197,6 +201,10 @@ impl Runner {
                 EngineEvent::MutationDone {
                     job: done, result, ..
                 } if done == job => {
+                    let children: Vec<JobId> = self.children.iter().map(|c| c.id).collect();
+                    for child in children {
+                        self.print_log(child);
+                    }
                     self.print_log(job);
                     return result.map_err(Stop::Failed);
                 }
@@ -213,17 +221,35 @@ impl Runner {
         }
     }
 
-    /// Remember job handles and print the followed job's new log lines.
+    /// The child jobs of the last change (one per target of an installer run), as last seen.
+    pub fn children(&self) -> &[crate::model::JobRecord] {
+        &self.children
+    }
+
+    /// Remember job handles and print the followed job's (and its children's) new log lines.
     fn track(&mut self, event: EngineEvent, follow: Option<JobId>) {
         match event {
             EngineEvent::JobCreated { record, handle } => {
                 self.handles.insert(record.id, (handle, 0));
+                if follow.is_some() && record.parent == follow {
+                    self.children.push(record);
+                }
+            }
+            EngineEvent::JobChanged(record) => {
+                if let Some(child) = self.children.iter_mut().find(|c| c.id == record.id) {
+                    let id = record.id;
+                    let finished = record.state.is_finished();
+                    *child = record;
+                    if finished {
+                        self.print_log(id);
+                    }
+                }
             }
             EngineEvent::LogGrew(id) => {
                 if let Some((handle, _)) = self.handles.get(&id) {
                     handle.notified.store(false, Ordering::Release);
                 }
-                if follow == Some(id) {
+                if follow == Some(id) || self.children.iter().any(|c| c.id == id) {
                     self.print_log(id);
                 }
             }
@@ -232,6 +258,14 @@ impl Runner {
     }
 
     fn print_log(&mut self, job: JobId) {
+        // A target's lines are prefixed with the target, as runs on several interleave.
+        let prefix = self
+            .children
+            .iter()
+            .find(|c| c.id == job)
+            .and_then(|c| c.target.as_deref())
+            .map(|t| format!("[{}] ", t.split(' ').next().unwrap_or(t)))
+            .unwrap_or_default();
         let Some((handle, printed)) = self.handles.get_mut(&job) else {
             return;
         };
@@ -246,7 +280,7 @@ impl Runner {
         };
         let mut err = std::io::stderr().lock();
         for line in lines {
-            let _ = writeln!(err, "{} {}", line.level.as_char(), line.text);
+            let _ = writeln!(err, "{} {prefix}{}", line.level.as_char(), line.text);
         }
     }
 

@@ -73,6 +73,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         ..Session::default()
     };
     let mut state = State::new(session, config, gate, &theme, depth);
+    state.installers.dir = paths.installers_dir.clone();
     match store.recent(500) {
         Ok(records) => state.load_history(records),
         Err(e) => {
@@ -103,9 +104,10 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
 /// Changes that were running when an earlier opsdeck died (crash, SIGKILL) have `started` but
 /// no outcome in the audit log: close them as interrupted, so every request has an ending.
 pub fn record_lost_changes(audit: &dyn AuditSink, os_user: &str, recovered: &[RecoveredJob]) {
+    // A target's job of an installer run is closed by its run's entry.
     for lost in recovered
         .iter()
-        .filter(|j| j.record.kind == JobKind::Mutation)
+        .filter(|j| j.record.kind == JobKind::Mutation && j.record.parent.is_none())
     {
         let job = &lost.record;
         // What was recorded when the change was submitted: the same actor, environment,
@@ -363,6 +365,9 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                         Flow::Cfn(flow) => {
                             Planned::Cfn(crate::cfn::tui::flows::run(flow, &ctx).await)
                         }
+                        Flow::Install(flow) => {
+                            Planned::Install(crate::installers::tui::run(flow, &ctx).await)
+                        }
                     };
                     let _ = back.send(Msg::Planned(planned));
                 });
@@ -489,6 +494,7 @@ mod tests {
             progress: None,
             error: None,
             log_path: None,
+            parent: None,
         }
     }
 

@@ -53,6 +53,8 @@ struct Answers {
     details: Vec<StackDetail>,
     /// Template bodies by stack id.
     templates: Vec<(String, String)>,
+    /// What preflight finds, by target (`local`, `ssh:HOST`…).
+    facts: Vec<(String, crate::installers::ops::HostFacts)>,
 }
 
 /// A flow's context as the console builds it, with reads answered from `Answers` and recorded.
@@ -144,6 +146,20 @@ impl crate::ops::PlanCtx for FakePlanCtx {
                     })
                 })
                 .ok_or_else(|| ProviderError::new(ErrorKind::NotFound, "no template")),
+            crate::ops::ReadOp::Install(crate::ops::InstallRead::Preflight { target }) => self
+                .answers
+                .facts
+                .iter()
+                .find(|(t, _)| *t == target.to_string())
+                .map(|(_, facts)| {
+                    ReadOutput::Install(crate::installers::port::InstallOutput::Facts {
+                        target: target.clone(),
+                        facts: Box::new(facts.clone()),
+                    })
+                })
+                .ok_or_else(|| {
+                    ProviderError::new(ErrorKind::Network, format!("{target} is unreachable"))
+                }),
             other => Err(ProviderError::new(
                 ErrorKind::Invalid,
                 format!("no canned answer for {}", other.name()),
@@ -245,6 +261,9 @@ impl Harness {
             let planned = match flow {
                 super::state::Flow::Cfn(flow) => super::state::Planned::Cfn(
                     futures::executor::block_on(crate::cfn::tui::flows::run(flow, &ctx)),
+                ),
+                super::state::Flow::Install(flow) => super::state::Planned::Install(
+                    futures::executor::block_on(crate::installers::tui::run(flow, &ctx)),
                 ),
             };
             reads.extend(ctx.reads.into_inner().unwrap_or_default());
@@ -825,6 +844,7 @@ fn job(id: i64, state: JobState, kind: JobKind, title: &str) -> JobRecord {
         progress: (state == JobState::Running).then_some(0.5),
         error: None,
         log_path: None,
+        parent: None,
     }
 }
 
