@@ -18,6 +18,7 @@ use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 
 pub mod cfn_stub;
 pub mod rig;
+pub mod sshd;
 
 /// The region every test uses; moto answers for any.
 pub const REGION: &str = "us-east-1";
