@@ -548,9 +548,7 @@ fn a_target_that_does_not_meet_the_manifest_is_refused_at_preflight() {
     installer(
         &dirs,
         "centos-only",
-        &format!(
-            "timeout_seconds: 60\nos_requirements:\n  family: [centos]\nresource_requirements:\n  min_ram_mb: 1\n"
-        ),
+        "timeout_seconds: 60\nos_requirements:\n  family: [centos]\nresource_requirements:\n  min_ram_mb: 1\n",
         &format!("touch {}\n", out.display()),
     );
     let run = opsdeck(

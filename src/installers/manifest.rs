@@ -1243,7 +1243,7 @@ mod tests {
         assert!(e.contains("always sensitive"), "{e}");
         let e = err(&with_inputs("  - name: s\n    type: select\n"));
         assert!(e.contains("needs validation.allowed_values"), "{e}");
-        let e = err(&format!("{}", HEAD.replace("id: app", "id: other")));
+        let e = err(&HEAD.replace("id: app", "id: other"));
         assert!(
             e.contains(":1: id: \"other\" differs from its folder's name \"app\""),
             "{e}"

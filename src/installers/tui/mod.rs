@@ -230,14 +230,14 @@ fn on_form_key(
             state.toast(ToastLevel::Info, "installer form closed; nothing was run");
             return Vec::new();
         }
-        FormEvent::Submit => match form.resolve() {
-            Ok(inputs) => {
+        FormEvent::Submit => {
+            // Refused values stay in the form, under their fields.
+            if let Ok(inputs) = form.resolve() {
                 let picker = TargetPicker::new(form, inputs, &hosts);
                 state.mode = Mode::Installers(InstallMode::Targets(Box::new(picker)));
                 return Vec::new();
             }
-            Err(_) => {}
-        },
+        }
         FormEvent::Stay => {}
     }
     state.mode = Mode::Installers(InstallMode::Form(form, hosts));
