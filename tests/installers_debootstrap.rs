@@ -134,9 +134,10 @@ impl Root {
                 "perl",
                 "-e",
                 &format!(
-                    "use Fcntl; sysopen(my $f, '/var/lib/dpkg/lock-frontend', O_RDWR|O_CREAT) or die; \
-                     fcntl($f, F_SETLK, pack('s s l l i', F_WRLCK, 0, 0, 0, 0)) or die; \
-                     print \"held\\n\"; $| = 1; sleep {seconds};"
+                    "use Fcntl; sysopen(my $f, '/var/lib/dpkg/lock-frontend', O_RDWR|O_CREAT) or die \"open: $!\"; \
+                     my $lock = pack('s s l l i', F_WRLCK, 0, 0, 0, 0); \
+                     fcntl($f, F_SETLK, $lock) or die \"lock: $!\"; \
+                     $| = 1; print \"held\\n\"; sleep {seconds};"
                 ),
             ])
             .stdout(Stdio::piped())
@@ -256,8 +257,9 @@ fn the_bundled_nginx_installer_installs_and_serves_a_page_in_a_debootstrap_root(
     );
     assert!(http_get(port.parse().expect("port")).contains("Welcome to nginx"));
 
-    // Another process holds apt's lock: the installer waits, then fails clearly.
-    root.hold_apt_lock(60);
+    // Another process holds apt's lock: the installer waits, then fails clearly (exit 2), and
+    // being idempotent it is tried three times in all (15 s, then 30 s apart).
+    root.hold_apt_lock(300);
     let locked = opsdeck(
         &dirs,
         &[
