@@ -1066,3 +1066,69 @@ fn an_unreachable_host_or_a_changed_host_key_fails_as_ssh_and_not_as_the_install
     );
     assert!(!ran.exists());
 }
+
+#[test]
+fn a_run_cut_short_by_a_crash_shows_as_interrupted_and_its_audit_trail_is_closed() {
+    let dirs = TestDirs::new();
+    let pgid_file = dirs.root().join("pgid");
+    installer(
+        &dirs,
+        "sleeper",
+        "timeout_seconds: 600\ninputs:\n  - name: out\n    type: string\n",
+        "ps -o pgid= -p $$ > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\"\nsleep 300 &\nwait\n",
+    );
+    support::hermetic_aws_env();
+    let set = format!("out={}", pgid_file.display());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    dirs.apply(&mut command);
+    command
+        .args([
+            "install",
+            "sleeper",
+            "--target",
+            "local",
+            "--set",
+            &set,
+            "--confirm",
+            "sleeper",
+        ])
+        .args(["--endpoint-url", NO_AWS])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut opsdeck_process = command.spawn().expect("run opsdeck");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !pgid_file.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the script never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // kill -9: no chance to record anything.
+    opsdeck_process.kill().expect("kill -9");
+    let _ = opsdeck_process.wait();
+    // The script, in its own session, outlives the crash (as an SSM command would): stop it.
+    let pgid = read_pgid(&pgid_file);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let jobs = opsdeck(&dirs, &["jobs", "--json"], &[]);
+    assert!(jobs.status.success(), "{}", text(&jobs.stderr));
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&jobs.stdout).expect("JSON");
+    let run = records
+        .iter()
+        .find(|r| r["operation"] == "run-installer" && r["parent"].is_null())
+        .expect("the run's job");
+    assert_eq!(run["state"], "interrupted", "{run}");
+    let target = records
+        .iter()
+        .find(|r| r["parent"] == run["id"])
+        .expect("the target's job");
+    assert_eq!(target["state"], "interrupted", "{target}");
+    assert_eq!(
+        decisions(&audit_of(&dirs, "run-installer")),
+        vec!["requested", "confirmed", "started", "interrupted"],
+        "one closing entry for the run, none for its target"
+    );
+}
