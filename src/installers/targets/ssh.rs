@@ -87,15 +87,20 @@ pub async fn run(
         .stderr
         .take()
         .map(|r| tokio::spawn(pump(r, LogLevel::Warn, ctx.clone(), masker.clone())));
-    // The payload goes in while the output is read; the handle stays open until the end.
-    let mut stdin = child.stdin.take();
+    // The payload goes in while the output is read, and stdin then stays open until the run
+    // ends or is stopped: closing it is how the host learns to stop the script.
+    let (close, closed) = tokio::sync::oneshot::channel::<()>();
     let payload = wire::ssh_payload(inputs, script);
-    if let Some(pipe) = stdin.as_mut()
-        && let Err(e) = pipe.write_all(&payload).await
-    {
-        // ssh ended early (unreachable): its exit status and stderr say why.
-        tracing::debug!("writing the payload to ssh: {e}");
-    }
+    let writer = child.stdin.take().map(|mut pipe| {
+        tokio::spawn(async move {
+            if let Err(e) = pipe.write_all(&payload).await {
+                // ssh ended early (unreachable): its exit status and stderr say why.
+                tracing::debug!("writing the payload to ssh: {e}");
+            }
+            let _ = closed.await;
+            drop(pipe);
+        })
+    });
     let ended = tokio::select! {
         status = child.wait() => match status {
             Ok(status) => Ended::Exited(code_of(status)),
@@ -114,7 +119,9 @@ pub async fn run(
             _ => format!("cancelled: stopping the script on {host} (SIGTERM, then SIGKILL there)"),
         });
         // EOF on stdin: the bootstrap on the host TERMs the script's group, KILLs it 5 s later.
-        drop(stdin.take());
+        if let Some(writer) = &writer {
+            writer.abort();
+        }
         // Give the host that long, plus the link's time, before ending ssh itself.
         match tokio::time::timeout(grace + Duration::from_secs(6), child.wait()).await {
             Ok(_) => {}
@@ -123,7 +130,10 @@ pub async fn run(
             }
         }
     }
-    drop(stdin);
+    drop(close);
+    if let Some(writer) = writer {
+        writer.abort();
+    }
     let mut last_err = None;
     for (i, pump) in [out, err].into_iter().enumerate() {
         let Some(pump) = pump else { continue };
