@@ -24,6 +24,11 @@ struct Agent {
 
 impl Agent {
     fn start(moto: &MotoServer, tags: &[&str]) -> Agent {
+        Agent::start_forbidding(moto, tags, &[SECRET, PLAIN])
+    }
+
+    /// An agent that reports any of `forbidden` found in a command.
+    fn start_forbidding(moto: &MotoServer, tags: &[&str], forbidden: &[&str]) -> Agent {
         let python = support::moto_server_bin()
             .parent()
             .expect("venv bin")
@@ -35,7 +40,7 @@ impl Agent {
             .arg(&script)
             .args([&moto.endpoint(), support::REGION, GROUP])
             .arg(dir.path())
-            .args(["--forbid", SECRET, "--forbid", PLAIN])
+            .args(forbidden.iter().flat_map(|v| ["--forbid", v]))
             .args(tags.iter().flat_map(|t| ["--tag", t]))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -259,6 +264,62 @@ fn an_ssm_script_that_fails_fails_the_run_with_its_exit_code() {
         "{value}"
     );
     assert!(stderr.contains("cannot install"), "{stderr}");
+}
+
+#[test]
+fn ssm_values_arrive_literally_through_the_secure_string() {
+    let moto = MotoServer::start();
+    let out = tempfile::tempdir().expect("out dir");
+    let marker = out.path().join("pwned");
+    let m = marker.display();
+    let values = [
+        format!("$(touch {m}.1)"),
+        format!("`touch {m}.2`; touch {m}.3"),
+        format!("line one\nline two && touch {m}.4"),
+        "it's \"quoted\" \\back\\slash ../../etc/passwd ${HOME} *".to_string(),
+    ];
+    let forbidden: Vec<&str> = values.iter().map(String::as_str).collect();
+    let agent = Agent::start_forbidding(&moto, &[], &forbidden);
+    let dirs = TestDirs::new();
+    setup(&dirs, "");
+    let folder = dirs.config_home().join("opsdeck/installers/literal");
+    std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::write(
+        folder.join("manifest.yml"),
+        [
+            "id: literal\nname: Literal\nversion: 1.0.0\ninstall_script: install.sh\n",
+            "timeout_seconds: 120\ninputs:\n  - name: out\n    type: string\n",
+            "  - name: v1\n    type: string\n  - name: v2\n    type: string\n",
+            "  - name: v3\n    type: string\n  - name: v4\n    type: string\n",
+        ]
+        .concat(),
+    )
+    .expect("manifest");
+    std::fs::write(
+        folder.join("install.sh"),
+        "for n in V1 V2 V3 V4; do printf '%s' \"${!n}\" > \"$OUT/$n\"; done\necho written\n",
+    )
+    .expect("script");
+    let target = format!("ssm:{}", agent.instance);
+    let mut args: Vec<String> = ["install", "literal", "--target", &target, "--confirm", "literal"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--set".into(), format!("out={}", out.path().display())]);
+    for (i, v) in values.iter().enumerate() {
+        args.extend(["--set".into(), format!("v{}={v}", i + 1)]);
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = opsdeck(&moto, &dirs, &argv);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    for (i, v) in values.iter().enumerate() {
+        let got = std::fs::read(out.path().join(format!("V{}", i + 1))).expect("written");
+        assert_eq!(text(&got), *v, "value {} arrived changed", i + 1);
+    }
+    for n in 1..=4 {
+        assert!(!marker.with_extension(n.to_string()).exists(), "marker {n}: executed");
+    }
+    assert_eq!(agent.leaks(), "", "no value is part of any command");
 }
 
 fn ssm_client(moto: &MotoServer) -> aws_sdk_ssm::Client {
