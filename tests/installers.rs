@@ -1038,6 +1038,16 @@ fn an_unreachable_host_or_a_changed_host_key_fails_as_ssh_and_not_as_the_install
         stderr.contains("ssh to unreachable failed (exit 255)"),
         "{stderr}"
     );
+    // A host whose key is not known: refused (no prompt can accept it).
+    std::fs::write(sshd.known_hosts(), "").expect("empty known_hosts");
+    let run = opsdeck(
+        &dirs,
+        &["install", "noop", "--target", "ssh:opsdeck-test", "--plan"],
+        &[],
+    );
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("verification failed"), "{stderr}");
     // A known_hosts entry that no longer matches: strict checking refuses to connect.
     let other = dirs.root().join("otherkey");
     let status = Command::new("ssh-keygen")

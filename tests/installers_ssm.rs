@@ -301,10 +301,17 @@ fn ssm_values_arrive_literally_through_the_secure_string() {
     )
     .expect("script");
     let target = format!("ssm:{}", agent.instance);
-    let mut args: Vec<String> = ["install", "literal", "--target", &target, "--confirm", "literal"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> = [
+        "install",
+        "literal",
+        "--target",
+        &target,
+        "--confirm",
+        "literal",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     args.extend(["--set".into(), format!("out={}", out.path().display())]);
     for (i, v) in values.iter().enumerate() {
         args.extend(["--set".into(), format!("v{}={v}", i + 1)]);
@@ -317,7 +324,10 @@ fn ssm_values_arrive_literally_through_the_secure_string() {
         assert_eq!(text(&got), *v, "value {} arrived changed", i + 1);
     }
     for n in 1..=4 {
-        assert!(!marker.with_extension(n.to_string()).exists(), "marker {n}: executed");
+        assert!(
+            !marker.with_extension(n.to_string()).exists(),
+            "marker {n}: executed"
+        );
     }
     assert_eq!(agent.leaks(), "", "no value is part of any command");
 }

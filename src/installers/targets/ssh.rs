@@ -1,7 +1,7 @@
 //! The `ssh:HOST` target, through the system's OpenSSH client, so the operator's keys, agent,
 //! ProxyJump and known_hosts work as they do on the command line. `BatchMode=yes` (no prompt
-//! can wait for an answer), strict host key checking, `-F` when `[targets] ssh_config` is set,
-//! `--` before the host. The remote command is the constant bootstrap; the script and the
+//! can wait for an answer, so host keys are checked strictly unless the operator's ssh config
+//! says otherwise), `-F` when `[targets] ssh_config` is set, `--` before the host. The remote command is the constant bootstrap; the script and the
 //! inputs travel on stdin, which stays open: closing it cancels the run on the host.
 
 use super::TargetSettings;
@@ -29,8 +29,10 @@ fn command(settings: &TargetSettings, host: &str, remote: &str) -> Command {
     }
     command
         .arg("-T")
+        // No prompt can be answered: with BatchMode, an unknown or changed host key refuses
+        // the connection (ssh's default `ask` cannot ask). A host the operator's ssh config
+        // relaxes (`StrictHostKeyChecking accept-new`) is theirs to relax.
         .args(["-o", "BatchMode=yes"])
-        .args(["-o", "StrictHostKeyChecking=yes"])
         .args(["-o", "ServerAliveInterval=15"])
         .args(["-o", "ServerAliveCountMax=4"])
         .args(["-o", "ConnectTimeout=20"])
