@@ -64,6 +64,11 @@ impl Agent {
         std::fs::read_to_string(self.dir.path().join("leaks")).unwrap_or_default()
     }
 
+    /// What the instance saw of the parameters it read (type, tier, policies).
+    fn parameters(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("parameters")).unwrap_or_default()
+    }
+
     fn ran(&self) -> usize {
         std::fs::read_to_string(self.dir.path().join("ran"))
             .map(|t| t.lines().count())
@@ -210,6 +215,18 @@ fn an_ssm_run_takes_its_inputs_from_a_secure_string_and_its_whole_output_from_cl
     // No input value was ever part of a command (SSM keeps those in its history).
     assert_eq!(agent.leaks(), "");
     assert_eq!(agent.ran(), 3, "two preflights and the run");
+    // The inputs came from one SecureString that expires by itself should opsdeck die.
+    let parameters = agent.parameters();
+    assert_eq!(parameters.lines().count(), 1, "{parameters}");
+    assert!(
+        parameters.contains("\"Type\": \"SecureString\""),
+        "{parameters}"
+    );
+    assert!(
+        parameters.contains("\"Tier\": \"Advanced\""),
+        "{parameters}"
+    );
+    assert!(parameters.contains("Expiration"), "{parameters}");
     // The parameter that carried them is gone.
     let rt = support::runtime();
     let ssm = ssm_client(&moto);
@@ -261,7 +278,7 @@ fn an_ssm_script_that_fails_fails_the_run_with_its_exit_code() {
         value["targets"][0]["error"]
             .as_str()
             .is_some_and(|e| e.contains("exit 2: the installation failed")),
-        "{value}"
+        "{value}\n{stderr}"
     );
     assert!(stderr.contains("cannot install"), "{stderr}");
 }

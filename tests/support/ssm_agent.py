@@ -4,7 +4,8 @@ moto's SendCommand reports every invocation as an instant success with no output
 nothing to CloudWatch Logs. This script plays the agent on one instance: it creates the
 instance (with the tags given) and the log group, then polls ListCommands; for each new command
 it checks that no forbidden value appears anywhere in the command (its parameters are kept in
-SSM's history), runs the command text with bash exactly as AWS-RunShellScript would, and writes
+SSM's history), runs the command text as AWS-RunShellScript does (written to `_script.sh`, run
+with `sh -c` — dash on Debian), and writes
 its stdout and stderr to the streams the real agent uses:
 ``<command-id>/<instance-id>/aws-runShellScript/{stdout,stderr}``.
 
@@ -57,7 +58,7 @@ shim = os.path.join(shim_dir, "aws")
 with open(shim, "w") as f:
     f.write(
         f"""#!{sys.executable}
-import sys, boto3
+import json, sys, boto3
 args = sys.argv[1:]
 if args[:2] != ["ssm", "get-parameter"]:
     sys.exit("the test's aws shim knows only ssm get-parameter")
@@ -66,6 +67,11 @@ region = args[args.index("--region") + 1] if "--region" in args else {region!r}
 ssm = boto3.client("ssm", endpoint_url={endpoint!r}, region_name=region,
                    aws_access_key_id="testing", aws_secret_access_key="testing")
 print(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+described = ssm.describe_parameters(ParameterFilters=[{{"Key": "Name", "Values": [name]}}])
+with open({os.path.join(workdir, "parameters")!r}, "a") as f:
+    for p in described["Parameters"]:
+        f.write(json.dumps({{"Name": p["Name"], "Type": p["Type"], "Tier": p.get("Tier"),
+                             "Policies": p.get("Policies", [])}}, default=str) + "\\n")
 """
     )
 os.chmod(shim, 0o755)
@@ -105,7 +111,14 @@ while not os.path.exists(os.path.join(workdir, "stop")) and os.getppid() == pare
             if value in whole:
                 with open(os.path.join(workdir, "leaks"), "a") as f:
                     f.write(f"{cid}: a forbidden value is in the command\n")
-        script = "\n".join(command["Parameters"]["commands"])
+        # As the real agent does: the commands to _script.sh, run with `sh -c <that file>`
+        # (sh is dash here, as on Debian and Ubuntu instances).
+        script_dir = os.path.join(workdir, "orchestration", cid)
+        os.makedirs(script_dir, exist_ok=True)
+        script = os.path.join(script_dir, "_script.sh")
+        with open(script, "w") as f:
+            f.write("\n".join(command["Parameters"]["commands"]))
+        os.chmod(script, 0o700)
         env = {
             "PATH": shim_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": os.environ.get("HOME", "/root"),
@@ -113,7 +126,7 @@ while not os.path.exists(os.path.join(workdir, "stop")) and os.getppid() == pare
             "SSM_AGENT_SECRET_ENV": "the agent's own environment",
         }
         done = subprocess.run(
-            ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=600
+            ["sh", "-c", script], env=env, capture_output=True, text=True, timeout=600
         )
         prefix = f"{cid}/{instance}/aws-runShellScript"
         put(prefix + "/stdout", done.stdout)

@@ -385,9 +385,21 @@ impl InstallProvider {
             .any(|t| matches!(t.target, Target::Ssm(_)))
             && !run.inputs.is_empty();
         let parameter = if needs_parameter {
+            // The longest the whole run can take (every target, every attempt, one after the
+            // other): the parameter expires then even if opsdeck never gets to delete it.
+            let per_attempt = run.timeout_seconds + 600 + 180;
+            let attempts = if run.idempotent {
+                u64::from(MAX_ATTEMPTS)
+            } else {
+                1
+            };
+            let lifetime = Duration::from_secs(
+                run.targets.len() as u64 * attempts * per_attempt
+                    + attempts * self.settings.retry_delay.as_secs() * 4,
+            );
             match self
                 .ssm
-                .put_inputs(&run.run_id, &wire::env_records(&run.inputs))
+                .put_inputs(&run.run_id, &wire::env_records(&run.inputs), lifetime)
                 .await
             {
                 Ok(name) => {

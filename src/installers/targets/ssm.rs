@@ -67,8 +67,16 @@ impl Ssm {
         }
     }
 
-    /// Store the run's input records in one SecureString parameter; returns its name.
-    pub async fn put_inputs(&self, run_id: &str, records: &[u8]) -> ProviderResult<String> {
+    /// Store the run's input records in one SecureString parameter; returns its name. The
+    /// parameter carries an expiration policy at `lifetime` from now (the longest the run can
+    /// take), so a crash cannot leave the values in Parameter Store beyond the run; the run
+    /// deletes it itself when it ends.
+    pub async fn put_inputs(
+        &self,
+        run_id: &str,
+        records: &[u8],
+        lifetime: Duration,
+    ) -> ProviderResult<String> {
         use base64::Engine as _;
         let value = base64::engine::general_purpose::STANDARD.encode(records);
         if value.len() > PARAMETER_MAX {
@@ -80,11 +88,16 @@ impl Ssm {
                 ),
             ));
         }
-        let tier = if value.len() > 4096 {
-            ParameterTier::Advanced
-        } else {
-            ParameterTier::Standard
-        };
+        let expires = aws_sdk_ssm::primitives::DateTime::from_secs(
+            crate::model::now_ms() / 1000 + lifetime.as_secs() as i64,
+        )
+        .fmt(aws_sdk_ssm::primitives::DateTimeFormat::DateTime)
+        .map_err(|e| ProviderError::new(ErrorKind::Other, format!("an expiry time: {e}")))?;
+        let policy = serde_json::json!([{
+            "Type": "Expiration",
+            "Version": "1.0",
+            "Attributes": { "Timestamp": expires },
+        }]);
         let name = format!("/opsdeck/run/{run_id}/env");
         self.ssm
             .put_parameter()
@@ -92,7 +105,9 @@ impl Ssm {
             .description("opsdeck installer run inputs; deleted when the run ends")
             .value(value)
             .r#type(ParameterType::SecureString)
-            .tier(tier)
+            // Parameter policies (the expiration) need the Advanced tier.
+            .tier(ParameterTier::Advanced)
+            .policies(policy.to_string())
             .overwrite(false)
             .send()
             .await

@@ -81,7 +81,8 @@ pub fn ssm_command(
         None => "printf '0\\0' >\"$d/env\"\n".to_string(),
     };
     format!(
-        "set -u\n\
+        "{BASH_GUARD}\
+         set -u\n\
          umask 077\n\
          finish() {{ printf '\\n%s%s\\n' {marker} \"$1\"; exit \"$1\"; }}\n\
          d=$(mktemp -d /tmp/opsdeck.XXXXXXXX) || finish 3\n\
@@ -119,10 +120,17 @@ pub fn ssm_command(
 /// The preflight as an SSM command: the script, then the end marker.
 pub fn ssm_preflight(nonce: &str) -> String {
     format!(
-        "{PREFLIGHT}printf '%s%s\\n' {} 0\n",
+        "{BASH_GUARD}{PREFLIGHT}printf '%s%s\\n' {} 0\n",
         shell_quote(&end_marker(nonce))
     )
 }
+
+/// The first lines of every SSM command. The agent writes the command to `_script.sh` and runs
+/// `sh -c <that file>`; `sh` is dash on Debian and Ubuntu, and the bootstrap needs bash: the
+/// shebang takes it there, and should the file be read by `sh` itself, it runs itself again
+/// with bash.
+const BASH_GUARD: &str =
+    "#!/bin/bash\nif [ -z \"${BASH_VERSION:-}\" ]; then exec bash \"$0\" \"$@\"; fi\n";
 
 /// Read preflight's `key=value` lines. Unknown keys are ignored; a missing or unreadable
 /// number is 0 (and then fails any requirement on it, never passes it).
