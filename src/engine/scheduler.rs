@@ -134,6 +134,8 @@ struct Inner {
     latest: Mutex<HashMap<String, (JobId, CancellationToken)>>,
     target_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     cancels: Mutex<HashMap<JobId, CancellationToken>>,
+    /// Child jobs by parent: a parent that ends (or is cut short) ends those still open.
+    children: Mutex<HashMap<JobId, Vec<JobId>>>,
     running_mutations: Mutex<HashMap<JobId, RunningMutation>>,
     /// Logs of jobs still running: flushed to their files every [`LOG_FLUSH_EVERY`] and at the
     /// job's end, so a crash loses at most the last second of any log.
@@ -188,6 +190,7 @@ impl Engine {
                 latest: Mutex::default(),
                 target_locks: Mutex::default(),
                 cancels: Mutex::default(),
+                children: Mutex::default(),
                 running_mutations: Mutex::default(),
                 live_logs: Mutex::default(),
                 next_quiet: AtomicU64::new(0),
@@ -553,6 +556,20 @@ impl Engine {
 
     fn finish(&self, job: JobId, state: JobState, error: Option<String>) {
         lock(&self.inner.cancels).remove(&job);
+        // Children still open when their parent ends (its time limit cut it short): stopped
+        // and ended too, so none stays "running".
+        let children = lock(&self.inner.children).remove(&job).unwrap_or_default();
+        for child in children {
+            let open = lock(&self.inner.cancels).get(&child).cloned();
+            if let Some(token) = open {
+                token.cancel();
+                self.finish(
+                    child,
+                    JobState::Cancelled,
+                    Some(format!("job {job}, of which this is a part, ended first")),
+                );
+            }
+        }
         // The whole log is on disk before the job is seen to end.
         if let Some(log) = lock(&self.inner.live_logs).remove(&job) {
             let _ = lock(&log).flush();
@@ -767,6 +784,10 @@ impl ChildJobs {
             None,
             Some((parent.job_id(), &parent.cancel)),
         )?;
+        lock(&engine.inner.children)
+            .entry(parent.job_id())
+            .or_default()
+            .push(handle.id);
         Some(engine.ctx(handle, cancel))
     }
 

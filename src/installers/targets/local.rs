@@ -2,7 +2,7 @@
 //! temporary directory, in its own session and process group, with a clean environment
 //! (PATH, LANG and the inputs only) and stdin from /dev/null.
 
-use super::process::{Ended, Masker, code_of, pump, spawn_in_own_session, stop_group};
+use super::process::{Ended, GroupGuard, Masker, code_of, pump, spawn_in_own_session, stop_group};
 use crate::engine::joblog::LogLevel;
 use crate::engine::task::TaskCtx;
 use crate::installers::manifest::InputValue;
@@ -76,6 +76,7 @@ pub async fn run(
         return Ended::Unreachable("bash exited before it could be watched".into());
     };
     let pgid = Pid::from_raw(pid as i32);
+    let mut guard = GroupGuard::new(pgid);
     ctx.info(format!(
         "started: bash install.sh (pid {pid}) in {}",
         dir.path().display()
@@ -107,6 +108,7 @@ pub async fn run(
         stop_group(&mut child, pgid, grace).await;
     }
     // A script that ends normally keeps what it started (a service it installed, say).
+    guard.disarm();
     // The pipes close when the last process holding them is gone; a process that left the
     // group (its own setsid) could hold them forever, so the wait is bounded.
     for pump in [out, err].into_iter().flatten() {

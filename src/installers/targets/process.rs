@@ -136,6 +136,32 @@ async fn read_line_capped<R: AsyncBufReadExt + Unpin>(
     }
 }
 
+/// Kills a process group with SIGKILL when dropped while armed: a run whose future is dropped
+/// (the engine's time limit for the whole run) leaves nothing of its script behind.
+pub struct GroupGuard {
+    pgid: Pid,
+    armed: bool,
+}
+
+impl GroupGuard {
+    pub fn new(pgid: Pid) -> GroupGuard {
+        GroupGuard { pgid, armed: true }
+    }
+
+    /// The run ended the normal way: what the script started stays.
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = killpg(self.pgid, Signal::SIGKILL);
+        }
+    }
+}
+
 /// Stop the process group `pgid` led by `child`: SIGTERM to the whole group, up to `grace`
 /// for the leader to exit, then SIGKILL to the group; a last SIGKILL sweeps members that
 /// outlived the leader. Returns the leader's exit status, if it could be read.

@@ -5,7 +5,7 @@
 //! inputs travel on stdin, which stays open: closing it cancels the run on the host.
 
 use super::TargetSettings;
-use super::process::{Ended, Masker, code_of, pump, spawn_in_own_session, stop_group};
+use super::process::{Ended, GroupGuard, Masker, code_of, pump, spawn_in_own_session, stop_group};
 use super::wire;
 use crate::engine::joblog::LogLevel;
 use crate::engine::task::TaskCtx;
@@ -80,6 +80,8 @@ pub async fn run(
         return Ended::Unreachable("ssh exited before it could be watched".into());
     };
     let pgid = Pid::from_raw(pid as i32);
+    // Dropped mid-run, the ssh client goes, its stdin closes, and the host stops the script.
+    let mut guard = GroupGuard::new(pgid);
     ctx.info(format!("connecting: ssh {host} (pid {pid})"));
     let out = child
         .stdout
@@ -132,6 +134,7 @@ pub async fn run(
             }
         }
     }
+    guard.disarm();
     drop(close);
     if let Some(writer) = writer {
         writer.abort();
