@@ -194,6 +194,50 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// The installers opsdeck can run: bundled ones and those in the config dir's installers/.
+    ///
+    /// Exit 0; 2 when a user installer cannot be loaded (named on stderr with file, line and
+    /// key; the others are still listed).
+    Installers {
+        /// Print JSON (every manifest field, inputs, hash) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run an installer on targets: preview with --plan, run with --confirm ID.
+    ///
+    /// TARGET is local, ssh:HOST or ssm:INSTANCE_ID. Each target is preflighted (OS, RAM, disk,
+    /// cores) and refused when it does not meet the manifest. Exit 0 done (or plan printed);
+    /// 1 failed or refused (read-only mode refuses --confirm); 2 bad input, naming the field.
+    Install {
+        /// The installer's id (see `opsdeck installers`).
+        #[arg(value_name = "ID")]
+        installer: String,
+        /// Where to run it; repeat or list several.
+        #[arg(long = "target", value_name = "TARGET", required = true, num_args = 1..)]
+        targets: Vec<String>,
+        /// An input's value; repeat for each. Sensitive inputs must use --set-env.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// An input whose value is read from an environment variable (required for sensitive
+        /// inputs: their values must not appear in `ps` or shell history).
+        #[arg(long = "set-env", value_name = "KEY=ENV_VAR")]
+        set_envs: Vec<String>,
+        /// Targets running at once: N or N% (default 1).
+        #[arg(long, value_name = "N")]
+        max_concurrency: Option<String>,
+        /// Failed targets tolerated before no further target starts: N or N% (default 0).
+        #[arg(long, value_name = "N")]
+        max_errors: Option<String>,
+        /// Preflight every target and print what would run: nothing is changed.
+        #[arg(long)]
+        plan: bool,
+        /// Run it; must equal the installer's id (the typed confirmation).
+        #[arg(long, value_name = "ID")]
+        confirm: Option<String>,
+        /// Print JSON instead of text on stdout (the run's log goes to stderr either way).
+        #[arg(long)]
+        json: bool,
+    },
     /// Job history (newest first), including jobs interrupted by a crash or a dropped session.
     Jobs {
         /// Print JSON instead of a table.

@@ -21,6 +21,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod files;
 pub mod headless;
+pub mod installers;
 pub mod model;
 pub mod ops;
 pub mod redact;

@@ -30,6 +30,37 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             command: AuditCommand::Verify { file },
         }) => Ok(opsdeck::cli::audit_verify(&paths, file, &mut out)),
         Some(Command::Jobs { json, limit }) => opsdeck::cli::jobs(&paths, json, limit, &mut out),
+        Some(Command::Installers { json }) => {
+            Ok(opsdeck::installers::headless::list(&paths, json, &mut out))
+        }
+        Some(Command::Install {
+            installer,
+            targets,
+            sets,
+            set_envs,
+            max_concurrency,
+            max_errors,
+            plan,
+            confirm,
+            json,
+        }) => {
+            let opts = cli.console.options();
+            let args = opsdeck::installers::headless::InstallArgs {
+                installer,
+                targets,
+                sets,
+                set_envs,
+                max_concurrency,
+                max_errors,
+                plan,
+                confirm,
+                json,
+            };
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(opsdeck::installers::headless::install(
+                &opts, &paths, args, &mut out,
+            )))
+        }
         Some(Command::Deploy {
             template,
             stack,

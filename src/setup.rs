@@ -101,7 +101,8 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
 pub fn record_lost_changes(audit: &dyn AuditSink, os_user: &str, recovered: &[RecoveredJob]) {
     for lost in recovered
         .iter()
-        .filter(|j| j.record.kind == JobKind::Mutation)
+        // A target's job of an installer run is closed by its run's entry.
+        .filter(|j| j.record.kind == JobKind::Mutation && j.record.parent.is_none())
     {
         let job = &lost.record;
         // What was recorded when the change was submitted: the same actor, environment,
@@ -191,6 +192,7 @@ mod tests {
             progress: None,
             error: None,
             log_path: None,
+            parent: None,
         }
     }
 

@@ -478,3 +478,90 @@ fn status_bar(screen: &str) -> &str {
         .find(|l| l.starts_with(" opsdeck "))
         .unwrap_or_default()
 }
+
+#[test]
+fn run_an_installer_from_the_console_form_targets_confirm_then_jobs() {
+    let moto = MotoServer::start();
+    let dirs = TestDirs::new();
+    let config = dirs.config_home().join("opsdeck");
+    let folder = config.join("installers/hello");
+    std::fs::create_dir_all(&folder).expect("installer folder");
+    std::fs::write(
+        config.join("config.toml"),
+        "[targets]\nssh_config = \"/nonexistent/opsdeck-e2e/ssh_config\"\n\n[[targets.environment]]\nname = \"DEV\"\nhosts = [\"local\"]\n",
+    )
+    .expect("config");
+    std::fs::write(
+        folder.join("manifest.yml"),
+        "id: hello\nname: Hello world\nversion: 0.1.0\ninstall_script: install.sh\ntimeout_seconds: 60\n\
+         inputs:\n  - name: who\n    type: string\n    required: true\n  - name: token\n    type: password\n",
+    )
+    .expect("manifest");
+    std::fs::write(
+        folder.join("install.sh"),
+        "echo \"hello, $WHO\"\necho \"token: $TOKEN\"\n",
+    )
+    .expect("script");
+    let secret = "e2e-s3cret-token";
+    let tmux = Tmux::start("installer", &dirs, &moto.endpoint(), &[]);
+    tmux.wait_for("the first frame", |s| s.contains("Inventory"));
+
+    tmux.keys(&[":"]);
+    tmux.type_text("installers");
+    tmux.keys(&["Enter"]);
+    let list = tmux.wait_for("the installers", |s| s.contains("Hello world 0.1.0"));
+    assert!(list.contains("debian 11+, ubuntu 20.04+"), "{list}");
+    tmux.keys(&["G", "Enter"]);
+    tmux.wait_for("the form", |s| {
+        s.contains("Install Hello world 0.1.0 (hello)")
+    });
+    tmux.type_text("operators");
+    tmux.keys(&["Tab"]);
+    tmux.type_text(secret);
+    tmux.wait_for("the masked token", |s| s.contains("••••••••"));
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the target picker", |s| {
+        s.contains("Where should hello 0.1.0 run?")
+    });
+    tmux.keys(&["Space", "Enter"]);
+    let dialog = tmux.wait_for("the confirmation", |s| s.contains("Confirm: run-installer"));
+    assert!(dialog.contains("local"), "{dialog}");
+    assert!(
+        dialog.contains("token") && dialog.contains("****"),
+        "{dialog}"
+    );
+    assert!(!dialog.contains(secret), "{dialog}");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the run to finish in Jobs", |s| {
+        s.lines()
+            .any(|l| l.contains("hello 0.1.0 on local") && l.contains("done"))
+            && s.lines()
+                .any(|l| l.contains("Run installer hello") && l.contains("done"))
+    });
+    assert!(!screen.contains(secret), "{screen}");
+    tmux.keys(&["q"]);
+    assert_exited_cleanly(&tmux);
+
+    let entries = support::read_audit(&dirs.audit_log());
+    let decisions: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["operation"] == "run-installer")
+        .map(|e| e["decision"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        decisions,
+        ["requested", "confirmed", "started", "succeeded"]
+    );
+    assert_chain_intact(&dirs.audit_log());
+    let logs = std::fs::read_dir(dirs.job_logs_dir()).expect("job logs");
+    let mut said_hello = false;
+    for log in logs.flatten() {
+        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+        assert!(!text.contains(secret), "{}", log.path().display());
+        said_hello |= text.contains("hello, operators") && text.contains("token: ****");
+    }
+    assert!(
+        said_hello,
+        "the target's job log holds the script's output, masked"
+    );
+}

@@ -35,6 +35,14 @@ impl Site {
         }
     }
 
+    /// A failed call of this client as a sentence (for calls made outside [`Site::call`]).
+    pub fn fail<E>(&self, call: &str, err: SdkError<E, HttpResponse>) -> ProviderError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        classify(err, &self.describe(call), self.call_timeout)
+    }
+
     /// ` --region R [--endpoint-url URL]`: what an aws CLI command needs to reach the same place.
     pub fn cli_args(&self) -> String {
         cli_args(self.region.as_deref(), self.endpoint.as_deref())

@@ -64,6 +64,9 @@ pub struct AwsSettings {
     /// The same once the job was cancelled (a signal, `c` in Jobs): quick, so a stopping
     /// process still cleans up.
     pub cancel_cleanup_budget: Duration,
+    /// How installer targets are reached (`[targets]` in config); the SSM target uses the same
+    /// SDK configuration as every other client.
+    pub targets: crate::installers::targets::TargetSettings,
 }
 
 impl AwsSettings {
@@ -105,6 +108,7 @@ impl Default for AwsSettings {
             call_timeout: EngineConfig::DEFAULT_CALL_TIMEOUT,
             cleanup_budget: AwsSettings::DEFAULT_CLEANUP_BUDGET,
             cancel_cleanup_budget: AwsSettings::DEFAULT_CANCEL_CLEANUP_BUDGET,
+            targets: crate::installers::targets::TargetSettings::default(),
         }
     }
 }
@@ -144,6 +148,11 @@ pub async fn providers(settings: &AwsSettings, binding: GateBinding) -> Provider
     Providers {
         sts: Arc::new(StsProvider::new(&config, settings)),
         cfn: Arc::new(crate::cfn::aws::CfnProvider::new(
+            &config,
+            settings,
+            binding.clone(),
+        )),
+        install: Arc::new(crate::installers::targets::InstallProvider::new(
             &config, settings, binding,
         )),
     }

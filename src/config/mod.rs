@@ -47,6 +47,8 @@ pub struct Config {
     pub environments: Vec<EnvironmentRule>,
     pub roles: Vec<RoleRule>,
     pub compliance: ComplianceSettings,
+    /// `[targets]`: where installers run and which environment each target is in.
+    pub targets: TargetsConfig,
     /// Files that contributed, for `:ro`/help display, e.g.
     /// `["<defaults>", "/home/x/.config/opsdeck/config.toml"]`.
     pub sources: Vec<String>,
@@ -88,6 +90,27 @@ pub struct EnvironmentRule {
     pub accounts: Vec<String>,
     /// Profile name patterns; `*` matches any run of characters.
     pub profiles: Vec<String>,
+}
+
+/// `[targets]`: how installer targets are reached and which environment each one is in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetsConfig {
+    /// `ssh_config`: passed to every `ssh` as `-F` (replacing `~/.ssh/config`).
+    pub ssh_config: Option<PathBuf>,
+    /// `ssm_log_group`: the CloudWatch Logs group SSM writes a run's whole output to.
+    pub ssm_log_group: Option<String>,
+    /// `[[targets.environment]]`, in order: the first rule that matches a target wins.
+    pub environments: Vec<TargetRule>,
+}
+
+/// One `[[targets.environment]]` entry: targets it matches are in `environment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRule {
+    pub environment: Environment,
+    /// Patterns (`*` wildcard) matched against `local`, an ssh HOST, or an instance id.
+    pub hosts: Vec<String>,
+    /// Tag key → value pattern; an SSM instance matches when it has every one.
+    pub instance_tags: Vec<(String, String)>,
 }
 
 /// One `[[role]]` entry.
@@ -277,6 +300,25 @@ struct RawFile {
     compliance: Option<RawCompliance>,
     environment: Option<Vec<Spanned<RawEnvironment>>>,
     role: Option<Vec<Spanned<RawRole>>>,
+    targets: Option<RawTargets>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([targets])")]
+struct RawTargets {
+    ssh_config: Option<Spanned<String>>,
+    ssm_log_group: Option<Spanned<String>>,
+    environment: Option<Vec<Spanned<RawTargetEnvironment>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([[targets.environment]])")]
+struct RawTargetEnvironment {
+    name: Spanned<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    instance_tags: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -338,6 +380,7 @@ struct Layer {
     environments: Option<Vec<EnvironmentRule>>,
     roles: Option<Vec<RoleRule>>,
     waiver_max_days: Option<u32>,
+    targets: Option<TargetsConfig>,
 }
 
 /// Checks semantic constraints, with errors located in one file's text.
@@ -438,7 +481,91 @@ impl Checker<'_> {
         if let Some(roles) = raw.role {
             layer.roles = Some(self.roles(roles)?);
         }
+        if let Some(targets) = raw.targets {
+            layer.targets = Some(self.targets(targets)?);
+        }
         Ok(layer)
+    }
+
+    fn targets(&self, raw: RawTargets) -> Result<TargetsConfig, ConfigError> {
+        let ssh_config = match raw.ssh_config {
+            None => None,
+            Some(path) => {
+                let text = path.get_ref();
+                let resolved = if let Some(rest) = text.strip_prefix("~/") {
+                    std::env::var_os("HOME")
+                        .filter(|h| !h.is_empty())
+                        .map(|home| PathBuf::from(home).join(rest))
+                } else if text.starts_with('/') {
+                    Some(PathBuf::from(text))
+                } else {
+                    None
+                };
+                match resolved {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(self.invalid(
+                            path.span(),
+                            "targets.ssh_config",
+                            format!("{text:?} must be an absolute path or start with ~/"),
+                        ));
+                    }
+                }
+            }
+        };
+        let ssm_log_group = match raw.ssm_log_group {
+            None => None,
+            Some(group) => {
+                let name = group.get_ref();
+                let ok = !name.is_empty()
+                    && name.len() <= 512
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-/.#".contains(c));
+                if !ok {
+                    return Err(self.invalid(
+                        group.span(),
+                        "targets.ssm_log_group",
+                        format!(
+                            "{name:?} is not a CloudWatch Logs group name (letters, digits, _ - / . #)"
+                        ),
+                    ));
+                }
+                Some(group.into_inner())
+            }
+        };
+        let mut environments = Vec::new();
+        for (i, entry) in raw.environment.unwrap_or_default().into_iter().enumerate() {
+            let span = entry.span();
+            let entry = entry.into_inner();
+            let environment = parse_environment(entry.name.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    entry.name.span(),
+                    format!("targets.environment[{i}].name"),
+                    format!(
+                        "{:?} is not an environment (expected DEV, TST or PRD)",
+                        entry.name.get_ref()
+                    ),
+                )
+            })?;
+            if entry.hosts.is_empty() && entry.instance_tags.is_empty() {
+                return Err(self.invalid(
+                    span,
+                    format!("targets.environment[{i}]"),
+                    "matches nothing (give `hosts` and/or `instance_tags`)".to_string(),
+                ));
+            }
+            environments.push(TargetRule {
+                environment,
+                hosts: entry.hosts,
+                instance_tags: entry.instance_tags.into_iter().collect(),
+            });
+        }
+        Ok(TargetsConfig {
+            ssh_config,
+            ssm_log_group,
+            environments,
+        })
     }
 
     fn environments(
@@ -799,6 +926,7 @@ impl Config {
                     .or(defaults.waiver_max_days)
                     .unwrap_or(DEFAULT_WAIVER_MAX_DAYS),
             },
+            targets: user.targets.or(defaults.targets).unwrap_or_default(),
             sources,
         }
     }
@@ -864,6 +992,23 @@ impl Config {
         } else {
             RoleResolution::Resolved(role)
         }
+    }
+}
+
+impl TargetsConfig {
+    /// The environment a rule gives a target: `name` is `local`, the ssh HOST or the instance
+    /// id; `tags` are an SSM instance's tags (empty for others). `None`: no rule matches.
+    pub fn environment_for(&self, name: &str, tags: &[(String, String)]) -> Option<Environment> {
+        self.environments
+            .iter()
+            .find(|rule| {
+                rule.hosts.iter().any(|p| glob_match(p, name))
+                    || (!rule.instance_tags.is_empty()
+                        && rule.instance_tags.iter().all(|(key, pattern)| {
+                            tags.iter().any(|(k, v)| k == key && glob_match(pattern, v))
+                        }))
+            })
+            .map(|rule| rule.environment)
     }
 }
 
@@ -940,6 +1085,69 @@ mod tests {
     // --- loading and merging -------------------------------------------------
 
     #[test]
+    fn targets_map_hosts_and_instance_tags_to_environments() {
+        let c = parse(
+            r#"
+[targets]
+ssh_config = "/etc/opsdeck/ssh_config"
+ssm_log_group = "/opsdeck/runs"
+
+[[targets.environment]]
+name = "PRD"
+hosts = ["*.prod.example.com"]
+instance_tags = { Environment = "prod*", Team = "web" }
+
+[[targets.environment]]
+name = "DEV"
+hosts = ["local", "dev-*"]
+"#,
+        )
+        .unwrap();
+        let t = &c.targets;
+        assert_eq!(
+            t.ssh_config.as_deref(),
+            Some(Path::new("/etc/opsdeck/ssh_config"))
+        );
+        assert_eq!(t.ssm_log_group.as_deref(), Some("/opsdeck/runs"));
+        assert_eq!(
+            t.environment_for("web1.prod.example.com", &[]),
+            Some(Environment::Prd)
+        );
+        assert_eq!(t.environment_for("local", &[]), Some(Environment::Dev));
+        assert_eq!(t.environment_for("other", &[]), None);
+        let tags = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            t.environment_for(
+                "i-0abc",
+                &tags(&[("Environment", "production"), ("Team", "web")])
+            ),
+            Some(Environment::Prd)
+        );
+        assert_eq!(
+            t.environment_for("i-0abc", &tags(&[("Environment", "production")])),
+            None,
+            "every tag must match"
+        );
+        let e = err("[targets]\nssh_config = \"relative/path\"\n");
+        assert_eq!(
+            e,
+            format!(
+                "{ORIGIN}:2:14: targets.ssh_config: \"relative/path\" must be an absolute path or start with ~/"
+            )
+        );
+        let e = err("[[targets.environment]]\nname = \"PRD\"\nhots = [\"x\"]\n");
+        assert!(
+            e.contains(":3:1: unknown key `hots` in targets.environment[0]"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn defaults_alone_load() {
         let c = Config::defaults().unwrap();
         assert_eq!(c.theme, "dark");
@@ -977,6 +1185,11 @@ mod tests {
         assert_eq!(c.environments.len(), 3);
         assert_eq!(c.roles.len(), 2);
         assert_eq!(c.aws.profile.as_deref(), Some("prod"));
+        assert_eq!(c.targets.environments.len(), 2);
+        assert_eq!(
+            c.targets.ssm_log_group.as_deref(),
+            Some("/opsdeck/run-command")
+        );
     }
 
     #[test]
@@ -1190,7 +1403,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         assert_eq!(
             err("\nthemes = 1\n"),
             format!(
-                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, environment, role)"
+                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, environment, role, targets)"
             )
         );
         assert_eq!(

@@ -18,6 +18,8 @@ pub struct Paths {
     pub config_file: PathBuf,
     /// `config_dir/themes`: user themes.
     pub themes_dir: PathBuf,
+    /// `config_dir/installers`: the user's own installers, one folder each.
+    pub installers_dir: PathBuf,
     /// `data_dir/audit.jsonl`.
     pub audit_log: PathBuf,
     /// `data_dir/jobs.sqlite3`.
@@ -54,6 +56,7 @@ impl Paths {
         Paths {
             config_file: config_dir.join("config.toml"),
             themes_dir: config_dir.join("themes"),
+            installers_dir: config_dir.join("installers"),
             audit_log: data_dir.join("audit.jsonl"),
             jobs_db: data_dir.join("jobs.sqlite3"),
             job_logs_dir: data_dir.join("job-logs"),

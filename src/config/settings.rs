@@ -60,6 +60,20 @@ impl Settings {
                 .clone()
                 .or_else(|| config.aws.endpoint_url.clone())
                 .or_else(|| env("AWS_ENDPOINT_URL")),
+            // `[targets]` over the built-in defaults (no flag names these).
+            targets: crate::installers::targets::TargetSettings {
+                ssh_config: config
+                    .targets
+                    .ssh_config
+                    .clone()
+                    .or_else(|| opts.aws.targets.ssh_config.clone()),
+                ssm_log_group: config
+                    .targets
+                    .ssm_log_group
+                    .clone()
+                    .unwrap_or_else(|| opts.aws.targets.ssm_log_group.clone()),
+                ..opts.aws.targets.clone()
+            },
             ..opts.aws.clone()
         };
         let mut read_only = Vec::new();

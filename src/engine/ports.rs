@@ -5,6 +5,7 @@
 
 use crate::cfn::port::CfnApi;
 use crate::engine::task::TaskCtx;
+use crate::installers::port::InstallApi;
 use crate::model::CallerIdentity;
 use futures::future::BoxFuture;
 use std::fmt;
@@ -203,6 +204,7 @@ pub trait StsApi: Send + Sync {
 pub struct Providers {
     pub sts: Arc<dyn StsApi>,
     pub cfn: Arc<dyn CfnApi>,
+    pub install: Arc<dyn InstallApi>,
 }
 
 #[cfg(test)]

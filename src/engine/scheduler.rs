@@ -6,6 +6,7 @@ use crate::engine::retry::{Backoff, human};
 use crate::engine::store::{ChangeOrigin, JobStore, NewJob};
 use crate::engine::stream::{self, StreamUpdates};
 use crate::engine::task::{JobHandle, TaskCtx};
+use crate::installers::port::{InstallOutcome, InstallOutput};
 use crate::model::{CallerIdentity, JobId, JobKind, JobRecord, JobState};
 use crate::ops::{Approved, ApprovedMutation, GateBinding, MutatingOp, ReadOnlyLatch, ReadOp};
 use futures::FutureExt;
@@ -24,12 +25,14 @@ use tokio_util::sync::CancellationToken;
 pub enum ReadOutput {
     Identity(CallerIdentity),
     Cfn(CfnOutput),
+    Install(InstallOutput),
 }
 
 /// What a finished mutation yields, one variant per capability.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MutationOutput {
     Cfn(CfnOutcome),
+    Install(InstallOutcome),
 }
 
 impl MutationOutput {
@@ -37,6 +40,7 @@ impl MutationOutput {
     pub fn summary(&self) -> String {
         match self {
             MutationOutput::Cfn(o) => o.summary(),
+            MutationOutput::Install(o) => o.summary(),
         }
     }
 }
@@ -153,6 +157,8 @@ struct Inner {
     latest: Mutex<HashMap<String, (JobId, CancellationToken)>>,
     target_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     cancels: Mutex<HashMap<JobId, CancellationToken>>,
+    /// Child jobs by parent: a parent that ends (or is cut short) ends those still open.
+    children: Mutex<HashMap<JobId, Vec<JobId>>>,
     running_mutations: Mutex<HashMap<JobId, RunningMutation>>,
     /// Logs of jobs still running: flushed to their files every [`LOG_FLUSH_EVERY`] and at the
     /// job's end, so a crash loses at most the last second of any log.
@@ -207,6 +213,7 @@ impl Engine {
                 latest: Mutex::default(),
                 target_locks: Mutex::default(),
                 cancels: Mutex::default(),
+                children: Mutex::default(),
                 running_mutations: Mutex::default(),
                 live_logs: Mutex::default(),
                 next_quiet: AtomicU64::new(0),
@@ -487,6 +494,19 @@ impl Engine {
         target: Option<String>,
         origin: Option<ChangeOrigin>,
     ) -> Option<(JobHandle, CancellationToken)> {
+        self.create_job_under(kind, operation, title, target, origin, None)
+    }
+
+    /// A job record, log and cancel token; a child's token is cancelled with its parent's.
+    fn create_job_under(
+        &self,
+        kind: JobKind,
+        operation: &str,
+        title: String,
+        target: Option<String>,
+        origin: Option<ChangeOrigin>,
+        parent: Option<(JobId, &CancellationToken)>,
+    ) -> Option<(JobHandle, CancellationToken)> {
         let store = &self.inner.store;
         let new = NewJob {
             kind,
@@ -495,6 +515,7 @@ impl Engine {
             target,
             log_path: None,
             origin,
+            parent: parent.map(|(id, _)| id),
         };
         let id = match store.insert(&new) {
             Ok(id) => id,
@@ -526,7 +547,10 @@ impl Engine {
             log,
             notified: Arc::new(AtomicBool::new(false)),
         };
-        let cancel = CancellationToken::new();
+        let cancel = match parent {
+            Some((_, token)) => token.child_token(),
+            None => CancellationToken::new(),
+        };
         lock(&self.inner.cancels).insert(id, cancel.clone());
         if let Ok(Some(record)) = store.get(id) {
             let _ = self.inner.events.send(EngineEvent::JobCreated {
@@ -546,6 +570,9 @@ impl Engine {
             last_progress: AtomicI32::new(-1),
             stream: None,
             call_timeout: self.inner.config.call_timeout,
+            children: Some(ChildJobs {
+                engine: Arc::downgrade(&self.inner),
+            }),
         }
     }
 
@@ -561,6 +588,20 @@ impl Engine {
 
     fn finish(&self, job: JobId, state: JobState, error: Option<String>) {
         lock(&self.inner.cancels).remove(&job);
+        // Children still open when their parent ends (its time limit cut it short): stopped
+        // and ended too, so none stays "running".
+        let children = lock(&self.inner.children).remove(&job).unwrap_or_default();
+        for child in children {
+            let open = lock(&self.inner.cancels).get(&child).cloned();
+            if let Some(token) = open {
+                token.cancel();
+                self.finish(
+                    child,
+                    JobState::Cancelled,
+                    Some(format!("job {job}, of which this is a part, ended first")),
+                );
+            }
+        }
         // The whole log is on disk before the job is seen to end.
         if let Some(log) = lock(&self.inner.live_logs).remove(&job) {
             let _ = lock(&log).flush();
@@ -602,6 +643,11 @@ impl Engine {
                     ReadOp::Cfn(r) => crate::cfn::port::read(&*providers.cfn, r, ctx)
                         .await
                         .map(ReadOutput::Cfn),
+                    ReadOp::Install(r) => {
+                        crate::installers::port::read(&*providers.install, r, ctx)
+                            .await
+                            .map(ReadOutput::Install)
+                    }
                 }
             };
             let limit = if op.long_running() {
@@ -726,6 +772,11 @@ impl Engine {
                 ApprovedMutation::Cfn(a) => crate::cfn::port::execute(&*providers.cfn, a, ctx)
                     .await
                     .map(MutationOutput::Cfn),
+                ApprovedMutation::Install(a) => {
+                    crate::installers::port::execute(&*providers.install, a, ctx)
+                        .await
+                        .map(MutationOutput::Install)
+                }
             }
         };
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
@@ -750,6 +801,55 @@ impl Engine {
         let record = op.audit_record(actor, request_id, decision, detail);
         if let Err(e) = self.inner.audit.append(&record) {
             tracing::error!("audit append failed: {e}");
+        }
+    }
+}
+
+/// What lets a running job start jobs of its own (one per target of an installer run): each
+/// has its own record (naming its parent), log and cancel token, cancelled with the parent's.
+#[derive(Clone)]
+pub(crate) struct ChildJobs {
+    engine: std::sync::Weak<Inner>,
+}
+
+impl ChildJobs {
+    fn engine(&self) -> Option<Engine> {
+        self.engine.upgrade().map(|inner| Engine { inner })
+    }
+
+    pub(crate) fn start(
+        &self,
+        parent: &TaskCtx,
+        kind: JobKind,
+        operation: &str,
+        title: String,
+        target: Option<String>,
+    ) -> Option<TaskCtx> {
+        let engine = self.engine()?;
+        let (handle, cancel) = engine.create_job_under(
+            kind,
+            operation,
+            title,
+            target,
+            None,
+            Some((parent.job_id(), &parent.cancel)),
+        )?;
+        lock(&engine.inner.children)
+            .entry(parent.job_id())
+            .or_default()
+            .push(handle.id);
+        Some(engine.ctx(handle, cancel))
+    }
+
+    pub(crate) fn running(&self, job: JobId) {
+        if let Some(engine) = self.engine() {
+            engine.set_running(job);
+        }
+    }
+
+    pub(crate) fn finish(&self, job: JobId, state: JobState, error: Option<String>) {
+        if let Some(engine) = self.engine() {
+            engine.finish(job, state, error);
         }
     }
 }

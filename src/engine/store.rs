@@ -45,10 +45,13 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE jobs ADD COLUMN origin TEXT;
 ",
+    "
+    ALTER TABLE jobs ADD COLUMN parent INTEGER;
+",
 ];
 
 const COLUMNS: &str = "id, kind, operation, title, target, state, created_ms, started_ms, \
-                       finished_ms, progress, error, log_path";
+                       finished_ms, progress, error, log_path, parent";
 
 /// Error text of a job whose process died while it was queued or running.
 pub const DIED_ERROR: &str = "the opsdeck process ended while this job was running";
@@ -105,6 +108,8 @@ pub struct NewJob {
     pub log_path: Option<String>,
     /// For a change: who asked and where, for the audit entry if the process dies.
     pub origin: Option<ChangeOrigin>,
+    /// The job this one is a part of (one target of an installer run).
+    pub parent: Option<JobId>,
 }
 
 /// Who asked for a change, in which environment, about what: stored with the job when the
@@ -270,8 +275,8 @@ impl JobStore {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO jobs (kind, operation, title, target, state, created_ms, log_path,
-                               owner_pid, owner_token, origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                               owner_pid, owner_token, origin, parent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 job.kind.as_str(),
                 job.operation,
@@ -285,6 +290,7 @@ impl JobStore {
                 job.origin
                     .as_ref()
                     .and_then(|o| serde_json::to_string(o).ok()),
+                job.parent,
             ],
         )
         .map_err(|e| self.sql(e))?;
@@ -522,6 +528,7 @@ struct RawJob {
     progress: Option<f64>,
     error: Option<String>,
     log_path: Option<String>,
+    parent: Option<JobId>,
 }
 
 impl RawJob {
@@ -539,6 +546,7 @@ impl RawJob {
             progress: r.get(9)?,
             error: r.get(10)?,
             log_path: r.get(11)?,
+            parent: r.get(12)?,
         })
     }
 
@@ -564,6 +572,7 @@ impl RawJob {
             progress: self.progress.map(|p| p as f32),
             error: self.error,
             log_path: self.log_path,
+            parent: self.parent,
         })
     }
 }
@@ -580,6 +589,7 @@ mod tests {
             target: Some("stack web in 123456789012/eu-west-1".to_string()),
             log_path: None,
             origin: None,
+            parent: None,
         }
     }
 

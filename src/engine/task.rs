@@ -2,9 +2,10 @@
 
 use crate::engine::EngineEvent;
 use crate::engine::joblog::{LogLevel, SharedJobLog};
+use crate::engine::scheduler::ChildJobs;
 use crate::engine::store::JobStore;
 use crate::engine::stream::{StreamItem, StreamSink};
-use crate::model::JobId;
+use crate::model::{JobId, JobKind, JobState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
@@ -39,6 +40,8 @@ pub struct TaskCtx {
     pub(crate) stream: Option<StreamSink>,
     /// The longest one AWS call of this task may take (the engine's per-call bound).
     pub(crate) call_timeout: Duration,
+    /// Starts child jobs; `None` outside an engine.
+    pub(crate) children: Option<ChildJobs>,
 }
 
 impl TaskCtx {
@@ -61,6 +64,7 @@ impl TaskCtx {
             last_progress: AtomicI32::new(-1),
             stream: None,
             call_timeout: crate::engine::EngineConfig::DEFAULT_CALL_TIMEOUT,
+            children: None,
         }
     }
 
@@ -118,6 +122,30 @@ impl TaskCtx {
     /// The longest one AWS call of this task may take; providers bound every call by it.
     pub fn call_timeout(&self) -> Duration {
         self.call_timeout
+    }
+
+    /// Start a job that is part of this one (one target of a fan-out): queued now, with its
+    /// own record naming this job as its parent, its own log, and a cancel token that this
+    /// job's cancellation cancels too (and that can be cancelled alone). `None` when the job
+    /// store cannot record it.
+    pub fn child(&self, operation: &str, title: String, target: Option<String>) -> Option<TaskCtx> {
+        self.children
+            .as_ref()?
+            .start(self, JobKind::Mutation, operation, title, target)
+    }
+
+    /// This (child) job starts running now.
+    pub fn mark_running(&self) {
+        if let Some(children) = &self.children {
+            children.running(self.job_id());
+        }
+    }
+
+    /// This (child) job ended: its state, its error, its log flushed to disk.
+    pub fn finish(&self, state: JobState, error: Option<String>) {
+        if let Some(children) = &self.children {
+            children.finish(self.job_id(), state, error);
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {

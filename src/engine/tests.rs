@@ -300,6 +300,27 @@ struct Rig {
     store: Arc<JobStore>,
 }
 
+/// Installers are not what these tests are about: every call says so.
+struct NoInstallers;
+
+impl crate::installers::port::InstallApi for NoInstallers {
+    fn preflight<'a>(
+        &'a self,
+        _target: &'a crate::installers::ops::Target,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::installers::ops::HostFacts>> {
+        Box::pin(async { Err(ProviderError::new(ErrorKind::Invalid, "no installers here")) })
+    }
+
+    fn run_installer<'a>(
+        &'a self,
+        _approved: Approved<crate::installers::ops::RunInstaller>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        Box::pin(async { Err(ProviderError::new(ErrorKind::Invalid, "no installers here")) })
+    }
+}
+
 fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
     new_rig_with_logs(cloud, None)
 }
@@ -319,6 +340,7 @@ fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>
     let providers = Arc::new(Providers {
         sts: cloud.clone(),
         cfn: cloud,
+        install: Arc::new(NoInstallers),
     });
     let gate = crate::setup::test_gate(
         latch.clone(),
@@ -984,4 +1006,105 @@ async fn a_stream_whose_reader_has_gone_stops_its_producer() {
     .await;
     assert!(result.is_ok());
     assert!(cloud.emitted.load(Ordering::SeqCst) < 10_000);
+}
+
+/// An installer provider whose run starts one child job and then never ends.
+struct HangingInstaller;
+
+impl crate::installers::port::InstallApi for HangingInstaller {
+    fn preflight<'a>(
+        &'a self,
+        _target: &'a crate::installers::ops::Target,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::installers::ops::HostFacts>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn run_installer<'a>(
+        &'a self,
+        _approved: Approved<crate::installers::ops::RunInstaller>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        Box::pin(async move {
+            let child = ctx.child("run-installer", "target 1".into(), None);
+            let _child = child.expect("the store records the child");
+            std::future::pending().await
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_cut_short_by_the_engine_ends_its_children_too() {
+    use crate::installers::ops::{Rate, ResolvedTarget, RunInstaller, Target};
+    let audit = Arc::new(MemoryAudit::default());
+    let store = Arc::new(JobStore::open_in_memory().expect("store"));
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let cloud = Arc::new(FakeCloud::default());
+    let providers = Arc::new(Providers {
+        sts: cloud.clone(),
+        cfn: cloud,
+        install: Arc::new(HangingInstaller),
+    });
+    let mut gate = crate::setup::test_gate(
+        ReadOnlyLatch::new(),
+        audit.clone(),
+        Actor {
+            os_user: "t".into(),
+            principal: None,
+        },
+        None,
+    );
+    let engine = Engine::start(
+        async move { providers }.boxed(),
+        store.clone(),
+        audit.clone() as Arc<dyn AuditSink>,
+        gate.binding(),
+        tx,
+        EngineConfig {
+            mutation_timeout: Duration::from_secs(60),
+            ..EngineConfig::default()
+        },
+    );
+    let op = MutatingOp::from(RunInstaller {
+        run_id: "r-1".into(),
+        installer: "hello".into(),
+        name: "Hello".into(),
+        version: "1".into(),
+        hash: "sha256:00".into(),
+        origin: crate::installers::catalog::Origin::Bundled,
+        targets: vec![ResolvedTarget {
+            target: Target::Local,
+            environment: Environment::Dev,
+            facts: Default::default(),
+        }],
+        inputs: vec![],
+        max_concurrency: Rate::Count(1),
+        max_errors: Rate::Count(0),
+        timeout_seconds: 60,
+        idempotent: false,
+    });
+    let request = gate.request(op).expect("request");
+    let approved = gate.confirm(request.id, "").expect("approved");
+    let job = engine.submit_mutation(approved).expect("submitted");
+    let result = until(&mut events, |e| match e {
+        EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_err());
+    let children: Vec<_> = store
+        .recent(10)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.parent == Some(job))
+        .collect();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].state, JobState::Cancelled);
+    assert!(
+        children[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("ended first")),
+        "{children:?}"
+    );
 }

@@ -37,6 +37,12 @@ pub enum FileKind {
     /// An audit log given to `opsdeck audit verify`: streamed line by line (each line capped),
     /// so it has no size limit, but it must still be a regular file.
     AuditLog,
+    /// A user installer's `manifest.yml`.
+    InstallerManifest,
+    /// A user installer's script (`install.sh`, `uninstall.sh`).
+    InstallerScript,
+    /// `[targets] ssh_config`, read for the target picker's host list.
+    SshConfig,
 }
 
 /// 1 MiB: CloudFormation's own limit for a template uploaded to S3; far above any config.
@@ -52,6 +58,9 @@ impl FileKind {
             FileKind::Policy => Some(MIB),
             FileKind::Template => Some(MIB),
             FileKind::AuditLog => None,
+            FileKind::InstallerManifest => Some(256 * 1024),
+            FileKind::InstallerScript => Some(MIB),
+            FileKind::SshConfig => Some(MIB),
         }
     }
 
@@ -64,6 +73,9 @@ impl FileKind {
             FileKind::Policy => "policy file",
             FileKind::Template => "template",
             FileKind::AuditLog => "audit log",
+            FileKind::InstallerManifest => "installer manifest",
+            FileKind::InstallerScript => "installer script",
+            FileKind::SshConfig => "ssh config file",
         }
     }
 }

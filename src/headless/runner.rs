@@ -143,6 +143,8 @@ pub struct Runner {
     engine: Engine,
     events: mpsc::UnboundedReceiver<EngineEvent>,
     handles: HashMap<JobId, (JobHandle, u64)>,
+    /// The followed change's child jobs (one per target of an installer run), as last seen.
+    children: Vec<crate::model::JobRecord>,
     pub gate: Gate,
     pub config: Arc<Config>,
     os_user: String,
@@ -191,6 +193,7 @@ impl Runner {
             engine,
             events,
             handles: HashMap::new(),
+            children: Vec::new(),
             gate: guarded.gate,
             config: guarded.config,
             os_user: guarded.os_user,
@@ -321,6 +324,7 @@ impl Runner {
                 signal.name()
             )));
         }
+        self.children.clear();
         let request = self.gate.request(op.clone())?;
         let approved = self.gate.confirm(request.id, typed)?;
         let job = self
@@ -347,6 +351,10 @@ impl Runner {
                     job: done, result, ..
                 } if done == job => {
                     self.running = None;
+                    let children: Vec<JobId> = self.children.iter().map(|c| c.id).collect();
+                    for child in children {
+                        self.print_log(child);
+                    }
                     self.print_log(job);
                     return result.map_err(Stop::Failed);
                 }
@@ -365,7 +373,12 @@ impl Runner {
             .is_some_and(|r| r.state != crate::model::JobState::Queued)
     }
 
-    /// Remember job handles and print the followed job's new log lines.
+    /// The child jobs of the last change (one per target of an installer run), as last seen.
+    pub fn children(&self) -> &[crate::model::JobRecord] {
+        &self.children
+    }
+
+    /// Remember job handles and print the followed job's (and its children's) new log lines.
     fn track(&mut self, event: EngineEvent, follow: Option<JobId>) {
         match event {
             EngineEvent::JobChanged(record)
@@ -377,12 +390,25 @@ impl Runner {
             }
             EngineEvent::JobCreated { record, handle } => {
                 self.handles.insert(record.id, (handle, 0));
+                if follow.is_some() && record.parent == follow {
+                    self.children.push(record);
+                }
+            }
+            EngineEvent::JobChanged(record) => {
+                if let Some(child) = self.children.iter_mut().find(|c| c.id == record.id) {
+                    let id = record.id;
+                    let finished = record.state.is_finished();
+                    *child = record;
+                    if finished {
+                        self.print_log(id);
+                    }
+                }
             }
             EngineEvent::LogGrew(id) => {
                 if let Some((handle, _)) = self.handles.get(&id) {
                     handle.notified.store(false, Ordering::Release);
                 }
-                if follow == Some(id) {
+                if follow == Some(id) || self.children.iter().any(|c| c.id == id) {
                     self.print_log(id);
                 }
             }
@@ -391,6 +417,14 @@ impl Runner {
     }
 
     fn print_log(&mut self, job: JobId) {
+        // A target's lines are prefixed with the target, as runs on several interleave.
+        let prefix = self
+            .children
+            .iter()
+            .find(|c| c.id == job)
+            .and_then(|c| c.target.as_deref())
+            .map(|t| format!("[{}] ", t.split(' ').next().unwrap_or(t)))
+            .unwrap_or_default();
         let Some((handle, printed)) = self.handles.get_mut(&job) else {
             return;
         };
@@ -405,7 +439,7 @@ impl Runner {
         };
         let mut err = std::io::stderr().lock();
         for line in lines {
-            let _ = writeln!(err, "{} {}", line.level.as_char(), line.text);
+            let _ = writeln!(err, "{} {prefix}{}", line.level.as_char(), line.text);
         }
     }
 

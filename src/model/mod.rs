@@ -163,6 +163,9 @@ pub struct JobRecord {
     pub progress: Option<f32>,
     pub error: Option<String>,
     pub log_path: Option<String>,
+    /// The job this one is a part of (one target of an installer run), if any.
+    #[serde(default)]
+    pub parent: Option<JobId>,
 }
 
 impl JobRecord {

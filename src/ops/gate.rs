@@ -5,7 +5,7 @@
 //! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
 //! one-way latch: nothing can release it once engaged.
 
-use super::{CfnMutation, MutatingOp, RiskTier};
+use super::{CfnMutation, InstallMutation, MutatingOp, RiskTier};
 use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -115,6 +115,7 @@ impl<T> Approved<T> {
 #[derive(Debug)]
 pub enum ApprovedMutation {
     Cfn(Approved<CfnMutation>),
+    Install(Approved<InstallMutation>),
 }
 
 /// An approval minted by another gate than the one this engine or provider serves.
@@ -129,6 +130,7 @@ impl Approved<MutatingOp> {
         let (op, proof) = self.into_parts();
         Ok(match op {
             MutatingOp::Cfn(m) => ApprovedMutation::Cfn(proof.attach(m)),
+            MutatingOp::Install(m) => ApprovedMutation::Install(proof.attach(m)),
         })
     }
 }
@@ -338,6 +340,11 @@ impl Gate {
         }
         self.actor.principal = Some(principal);
         self.identity_pending = None;
+    }
+
+    /// Whether changes wait for STS to say who the person is (role rules name principals).
+    pub fn identity_pending(&self) -> bool {
+        self.identity_pending.is_some()
     }
 
     pub fn open_request(&self) -> Option<&ConfirmRequest> {

@@ -20,6 +20,8 @@ pub use crate::cfn::ops::{
     SetTerminationProtection, StackTarget, TemplateSource,
 };
 
+pub use crate::installers::ops::{InstallMutation, InstallRead};
+
 pub use plan::{PlanCtx, PlanError, SessionFacts};
 
 pub use gate::{
@@ -65,6 +67,7 @@ pub enum ReadOp {
     /// STS GetCallerIdentity.
     WhoAmI,
     Cfn(CfnRead),
+    Install(InstallRead),
 }
 
 /// What every capability's read enum says about each of its reads.
@@ -86,6 +89,7 @@ impl ReadOp {
         match self {
             ReadOp::WhoAmI => None,
             ReadOp::Cfn(r) => Some(r),
+            ReadOp::Install(r) => Some(r),
         }
     }
 
@@ -119,6 +123,7 @@ impl From<CfnRead> for ReadOp {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MutatingOp {
     Cfn(CfnMutation),
+    Install(InstallMutation),
 }
 
 /// How much a confirmation must cost the person giving it.
@@ -166,6 +171,7 @@ impl MutatingOp {
     fn inner(&self) -> &dyn Mutation {
         match self {
             MutatingOp::Cfn(m) => m,
+            MutatingOp::Install(m) => m,
         }
     }
 
@@ -237,6 +243,12 @@ impl MutatingOp {
             request_id: Some(request_id),
             detail,
         }
+    }
+}
+
+impl From<InstallRead> for ReadOp {
+    fn from(r: InstallRead) -> ReadOp {
+        ReadOp::Install(r)
     }
 }
 

@@ -64,6 +64,8 @@ pub enum Context {
     Dialog,
     /// The Compliance pane's report tree.
     Compliance,
+    /// Choosing the targets of an installer run.
+    TargetPicker,
 }
 
 impl Context {
@@ -76,10 +78,11 @@ impl Context {
             Context::Jobs => "Jobs",
             Context::JobLog => "Jobs: log (Enter on a job)",
             Context::Chat => "Chat (other keys type)",
-            Context::Form => "Deploy form (other keys type into the field)",
-            Context::FormSelect => "Deploy form: a field with a list of choices",
+            Context::Form => "Forms: deploy, installer (other keys type into the field)",
+            Context::FormSelect => "Forms: a field with a list of choices",
             Context::Dialog => "Confirmation and change-set review",
             Context::Compliance => "Compliance: report tree (Enter/l opens, h closes)",
+            Context::TargetPicker => "Installer: targets (Enter continues, Esc back to the form)",
         }
     }
 }

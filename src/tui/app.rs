@@ -64,6 +64,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         ..Session::default()
     };
     let mut state = State::new(session, config, gate, &theme, depth);
+    state.installers.dir = paths.installers_dir.clone();
     match store.recent(500) {
         Ok(records) => state.load_history(records),
         Err(e) => {
@@ -350,6 +351,9 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                         }
                         Flow::Cfn(flow) => {
                             Planned::Cfn(crate::cfn::tui::flows::run(flow, &ctx).await)
+                        }
+                        Flow::Install(flow) => {
+                            Planned::Install(crate::installers::tui::run(flow, &ctx).await)
                         }
                     };
                     let _ = back.send(Msg::Planned(planned));

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod chat;
 pub mod dialog;
+pub mod form;
 pub mod input;
 pub mod jobs;
 pub mod shell;

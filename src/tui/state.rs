@@ -37,6 +37,8 @@ pub use crate::tui::jobs::{JobsState, LogView};
 pub enum ViewKey {
     Identity,
     Cfn(CfnView),
+    /// Installer preflights: answered to the plan that asked.
+    Installers,
 }
 
 impl ViewKey {
@@ -44,6 +46,7 @@ impl ViewKey {
         match op {
             ReadOp::WhoAmI => ViewKey::Identity,
             ReadOp::Cfn(r) => ViewKey::Cfn(CfnView::of(r)),
+            ReadOp::Install(_) => ViewKey::Installers,
         }
     }
 
@@ -52,6 +55,7 @@ impl ViewKey {
         match self {
             ViewKey::Identity => Some("identity".into()),
             ViewKey::Cfn(v) => v.supersede_key().map(|k| format!("cfn:{k}")),
+            ViewKey::Installers => None,
         }
     }
 
@@ -78,6 +82,7 @@ pub enum Flow {
         args: serde_json::Value,
     },
     Cfn(crate::cfn::tui::flows::CfnFlow),
+    Install(crate::installers::tui::InstallFlow),
 }
 
 /// A flow's outcome (`Msg::Planned`).
@@ -87,6 +92,7 @@ pub enum Flow {
 pub enum Planned {
     Action(Result<crate::ops::Op, crate::ops::PlanError>),
     Cfn(Result<crate::cfn::tui::flows::CfnPlanned, crate::ops::PlanError>),
+    Install(Result<crate::installers::tui::InstallPlanned, crate::ops::PlanError>),
 }
 
 /// Plan `action` with `args` off the UI thread; its confirmation (or its read) follows.
@@ -306,6 +312,8 @@ pub enum Mode {
     Export {
         selected: usize,
     },
+    /// The installers' list, form or target picker.
+    Installers(crate::installers::tui::InstallMode),
 }
 
 pub struct State {
@@ -327,6 +335,7 @@ pub struct State {
     pub latest_reads: HashMap<ViewKey, JobId>,
     pub deploy: DeployState,
     pub compliance: ComplianceState,
+    pub installers: crate::installers::tui::InstallersState,
     /// Confirmations and forms waiting for the open dialog or form to close, oldest first.
     pub waiting: std::collections::VecDeque<Waiting>,
     /// Streaming jobs' updates, drained at the console's pace.
@@ -378,6 +387,7 @@ impl State {
             latest_reads: HashMap::new(),
             deploy: DeployState::default(),
             compliance: ComplianceState::default(),
+            installers: Default::default(),
             waiting: Default::default(),
             streams: HashMap::new(),
             term_size: (80, 24),
@@ -541,6 +551,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
                 Vec::new()
             }
         },
+        Msg::Planned(Planned::Install(result)) => crate::installers::tui::planned(state, result),
         Msg::Key(key) => on_key(state, key),
         Msg::Engine(event) => on_engine(state, event),
         Msg::Tick { now_ms } => {
@@ -667,6 +678,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         Mode::Picker(picker) => deploy::on_picker_key(state, picker, key),
         Mode::Form(form) => deploy::on_form_key(state, form, key),
         Mode::Export { selected } => compliance::on_export_key(state, selected, key),
+        Mode::Installers(mode) => crate::installers::tui::on_key(state, mode, key),
     }
 }
 
@@ -685,6 +697,7 @@ pub fn apply(state: &mut State, action: Action, args: &[&str]) -> Vec<Cmd> {
         Action::Jobs(a) => jobs::apply(state, a, args),
         Action::Cfn(a) => crate::cfn::actions::apply(state, a, args),
         Action::Compliance(a) => crate::compliance::actions::apply(state, a, args),
+        Action::Install(a) => crate::installers::actions::apply(state, a, args),
     }
 }
 
@@ -703,12 +716,15 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
         }
         EngineEvent::JobCreated { record, handle } => {
             state.jobs.handles.insert(record.id, handle);
-            if record.kind == crate::model::JobKind::Mutation {
+            // A change takes the Jobs pane; the jobs of its targets join it there without
+            // taking the selection from it.
+            let mutation =
+                record.kind == crate::model::JobKind::Mutation && record.parent.is_none();
+            if mutation {
                 state.focus = Pane::Jobs;
                 state.jobs.log_open = false;
                 state.jobs.filter.clear();
             }
-            let mutation = record.kind == crate::model::JobKind::Mutation;
             let id = record.id;
             state.jobs.upsert(record);
             if mutation
@@ -753,6 +769,9 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
         EngineEvent::MutationDone { job, op, result } => {
             return match *op {
                 MutatingOp::Cfn(m) => crate::cfn::tui::mutation_done(state, job, &m, result),
+                MutatingOp::Install(m) => {
+                    crate::installers::tui::mutation_done(state, job, &m, result)
+                }
             };
         }
     }
@@ -810,6 +829,8 @@ fn on_read(
             state.session.identity_retry_ms = 0;
         }
         Ok(ReadOutput::Cfn(output)) => return crate::cfn::tui::on_read(state, output, background),
+        // Preflights answer the plan that asked for them, never the screen.
+        Ok(ReadOutput::Install(_)) => {}
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
@@ -826,7 +847,7 @@ fn on_read(
                     }
                 }
                 Some(ViewKey::Cfn(view)) => crate::cfn::tui::read_failed(state, view, &e),
-                None => {}
+                Some(ViewKey::Installers) | None => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.
             if state.session.identity.is_none()

@@ -53,6 +53,8 @@ struct Answers {
     details: Vec<StackDetail>,
     /// Template bodies by stack id.
     templates: Vec<(String, String)>,
+    /// What preflight finds, by target (`local`, `ssh:HOST`…).
+    facts: Vec<(String, crate::installers::ops::HostFacts)>,
 }
 
 /// A flow's context as the console builds it, with reads answered from `Answers` and recorded.
@@ -144,6 +146,20 @@ impl crate::ops::PlanCtx for FakePlanCtx {
                     })
                 })
                 .ok_or_else(|| ProviderError::new(ErrorKind::NotFound, "no template")),
+            crate::ops::ReadOp::Install(crate::ops::InstallRead::Preflight { target }) => self
+                .answers
+                .facts
+                .iter()
+                .find(|(t, _)| *t == target.to_string())
+                .map(|(_, facts)| {
+                    ReadOutput::Install(crate::installers::port::InstallOutput::Facts {
+                        target: target.clone(),
+                        facts: Box::new(facts.clone()),
+                    })
+                })
+                .ok_or_else(|| {
+                    ProviderError::new(ErrorKind::Network, format!("{target} is unreachable"))
+                }),
             other => Err(ProviderError::new(
                 ErrorKind::Invalid,
                 format!("no canned answer for {}", other.name()),
@@ -275,6 +291,9 @@ impl Harness {
                 }
                 super::state::Flow::Cfn(flow) => super::state::Planned::Cfn(
                     futures::executor::block_on(crate::cfn::tui::flows::run(flow, &ctx)),
+                ),
+                super::state::Flow::Install(flow) => super::state::Planned::Install(
+                    futures::executor::block_on(crate::installers::tui::run(flow, &ctx)),
                 ),
             };
             reads.extend(ctx.reads.into_inner().unwrap_or_default());
@@ -994,6 +1013,7 @@ fn job(id: i64, state: JobState, kind: JobKind, title: &str) -> JobRecord {
         progress: (state == JobState::Running).then_some(0.5),
         error: None,
         log_path: None,
+        parent: None,
     }
 }
 
@@ -2991,4 +3011,247 @@ fn read_only_refuses_unsticking_at_the_gate() {
         decisions,
         vec![Decision::Requested, Decision::RefusedReadOnly]
     );
+}
+
+// ---------- installers: list, form, target picker, confirmation ----------
+
+/// A harness whose ssh config names no hosts (the picker offers `local` only), with facts
+/// for `local`.
+fn installers_harness(read_only: bool) -> Harness {
+    let mut h = Harness::with(read_only, Some(Environment::Dev)).with_identity();
+    h.state.config = Arc::new(
+        Config::from_toml_str(
+            "[targets]\nssh_config = \"/nonexistent/opsdeck-test/ssh_config\"\n",
+            std::path::Path::new("test.toml"),
+        )
+        .expect("config"),
+    );
+    h.answers.facts.push((
+        "local".into(),
+        crate::installers::ops::HostFacts {
+            os_id: "debian".into(),
+            os_version: "12".into(),
+            ram_mb: 4096,
+            disk_mb: 20_000,
+            cpu_cores: 2,
+            ..Default::default()
+        },
+    ));
+    h
+}
+
+/// `:installers`, then the flow that loads them.
+fn open_installers(h: &mut Harness) {
+    h.key(KeyCode::Char(':'));
+    h.type_text("installers");
+    let cmds = h.key(KeyCode::Enter);
+    h.run_flows(cmds);
+}
+
+fn install_form(h: &Harness) -> &crate::installers::tui::form::InstallForm {
+    match &h.state.mode {
+        Mode::Installers(crate::installers::tui::InstallMode::Form(form, _)) => form,
+        _ => panic!("the installer form is not open"),
+    }
+}
+
+/// Select `id` in the open list and press Enter.
+fn choose_installer(h: &mut Harness, id: &str) {
+    let Mode::Installers(crate::installers::tui::InstallMode::List(list)) = &h.state.mode else {
+        panic!(":installers opens the list");
+    };
+    let at = list
+        .installers
+        .iter()
+        .position(|i| i.manifest.id == id)
+        .expect("listed");
+    for _ in 0..at {
+        h.key(KeyCode::Char('j'));
+    }
+    h.key(KeyCode::Enter);
+}
+
+#[test]
+fn installers_list_shows_os_requirements_and_opens_the_generated_form() {
+    let mut h = installers_harness(false);
+    open_installers(&mut h);
+    let screen = h.screen(120, 40);
+    assert!(screen.contains("nginx web server 1.0.0"), "{screen}");
+    assert!(screen.contains("debian 11+, ubuntu 20.04+"), "{screen}");
+    choose_installer(&mut h, "nginx");
+    let form = install_form(&h);
+    let hidden: Vec<&str> = form
+        .form
+        .fields
+        .iter()
+        .filter(|f| f.hidden)
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        hidden,
+        vec!["https_port", "tls_certificate", "tls_certificate_key"],
+        "visible_if: TLS off hides its inputs"
+    );
+    // a bad port is refused under its field as it is typed
+    fill_install(&mut h, "http_port", "99999");
+    assert!(
+        install_field_error(&h, "http_port").is_some_and(|e| e.contains("not a port")),
+        "{:?}",
+        install_field_error(&h, "http_port")
+    );
+    fill_install(&mut h, "http_port", "8080");
+    // turning TLS on shows its inputs, and sending without them puts errors under them
+    match &mut h.state.mode {
+        Mode::Installers(crate::installers::tui::InstallMode::Form(form, _)) => {
+            form.form.focus_field("enable_tls")
+        }
+        _ => unreachable!(),
+    }
+    h.key(KeyCode::Right);
+    assert!(install_form(&h).form.fields.iter().all(|f| !f.hidden));
+    ctrl(&mut h, 's');
+    assert!(install_field_error(&h, "tls_certificate").is_some_and(|e| e.contains("required")));
+    let screen = h.screen(120, 40);
+    assert!(
+        screen.contains("Install nginx web server 1.0.0 (nginx)"),
+        "{screen}"
+    );
+}
+
+fn fill_install(h: &mut Harness, name: &str, text: &str) {
+    match &mut h.state.mode {
+        Mode::Installers(crate::installers::tui::InstallMode::Form(form, _)) => {
+            form.form.focus_field(name)
+        }
+        _ => panic!("the installer form is not open"),
+    }
+    ctrl(h, 'u');
+    h.type_text(text);
+}
+
+fn install_field_error(h: &Harness, name: &str) -> Option<String> {
+    install_form(h)
+        .form
+        .field(name)
+        .and_then(|f| f.error.clone())
+}
+
+#[test]
+fn an_installer_run_goes_form_targets_preflight_confirmation_with_the_secret_masked() {
+    let mut h = installers_harness(false);
+    open_installers(&mut h);
+    choose_installer(&mut h, "mariadb");
+    fill_install(&mut h, "root_password", "hunter2-very-secret");
+    assert!(!h.screen(120, 40).contains("hunter2"), "typed masked");
+    ctrl(&mut h, 's');
+    let Mode::Installers(crate::installers::tui::InstallMode::Targets(picker)) = &h.state.mode
+    else {
+        panic!("sending the form opens the target picker");
+    };
+    assert_eq!(
+        picker.candidates.len(),
+        1,
+        "local only: no ssh config hosts"
+    );
+    // Enter with nothing selected explains
+    h.key(KeyCode::Enter);
+    assert!(h.screen(100, 30).contains("select at least one target"));
+    h.key(KeyCode::Char(' '));
+    h.key(KeyCode::Char('c')); // max concurrency 2
+    let cmds = h.key(KeyCode::Enter);
+    let (rest, reads) = h.run_flows(cmds);
+    assert!(rest.is_empty());
+    assert_eq!(reads, vec!["installer-preflight"]);
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the plan opens the confirmation");
+    };
+    // local is unmapped here: the installer's id is typed
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("mariadb".into())
+    );
+    let screen = h.screen(110, 45);
+    for expected in [
+        "Confirm: run-installer",
+        "MariaDB server (MySQL-compatible) (mariadb)",
+        "sha256:",
+        "UNMAPPED",
+        "debian 12",
+        "max concurrency 2 · max errors 0",
+        "root_password",
+        "****",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} missing:\n{screen}");
+    }
+    assert!(!screen.contains("hunter2"), "{screen}");
+    // The run id is fresh and the hash follows the bundled files: fixed for the snapshot.
+    let MutatingOp::Install(crate::installers::ops::InstallMutation::RunInstaller(planned)) =
+        &dialog.request.op
+    else {
+        panic!("the dialog holds the run");
+    };
+    let fixed = screen
+        .replace(&planned.run_id, &"r".repeat(planned.run_id.len()))
+        .replace(&planned.hash, &format!("sha256:{}", "0".repeat(64)));
+    insta::assert_snapshot!("run_installer_dialog", fixed);
+    h.type_text("mariadb");
+    let cmds = h.key(KeyCode::Enter);
+    let ops = executed(&cmds);
+    assert_eq!(ops.len(), 1);
+    let MutatingOp::Install(crate::installers::ops::InstallMutation::RunInstaller(run)) = ops[0]
+    else {
+        panic!("a run-installer is approved");
+    };
+    assert_eq!(run.targets[0].target, crate::installers::ops::Target::Local);
+    assert!(
+        run.inputs
+            .iter()
+            .any(|i| i.name == "root_password" && i.is_secret())
+    );
+    assert!(!format!("{run:?}").contains("hunter2"));
+    let decisions: Vec<Decision> = h.audit.records().iter().map(|r| r.decision).collect();
+    assert_eq!(decisions, vec![Decision::Requested, Decision::Confirmed]);
+}
+
+#[test]
+fn a_refused_preflight_goes_back_to_the_picker_with_the_reason() {
+    let mut h = installers_harness(false);
+    h.answers.facts.clear(); // local does not answer
+    open_installers(&mut h);
+    choose_installer(&mut h, "chrony");
+    ctrl(&mut h, 's');
+    h.key(KeyCode::Char(' '));
+    let cmds = h.key(KeyCode::Enter);
+    h.run_flows(cmds);
+    let Mode::Installers(crate::installers::tui::InstallMode::Targets(picker)) = &h.state.mode
+    else {
+        panic!("back to the picker");
+    };
+    assert!(
+        picker
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("local") && e.contains("unreachable")),
+        "{:?}",
+        picker.error
+    );
+    assert!(h.audit.records().is_empty(), "nothing was requested");
+}
+
+#[test]
+fn read_only_refuses_an_installer_before_its_form_opens() {
+    let mut h = installers_harness(true);
+    open_installers(&mut h);
+    choose_installer(&mut h, "nginx");
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("read-only: run installer nginx refused"))
+    );
+    let records = h.audit.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].decision, Decision::RefusedReadOnly);
+    assert_eq!(records[0].operation, "run-installer");
 }

@@ -19,6 +19,7 @@ use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 pub mod cfn_stub;
 pub mod fault_proxy;
 pub mod rig;
+pub mod sshd;
 
 /// The region every test uses; moto answers for any.
 pub const REGION: &str = "us-east-1";
@@ -203,7 +204,7 @@ impl Drop for MotoServer {
 /// The child gets SIGKILL if the thread that spawned it goes away (a test process killed by a
 /// CI timeout, say), so no moto server outlives its test. Tests own their servers on their
 /// own thread, which is what PR_SET_PDEATHSIG tracks.
-fn kill_with_parent_thread(command: &mut Command) {
+pub fn kill_with_parent_thread(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {

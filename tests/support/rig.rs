@@ -31,10 +31,20 @@ pub struct Rig {
 
 impl Rig {
     pub fn start(endpoint: &str, dirs: &TestDirs) -> Rig {
+        Rig::start_targets(endpoint, dirs, Default::default())
+    }
+
+    /// With installer targets reached and paced as `targets` says.
+    pub fn start_targets(
+        endpoint: &str,
+        dirs: &TestDirs,
+        targets: opsdeck::installers::targets::TargetSettings,
+    ) -> Rig {
         let settings = AwsSettings {
             region: Some(REGION.to_string()),
             endpoint_url: Some(endpoint.to_string()),
             poll_interval: POLL,
+            targets,
             ..AwsSettings::default()
         };
         Rig::start_with(settings, EngineConfig::default(), dirs)
@@ -116,6 +126,69 @@ impl Rig {
                 return (job, result);
             }
         }
+    }
+
+    /// Ask, confirm (typing the name when asked) and submit; does not wait.
+    pub fn submit(&mut self, op: MutatingOp) -> JobId {
+        let request = self
+            .gate
+            .request(op)
+            .expect("the gate opens a confirmation");
+        let typed = match &request.tier {
+            RiskTier::TypeName(name) => name.clone(),
+            RiskTier::Simple => String::new(),
+        };
+        let approved = self
+            .gate
+            .confirm(request.id, &typed)
+            .expect("the confirmation approves");
+        self.engine
+            .submit_mutation(approved)
+            .expect("the engine starts the approved change")
+    }
+
+    /// Handle engine events until some job's log has a line containing `needle`; returns
+    /// that job.
+    pub async fn wait_for_log(&mut self, needle: &str) -> JobId {
+        loop {
+            for (id, handle) in &self.handles {
+                // As the console does: handled, so the next line is announced again.
+                handle
+                    .notified
+                    .store(false, std::sync::atomic::Ordering::Release);
+                let log = handle.log.lock().unwrap_or_else(|p| p.into_inner());
+                if log.ring().iter().any(|l| l.text.contains(needle)) {
+                    return *id;
+                }
+            }
+            self.next_event().await;
+        }
+    }
+
+    /// Handle engine events until `job` is done.
+    pub async fn wait_done(&mut self, job: JobId) -> Result<MutationOutput, String> {
+        loop {
+            if let EngineEvent::MutationDone {
+                job: done, result, ..
+            } = self.next_event().await
+                && done == job
+            {
+                return result;
+            }
+        }
+    }
+
+    /// The jobs started under `parent`, oldest first.
+    pub fn children(&self, parent: JobId) -> Vec<opsdeck::model::JobRecord> {
+        let mut children: Vec<_> = self
+            .store
+            .recent(1000)
+            .expect("job store")
+            .into_iter()
+            .filter(|r| r.parent == Some(parent))
+            .collect();
+        children.sort_by_key(|r| r.id);
+        children
     }
 
     pub async fn read(&mut self, op: ReadOp) -> (JobId, Result<ReadOutput, ProviderError>) {

@@ -15,7 +15,7 @@ use crate::cfn::ops::CfnMutation;
 use crate::cfn::template::Template;
 use crate::cfn::tui::flows::CfnFlow;
 use crate::cfn::tui::form::{
-    DeployForm, DeployTarget, FieldKind, FormTemplate, validate_stack_name,
+    DeployForm, DeployTarget, FormEvent, FormTemplate, validate_stack_name,
 };
 use crate::ops::{ComplianceVerdict, CreateChangeSet, MutatingOp, Refusal, TemplateSource};
 use crate::registry::{self, Action, Context, Pane};
@@ -255,30 +255,13 @@ pub fn on_form_key(state: &mut State, mut form: Box<DeployForm>, key: KeyEvent) 
         state.mode = Mode::Form(form);
         return Vec::new();
     }
-    let mut contexts = Vec::with_capacity(2);
-    if matches!(form.focused().kind, FieldKind::Select(_)) {
-        contexts.push(Context::FormSelect);
-    }
-    contexts.push(Context::Form);
-    match registry::lookup(&contexts, &key) {
-        Some(Action::Shell(ShellAction::FormNext)) => form.next(),
-        Some(Action::Shell(ShellAction::FormPrev)) => form.prev(),
-        Some(Action::Shell(ShellAction::ChoiceNext)) => {
-            form.cycle(true);
-        }
-        Some(Action::Shell(ShellAction::ChoicePrev)) => {
-            form.cycle(false);
-        }
-        Some(Action::Shell(ShellAction::FormEnter)) if form.is_last() => {
-            return submit(state, form);
-        }
-        Some(Action::Shell(ShellAction::FormEnter)) => form.next(),
-        Some(Action::Shell(ShellAction::FormSubmit)) => return submit(state, form),
-        Some(Action::Shell(ShellAction::FormClose)) => {
+    match form.on_key(key) {
+        FormEvent::Submit => return submit(state, form),
+        FormEvent::Close => {
             state.toast(ToastLevel::Info, "deploy form closed; nothing was sent");
             return Vec::new();
         }
-        _ => form.edit(key),
+        FormEvent::Stay => {}
     }
     state.mode = Mode::Form(form);
     Vec::new()

@@ -1,59 +1,15 @@
-//! The deploy form's state: one field for the stack name, then one per template parameter in
-//! the order of the template's Interface groups. Pure data and editing; the deploy flow
-//! (`deploy.rs`) decides what a submit does and `view/form.rs` draws it.
+//! The deploy form: the shell's generated form (`tui::form`) with one field for the stack
+//! name, then one per template parameter in the order of the template's Interface groups. The
+//! template decides what each value must be; the deploy flow (`deploy.rs`) decides what a
+//! submit does and `form_view.rs` draws it.
 
 pub use crate::cfn::deploy::FormTemplate;
 use crate::cfn::model::StackParameter;
 use crate::cfn::template::{ParameterSpec, Template};
+pub use crate::tui::form::{Field as FormField, FieldKind, Form, FormEvent, FormRules};
 use crate::tui::input::LineInput;
 use crossterm::event::KeyEvent;
 use std::collections::BTreeMap;
-
-/// How a field takes its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FieldKind {
-    /// The stack name: `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters.
-    StackName,
-    Text,
-    /// `AllowedValues`: cycled with ←/→/Space, never typed.
-    Select(Vec<String>),
-    /// `NoEcho`: typed, drawn as `•`, never shown back.
-    Secret,
-}
-
-#[derive(Debug, Clone)]
-pub struct FormField {
-    pub kind: FieldKind,
-    /// The parameter key (empty for the stack name).
-    pub name: String,
-    pub label: String,
-    pub description: Option<String>,
-    /// The parameter's `Type`, shown beside the label.
-    pub type_name: String,
-    /// The Interface group the field belongs to (a heading is drawn where it changes).
-    pub group: String,
-    pub input: LineInput,
-    /// Index into the choices of a `Select`.
-    pub choice: usize,
-    pub error: Option<String>,
-    /// The value the stack has now (updates only; `None` for NoEcho, which AWS masks).
-    pub current: Option<String>,
-    /// Shown but not editable (the stack name of an update).
-    pub locked: bool,
-}
-
-impl FormField {
-    pub fn value(&self) -> String {
-        match &self.kind {
-            FieldKind::Select(choices) => choices.get(self.choice).cloned().unwrap_or_default(),
-            _ => self.input.text().to_string(),
-        }
-    }
-
-    pub fn is_parameter(&self) -> bool {
-        self.kind != FieldKind::StackName
-    }
-}
 
 /// What the form deploys to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,13 +30,56 @@ pub struct DeployForm {
     pub source: FormTemplate,
     pub template: Template,
     pub target: DeployTarget,
-    pub fields: Vec<FormField>,
-    pub focus: usize,
-    /// Why the form cannot be sent as it is (a refusal that belongs to no single field).
-    pub error: Option<String>,
+    /// The fields (the stack name first, named ""), focus and form-wide refusal.
+    pub form: Form,
     /// Sent, and its template is being judged off the UI thread: locked until the verdict
     /// comes back (Esc cancels).
     pub judging: bool,
+}
+
+impl std::ops::Deref for DeployForm {
+    type Target = Form;
+
+    fn deref(&self) -> &Form {
+        &self.form
+    }
+}
+
+impl std::ops::DerefMut for DeployForm {
+    fn deref_mut(&mut self) -> &mut Form {
+        &mut self.form
+    }
+}
+
+/// What a deploy form's values must be: the stack name's rule, each parameter's spec.
+struct DeployRules<'a> {
+    template: &'a Template,
+    target: &'a DeployTarget,
+}
+
+impl FormRules for DeployRules<'_> {
+    fn check(&self, form: &Form, index: usize) -> Option<String> {
+        let field = &form.fields[index];
+        let value = field.value();
+        if field.name.is_empty() {
+            return validate_stack_name(value.trim()).err();
+        }
+        // A blank secret on an update keeps the stack's value.
+        if field.kind == FieldKind::Secret && value.is_empty() && keeps(self.target, &field.name) {
+            return None;
+        }
+        self.template
+            .parameter(&field.name)
+            .and_then(|spec| spec.validate(&value).err())
+    }
+}
+
+/// The stack has this parameter now (so leaving it unchanged keeps it).
+fn keeps(target: &DeployTarget, name: &str) -> bool {
+    match target {
+        DeployTarget::Update { existing_keys, .. } => existing_keys.iter().any(|k| k == name),
+        DeployTarget::New => false,
+    }
 }
 
 pub const STACK_NAME_MAX: usize = 128;
@@ -115,21 +114,16 @@ impl DeployForm {
         stack_name: &str,
         current: &[StackParameter],
     ) -> DeployForm {
+        let locked = matches!(target, DeployTarget::Update { .. });
         let mut fields = vec![FormField {
-            kind: FieldKind::StackName,
-            name: String::new(),
-            label: "Stack name".into(),
             description: Some(
                 "Letters, digits and hyphens, starting with a letter; at most 128 characters."
                     .into(),
             ),
-            type_name: String::new(),
             group: "Stack".into(),
-            input: LineInput::with_text(stack_name),
-            choice: 0,
-            error: None,
-            current: None,
-            locked: matches!(target, DeployTarget::Update { .. }),
+            tag: locked.then(|| "  (fixed: this stack is updated)".to_string()),
+            locked,
+            ..FormField::text("", "Stack name", stack_name)
         }];
         for group in &template.groups {
             for name in &group.parameters {
@@ -149,38 +143,16 @@ impl DeployForm {
             source,
             template,
             target,
-            fields,
-            focus: 0,
-            error: None,
+            form: Form::new(fields),
             judging: false,
         }
-        .with_first_focus()
     }
 
     /// Start the choice field `name` at `value`, when that is one of its choices.
     pub fn preselect(&mut self, name: &str, value: &str) {
-        for field in self.fields.iter_mut().filter(|f| f.name == name) {
-            if let FieldKind::Select(choices) = &field.kind
-                && let Some(i) = choices.iter().position(|c| c == value)
-            {
-                field.choice = i;
-            }
+        for field in self.form.fields.iter_mut().filter(|f| f.name == name) {
+            field.select(value);
         }
-    }
-
-    fn with_first_focus(mut self) -> DeployForm {
-        let first = self.editable().next().unwrap_or(0);
-        self.focus = first;
-        self
-    }
-
-    /// Indices of the fields focus can land on.
-    fn editable(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
-        self.fields
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| !f.locked)
-            .map(|(i, _)| i)
     }
 
     pub fn stack_name(&self) -> String {
@@ -194,86 +166,18 @@ impl DeployForm {
         self.template.parameter(&field.name)
     }
 
-    pub fn focused(&self) -> &FormField {
-        &self.fields[self.focus]
-    }
-
-    pub fn is_last(&self) -> bool {
-        self.editable().last() == Some(self.focus)
-    }
-
-    pub fn next(&mut self) {
-        let at = self.focus;
-        let next = self.editable().find(|&i| i > at);
-        if let Some(i) = next {
-            self.focus = i;
-        }
-    }
-
-    pub fn prev(&mut self) {
-        let at = self.focus;
-        let prev = self.editable().rfind(|&i| i < at);
-        if let Some(i) = prev {
-            self.focus = i;
-        }
-    }
-
-    pub fn focus_field(&mut self, name: &str) {
-        if let Some(i) = self.fields.iter().position(|f| f.name == name) {
-            self.focus = i;
-        }
-    }
-
-    /// Cycle a select's choice; other fields ignore it.
-    pub fn cycle(&mut self, forward: bool) -> bool {
-        let field = &mut self.fields[self.focus];
-        let FieldKind::Select(choices) = &field.kind else {
-            return false;
+    /// A key, as every form handles it, with the template's rules.
+    pub fn on_key(&mut self, key: KeyEvent) -> FormEvent {
+        let rules = DeployRules {
+            template: &self.template,
+            target: &self.target,
         };
-        let n = choices.len().max(1);
-        field.choice = if forward {
-            (field.choice + 1) % n
-        } else {
-            (field.choice + n - 1) % n
-        };
-        self.check_focused();
-        true
-    }
-
-    /// An editing key for the focused text field.
-    pub fn edit(&mut self, key: KeyEvent) {
-        let field = &mut self.fields[self.focus];
-        if field.locked || matches!(field.kind, FieldKind::Select(_)) {
-            return;
-        }
-        if field.input.handle(key) {
-            self.error = None;
-            self.check_focused();
-        }
-    }
-
-    /// Validate the focused field as the person types, so the message sits under it.
-    fn check_focused(&mut self) {
-        let i = self.focus;
-        let value = self.fields[i].value();
-        let error = match &self.fields[i].kind {
-            FieldKind::StackName => validate_stack_name(value.trim()).err(),
-            // A blank secret on an update keeps the stack's value.
-            FieldKind::Secret if value.is_empty() && self.keeps(&self.fields[i].name) => None,
-            _ => self
-                .template
-                .parameter(&self.fields[i].name)
-                .and_then(|spec| spec.validate(&value).err()),
-        };
-        self.fields[i].error = error;
+        self.form.on_key(key, &rules)
     }
 
     /// The stack has this parameter now (so leaving it unchanged keeps it).
     pub fn keeps(&self, name: &str) -> bool {
-        match &self.target {
-            DeployTarget::Update { existing_keys, .. } => existing_keys.iter().any(|k| k == name),
-            DeployTarget::New => false,
-        }
+        keeps(&self.target, name)
     }
 
     /// What was entered, in the shape `cfn::deploy::resolve_parameters` takes.
@@ -289,7 +193,7 @@ impl DeployForm {
     pub fn judged_parameters(&self) -> BTreeMap<String, String> {
         self.fields
             .iter()
-            .filter(|f| f.is_parameter() && f.kind != FieldKind::Secret)
+            .filter(|f| !f.name.is_empty() && f.kind != FieldKind::Secret)
             .map(|f| (f.name.clone(), f.value()))
             .filter(|(_, v)| !v.is_empty())
             .collect()
@@ -297,7 +201,7 @@ impl DeployForm {
 
     pub fn given(&self) -> BTreeMap<String, String> {
         let mut given = BTreeMap::new();
-        for field in self.fields.iter().filter(|f| f.is_parameter()) {
+        for field in self.fields.iter().filter(|f| !f.name.is_empty()) {
             let value = field.value();
             // A blank secret with a default (often '' = "not used") takes the default;
             // a blank secret without one is sent, and refused as missing.
@@ -324,23 +228,6 @@ impl DeployForm {
             given.insert(field.name.clone(), value);
         }
         given
-    }
-
-    /// Put refusals under their fields; focus jumps to the first refused field.
-    pub fn show_errors(&mut self, errors: &[(String, String)]) {
-        for field in &mut self.fields {
-            field.error = None;
-        }
-        let mut first = None;
-        for (name, message) in errors {
-            if let Some(i) = self.fields.iter().position(|f| &f.name == name) {
-                self.fields[i].error = Some(message.clone());
-                first = Some(first.map_or(i, |f: usize| f.min(i)));
-            }
-        }
-        if let Some(i) = first {
-            self.focus = i;
-        }
     }
 }
 
@@ -371,15 +258,17 @@ fn field_for(spec: &ParameterSpec, group: &str, current: Option<String>, kept: b
     };
     FormField {
         kind,
-        name: spec.name.clone(),
-        label: spec.label.clone().unwrap_or_else(|| spec.name.clone()),
         description: spec.description.clone(),
-        type_name: spec.kind.clone(),
+        tag: Some(format!("  {} · {}", spec.name, spec.kind)),
         group: group.to_string(),
         input: LineInput::with_text(&text),
         choice,
-        error: None,
+        note: (spec.no_echo && kept).then(|| "blank keeps the current value".to_string()),
         current,
-        locked: false,
+        ..FormField::text(
+            &spec.name,
+            &spec.label.clone().unwrap_or_else(|| spec.name.clone()),
+            "",
+        )
     }
 }

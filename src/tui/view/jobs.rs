@@ -107,7 +107,11 @@ fn job_line<'a>(r: &JobRecord, now_ms: i64, width: usize, s: &Styles) -> Line<'a
     };
     let fixed = 6 + 14 + 8 + progress.chars().count();
     let title_width = width.saturating_sub(fixed).max(4);
-    let title = fit(&r.title, title_width);
+    // A target's job sits under its installer run's.
+    let title = match r.parent {
+        Some(_) => fit(&format!("└ {}", r.title), title_width),
+        None => fit(&r.title, title_width),
+    };
     let pad = title_width.saturating_sub(unicode_width::UnicodeWidthStr::width(title.as_str()));
     Line::from(vec![
         Span::styled(format!("#{:<5}", r.id), s.muted),
