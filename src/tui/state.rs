@@ -480,15 +480,17 @@ impl State {
         }
     }
 
-    /// Refuse a change before anything is built, in read-only mode. The reason is shown.
-    pub(crate) fn refused_read_only(&mut self, what: &str) -> bool {
+    /// Refuse a change before anything is built (say before its form opens), in read-only
+    /// mode: the reason is shown, and the refusal audited under `operation`, the id of the
+    /// operation it would have become.
+    pub(crate) fn refused_read_only(&mut self, operation: &'static str, what: &str) -> bool {
         if !self.read_only() {
             return false;
         }
         let reason = self.gate.latch().reason().unwrap_or_default();
         let audited = self
             .gate
-            .refuse_before_request("create-change-set", what)
+            .refuse_before_request(operation, what)
             .err()
             .map(|e| format!("; the audit log could not record it: {e}"))
             .unwrap_or_default();

@@ -89,7 +89,7 @@ pub struct TemplatePicker {
 }
 
 pub fn open_picker(state: &mut State) -> Vec<Cmd> {
-    if state.refused_read_only("deploy") {
+    if state.refused_read_only("create-change-set", "deploy") {
         return Vec::new();
     }
     let entries = library::LIBRARY
@@ -159,7 +159,7 @@ fn open_new_form(state: &mut State, chosen: ChosenTemplate, stack_name: &str) {
 
 /// `:deploy TEMPLATE [STACK]`.
 pub fn deploy_command(state: &mut State, spec: &str, stack: Option<&str>) -> Vec<Cmd> {
-    if state.refused_read_only("deploy") {
+    if state.refused_read_only("create-change-set", "deploy") {
         return Vec::new();
     }
     let chosen = match library::choose(spec) {
@@ -202,7 +202,7 @@ fn listed_stack<'a>(state: &'a State, name: &str) -> Option<&'a StackSummary> {
 
 /// `u` on a stack: its current template, new parameter values.
 pub fn request_update(state: &mut State) -> Vec<Cmd> {
-    if state.refused_read_only("update") {
+    if state.refused_read_only("create-change-set", "update") {
         return Vec::new();
     }
     let Some(stack) = crate::cfn::tui::stack_actions::current_stack(state) else {

@@ -113,27 +113,11 @@ pub fn open_list(state: &mut State, open: Option<&str>) -> Vec<Cmd> {
     }))]
 }
 
-/// Refuse, in read-only mode, before a form opens: the reason is shown and audited.
-fn refused_read_only(state: &mut State, what: &str) -> bool {
-    if !state.read_only() {
-        return false;
-    }
-    let reason = state.gate.latch().reason().unwrap_or_default();
-    let audited = state
-        .gate
-        .refuse_before_request("run-installer", what)
-        .err()
-        .map(|e| format!("; the audit log could not record it: {e}"))
-        .unwrap_or_default();
-    state.toast(
-        ToastLevel::Error,
-        format!("read-only: {what} refused ({reason}){audited}"),
-    );
-    true
-}
-
 fn open_form(state: &mut State, installer: Installer, ssh_hosts: Vec<String>) {
-    if refused_read_only(state, &format!("run installer {}", installer.manifest.id)) {
+    if state.refused_read_only(
+        "run-installer",
+        &format!("run installer {}", installer.manifest.id),
+    ) {
         return;
     }
     state.mode = Mode::Installers(InstallMode::Form(
@@ -304,8 +288,8 @@ fn submit(state: &mut State, mut picker: Box<TargetPicker>) -> Vec<Cmd> {
         state.mode = Mode::Installers(InstallMode::Targets(picker));
         return Vec::new();
     }
-    if refused_read_only(
-        state,
+    if state.refused_read_only(
+        "run-installer",
         &format!("run installer {}", picker.form.installer.manifest.id),
     ) {
         return Vec::new();
