@@ -16,6 +16,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod files;
 pub mod headless;
+pub mod kube;
 pub mod model;
 pub mod ops;
 pub mod redact;

@@ -20,6 +20,8 @@ pub struct Options {
     pub env_override: Option<Environment>,
     pub theme: Option<String>,
     pub config_path: Option<PathBuf>,
+    /// `--kubeconfig`, `--context`.
+    pub kube: crate::kube::KubeSettings,
 }
 
 /// The guarded context every mode starts from. Local files only: no network.
@@ -123,6 +125,20 @@ pub fn identity_resolved(config: &Config, gate: &mut Gate, os_user: &str, arn: &
     }
     gate.identity_resolved(arn.to_string());
     role
+}
+
+/// The environment of a Kubernetes cluster (its context's name and its ARN or name): config
+/// mapping first, `--env` only where config is silent; unmapped counts as PRD.
+pub fn kube_environment_of(
+    config: &Config,
+    context: &str,
+    cluster: &str,
+    env_override: Option<Environment>,
+) -> Environment {
+    match config.environment_for_kube(context, cluster) {
+        Environment::Unmapped => env_override.unwrap_or(Environment::Unmapped),
+        mapped => mapped,
+    }
 }
 
 /// The environment of an account: config mapping first, `--env` only where config is silent.

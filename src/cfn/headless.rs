@@ -191,6 +191,12 @@ async fn deploy_with(
         MutationOutput::Cfn(CfnOutcome::Done(other)) => {
             return Err(Stop::Failed(format!("unexpected answer: {other}")));
         }
+        MutationOutput::Kube(other) => {
+            return Err(Stop::Failed(format!(
+                "unexpected answer: {}",
+                other.summary()
+            )));
+        }
     };
     // What runs is the change set's own stack, resolved from its ARN like the console does.
     let execute = plans::execute_change_set(&*runner, preview.clone()).map_err(failed)?;

@@ -5,6 +5,7 @@
 
 use crate::cfn::port::CfnApi;
 use crate::engine::task::TaskCtx;
+use crate::kube::port::KubeApi;
 use crate::model::CallerIdentity;
 use futures::future::BoxFuture;
 use std::fmt;
@@ -110,6 +111,7 @@ pub trait StsApi: Send + Sync {
 pub struct Providers {
     pub sts: Arc<dyn StsApi>,
     pub cfn: Arc<dyn CfnApi>,
+    pub kube: Arc<dyn KubeApi>,
 }
 
 #[cfg(test)]

@@ -55,6 +55,23 @@ impl TaskCtx {
         self.log(LogLevel::Error, text.as_ref());
     }
 
+    /// Append many lines at info level under one lock (a log follow's chunk), then say once
+    /// that the log grew. Returns how many were appended.
+    pub fn info_lines<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> usize {
+        let mut count = 0;
+        {
+            let mut log = self.handle.log.lock().unwrap_or_else(|p| p.into_inner());
+            for line in lines {
+                log.push(LogLevel::Info, line);
+                count += 1;
+            }
+        }
+        if count > 0 && !self.handle.notified.swap(true, Ordering::AcqRel) {
+            let _ = self.events.send(EngineEvent::LogGrew(self.handle.id));
+        }
+        count
+    }
+
     pub fn log(&self, level: LogLevel, text: &str) {
         {
             let mut log = self.handle.log.lock().unwrap_or_else(|p| p.into_inner());

@@ -37,6 +37,8 @@ pub enum FileKind {
     /// An audit log given to `opsdeck audit verify`: streamed line by line (each line capped),
     /// so it has no size limit, but it must still be a regular file.
     AuditLog,
+    /// A kubeconfig file (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`).
+    Kubeconfig,
 }
 
 /// 1 MiB: CloudFormation's own limit for a template uploaded to S3; far above any config.
@@ -52,6 +54,7 @@ impl FileKind {
             FileKind::Policy => Some(MIB),
             FileKind::Template => Some(MIB),
             FileKind::AuditLog => None,
+            FileKind::Kubeconfig => Some(16 * MIB),
         }
     }
 
@@ -64,6 +67,7 @@ impl FileKind {
             FileKind::Policy => "policy file",
             FileKind::Template => "template",
             FileKind::AuditLog => "audit log",
+            FileKind::Kubeconfig => "kubeconfig file",
         }
     }
 }

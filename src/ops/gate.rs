@@ -5,7 +5,7 @@
 //! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
 //! one-way latch: nothing can release it once engaged.
 
-use super::{CfnMutation, MutatingOp, RiskTier};
+use super::{CfnMutation, KubeMutation, MutatingOp, RiskTier};
 use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,6 +81,7 @@ impl<T> Approved<T> {
 #[derive(Debug)]
 pub enum ApprovedMutation {
     Cfn(Approved<CfnMutation>),
+    Kube(Approved<KubeMutation>),
 }
 
 /// An approval minted by another gate than the one this engine or provider serves.
@@ -95,6 +96,7 @@ impl Approved<MutatingOp> {
         let (op, proof) = self.into_parts();
         Ok(match op {
             MutatingOp::Cfn(m) => ApprovedMutation::Cfn(proof.attach(m)),
+            MutatingOp::Kube(m) => ApprovedMutation::Kube(proof.attach(m)),
         })
     }
 }

@@ -20,6 +20,8 @@ pub use crate::cfn::ops::{
     SetTerminationProtection, StackTarget, TemplateSource,
 };
 
+pub use crate::kube::ops::{KubeMutation, KubeRead};
+
 pub use plan::{PlanCtx, PlanError, SessionFacts};
 
 pub use gate::{
@@ -65,6 +67,7 @@ pub enum ReadOp {
     /// STS GetCallerIdentity.
     WhoAmI,
     Cfn(CfnRead),
+    Kube(KubeRead),
 }
 
 /// What every capability's read enum says about each of its reads.
@@ -79,6 +82,12 @@ pub trait Read {
     /// Reads that yield updates as they go (a follow's events): the engine gives them a
     /// stream to the console (`engine::stream`).
     fn streams(&self) -> bool;
+    /// Reads that last until they are cancelled or their source ends (a cluster watch, a log
+    /// follow): no timeout and no retries from the engine (they reconnect and back off
+    /// themselves), and slots of their own so they never hold those of other reads.
+    fn open_ended(&self) -> bool {
+        false
+    }
 }
 
 impl ReadOp {
@@ -86,6 +95,7 @@ impl ReadOp {
         match self {
             ReadOp::WhoAmI => None,
             ReadOp::Cfn(r) => Some(r),
+            ReadOp::Kube(r) => Some(r),
         }
     }
 
@@ -107,6 +117,16 @@ impl ReadOp {
     pub fn streams(&self) -> bool {
         self.inner().is_some_and(|r| r.streams())
     }
+
+    pub fn open_ended(&self) -> bool {
+        self.inner().is_some_and(|r| r.open_ended())
+    }
+}
+
+impl From<KubeRead> for ReadOp {
+    fn from(r: KubeRead) -> ReadOp {
+        ReadOp::Kube(r)
+    }
 }
 
 impl From<CfnRead> for ReadOp {
@@ -119,6 +139,7 @@ impl From<CfnRead> for ReadOp {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MutatingOp {
     Cfn(CfnMutation),
+    Kube(KubeMutation),
 }
 
 /// How much a confirmation must cost the person giving it.
@@ -160,6 +181,7 @@ impl MutatingOp {
     fn inner(&self) -> &dyn Mutation {
         match self {
             MutatingOp::Cfn(m) => m,
+            MutatingOp::Kube(m) => m,
         }
     }
 
@@ -229,6 +251,12 @@ impl MutatingOp {
 impl From<CfnMutation> for MutatingOp {
     fn from(m: CfnMutation) -> MutatingOp {
         MutatingOp::Cfn(m)
+    }
+}
+
+impl From<KubeMutation> for MutatingOp {
+    fn from(m: KubeMutation) -> MutatingOp {
+        MutatingOp::Kube(m)
     }
 }
 

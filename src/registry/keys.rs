@@ -64,6 +64,10 @@ pub enum Context {
     Dialog,
     /// The Compliance pane's report tree.
     Compliance,
+    /// Inventory listing Kubernetes: contexts, EKS clusters, a watched kind, a drill-down.
+    Kube,
+    /// Inventory: a Kubernetes object's YAML view.
+    KubeDetail,
 }
 
 impl Context {
@@ -80,6 +84,8 @@ impl Context {
             Context::FormSelect => "Deploy form: a field with a list of choices",
             Context::Dialog => "Confirmation and change-set review",
             Context::Compliance => "Compliance: report tree (Enter/l opens, h closes)",
+            Context::Kube => "Inventory: Kubernetes (Enter drills down, Esc goes back)",
+            Context::KubeDetail => "Inventory: a Kubernetes object's YAML",
         }
     }
 }

@@ -69,6 +69,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         }),
         endpoint_url: aws.endpoint_url.clone(),
         env_override: opts.env_override,
+        kube: opts.kube.clone(),
         role,
         ..Session::default()
     };
@@ -176,7 +177,9 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
 
     let (tx, mut rx) = mpsc::unbounded_channel::<EngineEvent>();
     let binding = state.gate.binding();
-    let providers = async move { Arc::new(crate::aws::providers(&aws, binding).await) }.boxed();
+    let kube = state.session.kube.clone();
+    let providers =
+        async move { Arc::new(crate::aws::providers_with(&aws, &kube, binding).await) }.boxed();
     let engine_config = EngineConfig {
         logs_dir: Some(paths.job_logs_dir.clone()),
         ..EngineConfig::default()
@@ -345,6 +348,10 @@ impl crate::ops::SessionFacts for ConsoleCtx {
             self.env_override,
         )
     }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> crate::model::Environment {
+        crate::setup::kube_environment_of(&self.config, context, cluster, self.env_override)
+    }
 }
 
 impl crate::ops::PlanCtx for ConsoleCtx {
@@ -394,6 +401,9 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     let planned = match flow {
                         Flow::Cfn(flow) => {
                             Planned::Cfn(crate::cfn::tui::flows::run(flow, &ctx).await)
+                        }
+                        Flow::Kube(flow) => {
+                            Planned::Kube(crate::kube::tui::flows::run(flow, &ctx).await)
                         }
                     };
                     let _ = back.send(Msg::Planned(planned));
@@ -473,6 +483,14 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     });
                 });
             }
+            Cmd::SaveLog { handle, file } => {
+                let back = (*back).clone();
+                let dir = paths.data_dir.join("logs");
+                tokio::task::spawn_blocking(move || {
+                    let saved = save_log(&handle, file, &dir);
+                    let _ = back.send(Msg::LogSaved(saved));
+                });
+            }
             Cmd::LoadTheme(name) => {
                 let loaded = Theme::load(&name, Some(&paths.themes_dir)).map_err(|e| e.to_string());
                 let more = update(state, Msg::ThemeLoaded(loaded));
@@ -512,6 +530,40 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
             Cmd::Quit => state.quit = true,
         }
     }
+}
+
+/// Write a job's log to `file` (which must not exist) or to `dir/job-<id>-<ms>.log`, 0600.
+fn save_log(
+    handle: &JobHandle,
+    file: Option<std::path::PathBuf>,
+    dir: &std::path::Path,
+) -> Result<(std::path::PathBuf, u64), String> {
+    let path = match file {
+        Some(path) => path,
+        None => {
+            crate::files::ensure_private_dir(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            dir.join(format!("job-{}-{}.log", handle.id, now_ms()))
+        }
+    };
+    let file = crate::files::create_new_private_file(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("{} exists already; name another file", path.display())
+        } else {
+            format!("cannot create {}: {e}", path.display())
+        }
+    })?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    // The lock is held only to take the export's parts, not while it is written.
+    let export = handle
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .export();
+    let lines = export
+        .write_to(&mut out)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok((path, lines))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::stream::{StreamItem, StreamUpdates};
 use crate::engine::task::JobHandle;
 use crate::engine::{EngineEvent, ReadOutput};
+use crate::kube::tui::{KubeState, KubeView};
 use crate::model::{CallerIdentity, Environment, JobId, JobRecord, Role};
 use crate::ops::{Approved, ConfirmRequest, Gate, MutatingOp, ReadOp};
 use crate::registry::{Action, Context, Pane};
@@ -37,6 +38,7 @@ pub use crate::tui::jobs::{JobsState, LogView};
 pub enum ViewKey {
     Identity,
     Cfn(CfnView),
+    Kube(KubeView),
 }
 
 impl ViewKey {
@@ -44,6 +46,7 @@ impl ViewKey {
         match op {
             ReadOp::WhoAmI => ViewKey::Identity,
             ReadOp::Cfn(r) => ViewKey::Cfn(CfnView::of(r)),
+            ReadOp::Kube(r) => ViewKey::Kube(KubeView::of(r)),
         }
     }
 
@@ -52,6 +55,7 @@ impl ViewKey {
         match self {
             ViewKey::Identity => Some("identity".into()),
             ViewKey::Cfn(v) => v.supersede_key().map(|k| format!("cfn:{k}")),
+            ViewKey::Kube(v) => v.supersede_key().map(|k| format!("kube:{k}")),
         }
     }
 
@@ -60,6 +64,9 @@ impl ViewKey {
         if key == "identity" {
             return Some(ViewKey::Identity);
         }
+        if let Some(key) = key.strip_prefix("kube:") {
+            return KubeView::from_key(key).map(ViewKey::Kube);
+        }
         key.strip_prefix("cfn:")
             .and_then(CfnView::from_key)
             .map(ViewKey::Cfn)
@@ -67,15 +74,19 @@ impl ViewKey {
 }
 
 /// A "fetch, then plan, then confirm" flow, run off the UI thread (`Cmd::Plan`).
+// One flow per key press, moved once: boxing the larger one would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Flow {
     Cfn(crate::cfn::tui::flows::CfnFlow),
+    Kube(crate::kube::tui::flows::KubeFlow),
 }
 
 /// A flow's outcome (`Msg::Planned`).
 #[derive(Debug)]
 pub enum Planned {
     Cfn(Result<crate::cfn::tui::flows::CfnPlanned, crate::ops::PlanError>),
+    Kube(Result<crate::kube::tui::flows::KubePlanned, crate::ops::PlanError>),
 }
 
 /// What waits for the open dialog or form to close: a planned operation's confirmation, a
@@ -121,6 +132,8 @@ pub enum Msg {
     CheckerLoaded(crate::compliance::tui::SharedChecker),
     /// A report export was written (or not).
     ExportDone(Result<std::path::PathBuf, String>),
+    /// A job's log was saved to a file: where, and how many lines (or why not).
+    LogSaved(Result<(std::path::PathBuf, u64), String>),
 }
 
 /// Effects for the app loop.
@@ -156,6 +169,12 @@ pub enum Cmd {
         path: String,
     },
     LoadTheme(String),
+    /// Write every line of a job's log to `file` (else the data dir's `logs/`), off the UI
+    /// thread; the answer comes back as `Msg::LogSaved`.
+    SaveLog {
+        handle: JobHandle,
+        file: Option<std::path::PathBuf>,
+    },
     /// Judge every library template with this checker, off the UI thread.
     CheckLibrary(crate::compliance::tui::SharedChecker),
     /// Load the user's policies and waivers (files) off the UI thread.
@@ -182,6 +201,8 @@ pub struct Session {
     pub role: Option<Role>,
     /// `--env`: used when config maps neither the account nor the profile.
     pub env_override: Option<Environment>,
+    /// `--kubeconfig` and `--context`.
+    pub kube: crate::kube::KubeSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +239,8 @@ pub enum Mode {
     Export {
         selected: usize,
     },
+    /// Kubernetes' replica field or container picker.
+    Kube(crate::kube::tui::prompt::KubePrompt),
 }
 
 pub struct State {
@@ -228,6 +251,8 @@ pub struct State {
     pub zoomed: bool,
     pub mode: Mode,
     pub inventory: InventoryState,
+    /// Kubernetes in the Inventory pane (when it lists Kubernetes instead of stacks).
+    pub kube: KubeState,
     pub jobs: JobsState,
     pub chat: ChatState,
     pub toast: Option<Toast>,
@@ -259,6 +284,10 @@ impl crate::ops::SessionFacts for State {
     fn environment_of(&self, account: &str) -> Environment {
         State::environment_of(self, Some(account))
     }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
+        crate::setup::kube_environment_of(&self.config, context, cluster, self.session.env_override)
+    }
 }
 
 impl State {
@@ -277,6 +306,7 @@ impl State {
             zoomed: false,
             mode: Mode::Normal,
             inventory: InventoryState::default(),
+            kube: KubeState::default(),
             jobs: JobsState {
                 follow_newest: true,
                 ..JobsState::default()
@@ -321,6 +351,9 @@ impl State {
     /// The app loop submitted a read for `view` as job `job`: only its result will be shown.
     pub fn read_submitted(&mut self, view: ViewKey, job: JobId) {
         self.latest_reads.insert(view, job);
+        if let ViewKey::Kube(view) = view {
+            crate::kube::tui::read_submitted(self, view, job);
+        }
     }
 
     pub fn load_history(&mut self, records: Vec<JobRecord>) {
@@ -332,6 +365,8 @@ impl State {
     pub fn initial_commands(&mut self) -> Vec<Cmd> {
         let mut cmds = vec![Cmd::Read(ReadOp::WhoAmI)];
         cmds.extend(crate::cfn::tui::refresh_stacks(self));
+        // `--context`/`--kubeconfig` given: the pods view at once.
+        cmds.extend(crate::kube::tui::initial_commands(self));
         // The user's policies and waivers load off the UI thread; the library is judged then.
         cmds.push(Cmd::LoadChecker);
         cmds
@@ -348,6 +383,12 @@ impl State {
     pub fn contexts(&self) -> Vec<Context> {
         match self.focus {
             Pane::Chat => vec![Context::Chat],
+            Pane::Inventory if self.kube.shown && self.kube.detail.is_some() => {
+                vec![Context::KubeDetail, Context::List, Context::Global]
+            }
+            Pane::Inventory if self.kube.shown => {
+                vec![Context::Kube, Context::List, Context::Global]
+            }
             Pane::Inventory if self.inventory.detail.is_some() => {
                 vec![Context::StackDetail, Context::List, Context::Global]
             }
@@ -417,6 +458,7 @@ fn open_waiting(state: &mut State, next: Waiting) {
 fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Planned(Planned::Cfn(result)) => crate::cfn::tui::flows::planned(state, result),
+        Msg::Planned(Planned::Kube(result)) => crate::kube::tui::flows::planned(state, result),
         Msg::Key(key) => on_key(state, key),
         Msg::Engine(event) => on_engine(state, event),
         Msg::Tick { now_ms } => {
@@ -471,6 +513,17 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
         }
         Msg::ExportDone(Err(e)) => {
             state.toast(ToastLevel::Error, format!("export failed: {e}"));
+            Vec::new()
+        }
+        Msg::LogSaved(Ok((path, lines))) => {
+            state.toast(
+                ToastLevel::Info,
+                format!("{lines} lines saved to {}", path.display()),
+            );
+            Vec::new()
+        }
+        Msg::LogSaved(Err(e)) => {
+            state.toast(ToastLevel::Error, format!("the log was not saved: {e}"));
             Vec::new()
         }
     }
@@ -536,6 +589,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         Mode::Picker(picker) => deploy::on_picker_key(state, picker, key),
         Mode::Form(form) => deploy::on_form_key(state, form, key),
         Mode::Export { selected } => compliance::on_export_key(state, selected, key),
+        Mode::Kube(prompt) => crate::kube::tui::prompt::on_key(state, prompt, key),
     }
 }
 
@@ -554,6 +608,7 @@ pub fn apply(state: &mut State, action: Action, args: &[&str]) -> Vec<Cmd> {
         Action::Jobs(a) => jobs::apply(state, a, args),
         Action::Cfn(a) => crate::cfn::actions::apply(state, a, args),
         Action::Compliance(a) => crate::compliance::actions::apply(state, a, args),
+        Action::Kube(a) => crate::kube::actions::apply(state, a, args),
     }
 }
 
@@ -580,6 +635,10 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             let mutation = record.kind == crate::model::JobKind::Mutation;
             let id = record.id;
             state.jobs.upsert(record);
+            // A log follow just asked for: its log, live, in Jobs.
+            if state.jobs.reveal == Some(id) {
+                jobs::reveal(state, id);
+            }
             if mutation
                 && let Some(pos) = state
                     .jobs
@@ -622,6 +681,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
         EngineEvent::MutationDone { job, op, result } => {
             return match *op {
                 MutatingOp::Cfn(m) => crate::cfn::tui::mutation_done(state, job, &m, result),
+                MutatingOp::Kube(m) => crate::kube::tui::mutation_done(state, job, &m, result),
             };
         }
     }
@@ -641,12 +701,21 @@ fn drain_stream(state: &mut State, job: JobId, budget: usize) -> Vec<Cmd> {
     let items = updates.drain(budget);
     let more = updates.has_more();
     let mut shown = false;
+    let mut kube = false;
     for item in items {
         shown |= match item {
             StreamItem::CfnEvent { stack_id, event } => {
                 crate::cfn::tui::on_stack_event(state, &stack_id, *event)
             }
+            StreamItem::Kube(update) => {
+                kube = true;
+                crate::kube::tui::on_update(state, job, *update)
+            }
         };
+    }
+    // A batch of rows: the list's order and filter once, not per row.
+    if kube {
+        crate::kube::tui::settle(state);
     }
     // Updates of nothing on screen draw nothing.
     state.quiet |= !shown;
@@ -676,12 +745,14 @@ fn on_read(
             state.session.identity_error = None;
         }
         Ok(ReadOutput::Cfn(output)) => return crate::cfn::tui::on_read(state, output, background),
+        Ok(ReadOutput::Kube(output)) => return crate::kube::tui::on_read(state, output),
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
             match view {
                 Some(ViewKey::Identity) => state.session.identity_error = Some(text.clone()),
                 Some(ViewKey::Cfn(view)) => crate::cfn::tui::read_failed(state, view, &e),
+                Some(ViewKey::Kube(view)) => crate::kube::tui::read_failed(state, view, &e),
                 None => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.

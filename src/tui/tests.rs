@@ -93,6 +93,10 @@ impl crate::ops::SessionFacts for FakePlanCtx {
             self.env_override,
         )
     }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
+        crate::setup::kube_environment_of(&self.config, context, cluster, self.env_override)
+    }
 }
 
 impl crate::ops::PlanCtx for FakePlanCtx {
@@ -245,6 +249,9 @@ impl Harness {
             let planned = match flow {
                 super::state::Flow::Cfn(flow) => super::state::Planned::Cfn(
                     futures::executor::block_on(crate::cfn::tui::flows::run(flow, &ctx)),
+                ),
+                super::state::Flow::Kube(flow) => super::state::Planned::Kube(
+                    futures::executor::block_on(crate::kube::tui::flows::run(flow, &ctx)),
                 ),
             };
             reads.extend(ctx.reads.into_inner().unwrap_or_default());

@@ -16,6 +16,7 @@ pub fn overlays(frame: &mut Frame, state: &State, area: Rect) {
         Mode::Picker(picker) => super::form::picker(frame, state, picker, area),
         Mode::Form(form) => super::form::form(frame, state, form, area),
         Mode::Export { selected } => super::compliance::export_menu(frame, state, *selected, area),
+        Mode::Kube(prompt) => crate::kube::tui::view::render_prompt(frame, state, prompt, area),
         _ => {}
     }
 }
@@ -110,6 +111,9 @@ pub(crate) fn footer(
 fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect) {
     match &dialog.request.op {
         MutatingOp::Cfn(op) => crate::cfn::tui::dialog_view::render(frame, state, dialog, op, area),
+        MutatingOp::Kube(op) => {
+            crate::kube::tui::dialog_view::render(frame, state, dialog, op, area)
+        }
     }
 }
 
