@@ -425,6 +425,10 @@ pub enum KubeUpdate {
         kind: KubeKind,
         reason: String,
     },
+    /// The API server answers for this kind again (its watch resumes where it was).
+    Connected {
+        kind: KubeKind,
+    },
 }
 
 /// A workload's scale subresource.

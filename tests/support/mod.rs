@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 
 pub mod cfn_stub;
+pub mod kube_api;
 pub mod rig;
 
 /// The region every test uses; moto answers for any.

@@ -18,7 +18,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Resource, ResourceExt};
@@ -126,6 +126,46 @@ where
     }
 }
 
+/// While a kind's watch is away: how often to ask whether the API server answers again (a
+/// watch that resumes from its resourceVersion sends nothing until something changes).
+pub const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether the API server answers a one-item list of `kind` (in the scope).
+async fn answers(client: &kube::Client, kind: KubeKind, namespace: Option<&str>) -> bool {
+    let params = ListParams::default().limit(1);
+    let c = client;
+    match kind {
+        KubeKind::Namespace => Api::<Namespace>::all(c.clone())
+            .list_metadata(&params)
+            .await
+            .is_ok(),
+        KubeKind::Node => Api::<Node>::all(c.clone())
+            .list_metadata(&params)
+            .await
+            .is_ok(),
+        KubeKind::Deployment => scoped::<Deployment>(c, namespace)
+            .list_metadata(&params)
+            .await
+            .is_ok(),
+        KubeKind::StatefulSet => scoped::<StatefulSet>(c, namespace)
+            .list_metadata(&params)
+            .await
+            .is_ok(),
+        KubeKind::DaemonSet => scoped::<DaemonSet>(c, namespace)
+            .list_metadata(&params)
+            .await
+            .is_ok(),
+        KubeKind::Pod => scoped::<Pod>(c, namespace)
+            .list_metadata(&params)
+            .await
+            .is_ok(),
+        KubeKind::Event => scoped::<Event>(c, namespace)
+            .list_metadata(&params)
+            .await
+            .is_ok(),
+    }
+}
+
 /// Watch until cancelled (or until nobody reads the stream any more).
 pub async fn watch(
     connection: &Connection,
@@ -176,9 +216,25 @@ pub async fn watch(
         "watching {context}, {}",
         namespace.map_or("all namespaces".to_string(), |ns| format!("namespace {ns}"))
     ));
+    let mut away: std::collections::BTreeSet<KubeKind> = Default::default();
+    let mut probe = tokio::time::interval(PROBE_EVERY);
+    probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let update = tokio::select! {
             update = merged.next() => update,
+            _ = probe.tick(), if !away.is_empty() => {
+                let mut back = None;
+                for kind in away.iter().copied() {
+                    if answers(client, kind, namespace).await {
+                        back = Some(kind);
+                        break;
+                    }
+                }
+                match back {
+                    Some(kind) => Some(KubeUpdate::Connected { kind }),
+                    None => continue,
+                }
+            }
             _ = ctx.cancelled() => {
                 return Err(ProviderError::new(ErrorKind::Cancelled, "cancelled"));
             }
@@ -186,6 +242,19 @@ pub async fn watch(
         let Some(mut update) = update else {
             return Ok(format!("the watch of {context} ended"));
         };
+        match &update {
+            KubeUpdate::Disconnected { kind, .. } => {
+                away.insert(*kind);
+            }
+            KubeUpdate::Connected { kind }
+            | KubeUpdate::Deleted { kind, .. }
+            | KubeUpdate::Listed { kind, .. } => {
+                away.remove(kind);
+            }
+            KubeUpdate::Applied(row) => {
+                away.remove(&row.kind());
+            }
+        }
         if let KubeUpdate::Disconnected { reason, .. } = &mut update
             && let Some(problem) = connection.auth_problem()
         {

@@ -586,7 +586,8 @@ pub fn on_update(state: &mut State, job: JobId, update: KubeUpdate) -> bool {
     let kind = match &update {
         KubeUpdate::Listed { kind, .. }
         | KubeUpdate::Deleted { kind, .. }
-        | KubeUpdate::Disconnected { kind, .. } => *kind,
+        | KubeUpdate::Disconnected { kind, .. }
+        | KubeUpdate::Connected { kind } => *kind,
         KubeUpdate::Applied(row) => row.kind(),
     };
     let rows = kube.kinds.entry(kind).or_default();
@@ -621,6 +622,7 @@ pub fn on_update(state: &mut State, job: JobId, update: KubeUpdate) -> bool {
         KubeUpdate::Disconnected { reason, .. } => {
             rows.disconnected = Some(reason);
         }
+        KubeUpdate::Connected { .. } => rows.disconnected = None,
     }
     kube.shown
         && (shown_kind == Some(kind)
