@@ -190,3 +190,188 @@ pub async fn cordon(
         .map_err(classify)?;
     Ok(format!("node {} {verb}", op.name))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The requests as they leave, through kube's tower-test mock service.
+
+    use super::*;
+    use crate::audit::{Actor, MemoryAudit};
+    use crate::kube::model::ContextRef;
+    use crate::kube::ops::{ClusterTarget, WorkloadTarget};
+    use crate::model::Environment;
+    use crate::ops::{Gate, MutatingOp, ReadOnlyLatch};
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use std::sync::Arc;
+
+    fn ctx() -> TaskCtx {
+        let store = Arc::new(crate::engine::store::JobStore::open_in_memory().expect("store"));
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        TaskCtx {
+            handle: crate::engine::task::JobHandle {
+                id: 1,
+                log: Arc::new(std::sync::Mutex::new(
+                    crate::engine::joblog::JobLog::memory_only(100),
+                )),
+                notified: Arc::default(),
+            },
+            cancel: tokio_util::sync::CancellationToken::new(),
+            events,
+            store,
+            last_progress: std::sync::atomic::AtomicI32::new(-1),
+            stream: None,
+        }
+    }
+
+    fn approve<T>(
+        op: MutatingOp,
+        narrow: impl FnOnce(crate::kube::port::ApprovedKube) -> Option<Approved<T>>,
+    ) -> Approved<T> {
+        let mut gate = Gate::new(
+            ReadOnlyLatch::new(),
+            Arc::new(MemoryAudit::default()),
+            Actor {
+                os_user: "t".into(),
+                principal: None,
+            },
+            None,
+        );
+        let request = gate.request(op).expect("opens");
+        let typed = match &request.tier {
+            crate::ops::RiskTier::TypeName(n) => n.clone(),
+            crate::ops::RiskTier::Simple => String::new(),
+        };
+        let approved = gate.confirm(request.id, &typed).expect("approves");
+        let crate::ops::ApprovedMutation::Kube(kube) =
+            approved.split(&gate.binding()).expect("own gate")
+        else {
+            panic!("a Kubernetes change");
+        };
+        narrow(kube.split()).expect("the variant")
+    }
+
+    fn cluster() -> ClusterTarget {
+        ClusterTarget {
+            context: ContextRef::kubeconfig("dev"),
+            cluster: "dev".into(),
+            environment: Environment::Dev,
+        }
+    }
+
+    #[tokio::test]
+    async fn delete_sends_the_uid_as_a_precondition() {
+        let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let mut handle = std::pin::pin!(handle);
+            let (req, send) = handle.next_request().await.expect("a request");
+            assert_eq!(req.method(), Method::DELETE);
+            assert_eq!(req.uri().path(), "/api/v1/namespaces/shop/pods/web-1");
+            let body = http_body_util::BodyExt::collect(req.into_body())
+                .await
+                .expect("body")
+                .to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            assert_eq!(body, serde_json::json!({"preconditions": {"uid": "p-1"}}));
+            let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"});
+            send.send_response(Response::new(Body::from(
+                serde_json::to_vec(&status).unwrap(),
+            )));
+        });
+        let client = kube::Client::new(svc, "default");
+        let op = MutatingOp::from(DeletePod {
+            cluster: cluster(),
+            namespace: "shop".into(),
+            name: "web-1".into(),
+            uid: "p-1".into(),
+            owner: None,
+        });
+        let approved = approve(op, |k| match k {
+            crate::kube::port::ApprovedKube::DeletePod(a) => Some(a),
+            _ => None,
+        });
+        let done = delete_pod(&client, approved, &ctx())
+            .await
+            .expect("deleted");
+        assert_eq!(done, "pod shop/web-1 deleted");
+        server.await.expect("the mock saw its request");
+    }
+
+    #[tokio::test]
+    async fn scale_is_a_merge_patch_of_the_scale_subresource_with_the_uid() {
+        let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let mut handle = std::pin::pin!(handle);
+            let (req, send) = handle.next_request().await.expect("a request");
+            assert_eq!(req.method(), Method::PATCH);
+            assert_eq!(
+                req.uri().path(),
+                "/apis/apps/v1/namespaces/shop/statefulsets/db/scale"
+            );
+            assert_eq!(
+                req.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
+                Some("application/merge-patch+json")
+            );
+            let body = http_body_util::BodyExt::collect(req.into_body())
+                .await
+                .expect("body")
+                .to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            assert_eq!(
+                body,
+                serde_json::json!({"metadata": {"uid": "s-1"}, "spec": {"replicas": 0}})
+            );
+            let scale = serde_json::json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {"name": "db", "namespace": "shop", "uid": "s-1"}, "spec": {"replicas": 0}, "status": {"replicas": 3}});
+            send.send_response(Response::new(Body::from(
+                serde_json::to_vec(&scale).unwrap(),
+            )));
+        });
+        let client = kube::Client::new(svc, "default");
+        let op = MutatingOp::from(ScaleWorkload {
+            target: WorkloadTarget {
+                cluster: cluster(),
+                kind: WorkloadKind::StatefulSet,
+                namespace: "shop".into(),
+                name: "db".into(),
+                uid: "s-1".into(),
+            },
+            current: 3,
+            replicas: 0,
+        });
+        let approved = approve(op, |k| match k {
+            crate::kube::port::ApprovedKube::Scale(a) => Some(a),
+            _ => None,
+        });
+        let done = scale(&client, approved, &ctx()).await.expect("scaled");
+        assert_eq!(done, "statefulset shop/db scaled from 3 to 0 replicas");
+        server.await.expect("the mock saw its request");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_change_sends_nothing() {
+        let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(svc, "default");
+        let op = MutatingOp::from(CordonNode {
+            cluster: cluster(),
+            name: "n1".into(),
+            uid: "n-1".into(),
+            cordon: true,
+        });
+        let approved = approve(op, |k| match k {
+            crate::kube::port::ApprovedKube::Cordon(a) => Some(a),
+            _ => None,
+        });
+        let ctx = ctx();
+        ctx.cancel.cancel();
+        let e = cordon(&client, approved, &ctx)
+            .await
+            .expect_err("cancelled");
+        assert_eq!(e.kind, ErrorKind::Cancelled);
+        drop(client);
+        let mut handle = std::pin::pin!(handle);
+        assert!(handle.next_request().await.is_none(), "nothing was sent");
+    }
+}

@@ -207,3 +207,73 @@ mod tests {
         assert_eq!(with_prefix("plain", Some("web-1")), "[web-1] plain");
     }
 }
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn ctx() -> TaskCtx {
+        let store = Arc::new(crate::engine::store::JobStore::open_in_memory().expect("store"));
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        TaskCtx {
+            handle: crate::engine::task::JobHandle {
+                id: 1,
+                log: Arc::new(std::sync::Mutex::new(
+                    crate::engine::joblog::JobLog::memory_only(1_000),
+                )),
+                notified: Arc::default(),
+            },
+            cancel: tokio_util::sync::CancellationToken::new(),
+            events,
+            store,
+            last_progress: std::sync::atomic::AtomicI32::new(-1),
+            stream: None,
+        }
+    }
+
+    /// A reader that hands out its bytes in the chunks given (as TCP would, cutting lines).
+    fn chunked(chunks: Vec<Vec<u8>>) -> impl AsyncBufRead {
+        let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+        futures::TryStreamExt::into_async_read(stream)
+    }
+
+    #[tokio::test]
+    async fn lines_cut_across_chunks_arrive_whole_and_in_order() {
+        let ctx = ctx();
+        let reader = chunked(vec![
+            b"2026-01-02T03:04:05Z fir".to_vec(),
+            b"st\n2026-01-02T03:04:06Z second\n2026-01-02T03:04:07Z th".to_vec(),
+            b"ird\nnot \xff utf-8\n".to_vec(),
+            b"no newline at the end".to_vec(),
+        ]);
+        let reader = std::pin::pin!(reader);
+        let stored = store_lines(reader, Some("web-1"), &ctx)
+            .await
+            .expect("read");
+        assert_eq!(stored, 5);
+        let log = ctx.handle.log.lock().unwrap();
+        let lines: Vec<&str> = log.ring().iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                "2026-01-02T03:04:05Z [web-1] first",
+                "2026-01-02T03:04:06Z [web-1] second",
+                "2026-01-02T03:04:07Z [web-1] third",
+                "[web-1] not \u{fffd} utf-8",
+                "[web-1] no newline at the end",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_huge_line_is_stored_in_pieces_not_held_whole() {
+        let ctx = ctx();
+        let mut blob = vec![b'x'; MAX_LINE * 2 + 10];
+        blob.push(b'\n');
+        let reader = chunked(blob.chunks(64 * 1024).map(<[u8]>::to_vec).collect());
+        let reader = std::pin::pin!(reader);
+        let stored = store_lines(reader, None, &ctx).await.expect("read");
+        assert_eq!(stored, 3);
+    }
+}
