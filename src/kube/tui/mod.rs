@@ -7,6 +7,8 @@
 pub(crate) mod dialog_view;
 pub mod flows;
 pub mod prompt;
+#[cfg(test)]
+mod tests;
 pub(crate) mod view;
 
 use crate::engine::ports::ProviderError;

@@ -36,24 +36,67 @@ pub fn age(created: Option<i64>, now_ms: i64) -> String {
 struct Col {
     title: &'static str,
     width: usize,
+    /// Given up (right to left) when the pane is too narrow for the flexible column.
+    optional: bool,
 }
 
 const fn col(title: &'static str, width: usize) -> Col {
-    Col { title, width }
+    Col {
+        title,
+        width,
+        optional: false,
+    }
 }
 
-/// Widths with the flexible column (width 0) taking what is left.
+const fn opt(title: &'static str, width: usize) -> Col {
+    Col {
+        title,
+        width,
+        optional: true,
+    }
+}
+
+/// The narrowest the flexible column (the name) gets before optional columns give way.
+const MIN_FLEX: usize = 24;
+
+/// Widths with the flexible column (width 0) taking what is left; optional columns dropped
+/// (width 0, not drawn), last first, while it would be narrower than [`MIN_FLEX`].
 fn widths(cols: &[Col], total: usize) -> Vec<usize> {
-    let fixed: usize = cols.iter().map(|c| c.width + 1).sum();
-    let flex = total.saturating_sub(fixed).max(8);
-    cols.iter()
-        .map(|c| if c.width == 0 { flex } else { c.width })
-        .collect()
+    let mut shown: Vec<bool> = vec![true; cols.len()];
+    loop {
+        let fixed: usize = cols
+            .iter()
+            .zip(&shown)
+            .filter(|(_, s)| **s)
+            .map(|(c, _)| c.width + 1)
+            .sum();
+        let flex = total.saturating_sub(fixed);
+        let droppable = (0..cols.len())
+            .rev()
+            .find(|&i| shown[i] && cols[i].optional);
+        match droppable {
+            Some(i) if flex < MIN_FLEX => shown[i] = false,
+            _ => {
+                return cols
+                    .iter()
+                    .zip(&shown)
+                    .map(|(c, s)| match (s, c.width) {
+                        (false, _) => 0,
+                        (true, 0) => flex.max(8),
+                        (true, w) => w,
+                    })
+                    .collect();
+            }
+        }
+    }
 }
 
 fn cells(texts: Vec<(String, Style)>, widths: &[usize]) -> Line<'static> {
     let mut spans = Vec::with_capacity(texts.len() * 2);
     for ((text, style), width) in texts.into_iter().zip(widths) {
+        if *width == 0 {
+            continue;
+        }
         let shown = fit(&text, *width);
         let pad = width.saturating_sub(unicode_width::UnicodeWidthStr::width(shown.as_str()));
         spans.push(Span::styled(shown, style));
@@ -270,8 +313,8 @@ fn table(state: &State, width: usize, height: usize) -> (Line<'static>, Vec<Line
             let cols = [
                 col("", 1),
                 col("NAME", 0),
-                col("CLUSTER", 34),
-                col("AUTH", 18),
+                opt("CLUSTER", 34),
+                opt("AUTH", 18),
                 col("NAMESPACE", 12),
                 col("ENV", 4),
             ];
@@ -355,7 +398,7 @@ fn table(state: &State, width: usize, height: usize) -> (Line<'static>, Vec<Line
         Shown::Containers(pod) => {
             let cols = [
                 col("NAME", 0),
-                col("IMAGE", 36),
+                opt("IMAGE", 36),
                 col("READY", 5),
                 col("STATE", 26),
                 col("RESTARTS", 8),
@@ -408,7 +451,7 @@ fn table(state: &State, width: usize, height: usize) -> (Line<'static>, Vec<Line
                     col("STATUS", 18),
                     col("RESTARTS", 8),
                     col("AGE", 5),
-                    col("NODE", 22),
+                    opt("NODE", 22),
                 ]),
                 KubeKind::Deployment => cols.extend([
                     col("NAME", 0),
@@ -425,14 +468,14 @@ fn table(state: &State, width: usize, height: usize) -> (Line<'static>, Vec<Line
                     col("DESIRED", 7),
                     col("CURRENT", 7),
                     col("READY", 5),
-                    col("UP-TO-DATE", 10),
-                    col("AVAILABLE", 9),
+                    opt("UP-TO-DATE", 10),
+                    opt("AVAILABLE", 9),
                     col("AGE", 5),
                 ]),
                 KubeKind::Node => cols.extend([
                     col("NAME", 0),
                     col("STATUS", 26),
-                    col("ROLES", 14),
+                    opt("ROLES", 14),
                     col("VERSION", 12),
                     col("AGE", 5),
                 ]),
