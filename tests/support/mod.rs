@@ -19,6 +19,7 @@ use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 pub mod cfn_stub;
 pub mod kube_api;
 pub mod rig;
+pub mod tmux;
 
 /// The region every test uses; moto answers for any.
 pub const REGION: &str = "us-east-1";
