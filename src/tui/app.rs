@@ -233,15 +233,19 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
             _ = sigint.recv() => { exit_code = 130; Msg::Terminate("SIGINT") },
             // A change waited for the frame budget: draw it now.
             _ = tokio::time::sleep_until(next_frame), if dirty => {
+                // Paced from the start of a draw, so frames come every 16 ms, not 16 + draw.
+                let drawing = Instant::now();
                 if let Err(e) = terminal.draw(|f| view::render(f, &state)) {
                     tracing::warn!("draw failed, leaving: {e}");
                     break;
                 }
-                last_draw = Instant::now();
+                last_draw = drawing;
                 dirty = false;
                 continue;
             },
         };
+        // A key is answered at once; only engine floods wait for the frame budget.
+        let key = matches!(msg, Msg::Key(_));
         let cmds = update(&mut state, msg);
         dirty |= !state.quiet;
         execute(&mut state, &fx, cmds);
@@ -261,14 +265,15 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
         // Nothing on screen changed (an idle tick, a refresh that found the same stacks): no
         // draw, so nothing is written to the terminal. Within the frame budget of the last
         // draw, the change waits for the timer above.
-        if !dirty || last_draw.elapsed() < FRAME {
+        if !dirty || (last_draw.elapsed() < FRAME && !key) {
             continue;
         }
+        let drawing = Instant::now();
         if let Err(e) = terminal.draw(|f| view::render(f, &state)) {
             tracing::warn!("draw failed, leaving: {e}");
             break;
         }
-        last_draw = Instant::now();
+        last_draw = drawing;
         dirty = false;
     }
 

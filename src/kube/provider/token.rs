@@ -251,6 +251,63 @@ mod tests {
         assert_eq!(v["status"]["token"], "k8s-aws-v1.abc");
     }
 
+    /// Credentials about to expire, counted each time they are asked for.
+    #[derive(Debug, Default, Clone)]
+    struct Counter(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl ProvideCredentials for Counter {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let expiry = SystemTime::now() + Duration::from_secs(60);
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(Credentials::new(
+                "AKID",
+                "secret",
+                None,
+                Some(expiry),
+                "test",
+            )))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connected_clusters_token_is_renewed_before_fourteen_minutes() {
+        let counter = Counter::default();
+        let provider = SharedCredentialsProvider::new(counter.clone());
+        let source = Arc::new(TokenSource::new(provider, "eu-west-1", "dev"));
+        let (token, expires) = source.token().await.expect("a token");
+        assert!(expires <= SystemTime::now() + TOKEN_LIFETIME);
+        let cell = TokenCell::new(&token).expect("a header");
+        assert!(cell.get().is_sensitive(), "never printed by a log");
+        let problems = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = problems.clone();
+        spawn_renewer(
+            source,
+            &cell,
+            Arc::new(move |p| seen.lock().unwrap().push(p)),
+        );
+        let asked = |c: &Counter| c.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(asked(&counter), 1);
+        tokio::time::sleep(RENEW_EVERY - Duration::from_secs(1)).await;
+        assert_eq!(asked(&counter), 1, "not before its time");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            asked(&counter),
+            2,
+            "renewed after 10 minutes, well before 14"
+        );
+        assert!(RENEW_EVERY < TOKEN_LIFETIME);
+        assert_eq!(*problems.lock().unwrap(), [None]);
+        // Once no client holds the cell, the renewer stops.
+        drop(cell);
+        tokio::time::sleep(RENEW_EVERY * 3).await;
+        assert_eq!(asked(&counter), 2);
+    }
+
     #[test]
     fn china_regions_use_their_own_domain() {
         assert_eq!(sts_host("eu-west-1"), "sts.eu-west-1.amazonaws.com");
