@@ -34,6 +34,10 @@ if [ "${OPSDECK_BENCH_NO_INSTALL:-}" != "1" ]; then
     ensure_checkov
 fi
 
+# Kubernetes: the pods view frame (budget ≤ 1 ms at 10k rows), log ingest (≥ 1M lines/s), keys and
+# frames while a log streams 100k lines/s (pty), memory with 10k pods + 1M log lines (≤ 100 MB).
+cargo bench --bench kube "$@"
+
 # Start-up: first frame in a pty (budget ≤ 30 ms) and bytes written while idle (budget 0).
 cargo bench --bench startup "$@"
 

@@ -47,6 +47,12 @@ pub struct ConsoleArgs {
     /// Config file (default: $XDG_CONFIG_HOME/opsdeck/config.toml).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Kubeconfig file (default: the KUBECONFIG list, else ~/.kube/config, as kubectl).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubernetes context to start in (default: the kubeconfig's current context).
+    #[arg(long = "context", global = true, value_name = "NAME")]
+    pub kube_context: Option<String>,
 }
 
 /// `--region` is checked like config's `aws.region`.
@@ -80,6 +86,10 @@ impl ConsoleArgs {
             env_override: self.env.map(Into::into),
             theme: self.theme.clone(),
             config_path: self.config.clone(),
+            kube: crate::kube::KubeSettings {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.kube_context.clone(),
+            },
         }
     }
 }
@@ -155,6 +165,18 @@ pub enum Command {
         /// A template parameter value (templates only; stacks use their deployed values).
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
+        /// Judge the live workloads of this kubeconfig context instead (deployments,
+        /// statefulsets, daemonsets, jobs, cronjobs and pods no controller made).
+        #[arg(long = "kube-context", value_name = "CTX", conflicts_with_all = ["paths", "stacks", "params"])]
+        kube_context: Option<String>,
+        /// With --kube-context: only this namespace (default: all namespaces).
+        #[arg(long, value_name = "NS", requires = "kube_context")]
+        namespace: Option<String>,
+    },
+    /// EKS: tokens for kubectl, and kubeconfig entries that use them.
+    Eks {
+        #[command(subcommand)]
+        command: EksCommand,
     },
     /// Delete a stack and follow it until it is gone. Exit codes as for deploy.
     Delete {
@@ -275,6 +297,30 @@ impl From<CheckFormat> for crate::compliance::export::Format {
             CheckFormat::Oscal => Format::Oscal,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EksCommand {
+    /// Print an ExecCredential with an EKS token, signed from the AWS credential chain (so
+    /// kubectl can use opsdeck as its exec plugin; no aws CLI needed). Nothing else goes to
+    /// stdout. Exit 0, or 2 when no token could be made.
+    Token {
+        /// The EKS cluster's name.
+        #[arg(long, value_name = "NAME")]
+        cluster: String,
+    },
+    /// Write (or merge) a kubeconfig context for an EKS cluster whose user runs
+    /// `opsdeck eks token`, like `aws eks update-kubeconfig`. The file is --kubeconfig, else
+    /// the KUBECONFIG file already holding the cluster, else the first KUBECONFIG file, else
+    /// ~/.kube/config.
+    Kubeconfig {
+        /// The EKS cluster's name.
+        #[arg(long, value_name = "NAME")]
+        cluster: String,
+        /// The context's name (default: the cluster's ARN).
+        #[arg(long, value_name = "NAME")]
+        alias: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

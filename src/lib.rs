@@ -22,6 +22,7 @@ pub mod engine;
 pub mod files;
 pub mod headless;
 pub mod installers;
+pub mod kube;
 pub mod model;
 pub mod ops;
 pub mod redact;

@@ -5,7 +5,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::Parser;
-use opsdeck::cli::{AuditCommand, Cli, Command};
+use opsdeck::cli::{AuditCommand, Cli, Command, EksCommand};
 use opsdeck::config::Paths;
 use opsdeck::headless;
 use opsdeck::tui::app;
@@ -84,11 +84,48 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(runtime()?.block_on(headless::deploy(&opts, &paths, args, &mut out)))
         }
         Some(Command::Check {
+            format,
+            output,
+            kube_context: Some(context),
+            namespace,
+            ..
+        }) => {
+            let opts = cli.console.options();
+            let args = opsdeck::kube::headless::KubeCheckArgs {
+                context,
+                namespace,
+                format: format.into(),
+                output,
+            };
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(opsdeck::kube::headless::check(
+                &opts, &paths, args, &mut out,
+            )))
+        }
+        Some(Command::Eks {
+            command: EksCommand::Token { cluster },
+        }) => {
+            let opts = cli.console.options();
+            // No job store, no audit log: kubectl runs this for every token, and signing
+            // touches no service.
+            Ok(runtime()?.block_on(opsdeck::kube::headless::token(&opts, &cluster, &mut out)))
+        }
+        Some(Command::Eks {
+            command: EksCommand::Kubeconfig { cluster, alias },
+        }) => {
+            let opts = cli.console.options();
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(opsdeck::kube::headless::kubeconfig(
+                &opts, &paths, &cluster, alias, &mut out,
+            )))
+        }
+        Some(Command::Check {
             paths: templates,
             stacks,
             format,
             output,
             params,
+            ..
         }) => {
             let opts = cli.console.options();
             let args = headless::CheckArgs {

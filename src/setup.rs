@@ -148,6 +148,20 @@ pub fn record_lost_changes(audit: &dyn AuditSink, os_user: &str, recovered: &[Re
     }
 }
 
+/// The environment of a Kubernetes cluster (its context's name and its ARN or name): config
+/// mapping first, `--env` only where config is silent; unmapped counts as PRD.
+pub fn kube_environment_of(
+    config: &Config,
+    context: &str,
+    cluster: &str,
+    env_override: Option<Environment>,
+) -> Environment {
+    match config.environment_for_kube(context, cluster) {
+        Environment::Unmapped => env_override.unwrap_or(Environment::Unmapped),
+        mapped => mapped,
+    }
+}
+
 /// The environment of an account: config mapping first, `--env` only where config is silent.
 pub fn environment_of(
     config: &Config,

@@ -141,9 +141,19 @@ pub async fn sdk_config(settings: &AwsSettings) -> aws_config::SdkConfig {
     loader.load().await
 }
 
-/// Every capability's AWS provider, built from one SDK configuration. Each mutating provider
-/// holds `binding` and refuses an approval its gate did not mint.
+/// Every capability's provider, built from one SDK configuration, with the kubeconfig found
+/// as kubectl finds it. Each mutating provider holds `binding` and refuses an approval its
+/// gate did not mint.
 pub async fn providers(settings: &AwsSettings, binding: GateBinding) -> Providers {
+    providers_with(settings, &crate::kube::KubeSettings::default(), binding).await
+}
+
+/// [`providers`], with the kubeconfig the command line named (`--kubeconfig`).
+pub async fn providers_with(
+    settings: &AwsSettings,
+    kube: &crate::kube::KubeSettings,
+    binding: GateBinding,
+) -> Providers {
     let config = sdk_config(settings).await;
     Providers {
         sts: Arc::new(StsProvider::new(&config, settings)),
@@ -153,7 +163,15 @@ pub async fn providers(settings: &AwsSettings, binding: GateBinding) -> Provider
             binding.clone(),
         )),
         install: Arc::new(crate::installers::targets::InstallProvider::new(
-            &config, settings, binding,
+            &config,
+            settings,
+            binding.clone(),
+        )),
+        kube: Arc::new(crate::kube::provider::KubeProvider::new(
+            &config,
+            settings,
+            kube.clone(),
+            binding,
         )),
     }
 }

@@ -39,11 +39,14 @@ actions! {
             .binds(&[hint(Context::StackDetail, &[code(KeyCode::Esc)], "back")])
             .help("back to the stack list"),
         DeployTemplate => ActionSpec::new("deploy-template", "Deploy a template by change set (form, review, confirm)", Kind::Mutating)
-            .binds(&[hint(Context::Inventory, &[k('n')], "deploy")])
             .command("deploy", &[], "TEMPLATE [STACK]")
-            .help("deploy a library template or file (form, then change set)")
+            .help("deploy a library template or file (form, then change set); alone: Kubernetes deployments, as in k9s")
             .tier("y/Enter to compute the change set, typed name in PRD or with compliance failures; executing: typed name for removals, replacements and PRD")
             .schema(r#"{"type":"object","properties":{"template":{"type":"string","description":"a library template name or a template file"},"stack":{"type":"string"},"parameters":{"type":"object","additionalProperties":{"type":"string"}}},"required":["template","stack"],"additionalProperties":false}"#),
+        PickTemplate => ActionSpec::new("pick-template", "Pick a library template to deploy", Kind::Mutating)
+            .binds(&[hint(Context::Inventory, &[k('n')], "deploy")])
+            .help("deploy a library template or file (form, then change set)")
+            .tier("as deploy-template"),
         UpdateStack => ActionSpec::new("update-stack", "Update a stack: its template, new parameter values", Kind::Mutating)
             .binds(&[
                 hint(Context::Inventory, &[k('u')], "update"),
@@ -247,6 +250,8 @@ pub fn apply(state: &mut State, action: CfnAction, args: &[&str]) -> Vec<Cmd> {
     match action {
         CfnAction::ListStacks => {
             state.focus = crate::registry::Pane::Inventory;
+            // The Inventory pane lists stacks again (it may have listed Kubernetes).
+            state.kube.shown = false;
             state.inventory.detail = None;
             if !state.inventory.loaded && !state.inventory.loading {
                 return tui::refresh_stacks(state);
@@ -264,7 +269,15 @@ pub fn apply(state: &mut State, action: CfnAction, args: &[&str]) -> Vec<Cmd> {
             tui::back(state);
         }
         CfnAction::DeployTemplate => match args {
-            [] if state.focus == crate::registry::Pane::Chat => state.toast(
+            // `:deploy` alone is k9s's deployments view; `n` picks a template.
+            [] if state.focus != crate::registry::Pane::Chat => {
+                return crate::kube::actions::apply(
+                    state,
+                    crate::kube::actions::KubeAction::Deployments,
+                    &[],
+                );
+            }
+            [] => state.toast(
                 ToastLevel::Info,
                 format!(
                     "usage: deploy TEMPLATE [STACK] — library: {}",
@@ -275,11 +288,11 @@ pub fn apply(state: &mut State, action: CfnAction, args: &[&str]) -> Vec<Cmd> {
                         .join(", ")
                 ),
             ),
-            [] => return deploy::open_picker(state),
             [template, rest @ ..] => {
                 return deploy::deploy_command(state, template, rest.first().copied());
             }
         },
+        CfnAction::PickTemplate => return deploy::open_picker(state),
         CfnAction::UpdateStack => return deploy::request_update(state),
         CfnAction::DeleteStack => return stack_actions::request_delete(state),
         CfnAction::SetProtection => stack_actions::toggle_protection(state),

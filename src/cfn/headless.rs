@@ -192,7 +192,7 @@ async fn deploy_with(
         MutationOutput::Cfn(CfnOutcome::Done(other)) => {
             return Err(Stop::Failed(format!("unexpected answer: {other}")));
         }
-        other @ MutationOutput::Install(_) => {
+        other @ (MutationOutput::Install(_) | MutationOutput::Kube(_)) => {
             return Err(Stop::Failed(format!(
                 "unexpected answer: {}",
                 other.summary()

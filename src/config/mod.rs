@@ -90,6 +90,10 @@ pub struct EnvironmentRule {
     pub accounts: Vec<String>,
     /// Profile name patterns; `*` matches any run of characters.
     pub profiles: Vec<String>,
+    /// Kubeconfig context name patterns.
+    pub kube_contexts: Vec<String>,
+    /// EKS cluster ARN or name patterns (a name pattern matches the ARN's `cluster/NAME`).
+    pub clusters: Vec<String>,
 }
 
 /// `[targets]`: how installer targets are reached and which environment each one is in.
@@ -356,6 +360,10 @@ struct RawEnvironment {
     accounts: Vec<Spanned<String>>,
     #[serde(default)]
     profiles: Vec<String>,
+    #[serde(default)]
+    kube_contexts: Vec<Spanned<String>>,
+    #[serde(default)]
+    clusters: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -586,12 +594,32 @@ impl Checker<'_> {
                     ),
                 )
             })?;
-            if entry.accounts.is_empty() && entry.profiles.is_empty() {
+            if entry.accounts.is_empty()
+                && entry.profiles.is_empty()
+                && entry.kube_contexts.is_empty()
+                && entry.clusters.is_empty()
+            {
                 return Err(self.invalid(
                     entry_span,
                     format!("environment[{i}]"),
-                    "matches nothing (give `accounts` and/or `profiles`)".to_string(),
+                    "matches nothing (give `accounts`, `profiles`, `kube_contexts` and/or `clusters`)"
+                        .to_string(),
                 ));
+            }
+            for (field, patterns) in [
+                ("kube_contexts", &entry.kube_contexts),
+                ("clusters", &entry.clusters),
+            ] {
+                for (j, pattern) in patterns.iter().enumerate() {
+                    if pattern.get_ref().trim().is_empty() {
+                        return Err(self.invalid(
+                            pattern.span(),
+                            format!("environment[{i}].{field}[{j}]"),
+                            "must not be empty (a pattern; `*` matches any run of characters)"
+                                .to_string(),
+                        ));
+                    }
+                }
             }
             let mut accounts = Vec::with_capacity(entry.accounts.len());
             for (j, account) in entry.accounts.into_iter().enumerate() {
@@ -626,6 +654,16 @@ impl Checker<'_> {
                 environment,
                 accounts,
                 profiles: entry.profiles,
+                kube_contexts: entry
+                    .kube_contexts
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
+                clusters: entry
+                    .clusters
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
             });
         }
         Ok(rules)
@@ -953,6 +991,30 @@ impl Config {
         Environment::Unmapped
     }
 
+    /// The environment of a Kubernetes cluster: the first rule with a `kube_contexts` pattern
+    /// matching the context's name; else the first rule with a `clusters` pattern matching
+    /// the cluster (its ARN, or the name the ARN ends in); else `Unmapped`.
+    pub fn environment_for_kube(&self, context: &str, cluster: &str) -> Environment {
+        if let Some(rule) = self
+            .environments
+            .iter()
+            .find(|r| r.kube_contexts.iter().any(|p| glob_match(p, context)))
+        {
+            return rule.environment;
+        }
+        let name = cluster
+            .rsplit_once(":cluster/")
+            .map_or(cluster, |(_, name)| name);
+        if let Some(rule) = self.environments.iter().find(|r| {
+            r.clusters
+                .iter()
+                .any(|p| glob_match(p, cluster) || glob_match(p, name))
+        }) {
+            return rule.environment;
+        }
+        Environment::Unmapped
+    }
+
     /// Role for this person. A rule matches if any of its `os_users` patterns
     /// matches `os_user` or any of its `principals` patterns matches
     /// `principal`. If several rules match, the least privileged wins; if none
@@ -1064,6 +1126,8 @@ mod tests {
             environment,
             accounts: accounts.iter().map(|s| s.to_string()).collect(),
             profiles: profiles.iter().map(|s| s.to_string()).collect(),
+            kube_contexts: Vec::new(),
+            clusters: Vec::new(),
         }
     }
 
@@ -1411,7 +1475,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
                 "[[environment]]\nname = \"DEV\"\nprofiles = [\"dev\"]\n\n[[environment]]\nname = \"PRD\"\n  profile = [\"prod\"]\n"
             ),
             format!(
-                "{ORIGIN}:7:3: unknown key `profile` in environment[1] (expected one of: name, accounts, profiles)"
+                "{ORIGIN}:7:3: unknown key `profile` in environment[1] (expected one of: name, accounts, profiles, kube_contexts, clusters)"
             )
         );
         assert_eq!(
@@ -1590,7 +1654,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         assert_eq!(
             err("[[environment]]\nname = \"DEV\"\n"),
             format!(
-                "{ORIGIN}:1:1: environment[0]: matches nothing (give `accounts` and/or `profiles`)"
+                "{ORIGIN}:1:1: environment[0]: matches nothing (give `accounts`, `profiles`, `kube_contexts` and/or `clusters`)"
             )
         );
         assert_eq!(
@@ -1904,6 +1968,42 @@ profiles = ["*"]
                 "glob_match({pattern:?}, {text:?})"
             );
         }
+    }
+
+    #[test]
+    fn clusters_and_contexts_map_to_environments_and_unmapped_is_strict() {
+        let c = parse(
+            "[[environment]]\nname = \"DEV\"\nkube_contexts = [\"dev-*\", \"kind-*\"]\n\n[[environment]]\nname = \"PRD\"\nclusters = [\"prod-*\", \"arn:aws:eks:eu-west-1:111111111111:cluster/*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.environment_for_kube("dev-eu", "whatever"),
+            Environment::Dev
+        );
+        assert_eq!(
+            c.environment_for_kube("ops", "arn:aws:eks:us-east-1:222222222222:cluster/prod-api"),
+            Environment::Prd,
+            "a name pattern matches the ARN's cluster name"
+        );
+        assert_eq!(
+            c.environment_for_kube("ops", "arn:aws:eks:eu-west-1:111111111111:cluster/x"),
+            Environment::Prd
+        );
+        assert_eq!(
+            c.environment_for_kube("ops", "staging"),
+            Environment::Unmapped
+        );
+        assert!(Environment::Unmapped.is_production_grade());
+        assert_eq!(
+            err("[[environment]]\nname = \"DEV\"\nkube_contexts = [\"\"]\n"),
+            format!(
+                "{ORIGIN}:3:18: environment[0].kube_contexts[0]: must not be empty (a pattern; `*` matches any run of characters)"
+            )
+        );
+        assert!(
+            err("[[environment]]\nname = \"DEV\"\nkube_context = [\"dev\"]\n")
+                .contains("unknown key `kube_context` in environment[0]")
+        );
     }
 
     fn glob_reference(p: &[char], t: &[char]) -> bool {

@@ -15,6 +15,8 @@ pub struct Options {
     pub env_override: Option<Environment>,
     pub theme: Option<String>,
     pub config_path: Option<std::path::PathBuf>,
+    /// `--kubeconfig`, `--context`.
+    pub kube: crate::kube::KubeSettings,
 }
 
 /// Every setting a mode needs, resolved.
@@ -29,6 +31,9 @@ pub struct Settings {
     pub theme: String,
     /// Why read-only mode is on from the start (`--read-only`, config), if it is.
     pub read_only: Vec<String>,
+    /// The kubeconfig and context the command line named; where it names none, the
+    /// kubeconfig is found as kubectl finds it (`KUBECONFIG`, then `~/.kube/config`).
+    pub kube: crate::kube::KubeSettings,
 }
 
 impl Settings {
@@ -91,6 +96,7 @@ impl Settings {
             env_override: opts.env_override,
             theme: opts.theme.clone().unwrap_or_else(|| config.theme.clone()),
             read_only,
+            kube: opts.kube.clone(),
         }
     }
 

@@ -6,6 +6,7 @@
 use crate::cfn::port::CfnApi;
 use crate::engine::task::TaskCtx;
 use crate::installers::port::InstallApi;
+use crate::kube::port::KubeApi;
 use crate::model::CallerIdentity;
 use futures::future::BoxFuture;
 use std::fmt;
@@ -205,6 +206,7 @@ pub struct Providers {
     pub sts: Arc<dyn StsApi>,
     pub cfn: Arc<dyn CfnApi>,
     pub install: Arc<dyn InstallApi>,
+    pub kube: Arc<dyn KubeApi>,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::engine::store::{ChangeOrigin, JobStore, NewJob};
 use crate::engine::stream::{self, StreamUpdates};
 use crate::engine::task::{JobHandle, TaskCtx};
 use crate::installers::port::{InstallOutcome, InstallOutput};
+use crate::kube::port::{KubeOutcome, KubeOutput};
 use crate::model::{CallerIdentity, JobId, JobKind, JobRecord, JobState};
 use crate::ops::{Approved, ApprovedMutation, GateBinding, MutatingOp, ReadOnlyLatch, ReadOp};
 use futures::FutureExt;
@@ -26,6 +27,7 @@ pub enum ReadOutput {
     Identity(CallerIdentity),
     Cfn(CfnOutput),
     Install(InstallOutput),
+    Kube(KubeOutput),
 }
 
 /// What a finished mutation yields, one variant per capability.
@@ -33,6 +35,7 @@ pub enum ReadOutput {
 pub enum MutationOutput {
     Cfn(CfnOutcome),
     Install(InstallOutcome),
+    Kube(KubeOutcome),
 }
 
 impl MutationOutput {
@@ -41,6 +44,7 @@ impl MutationOutput {
         match self {
             MutationOutput::Cfn(o) => o.summary(),
             MutationOutput::Install(o) => o.summary(),
+            MutationOutput::Kube(o) => o.summary(),
         }
     }
 }
@@ -91,6 +95,9 @@ pub struct EngineConfig {
     pub read_concurrency: usize,
     /// Follows and drift checks running at once (they queue beyond this).
     pub long_read_concurrency: usize,
+    /// Open-ended reads (cluster watches, log follows) running at once; each holds one
+    /// connection, so this bounds them too.
+    pub open_ended_concurrency: usize,
     /// Tries of a read that fails transiently (throttled, 5xx, network), backing off from
     /// `read_backoff_base` (doubling, capped at `read_backoff_max`).
     pub read_attempts: u32,
@@ -121,6 +128,7 @@ impl Default for EngineConfig {
         EngineConfig {
             read_concurrency: 4,
             long_read_concurrency: 8,
+            open_ended_concurrency: 32,
             read_attempts: 5,
             read_backoff_base: Duration::from_millis(400),
             read_backoff_max: Duration::from_secs(10),
@@ -153,6 +161,8 @@ struct Inner {
     /// Follows and drift checks last minutes: they get their own slots, so they never hold
     /// the slots the list, detail and identity reads need.
     long_read_slots: Semaphore,
+    /// Watches and log follows: slots of their own, so they never hold the others'.
+    open_ended_slots: Semaphore,
     /// The latest read per supersede key; a newer one cancels it.
     latest: Mutex<HashMap<String, (JobId, CancellationToken)>>,
     target_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -199,6 +209,7 @@ impl Engine {
         let providers = providers.shared();
         let read_slots = Semaphore::new(config.read_concurrency.max(1));
         let long_read_slots = Semaphore::new(config.long_read_concurrency.max(1));
+        let open_ended_slots = Semaphore::new(config.open_ended_concurrency.max(1));
         let engine = Engine {
             inner: Arc::new(Inner {
                 providers: providers.clone(),
@@ -210,6 +221,7 @@ impl Engine {
                 config,
                 read_slots,
                 long_read_slots,
+                open_ended_slots,
                 latest: Mutex::default(),
                 target_locks: Mutex::default(),
                 cancels: Mutex::default(),
@@ -620,7 +632,9 @@ impl Engine {
 
     async fn run_read(&self, op: &ReadOp, ctx: &TaskCtx) -> ProviderResult<ReadOutput> {
         let cancelled = || ProviderError::new(ErrorKind::Cancelled, "cancelled");
-        let slots = if op.long_running() {
+        let slots = if op.open_ended() {
+            &self.inner.open_ended_slots
+        } else if op.long_running() {
             &self.inner.long_read_slots
         } else {
             &self.inner.read_slots
@@ -648,8 +662,19 @@ impl Engine {
                             .await
                             .map(ReadOutput::Install)
                     }
+                    ReadOp::Kube(r) => crate::kube::port::read(&*providers.kube, r, ctx)
+                        .await
+                        .map(ReadOutput::Kube),
                 }
             };
+            if op.open_ended() {
+                // Until cancelled or its source ends: no timeout, and no retry (it
+                // reconnects and backs off itself).
+                break tokio::select! {
+                    r = call => r,
+                    _ = ctx.cancelled() => Err(cancelled()),
+                };
+            }
             let limit = if op.long_running() {
                 config.mutation_timeout
             } else {
@@ -777,6 +802,9 @@ impl Engine {
                         .await
                         .map(MutationOutput::Install)
                 }
+                ApprovedMutation::Kube(a) => crate::kube::port::execute(&*providers.kube, a, ctx)
+                    .await
+                    .map(MutationOutput::Kube),
             }
         };
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {

@@ -1,6 +1,6 @@
 //! Streaming tasks: a task that yields many updates until it ends or is cancelled (a stack
-//! followed event by event; later Kubernetes watches, pod log follows, a model's tokens,
-//! installer output). Updates travel through a bounded channel per job: when the console
+//! followed event by event, a Kubernetes cluster watched kind by kind; later a model's tokens,
+//! installer output). Pod log follows write into their job's log instead (ring + spill). Updates travel through a bounded channel per job: when the console
 //! falls behind, the producer waits (backpressure) — nothing is dropped and memory stays
 //! bounded. The console is told that a stream has updates with one coalesced event, and
 //! drains them at its own pace.
@@ -20,6 +20,8 @@ pub enum StreamItem {
         stack_id: String,
         event: Box<StackEvent>,
     },
+    /// A cluster watch's rows (a relist, an object added, changed or gone) or its loss.
+    Kube(Box<crate::kube::model::KubeUpdate>),
 }
 
 /// How many updates may wait for the console before the producer waits.

@@ -49,12 +49,18 @@ impl TaskCtx {
     /// crate's tests of provider code.
     #[cfg(test)]
     pub(crate) fn detached(id: JobId) -> TaskCtx {
+        TaskCtx::detached_with_ring(id, 64)
+    }
+
+    /// [`TaskCtx::detached`], keeping the newest `ring` lines of its log in memory.
+    #[cfg(test)]
+    pub(crate) fn detached_with_ring(id: JobId, ring: usize) -> TaskCtx {
         let (events, _) = tokio::sync::mpsc::unbounded_channel();
         TaskCtx {
             handle: JobHandle {
                 id,
                 log: Arc::new(std::sync::Mutex::new(
-                    crate::engine::joblog::JobLog::memory_only(64),
+                    crate::engine::joblog::JobLog::memory_only(ring),
                 )),
                 notified: Arc::new(AtomicBool::new(false)),
             },
@@ -82,6 +88,23 @@ impl TaskCtx {
 
     pub fn error(&self, text: impl AsRef<str>) {
         self.log(LogLevel::Error, text.as_ref());
+    }
+
+    /// Append many lines at info level under one lock (a log follow's chunk), then say once
+    /// that the log grew. Returns how many were appended.
+    pub fn info_lines<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> usize {
+        let mut count = 0;
+        {
+            let mut log = self.handle.log.lock().unwrap_or_else(|p| p.into_inner());
+            for line in lines {
+                log.push(LogLevel::Info, line);
+                count += 1;
+            }
+        }
+        if count > 0 && !self.handle.notified.swap(true, Ordering::AcqRel) {
+            let _ = self.events.send(EngineEvent::LogGrew(self.handle.id));
+        }
+        count
     }
 
     pub fn log(&self, level: LogLevel, text: &str) {

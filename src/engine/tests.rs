@@ -326,6 +326,14 @@ fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
 }
 
 fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>) -> Rig {
+    new_rig_with_kube(cloud, logs_dir, Arc::default())
+}
+
+fn new_rig_with_kube(
+    cloud: Arc<FakeCloud>,
+    logs_dir: Option<std::path::PathBuf>,
+    kube: Arc<crate::kube::port::fake::FakeKube>,
+) -> Rig {
     let audit = Arc::new(MemoryAudit::default());
     let latch = ReadOnlyLatch::new();
     let store = Arc::new(JobStore::open_in_memory().expect("in-memory store"));
@@ -341,6 +349,7 @@ fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>
         sts: cloud.clone(),
         cfn: cloud,
         install: Arc::new(NoInstallers),
+        kube: kube.clone(),
     });
     let gate = crate::setup::test_gate(
         latch.clone(),
@@ -351,6 +360,7 @@ fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>
         },
         None,
     );
+    *kube.binding.lock().unwrap() = Some(gate.binding());
     let engine = Engine::start(
         async move { providers }.boxed(),
         store.clone(),
@@ -964,7 +974,9 @@ async fn a_stream_waits_for_its_reader_and_loses_no_update() {
             continue;
         }
         for item in batch {
-            let StreamItem::CfnEvent { event, .. } = item;
+            let StreamItem::CfnEvent { event, .. } = item else {
+                panic!("a stack event");
+            };
             seen.push(event.event_id);
         }
     }
@@ -1044,6 +1056,7 @@ async fn a_run_cut_short_by_the_engine_ends_its_children_too() {
         sts: cloud.clone(),
         cfn: cloud,
         install: Arc::new(HangingInstaller),
+        kube: Arc::new(crate::kube::port::fake::FakeKube::default()),
     });
     let mut gate = crate::setup::test_gate(
         ReadOnlyLatch::new(),
@@ -1107,4 +1120,179 @@ async fn a_run_cut_short_by_the_engine_ends_its_children_too() {
             .is_some_and(|e| e.contains("ended first")),
         "{children:?}"
     );
+}
+
+mod kube {
+    //! Kubernetes' operations through the engine: watches and log follows are open-ended
+    //! (no timeout, no retry, their own slots), and changes take the same door as any other.
+
+    use super::*;
+    use crate::engine::stream::StreamItem;
+    use crate::kube::model::{ContextRef, KubeKind, KubeUpdate};
+    use crate::kube::ops::{
+        ClusterTarget, KubeRead, LogRequest, ScaleWorkload, WorkloadKind, WorkloadTarget,
+    };
+    use crate::kube::port::KubeOutput;
+    use crate::kube::port::fake::FakeKube;
+
+    fn scale_op(environment: Environment) -> MutatingOp {
+        MutatingOp::from(ScaleWorkload {
+            target: WorkloadTarget {
+                cluster: ClusterTarget {
+                    context: ContextRef::kubeconfig("dev"),
+                    cluster: "dev-cluster".into(),
+                    environment,
+                },
+                kind: WorkloadKind::Deployment,
+                namespace: "shop".into(),
+                name: "web".into(),
+                uid: "u-1".into(),
+            },
+            current: 2,
+            replicas: 3,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_outlives_every_read_timeout_until_it_is_cancelled() {
+        let kube = Arc::new(FakeKube::default());
+        let mut rig = new_rig_with_kube(Arc::new(FakeCloud::default()), None, kube.clone());
+        let watch = ReadOp::Kube(KubeRead::Watch {
+            context: ContextRef::kubeconfig("dev"),
+            namespace: None,
+        });
+        let job = rig.engine.submit_refresh(watch, Some("kube:watch".into()));
+        let mut updates = until(&mut rig.events, |e| match e {
+            EngineEvent::StreamOpened(u) if u.job == job => Some(u),
+            _ => None,
+        })
+        .await;
+        // Far past the read timeout (120 s) and the long one (3 h): still running.
+        tokio::time::sleep(Duration::from_secs(5 * 3600)).await;
+        let items = updates.drain(10);
+        assert!(matches!(
+            items.as_slice(),
+            [StreamItem::Kube(u)] if matches!(**u, KubeUpdate::Listed { kind: KubeKind::Namespace, .. })
+        ));
+        // Meanwhile ordinary reads run: the watch holds none of their slots.
+        let list = rig
+            .engine
+            .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
+            .expect("job");
+        let listed = until(&mut rig.events, |e| match e {
+            EngineEvent::ReadDone { job: j, result, .. } if j == list => Some(result),
+            _ => None,
+        })
+        .await;
+        assert!(listed.is_ok());
+        // A newer watch with the same key replaces it.
+        let watch = ReadOp::Kube(KubeRead::Watch {
+            context: ContextRef::kubeconfig("prod"),
+            namespace: Some("shop".into()),
+        });
+        rig.engine.submit_refresh(watch, Some("kube:watch".into()));
+        let ended = until(&mut rig.events, |e| match e {
+            EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+            _ => None,
+        })
+        .await;
+        assert_eq!(ended.unwrap_err().kind, ErrorKind::Cancelled);
+        assert_eq!(
+            kube.calls()[..2],
+            ["watch dev".to_string(), "watch prod".to_string()]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_log_follow_writes_every_line_into_its_job_log() {
+        let kube = Arc::new(FakeKube {
+            log_lines: 12_000,
+            ..FakeKube::default()
+        });
+        let mut rig = new_rig_with_kube(Arc::new(FakeCloud::default()), None, kube);
+        let job = rig
+            .engine
+            .submit_read(
+                ReadOp::Kube(KubeRead::Logs(LogRequest {
+                    context: ContextRef::kubeconfig("dev"),
+                    namespace: "shop".into(),
+                    pods: vec!["web-1".into()],
+                    container: None,
+                    previous: false,
+                    workload: None,
+                })),
+                None,
+            )
+            .expect("job");
+        let handle = until(&mut rig.events, |e| match e {
+            EngineEvent::JobCreated { record, handle } if record.id == job => Some(handle),
+            _ => None,
+        })
+        .await;
+        let result = until(&mut rig.events, |e| match e {
+            EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+            _ => None,
+        })
+        .await;
+        assert!(matches!(
+            result,
+            Ok(ReadOutput::Kube(KubeOutput::LogsEnded { .. }))
+        ));
+        let log = handle.log.lock().unwrap();
+        assert_eq!(log.total(), 12_000, "every line, nothing else");
+        assert_eq!(
+            log.ring().back().map(|l| l.text.as_str()),
+            Some("line 11999")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kube_change_runs_only_with_its_own_gates_approval_and_never_in_read_only() {
+        let kube = Arc::new(FakeKube::default());
+        let mut rig = new_rig_with_kube(Arc::new(FakeCloud::default()), None, kube.clone());
+        let request = rig.gate.request(scale_op(Environment::Dev)).expect("opens");
+        assert_eq!(request.tier, crate::ops::RiskTier::Simple);
+        let approved = rig.gate.confirm(request.id, "").expect("y approves");
+        let job = rig.engine.submit_mutation(approved).expect("runs");
+        let result = until(&mut rig.events, |e| match e {
+            EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+            _ => None,
+        })
+        .await;
+        assert_eq!(result.map(|o| o.summary()), Ok("scaled".to_string()));
+        assert_eq!(kube.calls(), ["scale web to 3"]);
+        // Another gate's approval is refused by the engine (and would be by the provider).
+        let mut other = crate::setup::test_gate(
+            ReadOnlyLatch::new(),
+            Arc::new(MemoryAudit::default()),
+            Actor {
+                os_user: "x".into(),
+                principal: None,
+            },
+            None,
+        );
+        let request = other.request(scale_op(Environment::Dev)).expect("opens");
+        let foreign = other.confirm(request.id, "").expect("approves");
+        assert!(rig.engine.submit_mutation(foreign).is_err());
+        // Read-only: the engine refuses an approval minted before the latch engaged.
+        let request = rig.gate.request(scale_op(Environment::Dev)).expect("opens");
+        let approved = rig.gate.confirm(request.id, "").expect("approves");
+        rig.latch.engage("test");
+        assert!(matches!(
+            rig.engine.submit_mutation(approved),
+            Err(crate::engine::MutationRefused::ReadOnly(_))
+        ));
+        assert_eq!(
+            kube.calls(),
+            ["scale web to 3"],
+            "nothing more reached the cluster"
+        );
+        let decisions = decisions(&rig.audit);
+        assert_eq!(decisions.last(), Some(&Decision::RefusedReadOnly));
+        // And the gate refuses at once now.
+        assert!(matches!(
+            rig.gate.request(scale_op(Environment::Dev)),
+            Err(crate::ops::Refusal::ReadOnly(_))
+        ));
+    }
 }

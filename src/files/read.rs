@@ -43,6 +43,8 @@ pub enum FileKind {
     InstallerScript,
     /// `[targets] ssh_config`, read for the target picker's host list.
     SshConfig,
+    /// A kubeconfig file (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`).
+    Kubeconfig,
 }
 
 /// 1 MiB: CloudFormation's own limit for a template uploaded to S3; far above any config.
@@ -61,6 +63,7 @@ impl FileKind {
             FileKind::InstallerManifest => Some(256 * 1024),
             FileKind::InstallerScript => Some(MIB),
             FileKind::SshConfig => Some(MIB),
+            FileKind::Kubeconfig => Some(16 * MIB),
         }
     }
 
@@ -76,6 +79,7 @@ impl FileKind {
             FileKind::InstallerManifest => "installer manifest",
             FileKind::InstallerScript => "installer script",
             FileKind::SshConfig => "ssh config file",
+            FileKind::Kubeconfig => "kubeconfig file",
         }
     }
 }

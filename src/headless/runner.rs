@@ -23,6 +23,10 @@ impl crate::ops::SessionFacts for Runner {
     fn environment_of(&self, account: &str) -> Environment {
         Runner::environment_of(self, account)
     }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
+        setup::kube_environment_of(&self.config, context, cluster, self.env_override)
+    }
 }
 
 impl crate::ops::PlanCtx for Runner {
@@ -175,8 +179,10 @@ impl Runner {
         }
         let (tx, events) = mpsc::unbounded_channel();
         let aws = guarded.settings.aws.clone();
+        let kube = guarded.settings.kube.clone();
         let binding = guarded.gate.binding();
-        let providers = async move { Arc::new(crate::aws::providers(&aws, binding).await) }.boxed();
+        let providers =
+            async move { Arc::new(crate::aws::providers_with(&aws, &kube, binding).await) }.boxed();
         let engine = Engine::start(
             providers,
             guarded.store.clone(),

@@ -5,7 +5,7 @@
 //! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
 //! one-way latch: nothing can release it once engaged.
 
-use super::{CfnMutation, InstallMutation, MutatingOp, RiskTier};
+use super::{CfnMutation, InstallMutation, KubeMutation, MutatingOp, RiskTier};
 use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -116,6 +116,7 @@ impl<T> Approved<T> {
 pub enum ApprovedMutation {
     Cfn(Approved<CfnMutation>),
     Install(Approved<InstallMutation>),
+    Kube(Approved<KubeMutation>),
 }
 
 /// An approval minted by another gate than the one this engine or provider serves.
@@ -131,6 +132,7 @@ impl Approved<MutatingOp> {
         Ok(match op {
             MutatingOp::Cfn(m) => ApprovedMutation::Cfn(proof.attach(m)),
             MutatingOp::Install(m) => ApprovedMutation::Install(proof.attach(m)),
+            MutatingOp::Kube(m) => ApprovedMutation::Kube(proof.attach(m)),
         })
     }
 }

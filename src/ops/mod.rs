@@ -21,6 +21,7 @@ pub use crate::cfn::ops::{
 };
 
 pub use crate::installers::ops::{InstallMutation, InstallRead};
+pub use crate::kube::ops::{KubeMutation, KubeRead};
 
 pub use plan::{PlanCtx, PlanError, SessionFacts};
 
@@ -68,6 +69,7 @@ pub enum ReadOp {
     WhoAmI,
     Cfn(CfnRead),
     Install(InstallRead),
+    Kube(KubeRead),
 }
 
 /// What every capability's read enum says about each of its reads.
@@ -82,6 +84,12 @@ pub trait Read {
     /// Reads that yield updates as they go (a follow's events): the engine gives them a
     /// stream to the console (`engine::stream`).
     fn streams(&self) -> bool;
+    /// Reads that last until they are cancelled or their source ends (a cluster watch, a log
+    /// follow): no timeout and no retries from the engine (they reconnect and back off
+    /// themselves), and slots of their own so they never hold those of other reads.
+    fn open_ended(&self) -> bool {
+        false
+    }
 }
 
 impl ReadOp {
@@ -90,6 +98,7 @@ impl ReadOp {
             ReadOp::WhoAmI => None,
             ReadOp::Cfn(r) => Some(r),
             ReadOp::Install(r) => Some(r),
+            ReadOp::Kube(r) => Some(r),
         }
     }
 
@@ -111,6 +120,16 @@ impl ReadOp {
     pub fn streams(&self) -> bool {
         self.inner().is_some_and(|r| r.streams())
     }
+
+    pub fn open_ended(&self) -> bool {
+        self.inner().is_some_and(|r| r.open_ended())
+    }
+}
+
+impl From<KubeRead> for ReadOp {
+    fn from(r: KubeRead) -> ReadOp {
+        ReadOp::Kube(r)
+    }
 }
 
 impl From<CfnRead> for ReadOp {
@@ -124,6 +143,7 @@ impl From<CfnRead> for ReadOp {
 pub enum MutatingOp {
     Cfn(CfnMutation),
     Install(InstallMutation),
+    Kube(KubeMutation),
 }
 
 /// How much a confirmation must cost the person giving it.
@@ -172,6 +192,7 @@ impl MutatingOp {
         match self {
             MutatingOp::Cfn(m) => m,
             MutatingOp::Install(m) => m,
+            MutatingOp::Kube(m) => m,
         }
     }
 
@@ -255,6 +276,12 @@ impl From<InstallRead> for ReadOp {
 impl From<CfnMutation> for MutatingOp {
     fn from(m: CfnMutation) -> MutatingOp {
         MutatingOp::Cfn(m)
+    }
+}
+
+impl From<KubeMutation> for MutatingOp {
+    fn from(m: KubeMutation) -> MutatingOp {
+        MutatingOp::Kube(m)
     }
 }
 

@@ -15,6 +15,9 @@ pub trait SessionFacts {
     fn region(&self) -> Option<String>;
     /// The environment of an account (config mapping, then `--env`).
     fn environment_of(&self, account: &str) -> Environment;
+    /// The environment of a Kubernetes cluster, by its context's name and its ARN or name
+    /// (config mapping, then `--env`); unmapped counts as PRD.
+    fn kube_environment(&self, context: &str, cluster: &str) -> Environment;
 }
 
 /// What a plan may use wherever it runs: the session's facts, and reads through the engine

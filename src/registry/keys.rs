@@ -66,6 +66,10 @@ pub enum Context {
     Compliance,
     /// Choosing the targets of an installer run.
     TargetPicker,
+    /// Inventory listing Kubernetes: contexts, EKS clusters, a watched kind, a drill-down.
+    Kube,
+    /// Inventory: a Kubernetes object's YAML view.
+    KubeDetail,
 }
 
 impl Context {
@@ -83,6 +87,8 @@ impl Context {
             Context::Dialog => "Confirmation and change-set review",
             Context::Compliance => "Compliance: report tree (Enter/l opens, h closes)",
             Context::TargetPicker => "Installer: targets (Enter continues, Esc back to the form)",
+            Context::Kube => "Inventory: Kubernetes (Enter drills down, Esc goes back)",
+            Context::KubeDetail => "Inventory: a Kubernetes object's YAML",
         }
     }
 }

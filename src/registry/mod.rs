@@ -14,6 +14,7 @@
 //! * `cfn::actions::CfnAction`: CloudFormation;
 //! * `compliance::actions::ComplianceAction`: compliance;
 //! * `installers::actions::InstallAction`: installers.
+//! * `kube::actions::KubeAction`: Kubernetes and EKS.
 //!
 //! Key handling ([`lookup`]), the `?` help ([`help_sections`]), the bottom hints ([`hints`])
 //! and the `:` commands ([`command`]) are all generated from these declarations, so they
@@ -28,6 +29,7 @@ pub use keys::{Context, Key, Pane, code, ctrl, k};
 use crate::cfn::actions::CfnAction;
 use crate::compliance::actions::ComplianceAction;
 use crate::installers::actions::InstallAction;
+use crate::kube::actions::KubeAction;
 use crate::tui::jobs::JobsAction;
 use crate::tui::shell::ShellAction;
 use crossterm::event::KeyEvent;
@@ -244,6 +246,7 @@ pub enum Action {
     Cfn(CfnAction),
     Compliance(ComplianceAction),
     Install(InstallAction),
+    Kube(KubeAction),
 }
 
 impl Action {
@@ -254,6 +257,7 @@ impl Action {
             Action::Cfn(a) => a.spec(),
             Action::Compliance(a) => a.spec(),
             Action::Install(a) => a.spec(),
+            Action::Kube(a) => a.spec(),
         }
     }
 }
@@ -265,11 +269,13 @@ pub fn all() -> impl Iterator<Item = Action> {
     let cfn = CfnAction::ALL.iter().map(|a| Action::Cfn(*a));
     let compliance = ComplianceAction::ALL.iter().map(|a| Action::Compliance(*a));
     let install = InstallAction::ALL.iter().map(|a| Action::Install(*a));
+    let kube = KubeAction::ALL.iter().map(|a| Action::Kube(*a));
     shell
         .chain(jobs)
         .chain(cfn)
         .chain(compliance)
         .chain(install)
+        .chain(kube)
 }
 
 /// The action bound to `key` in the first of `contexts` (searched in order) that binds it.
@@ -365,11 +371,13 @@ pub fn hints(contexts: &[Context]) -> Vec<Hint> {
 }
 
 /// The contexts of the help screen, in order.
-pub const HELP_ORDER: [Context; 12] = [
+pub const HELP_ORDER: [Context; 14] = [
     Context::Global,
     Context::List,
     Context::Inventory,
     Context::StackDetail,
+    Context::Kube,
+    Context::KubeDetail,
     Context::Jobs,
     Context::JobLog,
     Context::Chat,

@@ -60,6 +60,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         region: settings.aws.region.clone(),
         endpoint_url: settings.aws.endpoint_url.clone(),
         env_override: settings.env_override,
+        kube: settings.kube.clone(),
         role,
         ..Session::default()
     };
@@ -117,7 +118,9 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
 
     let (tx, mut rx) = mpsc::unbounded_channel::<EngineEvent>();
     let binding = state.gate.binding();
-    let providers = async move { Arc::new(crate::aws::providers(&aws, binding).await) }.boxed();
+    let kube = state.session.kube.clone();
+    let providers =
+        async move { Arc::new(crate::aws::providers_with(&aws, &kube, binding).await) }.boxed();
     let engine_config = EngineConfig {
         logs_dir: Some(paths.job_logs_dir.clone()),
         ..EngineConfig::default()
@@ -171,15 +174,19 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
             _ = sigint.recv() => { exit_code = 130; Msg::Terminate("SIGINT") },
             // A change waited for the frame budget: draw it now.
             _ = tokio::time::sleep_until(next_frame), if dirty => {
+                // Paced from the start of a draw, so frames come every 16 ms, not 16 + draw.
+                let drawing = Instant::now();
                 if let Err(e) = terminal.draw(|f| view::render(f, &state)) {
                     tracing::warn!("draw failed, leaving: {e}");
                     break;
                 }
-                last_draw = Instant::now();
+                last_draw = drawing;
                 dirty = false;
                 continue;
             },
         };
+        // A key is answered at once; only engine floods wait for the frame budget.
+        let key = matches!(msg, Msg::Key(_));
         let cmds = update(&mut state, msg);
         dirty |= !state.quiet;
         execute(&mut state, &fx, cmds);
@@ -199,14 +206,15 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
         // Nothing on screen changed (an idle tick, a refresh that found the same stacks): no
         // draw, so nothing is written to the terminal. Within the frame budget of the last
         // draw, the change waits for the timer above.
-        if !dirty || last_draw.elapsed() < FRAME {
+        if !dirty || (last_draw.elapsed() < FRAME && !key) {
             continue;
         }
+        let drawing = Instant::now();
         if let Err(e) = terminal.draw(|f| view::render(f, &state)) {
             tracing::warn!("draw failed, leaving: {e}");
             break;
         }
-        last_draw = Instant::now();
+        last_draw = drawing;
         dirty = false;
     }
 
@@ -293,6 +301,10 @@ impl crate::ops::SessionFacts for ConsoleCtx {
             self.env_override,
         )
     }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> crate::model::Environment {
+        crate::setup::kube_environment_of(&self.config, context, cluster, self.env_override)
+    }
 }
 
 impl crate::ops::PlanCtx for ConsoleCtx {
@@ -354,6 +366,9 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                         }
                         Flow::Install(flow) => {
                             Planned::Install(crate::installers::tui::run(flow, &ctx).await)
+                        }
+                        Flow::Kube(flow) => {
+                            Planned::Kube(crate::kube::tui::flows::run(flow, &ctx).await)
                         }
                     };
                     let _ = back.send(Msg::Planned(planned));
@@ -433,6 +448,14 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     });
                 });
             }
+            Cmd::SaveLog { handle, file } => {
+                let back = (*back).clone();
+                let dir = paths.data_dir.join("logs");
+                tokio::task::spawn_blocking(move || {
+                    let saved = save_log(&handle, file, &dir);
+                    let _ = back.send(Msg::LogSaved(saved));
+                });
+            }
             Cmd::LoadTheme(name) => {
                 // A theme is a user file: read off the UI thread like every other.
                 let back = (*back).clone();
@@ -489,4 +512,38 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
             Cmd::Quit => state.quit = true,
         }
     }
+}
+
+/// Write a job's log to `file` (which must not exist) or to `dir/job-<id>-<ms>.log`, 0600.
+fn save_log(
+    handle: &JobHandle,
+    file: Option<std::path::PathBuf>,
+    dir: &std::path::Path,
+) -> Result<(std::path::PathBuf, u64), String> {
+    let path = match file {
+        Some(path) => path,
+        None => {
+            crate::files::ensure_private_dir(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            dir.join(format!("job-{}-{}.log", handle.id, now_ms()))
+        }
+    };
+    let file = crate::files::create_new_private_file(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("{} exists already; name another file", path.display())
+        } else {
+            format!("cannot create {}: {e}", path.display())
+        }
+    })?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    // The lock is held only to take the export's parts, not while it is written.
+    let export = handle
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .export();
+    let lines = export
+        .write_to(&mut out)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok((path, lines))
 }

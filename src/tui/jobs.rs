@@ -4,7 +4,7 @@
 use crate::actions;
 use crate::engine::task::JobHandle;
 use crate::model::{JobId, JobRecord};
-use crate::registry::{ActionSpec, Context, KeyCode, Kind, bind, code, hint, k};
+use crate::registry::{ActionSpec, Context, KeyCode, Kind, bind, code, ctrl, hint, k};
 use crate::tui::shell::ShellAction;
 use crate::tui::state::{Cmd, State, ToastLevel};
 use std::collections::HashMap;
@@ -38,11 +38,22 @@ actions! {
         SearchPrev => ActionSpec::new("previous-match", "Previous search match", Kind::Ui)
             .binds(&[bind(Context::JobLog, &[k('N')])])
             .help("previous match"),
+        ToggleTimestamps => ActionSpec::new("log-timestamps", "Show the source's timestamps on/off", Kind::Ui)
+            .binds(&[hint(Context::JobLog, &[k('t')], "time")])
+            .help("timestamps the source put on each line (a pod's log): show or hide"),
+        ToggleWrap => ActionSpec::new("log-wrap", "Wrap long lines on/off", Kind::Ui)
+            .binds(&[hint(Context::JobLog, &[k('w')], "wrap")])
+            .help("wrap long lines (else cut at the pane's edge)"),
+        SaveLog => ActionSpec::new("save-log", "Save the job's whole log to a file", Kind::Ui)
+            .binds(&[hint(Context::JobLog, &[ctrl('s')], "save")])
+            .command("save", &[], "[FILE]")
+            .help("save the whole log (every line) to FILE, or to the data dir's logs/")
+            .schema(r#"{"type":"object","properties":{"file":{"type":"string"}},"additionalProperties":false}"#),
     }
 }
 
 /// What a Jobs action does.
-pub fn apply(state: &mut State, action: JobsAction, _args: &[&str]) -> Vec<Cmd> {
+pub fn apply(state: &mut State, action: JobsAction, args: &[&str]) -> Vec<Cmd> {
     match action {
         JobsAction::ListJobs => state.focus = crate::registry::Pane::Jobs,
         JobsAction::OpenLog => return open_log(state),
@@ -65,8 +76,58 @@ pub fn apply(state: &mut State, action: JobsAction, _args: &[&str]) -> Vec<Cmd> 
         }
         JobsAction::SearchNext => return jump_to_match(state, 1),
         JobsAction::SearchPrev => return jump_to_match(state, -1),
+        JobsAction::ToggleTimestamps => {
+            let log = &mut state.jobs.log;
+            log.timestamps = !log.timestamps;
+        }
+        JobsAction::ToggleWrap => {
+            let log = &mut state.jobs.log;
+            log.wrap = !log.wrap;
+        }
+        JobsAction::SaveLog => return save_log(state, args.first().copied()),
     }
     Vec::new()
+}
+
+/// Ctrl-S in a log, or `:save [FILE]`: every line of the selected job's log, written off the
+/// UI thread to FILE (which must not exist yet) or to `data_dir/logs/job-<id>-<ms>.log`.
+fn save_log(state: &mut State, file: Option<&str>) -> Vec<Cmd> {
+    let Some(id) = state.jobs.selected_record().map(|r| r.id) else {
+        state.toast(ToastLevel::Info, "select a job in Jobs to save its log");
+        return Vec::new();
+    };
+    let Some(handle) = state.jobs.handles.get(&id).cloned() else {
+        state.toast(
+            ToastLevel::Info,
+            "this job's log is from an earlier session: Enter opens it first",
+        );
+        return Vec::new();
+    };
+    vec![Cmd::SaveLog {
+        handle,
+        file: file.map(std::path::PathBuf::from),
+    }]
+}
+
+/// Open `job`'s log, following, as soon as it is listed (a log follow just asked for).
+pub(crate) fn reveal(state: &mut State, job: JobId) {
+    state.jobs.reveal = None;
+    let Some(pos) = state
+        .jobs
+        .visible
+        .iter()
+        .position(|&i| state.jobs.records[i].id == job)
+    else {
+        return;
+    };
+    state.jobs.filter.clear();
+    state.jobs.selected = pos;
+    state.jobs.follow_newest = false;
+    state.jobs.log_open = true;
+    let keep = (state.jobs.log.timestamps, state.jobs.log.wrap);
+    state.jobs.log = LogView::default();
+    (state.jobs.log.timestamps, state.jobs.log.wrap) = keep;
+    state.focus = crate::registry::Pane::Jobs;
 }
 
 /// `Enter` on a job: its log, read back from its spill file when it ran in an earlier session.
@@ -104,6 +165,10 @@ pub struct LogView {
     pub window: Option<LogWindow>,
     /// The window asked for and not here yet, so it is asked for once.
     pub window_asked: Option<(JobId, u64)>,
+    /// Show the timestamp a source put at the start of each line (a pod's log), `t`.
+    pub timestamps: bool,
+    /// Wrap long lines instead of cutting them, `w`.
+    pub wrap: bool,
 }
 
 /// Lines `start..` of a job's log, read back from its spill file.
@@ -124,6 +189,8 @@ impl Default for LogView {
             match_idx: 0,
             window: None,
             window_asked: None,
+            timestamps: false,
+            wrap: false,
         }
     }
 }
@@ -140,6 +207,8 @@ pub struct JobsState {
     pub log: LogView,
     /// The selection moves to each new job (until the person picks one, or a change starts).
     pub follow_newest: bool,
+    /// A job whose log opens as soon as it is listed (a log follow just asked for).
+    pub reveal: Option<JobId>,
 }
 
 impl JobsState {

@@ -260,6 +260,7 @@ fn refresh(state: &mut State) -> Vec<Cmd> {
         Vec::new()
     };
     cmds.extend(match state.focus {
+        Pane::Inventory if state.kube.shown => crate::kube::tui::refresh(state),
         Pane::Inventory => crate::cfn::tui::refresh(state),
         _ => crate::cfn::tui::refresh_stacks(state),
     });
@@ -270,7 +271,12 @@ fn open_filter(state: &mut State) {
     let current = match state.focus {
         Pane::Jobs if state.jobs.log_open => state.jobs.log.search.clone().unwrap_or_default(),
         Pane::Jobs => state.jobs.filter.clone(),
-        Pane::Inventory if state.inventory.detail.is_none() => state.inventory.filter.clone(),
+        Pane::Inventory if state.kube.shown && state.kube.detail.is_none() => {
+            state.kube.filter.clone()
+        }
+        Pane::Inventory if !state.kube.shown && state.inventory.detail.is_none() => {
+            state.inventory.filter.clone()
+        }
         _ => {
             state.toast(ToastLevel::Info, "nothing to filter here");
             return;
@@ -295,6 +301,7 @@ pub(crate) fn set_filter(state: &mut State, text: &str) {
             state.jobs.filter = text.to_string();
             state.jobs.refilter();
         }
+        Pane::Inventory if state.kube.shown => crate::kube::tui::set_filter(state, text),
         _ => {
             state.inventory.filter = text.to_string();
             state.inventory.refilter();
@@ -305,6 +312,7 @@ pub(crate) fn set_filter(state: &mut State, text: &str) {
 /// `Enter`/`l` in a list: the focused pane opens its row.
 fn open(state: &mut State) -> Vec<Cmd> {
     match state.focus {
+        Pane::Inventory if state.kube.shown => crate::kube::tui::open(state),
         Pane::Inventory => crate::cfn::tui::open(state),
         Pane::Jobs => jobs::apply(state, jobs::JobsAction::OpenLog, &[]),
         Pane::Compliance => crate::compliance::tui::on_tree_action(state, ShellAction::Open),
@@ -314,6 +322,14 @@ fn open(state: &mut State) -> Vec<Cmd> {
 
 /// `Esc`/`h` in a list: the focused pane steps back; at the top, the filter clears, then zoom.
 fn back(state: &mut State) {
+    if state.focus == Pane::Inventory && state.kube.shown {
+        if !crate::kube::tui::back(state) && !state.kube.filter.is_empty() {
+            set_filter(state, "");
+        } else if state.kube.drill.is_empty() && state.kube.detail.is_none() {
+            state.zoomed = false;
+        }
+        return;
+    }
     if state.focus == Pane::Inventory && crate::cfn::tui::back(state) {
         return;
     }
@@ -346,6 +362,7 @@ pub(crate) fn step(current: usize, len: usize, action: ShellAction) -> usize {
 
 fn move_selection(state: &mut State, action: ShellAction) -> Vec<Cmd> {
     match state.focus {
+        Pane::Inventory if state.kube.shown => crate::kube::tui::move_selection(state, action),
         Pane::Inventory => crate::cfn::tui::move_selection(state, action),
         Pane::Jobs if state.jobs.log_open => return jobs::scroll_log(state, action),
         Pane::Jobs => {

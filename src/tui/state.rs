@@ -16,6 +16,7 @@ use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::stream::{StreamItem, StreamUpdates};
 use crate::engine::task::JobHandle;
 use crate::engine::{EngineEvent, ReadOutput};
+use crate::kube::tui::{KubeState, KubeView};
 use crate::model::{CallerIdentity, Environment, JobId, JobRecord, Role};
 use crate::ops::{Approved, ConfirmRequest, Gate, MutatingOp, ReadOp};
 use crate::registry::{Action, Context, Pane};
@@ -39,6 +40,7 @@ pub enum ViewKey {
     Cfn(CfnView),
     /// Installer preflights: answered to the plan that asked.
     Installers,
+    Kube(KubeView),
 }
 
 impl ViewKey {
@@ -47,6 +49,7 @@ impl ViewKey {
             ReadOp::WhoAmI => ViewKey::Identity,
             ReadOp::Cfn(r) => ViewKey::Cfn(CfnView::of(r)),
             ReadOp::Install(_) => ViewKey::Installers,
+            ReadOp::Kube(r) => ViewKey::Kube(KubeView::of(r)),
         }
     }
 
@@ -56,6 +59,7 @@ impl ViewKey {
             ViewKey::Identity => Some("identity".into()),
             ViewKey::Cfn(v) => v.supersede_key().map(|k| format!("cfn:{k}")),
             ViewKey::Installers => None,
+            ViewKey::Kube(v) => v.supersede_key().map(|k| format!("kube:{k}")),
         }
     }
 
@@ -63,6 +67,9 @@ impl ViewKey {
     pub fn from_key(key: &str) -> Option<ViewKey> {
         if key == "identity" {
             return Some(ViewKey::Identity);
+        }
+        if let Some(key) = key.strip_prefix("kube:") {
+            return KubeView::from_key(key).map(ViewKey::Kube);
         }
         key.strip_prefix("cfn:")
             .and_then(CfnView::from_key)
@@ -83,6 +90,7 @@ pub enum Flow {
     },
     Cfn(crate::cfn::tui::flows::CfnFlow),
     Install(crate::installers::tui::InstallFlow),
+    Kube(crate::kube::tui::flows::KubeFlow),
 }
 
 /// A flow's outcome (`Msg::Planned`).
@@ -93,6 +101,7 @@ pub enum Planned {
     Action(Result<crate::ops::Op, crate::ops::PlanError>),
     Cfn(Result<crate::cfn::tui::flows::CfnPlanned, crate::ops::PlanError>),
     Install(Result<crate::installers::tui::InstallPlanned, crate::ops::PlanError>),
+    Kube(Result<crate::kube::tui::flows::KubePlanned, crate::ops::PlanError>),
 }
 
 /// Plan `action` with `args` off the UI thread; its confirmation (or its read) follows.
@@ -155,6 +164,8 @@ pub enum Msg {
     CheckerLoaded(crate::compliance::tui::SharedChecker),
     /// A report export was written (or not).
     ExportDone(Result<std::path::PathBuf, String>),
+    /// A job's log was saved to a file: where, and how many lines (or why not).
+    LogSaved(Result<(std::path::PathBuf, u64), String>),
 }
 
 /// Effects for the app loop.
@@ -190,6 +201,12 @@ pub enum Cmd {
         path: String,
     },
     LoadTheme(String),
+    /// Write every line of a job's log to `file` (else the data dir's `logs/`), off the UI
+    /// thread; the answer comes back as `Msg::LogSaved`.
+    SaveLog {
+        handle: JobHandle,
+        file: Option<std::path::PathBuf>,
+    },
     /// Judge every library template with this checker, off the UI thread.
     CheckLibrary(crate::compliance::tui::SharedChecker),
     /// Judge one deployed stack's template, off the UI thread; answers `Msg::StackJudged`.
@@ -229,6 +246,8 @@ pub struct Session {
     pub role: Option<Role>,
     /// `--env`: used when config maps neither the account nor the profile.
     pub env_override: Option<Environment>,
+    /// `--kubeconfig` and `--context`.
+    pub kube: crate::kube::KubeSettings,
 }
 
 /// Why STS could not say who the person is: told apart, because each has its own remedy.
@@ -314,6 +333,8 @@ pub enum Mode {
     },
     /// The installers' list, form or target picker.
     Installers(crate::installers::tui::InstallMode),
+    /// Kubernetes' replica field or container picker.
+    Kube(crate::kube::tui::prompt::KubePrompt),
 }
 
 pub struct State {
@@ -324,6 +345,8 @@ pub struct State {
     pub zoomed: bool,
     pub mode: Mode,
     pub inventory: InventoryState,
+    /// Kubernetes in the Inventory pane (when it lists Kubernetes instead of stacks).
+    pub kube: KubeState,
     pub jobs: JobsState,
     pub chat: ChatState,
     pub toast: Option<Toast>,
@@ -356,6 +379,10 @@ impl crate::ops::SessionFacts for State {
     fn environment_of(&self, account: &str) -> Environment {
         State::environment_of(self, Some(account))
     }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
+        crate::setup::kube_environment_of(&self.config, context, cluster, self.session.env_override)
+    }
 }
 
 impl State {
@@ -374,6 +401,7 @@ impl State {
             zoomed: false,
             mode: Mode::Normal,
             inventory: InventoryState::default(),
+            kube: KubeState::default(),
             jobs: JobsState {
                 follow_newest: true,
                 ..JobsState::default()
@@ -419,6 +447,9 @@ impl State {
     /// The app loop submitted a read for `view` as job `job`: only its result will be shown.
     pub fn read_submitted(&mut self, view: ViewKey, job: JobId) {
         self.latest_reads.insert(view, job);
+        if let ViewKey::Kube(view) = view {
+            crate::kube::tui::read_submitted(self, view, job);
+        }
     }
 
     pub fn load_history(&mut self, records: Vec<JobRecord>) {
@@ -430,6 +461,8 @@ impl State {
     pub fn initial_commands(&mut self) -> Vec<Cmd> {
         let mut cmds = self.ask_identity();
         cmds.extend(crate::cfn::tui::refresh_stacks(self));
+        // `--context`/`--kubeconfig` given: the pods view at once.
+        cmds.extend(crate::kube::tui::initial_commands(self));
         // The user's policies and waivers load off the UI thread; the library is judged then.
         cmds.push(Cmd::LoadChecker(self.config.compliance));
         cmds
@@ -467,6 +500,12 @@ impl State {
     pub fn contexts(&self) -> Vec<Context> {
         match self.focus {
             Pane::Chat => vec![Context::Chat],
+            Pane::Inventory if self.kube.shown && self.kube.detail.is_some() => {
+                vec![Context::KubeDetail, Context::List, Context::Global]
+            }
+            Pane::Inventory if self.kube.shown => {
+                vec![Context::Kube, Context::List, Context::Global]
+            }
             Pane::Inventory if self.inventory.detail.is_some() => {
                 vec![Context::StackDetail, Context::List, Context::Global]
             }
@@ -554,6 +593,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
             }
         },
         Msg::Planned(Planned::Install(result)) => crate::installers::tui::planned(state, result),
+        Msg::Planned(Planned::Kube(result)) => crate::kube::tui::flows::planned(state, result),
         Msg::Key(key) => on_key(state, key),
         Msg::Engine(event) => on_engine(state, event),
         Msg::Tick { now_ms } => {
@@ -615,6 +655,17 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
         }
         Msg::ExportDone(Err(e)) => {
             state.toast(ToastLevel::Error, format!("export failed: {e}"));
+            Vec::new()
+        }
+        Msg::LogSaved(Ok((path, lines))) => {
+            state.toast(
+                ToastLevel::Info,
+                format!("{lines} lines saved to {}", path.display()),
+            );
+            Vec::new()
+        }
+        Msg::LogSaved(Err(e)) => {
+            state.toast(ToastLevel::Error, format!("the log was not saved: {e}"));
             Vec::new()
         }
     }
@@ -681,6 +732,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         Mode::Form(form) => deploy::on_form_key(state, form, key),
         Mode::Export { selected } => compliance::on_export_key(state, selected, key),
         Mode::Installers(mode) => crate::installers::tui::on_key(state, mode, key),
+        Mode::Kube(prompt) => crate::kube::tui::prompt::on_key(state, prompt, key),
     }
 }
 
@@ -700,6 +752,7 @@ pub fn apply(state: &mut State, action: Action, args: &[&str]) -> Vec<Cmd> {
         Action::Cfn(a) => crate::cfn::actions::apply(state, a, args),
         Action::Compliance(a) => crate::compliance::actions::apply(state, a, args),
         Action::Install(a) => crate::installers::actions::apply(state, a, args),
+        Action::Kube(a) => crate::kube::actions::apply(state, a, args),
     }
 }
 
@@ -729,6 +782,10 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             }
             let id = record.id;
             state.jobs.upsert(record);
+            // A log follow just asked for: its log, live, in Jobs.
+            if state.jobs.reveal == Some(id) {
+                jobs::reveal(state, id);
+            }
             if mutation
                 && let Some(pos) = state
                     .jobs
@@ -774,6 +831,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
                 MutatingOp::Install(m) => {
                     crate::installers::tui::mutation_done(state, job, &m, result)
                 }
+                MutatingOp::Kube(m) => crate::kube::tui::mutation_done(state, job, &m, result),
             };
         }
     }
@@ -793,12 +851,21 @@ fn drain_stream(state: &mut State, job: JobId, budget: usize) -> Vec<Cmd> {
     let items = updates.drain(budget);
     let more = updates.has_more();
     let mut shown = false;
+    let mut kube = false;
     for item in items {
         shown |= match item {
             StreamItem::CfnEvent { stack_id, event } => {
                 crate::cfn::tui::on_stack_event(state, &stack_id, *event)
             }
+            StreamItem::Kube(update) => {
+                kube = true;
+                crate::kube::tui::on_update(state, job, *update)
+            }
         };
+    }
+    // A batch of rows: the list's order and filter once, not per row.
+    if kube {
+        crate::kube::tui::settle(state);
     }
     // Updates of nothing on screen draw nothing.
     state.quiet |= !shown;
@@ -833,6 +900,7 @@ fn on_read(
         Ok(ReadOutput::Cfn(output)) => return crate::cfn::tui::on_read(state, output, background),
         // Preflights answer the plan that asked for them, never the screen.
         Ok(ReadOutput::Install(_)) => {}
+        Ok(ReadOutput::Kube(output)) => return crate::kube::tui::on_read(state, output),
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
@@ -849,6 +917,7 @@ fn on_read(
                     }
                 }
                 Some(ViewKey::Cfn(view)) => crate::cfn::tui::read_failed(state, view, &e),
+                Some(ViewKey::Kube(view)) => crate::kube::tui::read_failed(state, view, &e),
                 Some(ViewKey::Installers) | None => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.

@@ -95,6 +95,10 @@ impl crate::ops::SessionFacts for FakePlanCtx {
             self.env_override,
         )
     }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
+        crate::setup::kube_environment_of(&self.config, context, cluster, self.env_override)
+    }
 }
 
 impl crate::ops::PlanCtx for FakePlanCtx {
@@ -294,6 +298,9 @@ impl Harness {
                 ),
                 super::state::Flow::Install(flow) => super::state::Planned::Install(
                     futures::executor::block_on(crate::installers::tui::run(flow, &ctx)),
+                ),
+                super::state::Flow::Kube(flow) => super::state::Planned::Kube(
+                    futures::executor::block_on(crate::kube::tui::flows::run(flow, &ctx)),
                 ),
             };
             reads.extend(ctx.reads.into_inner().unwrap_or_default());

@@ -18,8 +18,10 @@ use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 
 pub mod cfn_stub;
 pub mod fault_proxy;
+pub mod kube_api;
 pub mod rig;
 pub mod sshd;
+pub mod tmux;
 
 /// The region every test uses; moto answers for any.
 pub const REGION: &str = "us-east-1";

@@ -17,6 +17,7 @@ pub fn overlays(frame: &mut Frame, state: &State, area: Rect) {
         Mode::Form(form) => super::form::form(frame, state, form, area),
         Mode::Export { selected } => super::compliance::export_menu(frame, state, *selected, area),
         Mode::Installers(mode) => crate::installers::tui::view::render(frame, state, mode, area),
+        Mode::Kube(prompt) => crate::kube::tui::view::render_prompt(frame, state, prompt, area),
         _ => {}
     }
 }
@@ -113,6 +114,9 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
         MutatingOp::Cfn(op) => crate::cfn::tui::dialog_view::render(frame, state, dialog, op, area),
         MutatingOp::Install(op) => {
             crate::installers::tui::dialog_view::render(frame, state, dialog, op, area)
+        }
+        MutatingOp::Kube(op) => {
+            crate::kube::tui::dialog_view::render(frame, state, dialog, op, area)
         }
     }
 }

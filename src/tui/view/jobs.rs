@@ -200,6 +200,12 @@ fn log(frame: &mut Frame, state: &State, area: Rect) {
             s.info,
         ));
     }
+    if view.timestamps {
+        head.push(Span::styled(" [t]", s.info));
+    }
+    if view.wrap {
+        head.push(Span::styled(" [wrap]", s.info));
+    }
     if let Some(err) = spill_error {
         head.push(Span::styled(
             format!(" (log kept in memory only: {err})"),
@@ -209,28 +215,51 @@ fn log(frame: &mut Frame, state: &State, area: Rect) {
     frame.render_widget(Line::from(head).style(Style::new()), header);
 
     let width = body.width as usize;
-    let rendered: Vec<Line> = lines
-        .iter()
-        .map(|l| {
-            let style = match l.level {
-                LogLevel::Info => s.base,
-                LogLevel::Warn => s.warning,
-                LogLevel::Error => s.danger,
-            };
-            let ts = humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(l.ts_ms.max(0) as u64),
-            )
-            .to_string();
-            let time = ts.get(11..19).unwrap_or("").to_string();
-            let is_match =
-                view.search.is_some() && view.matches.get(view.match_idx) == Some(&l.seq);
-            let text_style = if is_match { s.match_highlight } else { style };
-            Line::from(vec![
-                Span::styled(format!("{time} "), s.muted),
-                Span::styled(fit(&l.text, width.saturating_sub(9)), text_style),
-            ])
-        })
-        .collect();
+    let text_width = width.saturating_sub(9).max(1);
+    let mut rendered: Vec<Line> = Vec::with_capacity(lines.len());
+    for line in lines.iter().map(|l| {
+        let style = match l.level {
+            LogLevel::Info => s.base,
+            LogLevel::Warn => s.warning,
+            LogLevel::Error => s.danger,
+        };
+        let ts = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(l.ts_ms.max(0) as u64),
+        )
+        .to_string();
+        let time = ts.get(11..19).unwrap_or("").to_string();
+        let is_match = view.search.is_some() && view.matches.get(view.match_idx) == Some(&l.seq);
+        let text_style = if is_match { s.match_highlight } else { style };
+        // A source's own timestamp (a pod's log) shows only with `t`.
+        let text = match crate::engine::joblog::timestamp_prefix(&l.text) {
+            Some(at) if !view.timestamps => &l.text[at..],
+            _ => l.text.as_str(),
+        };
+        let text = if view.wrap {
+            text.to_string()
+        } else {
+            fit(text, text_width)
+        };
+        Line::from(vec![
+            Span::styled(format!("{time} "), s.muted),
+            Span::styled(text, text_style),
+        ])
+    }) {
+        if view.wrap {
+            rendered.extend(super::hard_wrap(vec![line], width.max(1)));
+        } else {
+            rendered.push(line);
+        }
+    }
+    // Wrapped lines take more rows: following, the newest stay in view.
+    if view.wrap && rendered.len() > height {
+        let skip = if view.follow {
+            rendered.len() - height
+        } else {
+            0
+        };
+        rendered = rendered.into_iter().skip(skip).take(height).collect();
+    }
     frame.render_widget(
         Paragraph::new(rendered).block(Block::new().borders(Borders::NONE)),
         body,

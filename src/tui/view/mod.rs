@@ -73,6 +73,7 @@ pub fn render(frame: &mut Frame, state: &State) {
 
 fn render_pane(frame: &mut Frame, state: &State, pane: Pane, area: Rect) {
     match pane {
+        Pane::Inventory if state.kube.shown => crate::kube::tui::view::render(frame, state, area),
         Pane::Inventory => inventory::render(frame, state, area),
         Pane::Jobs => jobs::render(frame, state, area),
         Pane::Chat => chat::render(frame, state, area),
