@@ -100,6 +100,11 @@ pub async fn providers(settings: &AwsSettings, binding: GateBinding) -> Provider
         cfn: Arc::new(crate::cfn::aws::CfnProvider::new(
             &config,
             settings.poll_interval,
+            binding.clone(),
+        )),
+        cost: Arc::new(crate::cost::aws::CostProvider::new(
+            &config,
+            settings.poll_interval,
             binding,
         )),
     }

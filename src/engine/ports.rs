@@ -4,6 +4,7 @@
 //! operation.
 
 use crate::cfn::port::CfnApi;
+use crate::cost::port::CostApi;
 use crate::engine::task::TaskCtx;
 use crate::model::CallerIdentity;
 use futures::future::BoxFuture;
@@ -110,6 +111,7 @@ pub trait StsApi: Send + Sync {
 pub struct Providers {
     pub sts: Arc<dyn StsApi>,
     pub cfn: Arc<dyn CfnApi>,
+    pub cost: Arc<dyn CostApi>,
 }
 
 #[cfg(test)]

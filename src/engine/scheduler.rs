@@ -1,5 +1,6 @@
 use crate::audit::{Actor, AuditSink, Decision};
 use crate::cfn::port::{CfnOutcome, CfnOutput};
+use crate::cost::port::{CostOutcome, CostOutput};
 use crate::engine::joblog::{JobLog, SharedJobLog};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers};
 use crate::engine::store::{ChangeOrigin, JobStore, NewJob};
@@ -21,12 +22,14 @@ use tokio_util::sync::CancellationToken;
 pub enum ReadOutput {
     Identity(CallerIdentity),
     Cfn(CfnOutput),
+    Cost(CostOutput),
 }
 
 /// What a finished mutation yields, one variant per capability.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MutationOutput {
     Cfn(CfnOutcome),
+    Cost(CostOutcome),
 }
 
 impl MutationOutput {
@@ -34,6 +37,7 @@ impl MutationOutput {
     pub fn summary(&self) -> String {
         match self {
             MutationOutput::Cfn(o) => o.summary(),
+            MutationOutput::Cost(o) => o.summary(),
         }
     }
 }
@@ -570,6 +574,9 @@ impl Engine {
                     ReadOp::Cfn(r) => crate::cfn::port::read(&*providers.cfn, r, ctx)
                         .await
                         .map(ReadOutput::Cfn),
+                    ReadOp::Cost(r) => crate::cost::port::read(&*providers.cost, r, ctx)
+                        .await
+                        .map(ReadOutput::Cost),
                 }
             };
             let limit = if op.long_running() {
@@ -679,6 +686,9 @@ impl Engine {
                 ApprovedMutation::Cfn(a) => crate::cfn::port::execute(&*providers.cfn, a, ctx)
                     .await
                     .map(MutationOutput::Cfn),
+                ApprovedMutation::Cost(a) => crate::cost::port::execute(&*providers.cost, a, ctx)
+                    .await
+                    .map(MutationOutput::Cost),
             }
         };
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {

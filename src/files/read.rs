@@ -37,6 +37,12 @@ pub enum FileKind {
     /// An audit log given to `opsdeck audit verify`: streamed line by line (each line capped),
     /// so it has no size limit, but it must still be a regular file.
     AuditLog,
+    /// The cost usage file (`--usage`, `usage.yml`).
+    Usage,
+    /// A price catalogue written by `opsdeck prices refresh`.
+    Prices,
+    /// The spend cache and call counter in the data dir.
+    SpendCache,
 }
 
 /// 1 MiB: CloudFormation's own limit for a template uploaded to S3; far above any config.
@@ -52,6 +58,9 @@ impl FileKind {
             FileKind::Policy => Some(MIB),
             FileKind::Template => Some(MIB),
             FileKind::AuditLog => None,
+            FileKind::Usage => Some(MIB),
+            FileKind::Prices => Some(64 * MIB),
+            FileKind::SpendCache => Some(8 * MIB),
         }
     }
 
@@ -64,6 +73,9 @@ impl FileKind {
             FileKind::Policy => "policy file",
             FileKind::Template => "template",
             FileKind::AuditLog => "audit log",
+            FileKind::Usage => "usage file",
+            FileKind::Prices => "price catalogue",
+            FileKind::SpendCache => "spend cache",
         }
     }
 }

@@ -5,7 +5,7 @@
 //! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
 //! one-way latch: nothing can release it once engaged.
 
-use super::{CfnMutation, MutatingOp, RiskTier};
+use super::{CfnMutation, CostMutation, MutatingOp, RiskTier};
 use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,6 +81,7 @@ impl<T> Approved<T> {
 #[derive(Debug)]
 pub enum ApprovedMutation {
     Cfn(Approved<CfnMutation>),
+    Cost(Approved<CostMutation>),
 }
 
 /// An approval minted by another gate than the one this engine or provider serves.
@@ -95,6 +96,7 @@ impl Approved<MutatingOp> {
         let (op, proof) = self.into_parts();
         Ok(match op {
             MutatingOp::Cfn(m) => ApprovedMutation::Cfn(proof.attach(m)),
+            MutatingOp::Cost(m) => ApprovedMutation::Cost(proof.attach(m)),
         })
     }
 }
@@ -168,8 +170,9 @@ pub enum Refusal {
     #[error("the audit log cannot be written, so no change is allowed: {0}")]
     AuditUnavailable(String),
     /// The operation itself is not allowed (`MutatingOp::policy_block`): in PRD, a template
-    /// with unwaived high or critical compliance failures.
-    #[error("compliance: {0}")]
+    /// with unwaived high or critical compliance failures; reaping outside DEV. The text says
+    /// which rule (`compliance: …`, `cost: …`).
+    #[error("{0}")]
     Policy(String),
 }
 
@@ -562,6 +565,7 @@ mod tests {
                     controls: vec!["AC-3".into()],
                     message: "public".into(),
                 }]),
+                cost: crate::cost::verdict::CostVerdict::none(),
             }))
         };
         let refusal = gate.request(op(Environment::Prd)).unwrap_err();
@@ -613,6 +617,7 @@ mod tests {
                     changes: vec![],
                 },
                 target: d.target,
+                cost: crate::cost::verdict::CostVerdict::none(),
             },
         ))
     }

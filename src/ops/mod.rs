@@ -20,6 +20,8 @@ pub use crate::cfn::ops::{
     SetTerminationProtection, StackTarget, TemplateSource,
 };
 
+pub use crate::cost::ops::{CostMutation, CostRead};
+
 pub use plan::{PlanCtx, PlanError, SessionFacts};
 
 pub use gate::{
@@ -65,6 +67,7 @@ pub enum ReadOp {
     /// STS GetCallerIdentity.
     WhoAmI,
     Cfn(CfnRead),
+    Cost(CostRead),
 }
 
 /// What every capability's read enum says about each of its reads.
@@ -83,6 +86,7 @@ impl ReadOp {
         match self {
             ReadOp::WhoAmI => None,
             ReadOp::Cfn(r) => Some(r),
+            ReadOp::Cost(r) => Some(r),
         }
     }
 
@@ -108,10 +112,17 @@ impl From<CfnRead> for ReadOp {
     }
 }
 
+impl From<CostRead> for ReadOp {
+    fn from(r: CostRead) -> ReadOp {
+        ReadOp::Cost(r)
+    }
+}
+
 /// Operations that change something, one variant per capability.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MutatingOp {
     Cfn(CfnMutation),
+    Cost(CostMutation),
 }
 
 /// How much a confirmation must cost the person giving it.
@@ -153,6 +164,7 @@ impl MutatingOp {
     fn inner(&self) -> &dyn Mutation {
         match self {
             MutatingOp::Cfn(m) => m,
+            MutatingOp::Cost(m) => m,
         }
     }
 
@@ -277,6 +289,7 @@ mod tests {
                 kind: ChangeSetKind::Create,
                 changes: vec![],
             },
+            cost: crate::cost::verdict::CostVerdict::none(),
         });
         let Some(MutatingOp::Cfn(CfnMutation::DiscardChangeSet(d))) = review.on_dismiss() else {
             panic!("a review's dismissal discards its change set");

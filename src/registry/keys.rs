@@ -64,6 +64,8 @@ pub enum Context {
     Dialog,
     /// The Compliance pane's report tree.
     Compliance,
+    /// The Cost pane.
+    Cost,
 }
 
 impl Context {
@@ -80,6 +82,7 @@ impl Context {
             Context::FormSelect => "Deploy form: a field with a list of choices",
             Context::Dialog => "Confirmation and change-set review",
             Context::Compliance => "Compliance: report tree (Enter/l opens, h closes)",
+            Context::Cost => "Cost: spend, stacks and idle resources",
         }
     }
 }

@@ -12,7 +12,8 @@
 //!   dialogs;
 //! * `tui::jobs::JobsAction`: the Jobs pane;
 //! * `cfn::actions::CfnAction`: CloudFormation;
-//! * `compliance::actions::ComplianceAction`: compliance.
+//! * `compliance::actions::ComplianceAction`: compliance;
+//! * `cost::actions::CostAction`: cost.
 //!
 //! Key handling ([`lookup`]), the `?` help ([`help_sections`]), the bottom hints ([`hints`])
 //! and the `:` commands ([`command`]) are all generated from these declarations, so they
@@ -26,6 +27,7 @@ pub use keys::{Context, Key, Pane, code, ctrl, k};
 
 use crate::cfn::actions::CfnAction;
 use crate::compliance::actions::ComplianceAction;
+use crate::cost::actions::CostAction;
 use crate::tui::jobs::JobsAction;
 use crate::tui::shell::ShellAction;
 use crossterm::event::KeyEvent;
@@ -212,6 +214,7 @@ pub enum Action {
     Jobs(JobsAction),
     Cfn(CfnAction),
     Compliance(ComplianceAction),
+    Cost(CostAction),
 }
 
 impl Action {
@@ -221,6 +224,7 @@ impl Action {
             Action::Jobs(a) => a.spec(),
             Action::Cfn(a) => a.spec(),
             Action::Compliance(a) => a.spec(),
+            Action::Cost(a) => a.spec(),
         }
     }
 }
@@ -231,7 +235,8 @@ pub fn all() -> impl Iterator<Item = Action> {
     let jobs = JobsAction::ALL.iter().map(|a| Action::Jobs(*a));
     let cfn = CfnAction::ALL.iter().map(|a| Action::Cfn(*a));
     let compliance = ComplianceAction::ALL.iter().map(|a| Action::Compliance(*a));
-    shell.chain(jobs).chain(cfn).chain(compliance)
+    let cost = CostAction::ALL.iter().map(|a| Action::Cost(*a));
+    shell.chain(jobs).chain(cfn).chain(compliance).chain(cost)
 }
 
 /// The action bound to `key` in the first of `contexts` (searched in order) that binds it.
@@ -302,7 +307,7 @@ pub fn hints(contexts: &[Context]) -> Vec<Hint> {
 }
 
 /// The contexts of the help screen, in order.
-pub const HELP_ORDER: [Context; 11] = [
+pub const HELP_ORDER: [Context; 12] = [
     Context::Global,
     Context::List,
     Context::Inventory,
@@ -314,6 +319,7 @@ pub const HELP_ORDER: [Context; 11] = [
     Context::FormSelect,
     Context::Dialog,
     Context::Compliance,
+    Context::Cost,
 ];
 
 /// Help lines grouped by context: the keys (labels joined) and the help line.

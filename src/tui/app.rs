@@ -73,6 +73,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         ..Session::default()
     };
     let mut state = State::new(session, config, gate, &theme, depth);
+    state.cost.data_dir = Some(paths.data_dir.clone());
     match store.recent(500) {
         Ok(records) => state.load_history(records),
         Err(e) => {
@@ -363,6 +364,9 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                         Flow::Cfn(flow) => {
                             Planned::Cfn(crate::cfn::tui::flows::run(flow, &ctx).await)
                         }
+                        Flow::Cost(flow) => {
+                            Planned::Cost(crate::cost::tui::run_flow(flow, &ctx).await)
+                        }
                     };
                     let _ = back.send(Msg::Planned(planned));
                 });
@@ -453,6 +457,7 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     let _ = back.send(Msg::ExportDone(written));
                 });
             }
+            Cmd::Cost(cmd) => crate::cost::tui::run(cmd, paths, back),
             Cmd::Quit => state.quit = true,
         }
     }

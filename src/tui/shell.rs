@@ -71,7 +71,7 @@ actions! {
                 label(Context::Inventory, &[k('r')], "refresh"),
             ])
             .command("refresh", &["r"], "")
-            .help("refresh (the stack list, or the open stack)"),
+            .help("refresh (the stack list or the open stack; in Cost: the section shown)"),
         Quit => ActionSpec::new("quit", "Quit", Kind::Ui)
             .binds(&[
                 hint(Context::Global, &[k('q'), ctrl('c')], "quit"),
@@ -256,6 +256,7 @@ pub(crate) fn run_command(state: &mut State, line: &str) -> Vec<Cmd> {
 fn refresh(state: &mut State) -> Vec<Cmd> {
     match state.focus {
         Pane::Inventory => crate::cfn::tui::refresh(state),
+        Pane::Cost => crate::cost::tui::refresh(state),
         _ => crate::cfn::tui::refresh_stacks(state),
     }
 }
@@ -349,7 +350,8 @@ fn move_selection(state: &mut State, action: ShellAction) -> Vec<Cmd> {
         Pane::Compliance => {
             return crate::compliance::tui::on_tree_action(state, action);
         }
-        Pane::Chat | Pane::Cost => {}
+        Pane::Cost => crate::cost::tui::move_selection(state, action),
+        Pane::Chat => {}
     }
     Vec::new()
 }

@@ -13,6 +13,7 @@ use crate::cfn::tui::{CfnView, InventoryState};
 use crate::compliance::tui::{self as compliance, ComplianceState};
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
+use crate::cost::tui::{CostState, CostView};
 use crate::engine::task::JobHandle;
 use crate::engine::{EngineEvent, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobId, JobRecord, Role};
@@ -36,6 +37,7 @@ pub use crate::tui::jobs::{JobsState, LogView};
 pub enum ViewKey {
     Identity,
     Cfn(CfnView),
+    Cost(CostView),
 }
 
 impl ViewKey {
@@ -43,6 +45,7 @@ impl ViewKey {
         match op {
             ReadOp::WhoAmI => ViewKey::Identity,
             ReadOp::Cfn(r) => ViewKey::Cfn(CfnView::of(r)),
+            ReadOp::Cost(r) => ViewKey::Cost(CostView::of(r)),
         }
     }
 
@@ -51,6 +54,7 @@ impl ViewKey {
         match self {
             ViewKey::Identity => Some("identity".into()),
             ViewKey::Cfn(v) => v.supersede_key().map(|k| format!("cfn:{k}")),
+            ViewKey::Cost(v) => Some(format!("cost:{}", v.supersede_key())),
         }
     }
 
@@ -59,6 +63,9 @@ impl ViewKey {
         if key == "identity" {
             return Some(ViewKey::Identity);
         }
+        if let Some(key) = key.strip_prefix("cost:") {
+            return CostView::from_key(key).map(ViewKey::Cost);
+        }
         key.strip_prefix("cfn:")
             .and_then(CfnView::from_key)
             .map(ViewKey::Cfn)
@@ -66,15 +73,19 @@ impl ViewKey {
 }
 
 /// A "fetch, then plan, then confirm" flow, run off the UI thread (`Cmd::Plan`).
+// One flow at a time per action, moved once: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Flow {
     Cfn(crate::cfn::tui::flows::CfnFlow),
+    Cost(crate::cost::tui::CostFlow),
 }
 
 /// A flow's outcome (`Msg::Planned`).
 #[derive(Debug)]
 pub enum Planned {
     Cfn(Result<crate::cfn::tui::flows::CfnPlanned, crate::ops::PlanError>),
+    Cost(Result<crate::cost::tui::CostPlanned, crate::ops::PlanError>),
 }
 
 /// What waits for the open dialog or form to close: a planned operation's confirmation, a
@@ -114,6 +125,8 @@ pub enum Msg {
     CheckerLoaded(crate::compliance::tui::SharedChecker),
     /// A report export was written (or not).
     ExportDone(Result<std::path::PathBuf, String>),
+    /// A cost effect answered (catalogue loaded, spend cache read or written).
+    Cost(crate::cost::tui::CostMsg),
 }
 
 /// Effects for the app loop.
@@ -150,6 +163,8 @@ pub enum Cmd {
         format: crate::compliance::export::Format,
         stamp: String,
     },
+    /// A cost effect (load the catalogue, read or write the spend cache), off the UI thread.
+    Cost(crate::cost::tui::CostCmd),
     Quit,
 }
 
@@ -223,6 +238,7 @@ pub struct State {
     pub latest_reads: HashMap<ViewKey, JobId>,
     pub deploy: DeployState,
     pub compliance: ComplianceState,
+    pub cost: CostState,
     /// Confirmations and forms waiting for the open dialog or form to close, oldest first.
     pub waiting: std::collections::VecDeque<Waiting>,
     /// The last update changed nothing on screen: the app loop skips the redraw, so an idle
@@ -270,6 +286,7 @@ impl State {
             latest_reads: HashMap::new(),
             deploy: DeployState::default(),
             compliance: ComplianceState::default(),
+            cost: CostState::default(),
             waiting: Default::default(),
             quiet: false,
             quit: false,
@@ -312,6 +329,8 @@ impl State {
         cmds.extend(crate::cfn::tui::refresh_stacks(self));
         // The user's policies and waivers load off the UI thread; the library is judged then.
         cmds.push(Cmd::LoadChecker);
+        // The price catalogue and usage file, likewise.
+        cmds.extend(crate::cost::tui::initial_commands(self));
         cmds
     }
 
@@ -335,7 +354,7 @@ impl State {
             }
             Pane::Jobs => vec![Context::Jobs, Context::List, Context::Global],
             Pane::Compliance => vec![Context::Compliance, Context::List, Context::Global],
-            Pane::Cost => vec![Context::Global],
+            Pane::Cost => vec![Context::Cost, Context::List, Context::Global],
         }
     }
 
@@ -366,7 +385,11 @@ impl State {
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     state.quiet = false;
-    let cmds = dispatch(state, msg);
+    let mut cmds = dispatch(state, msg);
+    // The Cost pane fetches what it lacks the first time it has focus.
+    if state.focus == Pane::Cost && !state.quiet {
+        cmds.extend(crate::cost::tui::on_focus(state));
+    }
     // Quitting waited only for the jobs that were running: once they are done, quit.
     if matches!(state.mode, Mode::QuitConfirm) && state.jobs.running() == 0 {
         state.quit = true;
@@ -395,6 +418,8 @@ fn open_waiting(state: &mut State, next: Waiting) {
 fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Planned(Planned::Cfn(result)) => crate::cfn::tui::flows::planned(state, result),
+        Msg::Planned(Planned::Cost(result)) => crate::cost::tui::planned(state, result),
+        Msg::Cost(msg) => crate::cost::tui::on_msg(state, msg),
         Msg::Key(key) => on_key(state, key),
         Msg::Engine(event) => on_engine(state, event),
         Msg::Tick { now_ms } => {
@@ -528,6 +553,7 @@ pub fn apply(state: &mut State, action: Action, args: &[&str]) -> Vec<Cmd> {
         Action::Jobs(a) => jobs::apply(state, a, args),
         Action::Cfn(a) => crate::cfn::actions::apply(state, a, args),
         Action::Compliance(a) => crate::compliance::actions::apply(state, a, args),
+        Action::Cost(a) => crate::cost::actions::apply(state, a, args),
     }
 }
 
@@ -587,6 +613,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
         EngineEvent::MutationDone { job, op, result } => {
             return match *op {
                 MutatingOp::Cfn(m) => crate::cfn::tui::mutation_done(state, job, &m, result),
+                MutatingOp::Cost(m) => crate::cost::tui::mutation_done(state, job, &m, result),
             };
         }
     }
@@ -610,14 +637,17 @@ fn on_read(
             state.session.role = Some(role);
             state.session.identity = Some(identity);
             state.session.identity_error = None;
+            return crate::cost::tui::identity_known(state);
         }
         Ok(ReadOutput::Cfn(output)) => return crate::cfn::tui::on_read(state, output, background),
+        Ok(ReadOutput::Cost(output)) => return crate::cost::tui::on_read(state, output),
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
             match view {
                 Some(ViewKey::Identity) => state.session.identity_error = Some(text.clone()),
                 Some(ViewKey::Cfn(view)) => crate::cfn::tui::read_failed(state, view, &e),
+                Some(ViewKey::Cost(view)) => crate::cost::tui::read_failed(state, view, &e),
                 None => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.

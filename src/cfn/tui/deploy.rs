@@ -287,6 +287,21 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                     environment,
                 )
             };
+            // The cost before → after, against the environment's budget; also on the update
+            // loop (the 1,000-resource budget is 20 ms).
+            let before = form
+                .current_template
+                .clone()
+                .map(|body| (body, form.current_parameters()));
+            let cost = crate::cost::tui::deploy_verdict(
+                state,
+                &account,
+                &region,
+                environment,
+                before.as_ref().map(|(b, p)| (b.as_str(), p)),
+                (text, &form.judged_parameters()),
+                &form.origin,
+            );
             let now = state.now_ms.max(state.deploy.last_change_set_ms + 1);
             state.deploy.last_change_set_ms = now;
             let op = MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
@@ -299,6 +314,7 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 template,
                 parameters,
                 compliance,
+                cost,
             }));
             match state.gate.request(op) {
                 Ok(request) => {
@@ -356,8 +372,12 @@ fn session_account_region(state: &State) -> Option<(String, String)> {
 
 /// A `CreateChangeSet` job finished with a computed change set: its review opens (through
 /// the gate) as soon as no other dialog or form is open.
-pub fn change_set_ready(state: &mut State, preview: ChangeSetPreview) {
-    match crate::cfn::plan::execute_change_set(&*state, preview) {
+pub fn change_set_ready(
+    state: &mut State,
+    preview: ChangeSetPreview,
+    cost: &crate::cost::verdict::CostVerdict,
+) {
+    match crate::cfn::plan::execute_change_set(&*state, preview, cost) {
         Ok(execute) => state
             .waiting
             .push_back(Waiting::Confirm(MutatingOp::from(execute))),

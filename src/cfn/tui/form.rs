@@ -78,6 +78,8 @@ pub struct DeployForm {
     pub focus: usize,
     /// Why the form cannot be sent as it is (a refusal that belongs to no single field).
     pub error: Option<String>,
+    /// An update's current template text, to estimate the cost before the change.
+    pub current_template: Option<String>,
 }
 
 pub const STACK_NAME_MAX: usize = 128;
@@ -149,6 +151,7 @@ impl DeployForm {
             fields,
             focus: 0,
             error: None,
+            current_template: None,
         }
         .with_first_focus()
     }
@@ -288,6 +291,15 @@ impl DeployForm {
             .filter(|f| f.is_parameter() && f.kind != FieldKind::Secret)
             .map(|f| (f.name.clone(), f.value()))
             .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
+
+    /// The stack's current parameter values (updates; NoEcho ones are not known).
+    pub fn current_parameters(&self) -> BTreeMap<String, String> {
+        self.fields
+            .iter()
+            .filter(|f| f.is_parameter())
+            .filter_map(|f| f.current.clone().map(|v| (f.name.clone(), v)))
             .collect()
     }
 

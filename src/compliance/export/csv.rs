@@ -83,7 +83,7 @@ fn row(out: &mut String, fields: impl Iterator<Item = String>) {
     out.push_str("\r\n");
 }
 
-fn field_text(value: &str) -> String {
+pub(crate) fn field_text(value: &str) -> String {
     let mut value = value.to_string();
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         value.insert(0, '\'');

@@ -110,6 +110,9 @@ pub(crate) fn footer(
 fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect) {
     match &dialog.request.op {
         MutatingOp::Cfn(op) => crate::cfn::tui::dialog_view::render(frame, state, dialog, op, area),
+        MutatingOp::Cost(op) => {
+            crate::cost::tui::dialog_view::render(frame, state, dialog, op, area)
+        }
     }
 }
 
