@@ -32,13 +32,20 @@ pub struct Rig {
 
 impl Rig {
     pub fn start(endpoint: &str, dirs: &TestDirs) -> Rig {
+        let settings = settings(endpoint);
+        Rig::start_with(dirs, move |binding| {
+            Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) })
+        })
+    }
+
+    /// With the providers `make` builds for the gate's binding (CloudWatch on a stub, say).
+    pub fn start_with(
+        dirs: &TestDirs,
+        make: impl FnOnce(
+            opsdeck::ops::GateBinding,
+        ) -> futures::future::BoxFuture<'static, Arc<Providers>>,
+    ) -> Rig {
         super::hermetic_aws_env();
-        let settings = AwsSettings {
-            region: Some(REGION.to_string()),
-            endpoint_url: Some(endpoint.to_string()),
-            poll_interval: POLL,
-            ..AwsSettings::default()
-        };
         let audit: Arc<dyn AuditSink> =
             Arc::new(AuditLog::open(dirs.audit_log()).expect("open audit log"));
         let store = Arc::new(JobStore::open(&dirs.jobs_db()).expect("open job store"));
@@ -53,9 +60,7 @@ impl Rig {
             principal: None,
         };
         let gate = Gate::new(latch, audit.clone(), actor, None);
-        let binding = gate.binding();
-        let providers: futures::future::BoxFuture<'static, Arc<Providers>> =
-            Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) });
+        let providers = make(gate.binding());
         let engine = Engine::start(providers, store.clone(), audit, gate.binding(), tx, config);
         Rig {
             engine,
@@ -139,6 +144,16 @@ impl Rig {
         let handle = self.handles.get(&job).expect("JobCreated was seen");
         let log = handle.log.lock().unwrap_or_else(|p| p.into_inner());
         log.ring().iter().map(|l| l.text.clone()).collect()
+    }
+}
+
+/// The AWS settings of a test pointed at `endpoint`, polling fast.
+pub fn settings(endpoint: &str) -> AwsSettings {
+    AwsSettings {
+        region: Some(REGION.to_string()),
+        endpoint_url: Some(endpoint.to_string()),
+        poll_interval: POLL,
+        ..AwsSettings::default()
     }
 }
 

@@ -41,17 +41,29 @@ impl CostProvider {
         poll: Duration,
         binding: GateBinding,
     ) -> CostProvider {
+        CostProvider::with_cloudwatch(config, config, poll, binding)
+    }
+
+    /// As [`CostProvider::new`], with CloudWatch built from its own configuration (another
+    /// endpoint: the tests' CBOR stub beside moto). `AWS_ENDPOINT_URL_CLOUDWATCH` does the
+    /// same for the binary.
+    pub fn with_cloudwatch(
+        config: &aws_config::SdkConfig,
+        cloudwatch: &aws_config::SdkConfig,
+        poll: Duration,
+        binding: GateBinding,
+    ) -> CostProvider {
         let billing_region = aws_config::Region::new(BILLING_REGION);
         let ce = aws_sdk_costexplorer::config::Builder::from(config)
             .region(billing_region.clone())
             .build();
-        let billing = aws_sdk_cloudwatch::config::Builder::from(config)
+        let billing = aws_sdk_cloudwatch::config::Builder::from(cloudwatch)
             .region(billing_region)
             .build();
         CostProvider {
             ce: aws_sdk_costexplorer::Client::from_conf(ce),
             billing: aws_sdk_cloudwatch::Client::from_conf(billing),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(cloudwatch),
             ec2: aws_sdk_ec2::Client::new(config),
             rds: aws_sdk_rds::Client::new(config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
@@ -137,6 +149,28 @@ impl CostApi for CostProvider {
             }
             reap::release_addresses(self, approved.op(), ctx).await
         })
+    }
+}
+
+/// A Cost Explorer or CloudWatch error as a sentence. An answer that is not an AWS error
+/// document (an HTML page with HTTP 500, say) is named by its status rather than by the
+/// parser's complaint.
+pub(crate) fn describe_error<E>(err: aws_sdk_costexplorer::error::SdkError<E>) -> String
+where
+    E: aws_sdk_costexplorer::error::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let unreadable = matches!(&err, aws_sdk_costexplorer::error::SdkError::ServiceError(_))
+        && aws_sdk_costexplorer::error::ProvideErrorMetadata::code(&err).is_none();
+    match status {
+        Some(s) if unreadable => {
+            format!("the service answered HTTP {s} without a readable error message")
+        }
+        _ => crate::aws::classify(err).to_string(),
     }
 }
 

@@ -96,7 +96,7 @@ async fn cost_and_usage(
                 .set_next_page_token(token.clone())
                 .send()
                 .await
-                .map_err(|e| crate::aws::classify(e).to_string())?;
+                .map_err(super::describe_error)?;
         results.extend(out.results_by_time().iter().cloned());
         token = out.next_page_token().map(str::to_string);
         if token.is_none() {
@@ -334,7 +334,7 @@ async fn forecast(
             .granularity(Granularity::Monthly)
             .send()
             .await
-            .map_err(|e| crate::aws::classify(e).to_string())?;
+            .map_err(super::describe_error)?;
     out.total()
         .and_then(|t| t.amount())
         .and_then(|a| a.parse::<f64>().ok())
@@ -364,7 +364,7 @@ async fn billing_metric(
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(|e| crate::aws::classify(e).to_string())?;
+            .map_err(super::describe_error)?;
         listed.extend(out.metrics().iter().cloned());
         token = out.next_token().map(str::to_string);
         if token.is_none() {
