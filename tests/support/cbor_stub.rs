@@ -241,12 +241,15 @@ pub fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// One GetMetricData query as the stub saw it: id, namespace, metric, dimensions, stat, period.
+pub type SeenQuery = (String, String, String, Vec<(String, String)>, String, i64);
+
 /// One call the stub answered.
 #[derive(Debug, Clone)]
 pub struct Call {
     pub operation: String,
     /// GetMetricData: the queries' (id, namespace, metric, dimensions, stat, period).
-    pub queries: Vec<(String, String, String, Vec<(String, String)>, String, i64)>,
+    pub queries: Vec<SeenQuery>,
     pub smithy_protocol: Option<String>,
 }
 
@@ -495,7 +498,7 @@ fn handle(
                     .flat_map(|m| m.points.iter().copied())
                     .filter(|(t, _)| *t >= start && *t < end)
                     .collect();
-                points.sort_by(|a, b| b.0.cmp(&a.0));
+                points.sort_by_key(|p| std::cmp::Reverse(p.0));
                 call.queries
                     .push((id.clone(), namespace, name.clone(), dims, stat_name, period));
                 results.push(map(vec![
