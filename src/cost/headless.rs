@@ -495,9 +495,8 @@ async fn spend_with(
     let cached = crate::cost::spend::load_cached(&paths.data_dir, &account);
     let fresh = cached.as_ref().is_some_and(|r| {
         now - r.fetched_ms < i64::from(settings.cache_hours) * 3_600_000
-            && r.months
-                .ok()
-                .is_some_and(|m| m.len() as u32 > args.months.min(12))
+            && r.source == crate::cost::model::SpendSource::CostExplorer
+            && r.months_requested >= args.months
     });
     let report = match cached {
         Some(r) if fresh && !args.refresh && !args.free => {

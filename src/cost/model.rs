@@ -96,6 +96,10 @@ pub struct SpendReport {
     pub calls: u32,
     /// Why the primary source was not used, when the fallback answered.
     pub fallback_reason: Option<String>,
+    /// Months before the current one that were asked for (a cache answers a request for as
+    /// many or fewer).
+    #[serde(default)]
+    pub months_requested: u32,
 }
 
 impl SpendReport {
@@ -123,6 +127,7 @@ impl SpendReport {
 pub enum IdleKind {
     Instance,
     Volume,
+    #[serde(rename = "elastic-ip")]
     Address,
     LoadBalancer,
     DbInstance,

@@ -41,12 +41,24 @@ impl CostProvider {
         poll: Duration,
         binding: GateBinding,
     ) -> CostProvider {
-        CostProvider::with_cloudwatch(config, config, poll, binding)
+        // `--endpoint-url` (or `AWS_ENDPOINT_URL`) points every client at one endpoint, which
+        // outranks the SDK's service-specific variables: honour CloudWatch's here, so it can
+        // be pointed elsewhere (a CloudWatch that speaks RPC v2 CBOR beside an emulator).
+        match std::env::var("AWS_ENDPOINT_URL_CLOUDWATCH")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => {
+                let cloudwatch = config.to_builder().endpoint_url(url).build();
+                CostProvider::with_cloudwatch(config, &cloudwatch, poll, binding)
+            }
+            None => CostProvider::with_cloudwatch(config, config, poll, binding),
+        }
     }
 
     /// As [`CostProvider::new`], with CloudWatch built from its own configuration (another
     /// endpoint: the tests' CBOR stub beside moto). `AWS_ENDPOINT_URL_CLOUDWATCH` does the
-    /// same for the binary.
+    /// same for [`CostProvider::new`].
     pub fn with_cloudwatch(
         config: &aws_config::SdkConfig,
         cloudwatch: &aws_config::SdkConfig,

@@ -47,6 +47,7 @@ pub(super) async fn spend(
     };
     match billing_metric(p, today, ctx).await {
         Ok(mut report) => {
+            report.months_requested = q.months;
             report.calls = calls;
             report.fallback_reason = fallback_reason;
             Ok(report)
@@ -309,6 +310,7 @@ async fn cost_explorer(
         by_stack,
         calls: *calls,
         fallback_reason: None,
+        months_requested: q.months,
     })
 }
 
@@ -494,5 +496,6 @@ async fn billing_metric(
         by_stack: Part::Unavailable("only Cost Explorer groups spend by stack".into()),
         calls: 0,
         fallback_reason: None,
+        months_requested: 0,
     })
 }
