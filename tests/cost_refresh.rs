@@ -96,12 +96,11 @@ fn region_index(code: &str) -> String {
     )
 }
 
-/// One product with its on-demand price, in the offer file's shape.
-fn offer_file(
-    code: &str,
-    region: &str,
-    products: &[(&str, &str, &[(&str, &str)], &str, &str)],
-) -> String {
+/// A product: SKU, family, attributes, price unit, USD.
+type Product<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+
+/// Products with their on-demand prices, in the offer file's shape.
+fn offer_file(code: &str, region: &str, products: &[Product]) -> String {
     let mut p = Vec::new();
     let mut t = Vec::new();
     for (sku, family, attributes, unit, usd) in products {
