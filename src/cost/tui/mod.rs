@@ -4,6 +4,8 @@
 //! reaping through the gate. Pure like `state::update`: effects are returned as [`Cmd`]s.
 
 pub(crate) mod dialog_view;
+#[cfg(test)]
+mod tests;
 pub(crate) mod view;
 
 use crate::cfn::model::StackSummary;
