@@ -41,6 +41,8 @@ fn main() {
     std::fs::create_dir_all(&home).expect("home");
 
     let started = Instant::now();
+    // Reaped by `wait4` below, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let mut child = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
         .args([
             "prices",
