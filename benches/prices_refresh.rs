@@ -225,7 +225,7 @@ fn write_offers(root: &Path, ec2_bytes: u64) -> (u64, usize) {
         let os = systems[n % systems.len()];
         let tenancy = tenancies[(n / systems.len()) % tenancies.len()];
         let sku = format!("SKU{n:08}");
-        if os == "Linux" && tenancy == "Shared" && LINUX_TYPES.contains(&itype.as_str()) {
+        if os == "Linux" && tenancy == "Shared" {
             linux.insert(itype.clone());
         }
         let product = format!(

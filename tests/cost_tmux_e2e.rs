@@ -261,6 +261,11 @@ fn the_change_set_review_shows_the_cost_delta() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("the form", |s| s.contains("Deploy a new stack from"));
     tmux.keys(&["C-s"]);
+    tmux.wait_for("the change set's confirmation", |s| {
+        s.contains("Confirm: create-change-set")
+    });
+    // The cost comes after the compliance verdict and the parameters: scroll down to it.
+    tmux.keys(&["PageDown", "PageDown"]);
     let confirm = tmux.wait_for("the change set's confirmation with its cost", |s| {
         s.contains("Confirm: create-change-set") && s.contains("$0.00 → $4.65 a month (+$4.65)")
     });

@@ -135,10 +135,6 @@ fn body(state: &State, dialog: &ConfirmDialog, op: &CfnMutation) -> Vec<Line<'st
             }
             compliance_lines(state, &c.compliance, &mut lines);
             lines.push(Line::raw(""));
-            lines.extend(crate::cost::tui::dialog_view::verdict_lines(
-                state, &c.cost, 12,
-            ));
-            lines.push(Line::raw(""));
             lines.push(Line::styled(" Parameters", s.header));
             let key_width = c
                 .parameters
@@ -163,6 +159,11 @@ fn body(state: &State, dialog: &ConfirmDialog, op: &CfnMutation) -> Vec<Line<'st
                     ),
                 ]));
             }
+            // What it will cost a month, after what it is deployed with.
+            lines.push(Line::raw(""));
+            lines.extend(crate::cost::tui::dialog_view::verdict_lines(
+                state, &c.cost, 12,
+            ));
         }
         CfnMutation::SetTerminationProtection(p) => {
             let (what, style) = if p.enabled {
