@@ -34,7 +34,7 @@ actions! {
             .help("mark the idle resource (again: unmark)"),
         Reap => ActionSpec::new("reap-idle", "Reap idle DEV resources: stop instances, snapshot then delete unattached volumes, release Elastic IPs", Kind::Mutating)
             .binds(&[hint(Context::Cost, &[k('x')], "reap")])
-            .command("reap", &[], "")
+            .command("reap", &[], "[ID...]")
             .help("reap the marked (or selected) idle resources — DEV only, typed name")
             .tier("typed name, always; refused outside DEV")
             .schema(r#"{"type":"object","properties":{"ids":{"type":"array","items":{"type":"string"}}},"required":["ids"],"additionalProperties":false}"#),
@@ -70,6 +70,12 @@ pub fn apply(state: &mut State, action: CostAction, args: &[&str]) -> Vec<Cmd> {
             tui::toggle_mark(state);
             Vec::new()
         }
-        CostAction::Reap => tui::reap(state),
+        CostAction::Reap => {
+            // `:reap ID...`: exactly those findings.
+            if !args.is_empty() {
+                state.cost.marked = args.iter().map(|a| a.to_string()).collect();
+            }
+            tui::reap(state)
+        }
     }
 }

@@ -607,6 +607,19 @@ pub fn reap(state: &mut State) -> Vec<Cmd> {
         );
         return Vec::new();
     };
+    let unknown = state
+        .cost
+        .marked
+        .iter()
+        .find(|id| !report.findings.iter().any(|f| &f.id == *id))
+        .cloned();
+    if let Some(unknown) = unknown {
+        state.toast(
+            ToastLevel::Error,
+            format!("{unknown} is not among the idle findings (i scans again)"),
+        );
+        return Vec::new();
+    }
     let findings: Vec<_> = if state.cost.marked.is_empty() {
         report
             .findings

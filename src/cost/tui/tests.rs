@@ -452,3 +452,23 @@ fn the_template_picker_shows_each_templates_monthly_cost() {
         "{text}"
     );
 }
+
+#[test]
+fn the_reap_command_names_the_findings() {
+    let (mut state, _) = state_dev_with_idle();
+    crate::tui::shell::run_command(&mut state, "reap eipalloc-1");
+    let Mode::Confirm(dialog) = &state.mode else {
+        panic!("a confirmation opens: {:?}", state.toast);
+    };
+    assert_eq!(dialog.request.op.name(), "release-addresses");
+    assert_eq!(dialog.request.tier, RiskTier::TypeName("eipalloc-1".into()));
+    let (mut state, _) = state_dev_with_idle();
+    crate::tui::shell::run_command(&mut state, "reap i-nope");
+    assert!(matches!(state.mode, Mode::Normal));
+    assert!(
+        state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("i-nope is not among"))
+    );
+}
