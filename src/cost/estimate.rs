@@ -201,7 +201,8 @@ pub(crate) fn add_note(cost: &mut ResourceCost, note: String) {
 pub struct CostReport {
     pub currency: &'static str,
     pub region: String,
-    pub hours_per_month: f64,
+    /// 730, as the AWS pricing calculator counts.
+    pub hours_per_month: u32,
     /// Source id → as-of date, for every source the figures use.
     pub prices_as_of: BTreeMap<String, String>,
     pub sources: Vec<SourceEstimate>,
@@ -221,7 +222,7 @@ impl CostReport {
         CostReport {
             currency: "USD",
             region: region.to_string(),
-            hours_per_month: HOURS_PER_MONTH,
+            hours_per_month: HOURS_PER_MONTH as u32,
             prices_as_of,
             total_monthly: sources.iter().map(|s| s.total_monthly).sum(),
             sources,
