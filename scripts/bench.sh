@@ -44,3 +44,9 @@ cargo bench --bench startup "$@"
 # Compliance: the full pack over a 1,000-resource template (budget ≤ 100 ms), beside checkov
 # and cfn-guard on the same file.
 cargo bench --bench compliance "$@"
+
+# Cost: a 1,000-resource template estimated (budget ≤ 20 ms), and how much of it is parsing.
+cargo bench --bench cost "$@"
+
+# Prices refresh: a 100 MB offer file from a loopback server (budget ≤ 50 MB resident), MB/s.
+cargo bench --bench prices_refresh "$@"

@@ -32,9 +32,10 @@ pub struct ConsoleArgs {
     /// AWS profile (default: AWS_PROFILE or config).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// AWS region (default: AWS_REGION, the profile, or config).
-    #[arg(long, global = true, value_name = "REGION", value_parser = region_arg)]
-    pub region: Option<String>,
+    /// AWS region (default: AWS_REGION, the profile, or config). `prices refresh` takes it
+    /// more than once.
+    #[arg(long, global = true, value_name = "REGION", value_parser = region_arg, action = clap::ArgAction::Append)]
+    pub region: Vec<String>,
     /// Environment to assume when config maps neither the account nor the profile.
     #[arg(long = "env", global = true, value_enum, value_name = "ENV")]
     pub env: Option<EnvArg>,
@@ -79,7 +80,7 @@ impl ConsoleArgs {
             read_only: self.read_only,
             aws: crate::aws::AwsSettings {
                 profile: self.profile.clone(),
-                region: self.region.clone(),
+                region: self.region.last().cloned(),
                 endpoint_url: self.endpoint_url.clone(),
                 ..crate::aws::AwsSettings::default()
             },
@@ -260,6 +261,64 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Estimate the monthly cost of templates and deployed stacks from the offline price
+    /// catalogue.
+    ///
+    /// PATH is a template file, a directory or a library template name; with no PATH and no
+    /// --stack, the whole library is estimated. Exit 0 ok; 1 over --max-total or
+    /// --max-increase; 2 an error (a template that does not parse, a bad usage file, AWS).
+    Cost {
+        #[arg(value_name = "PATH|NAME")]
+        paths: Vec<String>,
+        /// A deployed stack to estimate (its template and parameter values); repeat for each.
+        #[arg(long = "stack", value_name = "NAME")]
+        stacks: Vec<String>,
+        /// A template parameter value (templates only); repeat for each.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Usage of usage-priced resources (default: usage.yml in the config dir).
+        #[arg(long, value_name = "FILE")]
+        usage: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Write the report to FILE instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Exit 1 when the total monthly cost is over USD.
+        #[arg(long, value_name = "USD")]
+        max_total: Option<f64>,
+        /// Exit 1 when the templates cost more than the stacks given by USD, or by N%.
+        #[arg(long, value_name = "USD|N%")]
+        max_increase: Option<String>,
+    },
+    /// Actual spend: month to date, recent months by service, the month-end forecast (Cost
+    /// Explorer within the daily call budget; the free AWS/Billing metric as fallback).
+    ///
+    /// A report fetched within cost.cache_hours is used as it is. Exit 0 report printed, 2
+    /// nothing could be read.
+    Spend {
+        /// Months before the current one.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=12))]
+        months: u32,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Fetch again even when the cached report is fresh (Cost Explorer: $0.01 a request).
+        #[arg(long)]
+        refresh: bool,
+        /// Read only the free AWS/Billing EstimatedCharges metric.
+        #[arg(long)]
+        free: bool,
+    },
+    /// Idle resources (Trusted Advisor's thresholds) and what each costs a month.
+    Idle {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// The price catalogue.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
     /// Job history (newest first), including jobs interrupted by a crash or a dropped session.
     Jobs {
         /// Print JSON instead of a table.
@@ -268,6 +327,37 @@ pub enum Command {
         /// How many jobs to show.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+}
+
+/// `opsdeck cost|spend|idle --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+impl From<ReportFormat> for crate::cost::headless::Format {
+    fn from(f: ReportFormat) -> Self {
+        use crate::cost::headless::Format;
+        match f {
+            ReportFormat::Text => Format::Text,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Csv => Format::Csv,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesCommand {
+    /// Fetch the AWS Price List bulk files and replace the catalogue in the data dir (it then
+    /// overrides the bundled prices). Exit 0 replaced; 2 failed (the old catalogue stays).
+    Refresh {
+        /// Where the bulk files are: a mirror URL or an absolute directory (default:
+        /// cost.offer_url).
+        #[arg(long, value_name = "BASE")]
+        offer_url: Option<String>,
     },
 }
 

@@ -17,6 +17,7 @@ pub mod cfn;
 pub mod cli;
 pub mod compliance;
 pub mod config;
+pub mod cost;
 pub mod diagnostics;
 pub mod engine;
 pub mod files;

@@ -5,7 +5,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::Parser;
-use opsdeck::cli::{AuditCommand, Cli, Command, EksCommand};
+use opsdeck::cli::{AuditCommand, Cli, Command, EksCommand, PricesCommand};
 use opsdeck::config::Paths;
 use opsdeck::headless;
 use opsdeck::tui::app;
@@ -25,6 +25,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let paths = Paths::discover()?;
     let mut out = opsdeck::output::QuietPipe::new(std::io::stdout());
+    let refresh = matches!(
+        cli.command,
+        Some(Command::Prices {
+            command: PricesCommand::Refresh { .. }
+        })
+    );
+    if cli.console.region.len() > 1 && !refresh {
+        opsdeck::errln!("opsdeck: give --region once (only `prices refresh` takes several)");
+        return Ok(2);
+    }
     match cli.command {
         Some(Command::Audit {
             command: AuditCommand::Verify { file },
@@ -173,6 +183,77 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             opsdeck::diagnostics::init(&paths);
             Ok(runtime()?.block_on(headless::run::run(&opts, &paths, args, &mut out)))
+        }
+        Some(Command::Cost {
+            paths: templates,
+            stacks,
+            params,
+            usage,
+            format,
+            output,
+            max_total,
+            max_increase,
+        }) => {
+            let opts = cli.console.options();
+            let max_increase = match max_increase
+                .as_deref()
+                .map(opsdeck::cost::headless::Increase::parse)
+                .transpose()
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    opsdeck::errln!("opsdeck cost: {e}");
+                    return Ok(2);
+                }
+            };
+            let args = opsdeck::cost::headless::CostArgs {
+                paths: templates,
+                stacks,
+                params,
+                usage,
+                format: format.into(),
+                output,
+                max_total,
+                max_increase,
+            };
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(opsdeck::cost::headless::cost(&opts, &paths, args, &mut out)))
+        }
+        Some(Command::Spend {
+            months,
+            format,
+            refresh,
+            free,
+        }) => {
+            let opts = cli.console.options();
+            let args = opsdeck::cost::headless::SpendArgs {
+                months,
+                format: format.into(),
+                refresh,
+                free,
+            };
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(opsdeck::cost::headless::spend(
+                &opts, &paths, args, &mut out,
+            )))
+        }
+        Some(Command::Idle { format }) => {
+            let opts = cli.console.options();
+            let args = opsdeck::cost::headless::IdleArgs {
+                format: format.into(),
+            };
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(opsdeck::cost::headless::idle(&opts, &paths, args, &mut out)))
+        }
+        Some(Command::Prices {
+            command: PricesCommand::Refresh { offer_url },
+        }) => {
+            let opts = cli.console.options();
+            let regions = cli.console.region.clone();
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(opsdeck::cost::headless::prices_refresh(
+                &opts, &paths, regions, offer_url, &mut out,
+            )))
         }
         None => {
             let opts = cli.console.options();

@@ -65,6 +65,7 @@ fn create_op(stack: &str, change_set: &str) -> MutatingOp {
             &Default::default(),
             Environment::Dev,
         ),
+        cost: opsdeck::cost::verdict::CostVerdict::none(),
     }))
 }
 
@@ -233,6 +234,7 @@ async fn a_follow_whose_polls_keep_failing_stops_and_says_the_change_goes_on() {
             ExecuteChangeSet {
                 target: target(MOTO_ACCOUNT, &preview.stack_name, &preview.stack_id),
                 preview: preview.clone(),
+                cost: opsdeck::cost::verdict::CostVerdict::none(),
             },
         )))
         .await;

@@ -66,6 +66,7 @@ fn create_op(
         template,
         parameters,
         compliance,
+        cost: opsdeck::cost::verdict::CostVerdict::none(),
     }))
 }
 
@@ -87,6 +88,7 @@ fn execute_op(preview: &ChangeSetPreview) -> MutatingOp {
     MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(ExecuteChangeSet {
         target: target(MOTO_ACCOUNT, &preview.stack_name, &preview.stack_id),
         preview: preview.clone(),
+        cost: opsdeck::cost::verdict::CostVerdict::none(),
     }))
 }
 

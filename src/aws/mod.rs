@@ -171,7 +171,10 @@ pub async fn providers_with(
             &config,
             settings,
             kube.clone(),
-            binding,
+            binding.clone(),
+        )),
+        cost: Arc::new(crate::cost::aws::CostProvider::new(
+            &config, settings, binding,
         )),
     }
 }

@@ -80,7 +80,16 @@ pub async fn deploy(opts: &Options, paths: &Paths, args: DeployArgs, out: &mut d
     };
     // The user's policies and waivers, as in the console: the same rules judge both.
     let checker = crate::compliance::Checker::load(paths, &runner.config.compliance);
-    let result = deploy_with(&mut runner, &args, chosen, given, &checker, out).await;
+    // The price catalogue and usage file, as in the console.
+    let pricing = match crate::cost::headless::PricingInputs::load(&runner.config, paths, None) {
+        Ok(pricing) => pricing,
+        Err(e) => {
+            runner.shutdown();
+            crate::errln!("opsdeck deploy: {e}");
+            return 2;
+        }
+    };
+    let result = deploy_with(&mut runner, &args, chosen, given, &checker, &pricing, out).await;
     runner.finish("deploy", result)
 }
 
@@ -117,6 +126,7 @@ async fn deploy_with(
     chosen: library::ChosenTemplate,
     mut given: std::collections::BTreeMap<String, String>,
     checker: &crate::compliance::Checker,
+    pricing: &crate::cost::headless::PricingInputs,
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
     let identity = runner.identify().await?;
@@ -126,18 +136,21 @@ async fn deploy_with(
         .map_err(failed)?;
     let existing_id =
         plan::existing_stack_for_deploy(&args.stack, existing.as_ref()).map_err(Stop::Input)?;
-    let existing_keys = match (&existing_id, &existing) {
-        (Some(_), Some(stack)) => Some(
-            plans::describe_stack(&*runner, stack)
+    // An update: the stack's parameter keys (kept unless given) and its current template and
+    // values (the cost before the change).
+    let current = match (&existing_id, &existing) {
+        (Some(_), Some(stack)) => {
+            let detail = plans::describe_stack(&*runner, stack)
                 .await
-                .map_err(failed)?
-                .parameters
-                .into_iter()
-                .map(|p| p.key)
-                .collect::<Vec<_>>(),
-        ),
+                .map_err(failed)?;
+            let body = plans::get_template(&*runner, stack).await.map_err(failed)?;
+            Some((detail.parameters, body))
+        }
         _ => None,
     };
+    let existing_keys = current
+        .as_ref()
+        .map(|(parameters, _)| parameters.iter().map(|p| p.key.clone()).collect::<Vec<_>>());
     let environment = runner.environment_of(&identity.account);
     // As in the console: a new stack's `Environment` tag parameter starts at the environment
     // it lands in, unless given.
@@ -163,6 +176,34 @@ async fn deploy_with(
     })?;
     let compliance = judge(checker, &chosen, &given, environment);
     report_compliance(&args.stack, &compliance);
+    let cost = {
+        let current_values: std::collections::BTreeMap<String, String> = current
+            .iter()
+            .flat_map(|(parameters, _)| parameters.iter())
+            .filter(|p| p.value != "****")
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect();
+        // What is deployed: the values given over the stack's current ones (kept unless
+        // given), secrets left out (no pricer reads them).
+        let mut after_values = current_values.clone();
+        after_values.extend(
+            given
+                .iter()
+                .filter(|(k, _)| !chosen.template.parameter(k).is_some_and(|p| p.no_echo))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        pricing.verdict(
+            &identity.account,
+            &region,
+            environment,
+            current
+                .as_ref()
+                .map(|(_, body)| (body.as_str(), &current_values)),
+            (&chosen.body, &after_values),
+            &chosen.origin,
+        )
+    };
+    crate::err!("{}", cost.text());
     let create = MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
         account: identity.account.clone(),
         region: region.clone(),
@@ -173,7 +214,12 @@ async fn deploy_with(
         template: TemplateSource::body(chosen.origin, chosen.body),
         parameters,
         compliance,
+        cost,
     }));
+    let create_cost = match &create {
+        MutatingOp::Cfn(CfnMutation::CreateChangeSet(c)) => Some(c.cost.clone()),
+        _ => None,
+    };
     // Computing the change set: the flag given is the person's answer, and in PRD (typed
     // tier) the stack name they typed on the command line is the typed text.
     let preview = match runner.change(create, &args.stack).await? {
@@ -192,7 +238,7 @@ async fn deploy_with(
         MutationOutput::Cfn(CfnOutcome::Done(other)) => {
             return Err(Stop::Failed(format!("unexpected answer: {other}")));
         }
-        other @ (MutationOutput::Install(_) | MutationOutput::Kube(_)) => {
+        other => {
             return Err(Stop::Failed(format!(
                 "unexpected answer: {}",
                 other.summary()
@@ -200,7 +246,11 @@ async fn deploy_with(
         }
     };
     // What runs is the change set's own stack, resolved from its ARN like the console does.
-    let execute = plans::execute_change_set(&*runner, preview.clone()).map_err(failed)?;
+    let verdict = match &create_cost {
+        Some(v) => v.clone(),
+        None => crate::cost::verdict::CostVerdict::none(),
+    };
+    let execute = plans::execute_change_set(&*runner, preview.clone(), &verdict).map_err(failed)?;
     let target = execute.target.clone();
     let discard = MutatingOp::from(plans::discard_change_set(&execute));
     if args.plan {
@@ -215,8 +265,13 @@ async fn deploy_with(
                 "result": "plan",
                 "destructive": preview.has_destructive(),
                 "change_set": preview,
+                "cost": execute.cost.to_json(),
             }),
-            &preview_text(&target, &preview),
+            &format!(
+                "{}\n{}",
+                preview_text(&target, &preview),
+                execute.cost.text().trim_end()
+            ),
         );
         runner.change(discard, "").await?;
         return Ok(());
@@ -516,6 +571,7 @@ mod tests {
             template: TemplateSource::body(chosen.origin.clone(), chosen.body.clone()),
             parameters: vec![],
             compliance: verdict,
+            cost: crate::cost::verdict::CostVerdict::none(),
         }));
         // `Runner::change` asks this same gate first: the refusal is what it returns.
         let refusal = gate.request(op).unwrap_err();

@@ -161,15 +161,22 @@ impl Mutation for CfnMutation {
             // its own), and its failure or cancellation is cleaned up: `y`/`Enter`, except in
             // PRD, where every change is typed, and for a template that fails a compliance
             // rule (or could not be judged): the person continues only by typing the name.
+            // Over budget (or a budget that cannot be checked): typed, too.
             CfnMutation::CreateChangeSet(c) => {
-                if c.environment.is_production_grade() || !c.compliance.clean() {
+                if c.environment.is_production_grade()
+                    || !c.compliance.clean()
+                    || c.cost.needs_typed_name()
+                {
                     RiskTier::TypeName(c.stack_name.clone())
                 } else {
                     RiskTier::Simple
                 }
             }
             CfnMutation::ExecuteChangeSet(e) => {
-                if e.preview.has_destructive() || e.target.environment.is_production_grade() {
+                if e.preview.has_destructive()
+                    || e.target.environment.is_production_grade()
+                    || e.cost.needs_typed_name()
+                {
                     RiskTier::TypeName(e.target.stack_name.clone())
                 } else {
                     RiskTier::Simple
@@ -240,7 +247,7 @@ impl Mutation for CfnMutation {
                 }
                 (!why.is_empty()).then(|| {
                     format!(
-                        "{} does not deploy a template with {}",
+                        "compliance: {} does not deploy a template with {}",
                         c.environment,
                         why.join(", nor one where ")
                     )
@@ -368,7 +375,8 @@ impl Mutation for CfnMutation {
             CfnMutation::CreateChangeSet(c) => {
                 c.parameters.len()
                     + 3 * (c.compliance.failures().len() + c.compliance.waived().len())
-                    + 16
+                    + c.cost.delta().map_or(0, |d| d.resources.len())
+                    + 22
             }
             CfnMutation::DeleteStack(d) => d.retained.len() + 12,
             CfnMutation::ContinueUpdateRollback(c) => c.resources_to_skip.len() + 12,
@@ -606,6 +614,10 @@ pub struct CreateChangeSet {
     /// audited with the request; it raises the tier, and in PRD a high failure refuses it
     /// (see `MutatingOp::policy_block`).
     pub compliance: ComplianceVerdict,
+    /// The monthly cost before → after and the environment's budget: confirmed and audited
+    /// with the request; a delta over budget (or a budget that cannot be checked) raises the
+    /// tier.
+    pub cost: crate::cost::verdict::CostVerdict,
 }
 
 impl CreateChangeSet {
@@ -624,6 +636,8 @@ pub struct ExecuteChangeSet {
     #[serde(flatten)]
     pub target: StackTarget,
     pub preview: ChangeSetPreview,
+    /// The cost verdict of the request that computed the change set, itemised by its rows.
+    pub cost: crate::cost::verdict::CostVerdict,
 }
 
 /// Delete a change set that will not be executed, and the empty stack created to hold it.
@@ -930,6 +944,7 @@ mod tests {
                 },
             ],
             compliance: ComplianceVerdict::with_failures(Vec::new()),
+            cost: crate::cost::verdict::CostVerdict::none(),
         }
     }
 
@@ -1046,6 +1061,7 @@ mod tests {
                         details: vec![],
                     }],
                 },
+                cost: crate::cost::verdict::CostVerdict::none(),
             })
             .risk()
         };

@@ -161,9 +161,11 @@ pub fn toggle_protection(
 }
 
 /// Executing a computed change set: the target is the change set's own stack ARN.
+/// `cost` is the verdict of the request that computed it, itemised here by its rows.
 pub fn execute_change_set(
     ctx: &dyn SessionFacts,
     preview: ChangeSetPreview,
+    cost: &crate::cost::verdict::CostVerdict,
 ) -> Result<ExecuteChangeSet, PlanError> {
     let target = StackTarget::from_arn(&preview.stack_id, &preview.stack_name, |account| {
         ctx.environment_of(account)
@@ -174,7 +176,12 @@ pub fn execute_change_set(
             preview.change_set_name, preview.stack_id
         ))
     })?;
-    Ok(ExecuteChangeSet { target, preview })
+    let cost = cost.for_change_set(&preview.changes);
+    Ok(ExecuteChangeSet {
+        target,
+        preview,
+        cost,
+    })
 }
 
 /// Deleting a computed change set nobody will execute, with the empty stack made for a new
@@ -198,6 +205,8 @@ pub struct UpdateSeed {
     pub origin: String,
     pub source: FormTemplate,
     pub template: Template,
+    /// The stack's current template text: the cost before the update is estimated from it.
+    pub current_body: String,
 }
 
 /// `update-stack` (and `deploy-template` onto an existing stack): the stack's current
@@ -208,6 +217,7 @@ pub async fn update_seed(
     chosen: Option<ChosenTemplate>,
 ) -> Result<UpdateSeed, PlanError> {
     let detail = describe_stack(ctx, stack).await?;
+    let current_body = get_template(ctx, stack).await?;
     let (origin, source, template) = match chosen {
         Some(chosen) => (
             chosen.origin,
@@ -215,12 +225,15 @@ pub async fn update_seed(
             chosen.template,
         ),
         None => {
-            let body = get_template(ctx, stack).await?;
             let origin = format!("current template of {}", stack.name);
-            let template = Template::parse(&body, Path::new(&origin)).map_err(|e| {
+            let template = Template::parse(&current_body, Path::new(&origin)).map_err(|e| {
                 PlanError::Failed(format!("cannot read the template of {}: {e}", stack.name))
             })?;
-            (origin, FormTemplate::Previous(body), template)
+            (
+                origin,
+                FormTemplate::Previous(current_body.clone()),
+                template,
+            )
         }
     };
     Ok(UpdateSeed {
@@ -229,5 +242,6 @@ pub async fn update_seed(
         origin,
         source,
         template,
+        current_body,
     })
 }

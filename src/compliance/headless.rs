@@ -46,12 +46,13 @@ pub struct CheckArgs {
     pub params: Vec<String>,
 }
 
-/// A template to judge: its source name (as findings show it) and text.
-struct Source {
-    name: String,
-    text: String,
+/// A template to judge: its source name (as findings show it) and text. Shared with
+/// `opsdeck cost`, which reads its PATH arguments the same way.
+pub(crate) struct Source {
+    pub(crate) name: String,
+    pub(crate) text: String,
     /// Found by searching a directory: a file that is not a template is skipped, not an error.
-    discovered: bool,
+    pub(crate) discovered: bool,
 }
 
 /// `opsdeck check`. Returns the exit code.
@@ -169,7 +170,7 @@ pub fn exit_code(errors: usize, failing: usize) -> i32 {
 }
 
 /// Resolve PATH arguments: a library name, a file, or a directory (searched for templates).
-fn collect(specs: &[String], errors: &mut Vec<String>) -> Vec<Source> {
+pub(crate) fn collect(specs: &[String], errors: &mut Vec<String>) -> Vec<Source> {
     let mut sources = Vec::new();
     for spec in specs {
         let path = Path::new(spec);

@@ -49,6 +49,8 @@ pub struct Config {
     pub compliance: ComplianceSettings,
     /// `[targets]`: where installers run and which environment each target is in.
     pub targets: TargetsConfig,
+    /// `[cost]`: budgets, the Cost Explorer call budget, the price mirror.
+    pub cost: CostSettings,
     /// Files that contributed, for `:ro`/help display, e.g.
     /// `["<defaults>", "/home/x/.config/opsdeck/config.toml"]`.
     pub sources: Vec<String>,
@@ -81,6 +83,37 @@ impl Default for ComplianceSettings {
 const DEFAULT_WAIVER_MAX_DAYS: u32 = 365;
 /// The longest horizon config may set: ten years is already "permanent" for a waiver.
 const WAIVER_MAX_DAYS_LIMIT: i64 = 3650;
+/// `[cost]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSettings {
+    /// Cost Explorer requests allowed per UTC day (each costs $0.01; every page counts).
+    pub daily_call_budget: u32,
+    /// Spend fetched less than this many hours ago is used as it is.
+    pub cache_hours: u32,
+    /// A cost-allocation tag to group spend by (e.g. `CostCenter`).
+    pub allocation_tag: Option<String>,
+    /// Base URL of the AWS Price List bulk files (or a mirror, or a local directory).
+    pub offer_url: String,
+    /// The usage file, when not the default `usage.yml` in the config dir.
+    pub usage_file: Option<PathBuf>,
+    /// Monthly budget (USD) per environment.
+    pub budgets: Vec<(Environment, f64)>,
+    /// Region → price multiplier against us-east-1, for regions the catalogue has no prices for.
+    pub region_multipliers: std::collections::BTreeMap<String, f64>,
+}
+
+impl CostSettings {
+    /// The monthly budget of `environment`, if one is set.
+    pub fn budget_for(&self, environment: Environment) -> Option<f64> {
+        self.budgets
+            .iter()
+            .find(|(e, _)| *e == environment)
+            .map(|(_, b)| *b)
+    }
+}
+
+/// The public AWS Price List endpoint.
+pub const DEFAULT_OFFER_URL: &str = "https://pricing.us-east-1.amazonaws.com";
 
 /// One `[[environment]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,6 +338,30 @@ struct RawFile {
     environment: Option<Vec<Spanned<RawEnvironment>>>,
     role: Option<Vec<Spanned<RawRole>>>,
     targets: Option<RawTargets>,
+    cost: Option<RawCost>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([cost])")]
+struct RawCost {
+    daily_call_budget: Option<Spanned<i64>>,
+    cache_hours: Option<Spanned<i64>>,
+    allocation_tag: Option<String>,
+    offer_url: Option<Spanned<String>>,
+    usage_file: Option<Spanned<String>>,
+    budgets: Option<RawBudgets>,
+    region_multipliers: Option<std::collections::BTreeMap<String, Spanned<f64>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([cost.budgets])")]
+struct RawBudgets {
+    #[serde(rename = "DEV")]
+    dev: Option<Spanned<f64>>,
+    #[serde(rename = "TST")]
+    tst: Option<Spanned<f64>>,
+    #[serde(rename = "PRD")]
+    prd: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -389,6 +446,13 @@ struct Layer {
     roles: Option<Vec<RoleRule>>,
     waiver_max_days: Option<u32>,
     targets: Option<TargetsConfig>,
+    daily_call_budget: Option<u32>,
+    cache_hours: Option<u32>,
+    allocation_tag: Option<String>,
+    offer_url: Option<String>,
+    usage_file: Option<PathBuf>,
+    budgets: Option<Vec<(Environment, f64)>>,
+    region_multipliers: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// Checks semantic constraints, with errors located in one file's text.
@@ -492,6 +556,9 @@ impl Checker<'_> {
         if let Some(targets) = raw.targets {
             layer.targets = Some(self.targets(targets)?);
         }
+        if let Some(cost) = raw.cost {
+            self.cost(cost, &mut layer)?;
+        }
         Ok(layer)
     }
 
@@ -574,6 +641,84 @@ impl Checker<'_> {
             ssm_log_group,
             environments,
         })
+    }
+
+    fn cost(&self, raw: RawCost, layer: &mut Layer) -> Result<(), ConfigError> {
+        let count =
+            |v: Option<Spanned<i64>>, key: &str, max: i64| -> Result<Option<u32>, ConfigError> {
+                match v {
+                    Some(v) if !(0..=max).contains(v.get_ref()) => Err(self.invalid(
+                        v.span(),
+                        key,
+                        format!("{} is out of range (0 to {max})", v.get_ref()),
+                    )),
+                    Some(v) => Ok(Some(*v.get_ref() as u32)),
+                    None => Ok(None),
+                }
+            };
+        layer.daily_call_budget = count(raw.daily_call_budget, "cost.daily_call_budget", 10_000)?;
+        layer.cache_hours = count(raw.cache_hours, "cost.cache_hours", 24 * 366)?;
+        layer.allocation_tag = raw.allocation_tag;
+        if let Some(url) = &raw.offer_url {
+            let u = url.get_ref();
+            let ok = u.starts_with("http://") || u.starts_with("https://") || u.starts_with('/');
+            if !ok {
+                return Err(self.invalid(
+                    url.span(),
+                    "cost.offer_url",
+                    format!("{u:?} is neither an http(s):// URL nor an absolute directory path"),
+                ));
+            }
+        }
+        layer.offer_url = self.non_empty(raw.offer_url, "cost.offer_url")?;
+        layer.usage_file = self
+            .non_empty(raw.usage_file, "cost.usage_file")?
+            .map(PathBuf::from);
+        let money = |v: Spanned<f64>, key: &str| -> Result<f64, ConfigError> {
+            let x = *v.get_ref();
+            if x.is_finite() && x >= 0.0 {
+                Ok(x)
+            } else {
+                Err(self.invalid(
+                    v.span(),
+                    key,
+                    format!("{x} is not an amount of USD (a number ≥ 0)"),
+                ))
+            }
+        };
+        if let Some(b) = raw.budgets {
+            let mut budgets = Vec::new();
+            for (env, value, key) in [
+                (Environment::Dev, b.dev, "cost.budgets.DEV"),
+                (Environment::Tst, b.tst, "cost.budgets.TST"),
+                (Environment::Prd, b.prd, "cost.budgets.PRD"),
+            ] {
+                if let Some(v) = value {
+                    budgets.push((env, money(v, key)?));
+                }
+            }
+            layer.budgets = Some(budgets);
+        }
+        if let Some(m) = raw.region_multipliers {
+            let mut multipliers = std::collections::BTreeMap::new();
+            for (region, factor) in m {
+                let key = format!("cost.region_multipliers.{region}");
+                if let Some(problem) = region_problem(&region) {
+                    return Err(self.invalid(factor.span(), key, problem));
+                }
+                let f = *factor.get_ref();
+                if !(f.is_finite() && f > 0.0) {
+                    return Err(self.invalid(
+                        factor.span(),
+                        key,
+                        format!("{f} is not a multiplier (a number > 0)"),
+                    ));
+                }
+                multipliers.insert(region, f);
+            }
+            layer.region_multipliers = Some(multipliers);
+        }
+        Ok(())
     }
 
     fn environments(
@@ -965,6 +1110,27 @@ impl Config {
                     .unwrap_or(DEFAULT_WAIVER_MAX_DAYS),
             },
             targets: user.targets.or(defaults.targets).unwrap_or_default(),
+            cost: CostSettings {
+                daily_call_budget: user
+                    .daily_call_budget
+                    .or(defaults.daily_call_budget)
+                    .unwrap_or(20),
+                cache_hours: user.cache_hours.or(defaults.cache_hours).unwrap_or(24),
+                allocation_tag: user
+                    .allocation_tag
+                    .or(defaults.allocation_tag)
+                    .filter(|t| !t.trim().is_empty()),
+                offer_url: user
+                    .offer_url
+                    .or(defaults.offer_url)
+                    .unwrap_or_else(|| DEFAULT_OFFER_URL.to_string()),
+                usage_file: user.usage_file.or(defaults.usage_file),
+                budgets: user.budgets.or(defaults.budgets).unwrap_or_default(),
+                region_multipliers: user
+                    .region_multipliers
+                    .or(defaults.region_multipliers)
+                    .unwrap_or_default(),
+            },
             sources,
         }
     }
@@ -1232,6 +1398,40 @@ hosts = ["local", "dev-*"]
         assert_eq!(l.default_role, Some(Role::Operator));
         assert_eq!(l.waiver_max_days, Some(DEFAULT_WAIVER_MAX_DAYS));
         assert!(l.environments.is_none() && l.roles.is_none());
+        assert_eq!(l.daily_call_budget, Some(20));
+        assert_eq!(l.cache_hours, Some(24));
+        assert_eq!(l.offer_url.as_deref(), Some(DEFAULT_OFFER_URL));
+    }
+
+    #[test]
+    fn cost_settings_are_checked_with_file_and_line() {
+        let c = parse(
+            "[cost]\ndaily_call_budget = 5\nallocation_tag = \"CostCenter\"\n[cost.budgets]\nDEV = 500\nPRD = 20000.5\n[cost.region_multipliers]\nca-central-1 = 1.1\n",
+        )
+        .unwrap();
+        assert_eq!(c.cost.daily_call_budget, 5);
+        assert_eq!(c.cost.budget_for(Environment::Dev), Some(500.0));
+        assert_eq!(c.cost.budget_for(Environment::Prd), Some(20000.5));
+        assert_eq!(c.cost.budget_for(Environment::Tst), None);
+        assert_eq!(c.cost.allocation_tag.as_deref(), Some("CostCenter"));
+        assert_eq!(c.cost.region_multipliers.get("ca-central-1"), Some(&1.1));
+        let e = err("[cost.budgets]\nDEV = -1\n");
+        assert!(
+            e.starts_with("/etc/x/config.toml:2:7: cost.budgets.DEV: -1"),
+            "{e}"
+        );
+        let e = err("[cost.budgets]\nQA = 1\n");
+        assert!(
+            e.contains("unknown key `QA`") && e.contains("DEV, TST, PRD"),
+            "{e}"
+        );
+        let e = err("[cost]\ndaily_call_budget = -3\n");
+        assert!(
+            e.starts_with("/etc/x/config.toml:2:21: cost.daily_call_budget"),
+            "{e}"
+        );
+        let e = err("[cost]\noffer_url = \"ftp://x\"\n");
+        assert!(e.contains("cost.offer_url"), "{e}");
     }
 
     #[test]
@@ -1467,7 +1667,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         assert_eq!(
             err("\nthemes = 1\n"),
             format!(
-                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, environment, role, targets)"
+                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, environment, role, targets, cost)"
             )
         );
         assert_eq!(

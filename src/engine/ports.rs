@@ -4,6 +4,7 @@
 //! operation.
 
 use crate::cfn::port::CfnApi;
+use crate::cost::port::CostApi;
 use crate::engine::task::TaskCtx;
 use crate::installers::port::InstallApi;
 use crate::kube::port::KubeApi;
@@ -207,6 +208,7 @@ pub struct Providers {
     pub cfn: Arc<dyn CfnApi>,
     pub install: Arc<dyn InstallApi>,
     pub kube: Arc<dyn KubeApi>,
+    pub cost: Arc<dyn CostApi>,
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use crate::audit::{Actor, AuditSink, Decision};
 use crate::cfn::port::{CfnOutcome, CfnOutput};
+use crate::cost::port::{CostOutcome, CostOutput};
 use crate::engine::joblog::{JobLog, SharedJobLog};
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult, Providers};
 use crate::engine::retry::{Backoff, human};
@@ -28,6 +29,7 @@ pub enum ReadOutput {
     Cfn(CfnOutput),
     Install(InstallOutput),
     Kube(KubeOutput),
+    Cost(CostOutput),
 }
 
 /// What a finished mutation yields, one variant per capability.
@@ -36,6 +38,7 @@ pub enum MutationOutput {
     Cfn(CfnOutcome),
     Install(InstallOutcome),
     Kube(KubeOutcome),
+    Cost(CostOutcome),
 }
 
 impl MutationOutput {
@@ -45,6 +48,7 @@ impl MutationOutput {
             MutationOutput::Cfn(o) => o.summary(),
             MutationOutput::Install(o) => o.summary(),
             MutationOutput::Kube(o) => o.summary(),
+            MutationOutput::Cost(o) => o.summary(),
         }
     }
 }
@@ -665,6 +669,9 @@ impl Engine {
                     ReadOp::Kube(r) => crate::kube::port::read(&*providers.kube, r, ctx)
                         .await
                         .map(ReadOutput::Kube),
+                    ReadOp::Cost(r) => crate::cost::port::read(&*providers.cost, r, ctx)
+                        .await
+                        .map(ReadOutput::Cost),
                 }
             };
             if op.open_ended() {
@@ -805,6 +812,9 @@ impl Engine {
                 ApprovedMutation::Kube(a) => crate::kube::port::execute(&*providers.kube, a, ctx)
                     .await
                     .map(MutationOutput::Kube),
+                ApprovedMutation::Cost(a) => crate::cost::port::execute(&*providers.cost, a, ctx)
+                    .await
+                    .map(MutationOutput::Cost),
             }
         };
         tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {

@@ -57,6 +57,72 @@ impl StsApi for FakeCloud {
     }
 }
 
+impl crate::cost::port::CostApi for FakeCloud {
+    fn spend<'a>(
+        &'a self,
+        _query: &'a crate::cost::ops::SpendQuery,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::cost::model::SpendReport>> {
+        async { Err(ProviderError::new(ErrorKind::Other, "no spend in the fake")) }.boxed()
+    }
+
+    fn idle<'a>(
+        &'a self,
+        _scope: &'a ReadScope,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::cost::model::IdleReport>> {
+        async {
+            Err(ProviderError::new(
+                ErrorKind::Other,
+                "no idle scan in the fake",
+            ))
+        }
+        .boxed()
+    }
+
+    fn stop_instances<'a>(
+        &'a self,
+        approved: Approved<crate::cost::ops::StopInstances>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        let ids: Vec<String> = approved
+            .op()
+            .instances
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("stop {}", ids.join(",")));
+        async move { Ok(format!("stopped {}", ids.join(", "))) }.boxed()
+    }
+
+    fn delete_volumes<'a>(
+        &'a self,
+        approved: Approved<crate::cost::ops::DeleteVolumes>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("delete-volumes {}", approved.op().volumes.len()));
+        async { Ok("deleted".to_string()) }.boxed()
+    }
+
+    fn release_addresses<'a>(
+        &'a self,
+        approved: Approved<crate::cost::ops::ReleaseAddresses>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("release {}", approved.op().addresses.len()));
+        async { Ok("released".to_string()) }.boxed()
+    }
+}
+
 impl CfnApi for FakeCloud {
     fn list_stacks<'a>(
         &'a self,
@@ -347,7 +413,8 @@ fn new_rig_with_kube(
     };
     let providers = Arc::new(Providers {
         sts: cloud.clone(),
-        cfn: cloud,
+        cfn: cloud.clone(),
+        cost: cloud,
         install: Arc::new(NoInstallers),
         kube: kube.clone(),
     });
@@ -395,6 +462,71 @@ fn delete_op(name: &str) -> MutatingOp {
 fn approve(gate: &mut Gate, name: &str) -> Approved<MutatingOp> {
     let request = gate.request(delete_op(name)).expect("request opens");
     gate.confirm(request.id, name).expect("typed name approves")
+}
+
+fn stop_op(environment: Environment) -> MutatingOp {
+    MutatingOp::from(crate::cost::ops::StopInstances {
+        target: crate::cost::ops::ReapTarget {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            environment,
+        },
+        instances: vec![crate::cost::ops::Reapable {
+            id: "i-0abc".into(),
+            name: None,
+            detail: "t3.small".into(),
+            reason: "idle".into(),
+            monthly_saving: None,
+        }],
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn reaping_runs_only_with_its_own_gates_approval_and_only_in_dev() {
+    let cloud = Arc::new(FakeCloud::default());
+    let mut rig = new_rig(cloud.clone());
+    // PRD: refused at the gate, audited, nothing reaches the provider.
+    let refusal = rig.gate.request(stop_op(Environment::Prd)).unwrap_err();
+    assert!(refusal.to_string().contains("DEV only"), "{refusal}");
+    assert_eq!(
+        decisions(&rig.audit),
+        vec![Decision::Requested, Decision::Refused]
+    );
+    // Another gate's approval is refused by this engine.
+    let mut other = crate::setup::test_gate(
+        ReadOnlyLatch::new(),
+        Arc::new(MemoryAudit::default()),
+        Actor {
+            os_user: "t".into(),
+            principal: None,
+        },
+        None,
+    );
+    let request = other.request(stop_op(Environment::Dev)).expect("opens");
+    let foreign = other.confirm(request.id, "i-0abc").expect("approved there");
+    assert!(rig.engine.submit_mutation(foreign).is_err());
+    // DEV with the typed id: runs through the provider method that demands it.
+    let request = rig.gate.request(stop_op(Environment::Dev)).expect("opens");
+    assert!(
+        rig.gate.confirm(request.id, "y").is_err(),
+        "the id must be typed"
+    );
+    let approved = rig
+        .gate
+        .confirm(request.id, "i-0abc")
+        .expect("typed id approves");
+    let job = rig.engine.submit_mutation(approved).expect("runs");
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(
+        *cloud.calls.lock().unwrap(),
+        vec!["stop i-0abc".to_string()]
+    );
+    assert_eq!(decisions(&rig.audit).last(), Some(&Decision::Succeeded));
 }
 
 fn scope() -> ReadScope {
@@ -723,6 +855,7 @@ fn create_op(name: &str) -> MutatingOp {
         template: crate::ops::TemplateSource::body("library:s3-bucket", "Resources: {}"),
         parameters: vec![],
         compliance: crate::ops::ComplianceVerdict::with_failures(vec![]),
+        cost: crate::cost::verdict::CostVerdict::none(),
     }))
 }
 
@@ -750,7 +883,11 @@ async fn a_change_set_preview_comes_back_and_cancelling_it_discards_exactly_it()
     let request = rig
         .gate
         .request(MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(
-            ExecuteChangeSet { target, preview },
+            ExecuteChangeSet {
+                target,
+                preview,
+                cost: crate::cost::verdict::CostVerdict::none(),
+            },
         )))
         .expect("opens");
     let discard = rig
@@ -1054,7 +1191,8 @@ async fn a_run_cut_short_by_the_engine_ends_its_children_too() {
     let cloud = Arc::new(FakeCloud::default());
     let providers = Arc::new(Providers {
         sts: cloud.clone(),
-        cfn: cloud,
+        cfn: cloud.clone(),
+        cost: cloud,
         install: Arc::new(HangingInstaller),
         kube: Arc::new(crate::kube::port::fake::FakeKube::default()),
     });

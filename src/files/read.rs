@@ -45,6 +45,12 @@ pub enum FileKind {
     SshConfig,
     /// A kubeconfig file (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`).
     Kubeconfig,
+    /// The cost usage file (`--usage`, `usage.yml`).
+    Usage,
+    /// A price catalogue written by `opsdeck prices refresh`.
+    Prices,
+    /// The spend cache and call counter in the data dir.
+    SpendCache,
 }
 
 /// 1 MiB: CloudFormation's own limit for a template uploaded to S3; far above any config.
@@ -64,6 +70,9 @@ impl FileKind {
             FileKind::InstallerScript => Some(MIB),
             FileKind::SshConfig => Some(MIB),
             FileKind::Kubeconfig => Some(16 * MIB),
+            FileKind::Usage => Some(MIB),
+            FileKind::Prices => Some(64 * MIB),
+            FileKind::SpendCache => Some(8 * MIB),
         }
     }
 
@@ -80,6 +89,9 @@ impl FileKind {
             FileKind::InstallerScript => "installer script",
             FileKind::SshConfig => "ssh config file",
             FileKind::Kubeconfig => "kubeconfig file",
+            FileKind::Usage => "usage file",
+            FileKind::Prices => "price catalogue",
+            FileKind::SpendCache => "spend cache",
         }
     }
 }

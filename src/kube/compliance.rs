@@ -70,6 +70,7 @@ pub fn input(
         context,
         parameters: BTreeMap::new(),
         resources: objects.iter().filter_map(resource).collect(),
+        conditions: BTreeMap::new(),
     }
 }
 

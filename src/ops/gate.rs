@@ -5,7 +5,7 @@
 //! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
 //! one-way latch: nothing can release it once engaged.
 
-use super::{CfnMutation, InstallMutation, KubeMutation, MutatingOp, RiskTier};
+use super::{CfnMutation, CostMutation, InstallMutation, KubeMutation, MutatingOp, RiskTier};
 use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -117,6 +117,7 @@ pub enum ApprovedMutation {
     Cfn(Approved<CfnMutation>),
     Install(Approved<InstallMutation>),
     Kube(Approved<KubeMutation>),
+    Cost(Approved<CostMutation>),
 }
 
 /// An approval minted by another gate than the one this engine or provider serves.
@@ -133,6 +134,7 @@ impl Approved<MutatingOp> {
             MutatingOp::Cfn(m) => ApprovedMutation::Cfn(proof.attach(m)),
             MutatingOp::Install(m) => ApprovedMutation::Install(proof.attach(m)),
             MutatingOp::Kube(m) => ApprovedMutation::Kube(proof.attach(m)),
+            MutatingOp::Cost(m) => ApprovedMutation::Cost(proof.attach(m)),
         })
     }
 }
@@ -224,8 +226,9 @@ pub enum Refusal {
     #[error("the audit log cannot be written, so no change is allowed: {0}")]
     AuditUnavailable(String),
     /// The operation itself is not allowed (`MutatingOp::policy_block`): in PRD, a template
-    /// with unwaived high or critical compliance failures.
-    #[error("compliance: {0}")]
+    /// with unwaived high or critical compliance failures; reaping outside DEV. The text says
+    /// which rule (`compliance: …`, `cost: …`).
+    #[error("{0}")]
     Policy(String),
 }
 
@@ -667,6 +670,7 @@ mod tests {
                     controls: vec!["AC-3".into()],
                     message: "public".into(),
                 }]),
+                cost: crate::cost::verdict::CostVerdict::none(),
             }))
         };
         let refusal = gate.request(op(Environment::Prd)).unwrap_err();
@@ -718,6 +722,7 @@ mod tests {
                     changes: vec![],
                 },
                 target: d.target,
+                cost: crate::cost::verdict::CostVerdict::none(),
             },
         ))
     }

@@ -20,6 +20,7 @@ pub use crate::cfn::ops::{
     SetTerminationProtection, StackTarget, TemplateSource,
 };
 
+pub use crate::cost::ops::{CostMutation, CostRead};
 pub use crate::installers::ops::{InstallMutation, InstallRead};
 pub use crate::kube::ops::{KubeMutation, KubeRead};
 
@@ -70,6 +71,7 @@ pub enum ReadOp {
     Cfn(CfnRead),
     Install(InstallRead),
     Kube(KubeRead),
+    Cost(CostRead),
 }
 
 /// What every capability's read enum says about each of its reads.
@@ -99,6 +101,7 @@ impl ReadOp {
             ReadOp::Cfn(r) => Some(r),
             ReadOp::Install(r) => Some(r),
             ReadOp::Kube(r) => Some(r),
+            ReadOp::Cost(r) => Some(r),
         }
     }
 
@@ -138,12 +141,19 @@ impl From<CfnRead> for ReadOp {
     }
 }
 
+impl From<CostRead> for ReadOp {
+    fn from(r: CostRead) -> ReadOp {
+        ReadOp::Cost(r)
+    }
+}
+
 /// Operations that change something, one variant per capability.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MutatingOp {
     Cfn(CfnMutation),
     Install(InstallMutation),
     Kube(KubeMutation),
+    Cost(CostMutation),
 }
 
 /// How much a confirmation must cost the person giving it.
@@ -193,6 +203,7 @@ impl MutatingOp {
             MutatingOp::Cfn(m) => m,
             MutatingOp::Install(m) => m,
             MutatingOp::Kube(m) => m,
+            MutatingOp::Cost(m) => m,
         }
     }
 
@@ -337,6 +348,7 @@ mod tests {
                 kind: ChangeSetKind::Create,
                 changes: vec![],
             },
+            cost: crate::cost::verdict::CostVerdict::none(),
         });
         let Some(MutatingOp::Cfn(CfnMutation::DiscardChangeSet(d))) = review.on_dismiss() else {
             panic!("a review's dismissal discards its change set");

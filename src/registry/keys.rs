@@ -70,6 +70,8 @@ pub enum Context {
     Kube,
     /// Inventory: a Kubernetes object's YAML view.
     KubeDetail,
+    /// The Cost pane.
+    Cost,
 }
 
 impl Context {
@@ -89,6 +91,7 @@ impl Context {
             Context::TargetPicker => "Installer: targets (Enter continues, Esc back to the form)",
             Context::Kube => "Inventory: Kubernetes (Enter drills down, Esc goes back)",
             Context::KubeDetail => "Inventory: a Kubernetes object's YAML",
+            Context::Cost => "Cost: spend, stacks and idle resources",
         }
     }
 }

@@ -15,6 +15,7 @@
 //! * `compliance::actions::ComplianceAction`: compliance;
 //! * `installers::actions::InstallAction`: installers.
 //! * `kube::actions::KubeAction`: Kubernetes and EKS.
+//! * `cost::actions::CostAction`: cost.
 //!
 //! Key handling ([`lookup`]), the `?` help ([`help_sections`]), the bottom hints ([`hints`])
 //! and the `:` commands ([`command`]) are all generated from these declarations, so they
@@ -28,6 +29,7 @@ pub use keys::{Context, Key, Pane, code, ctrl, k};
 
 use crate::cfn::actions::CfnAction;
 use crate::compliance::actions::ComplianceAction;
+use crate::cost::actions::CostAction;
 use crate::installers::actions::InstallAction;
 use crate::kube::actions::KubeAction;
 use crate::tui::jobs::JobsAction;
@@ -247,6 +249,7 @@ pub enum Action {
     Compliance(ComplianceAction),
     Install(InstallAction),
     Kube(KubeAction),
+    Cost(CostAction),
 }
 
 impl Action {
@@ -258,6 +261,7 @@ impl Action {
             Action::Compliance(a) => a.spec(),
             Action::Install(a) => a.spec(),
             Action::Kube(a) => a.spec(),
+            Action::Cost(a) => a.spec(),
         }
     }
 }
@@ -269,6 +273,7 @@ pub fn all() -> impl Iterator<Item = Action> {
     let cfn = CfnAction::ALL.iter().map(|a| Action::Cfn(*a));
     let compliance = ComplianceAction::ALL.iter().map(|a| Action::Compliance(*a));
     let install = InstallAction::ALL.iter().map(|a| Action::Install(*a));
+    let cost = CostAction::ALL.iter().map(|a| Action::Cost(*a));
     let kube = KubeAction::ALL.iter().map(|a| Action::Kube(*a));
     shell
         .chain(jobs)
@@ -276,6 +281,7 @@ pub fn all() -> impl Iterator<Item = Action> {
         .chain(compliance)
         .chain(install)
         .chain(kube)
+        .chain(cost)
 }
 
 /// The action bound to `key` in the first of `contexts` (searched in order) that binds it.
@@ -371,7 +377,7 @@ pub fn hints(contexts: &[Context]) -> Vec<Hint> {
 }
 
 /// The contexts of the help screen, in order.
-pub const HELP_ORDER: [Context; 14] = [
+pub const HELP_ORDER: [Context; 15] = [
     Context::Global,
     Context::List,
     Context::Inventory,
@@ -386,6 +392,7 @@ pub const HELP_ORDER: [Context; 14] = [
     Context::Dialog,
     Context::Compliance,
     Context::TargetPicker,
+    Context::Cost,
 ];
 
 /// Help lines grouped by context: the keys (labels joined) and the help line.

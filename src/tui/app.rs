@@ -66,6 +66,7 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
     };
     let mut state = State::new(session, config, gate, &theme, depth);
     state.installers.dir = paths.installers_dir.clone();
+    state.cost.data_dir = Some(paths.data_dir.clone());
     match store.recent(500) {
         Ok(records) => state.load_history(records),
         Err(e) => {
@@ -370,6 +371,9 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                         Flow::Kube(flow) => {
                             Planned::Kube(crate::kube::tui::flows::run(flow, &ctx).await)
                         }
+                        Flow::Cost(flow) => {
+                            Planned::Cost(crate::cost::tui::run_flow(flow, &ctx).await)
+                        }
                     };
                     let _ = back.send(Msg::Planned(planned));
                 });
@@ -509,6 +513,7 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     let _ = back.send(Msg::ExportDone(written));
                 });
             }
+            Cmd::Cost(cmd) => crate::cost::tui::run(cmd, paths, back),
             Cmd::Quit => state.quit = true,
         }
     }

@@ -71,7 +71,7 @@ actions! {
                 label(Context::Inventory, &[k('r')], "refresh"),
             ])
             .command("refresh", &["r"], "")
-            .help("refresh (the stack list, or the open stack)"),
+            .help("refresh (the stack list or the open stack; in Cost: the section shown)"),
         Quit => ActionSpec::new("quit", "Quit", Kind::Ui)
             .binds(&[
                 hint(Context::Global, &[k('q'), ctrl('c')], "quit"),
@@ -262,6 +262,7 @@ fn refresh(state: &mut State) -> Vec<Cmd> {
     cmds.extend(match state.focus {
         Pane::Inventory if state.kube.shown => crate::kube::tui::refresh(state),
         Pane::Inventory => crate::cfn::tui::refresh(state),
+        Pane::Cost => crate::cost::tui::refresh(state),
         _ => crate::cfn::tui::refresh_stacks(state),
     });
     cmds
@@ -372,7 +373,8 @@ fn move_selection(state: &mut State, action: ShellAction) -> Vec<Cmd> {
         Pane::Compliance => {
             return crate::compliance::tui::on_tree_action(state, action);
         }
-        Pane::Chat | Pane::Cost => {}
+        Pane::Cost => crate::cost::tui::move_selection(state, action),
+        Pane::Chat => {}
     }
     Vec::new()
 }

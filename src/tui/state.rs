@@ -13,6 +13,7 @@ use crate::cfn::tui::{CfnView, InventoryState};
 use crate::compliance::tui::{self as compliance, ComplianceState};
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
+use crate::cost::tui::{CostState, CostView};
 use crate::engine::stream::{StreamItem, StreamUpdates};
 use crate::engine::task::JobHandle;
 use crate::engine::{EngineEvent, ReadOutput};
@@ -41,6 +42,7 @@ pub enum ViewKey {
     /// Installer preflights: answered to the plan that asked.
     Installers,
     Kube(KubeView),
+    Cost(CostView),
 }
 
 impl ViewKey {
@@ -50,6 +52,7 @@ impl ViewKey {
             ReadOp::Cfn(r) => ViewKey::Cfn(CfnView::of(r)),
             ReadOp::Install(_) => ViewKey::Installers,
             ReadOp::Kube(r) => ViewKey::Kube(KubeView::of(r)),
+            ReadOp::Cost(r) => ViewKey::Cost(CostView::of(r)),
         }
     }
 
@@ -60,6 +63,7 @@ impl ViewKey {
             ViewKey::Cfn(v) => v.supersede_key().map(|k| format!("cfn:{k}")),
             ViewKey::Installers => None,
             ViewKey::Kube(v) => v.supersede_key().map(|k| format!("kube:{k}")),
+            ViewKey::Cost(v) => Some(format!("cost:{}", v.supersede_key())),
         }
     }
 
@@ -70,6 +74,9 @@ impl ViewKey {
         }
         if let Some(key) = key.strip_prefix("kube:") {
             return KubeView::from_key(key).map(ViewKey::Kube);
+        }
+        if let Some(key) = key.strip_prefix("cost:") {
+            return CostView::from_key(key).map(ViewKey::Cost);
         }
         key.strip_prefix("cfn:")
             .and_then(CfnView::from_key)
@@ -91,6 +98,7 @@ pub enum Flow {
     Cfn(crate::cfn::tui::flows::CfnFlow),
     Install(crate::installers::tui::InstallFlow),
     Kube(crate::kube::tui::flows::KubeFlow),
+    Cost(crate::cost::tui::CostFlow),
 }
 
 /// A flow's outcome (`Msg::Planned`).
@@ -102,6 +110,7 @@ pub enum Planned {
     Cfn(Result<crate::cfn::tui::flows::CfnPlanned, crate::ops::PlanError>),
     Install(Result<crate::installers::tui::InstallPlanned, crate::ops::PlanError>),
     Kube(Result<crate::kube::tui::flows::KubePlanned, crate::ops::PlanError>),
+    Cost(Result<crate::cost::tui::CostPlanned, crate::ops::PlanError>),
 }
 
 /// Plan `action` with `args` off the UI thread; its confirmation (or its read) follows.
@@ -166,6 +175,8 @@ pub enum Msg {
     ExportDone(Result<std::path::PathBuf, String>),
     /// A job's log was saved to a file: where, and how many lines (or why not).
     LogSaved(Result<(std::path::PathBuf, u64), String>),
+    /// A cost effect answered (catalogue loaded, spend cache read or written).
+    Cost(crate::cost::tui::CostMsg),
 }
 
 /// Effects for the app loop.
@@ -222,6 +233,8 @@ pub enum Cmd {
         format: crate::compliance::export::Format,
         stamp: String,
     },
+    /// A cost effect (load the catalogue, read or write the spend cache), off the UI thread.
+    Cost(crate::cost::tui::CostCmd),
     Quit,
 }
 
@@ -359,6 +372,7 @@ pub struct State {
     pub deploy: DeployState,
     pub compliance: ComplianceState,
     pub installers: crate::installers::tui::InstallersState,
+    pub cost: CostState,
     /// Confirmations and forms waiting for the open dialog or form to close, oldest first.
     pub waiting: std::collections::VecDeque<Waiting>,
     /// Streaming jobs' updates, drained at the console's pace.
@@ -416,6 +430,7 @@ impl State {
             deploy: DeployState::default(),
             compliance: ComplianceState::default(),
             installers: Default::default(),
+            cost: CostState::default(),
             waiting: Default::default(),
             streams: HashMap::new(),
             term_size: (80, 24),
@@ -465,6 +480,8 @@ impl State {
         cmds.extend(crate::kube::tui::initial_commands(self));
         // The user's policies and waivers load off the UI thread; the library is judged then.
         cmds.push(Cmd::LoadChecker(self.config.compliance));
+        // The price catalogue and usage file, likewise.
+        cmds.extend(crate::cost::tui::initial_commands(self));
         cmds
     }
 
@@ -515,7 +532,7 @@ impl State {
             }
             Pane::Jobs => vec![Context::Jobs, Context::List, Context::Global],
             Pane::Compliance => vec![Context::Compliance, Context::List, Context::Global],
-            Pane::Cost => vec![Context::Global],
+            Pane::Cost => vec![Context::Cost, Context::List, Context::Global],
         }
     }
 
@@ -548,7 +565,11 @@ impl State {
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     state.quiet = false;
-    let cmds = dispatch(state, msg);
+    let mut cmds = dispatch(state, msg);
+    // The Cost pane fetches what it lacks the first time it has focus.
+    if state.focus == Pane::Cost && !state.quiet {
+        cmds.extend(crate::cost::tui::on_focus(state));
+    }
     // Quitting waited only for the jobs that were running: once they are done, quit.
     if matches!(state.mode, Mode::QuitConfirm) && state.jobs.running() == 0 {
         state.quit = true;
@@ -594,6 +615,8 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Cmd> {
         },
         Msg::Planned(Planned::Install(result)) => crate::installers::tui::planned(state, result),
         Msg::Planned(Planned::Kube(result)) => crate::kube::tui::flows::planned(state, result),
+        Msg::Planned(Planned::Cost(result)) => crate::cost::tui::planned(state, result),
+        Msg::Cost(msg) => crate::cost::tui::on_msg(state, msg),
         Msg::Key(key) => on_key(state, key),
         Msg::Engine(event) => on_engine(state, event),
         Msg::Tick { now_ms } => {
@@ -753,6 +776,7 @@ pub fn apply(state: &mut State, action: Action, args: &[&str]) -> Vec<Cmd> {
         Action::Compliance(a) => crate::compliance::actions::apply(state, a, args),
         Action::Install(a) => crate::installers::actions::apply(state, a, args),
         Action::Kube(a) => crate::kube::actions::apply(state, a, args),
+        Action::Cost(a) => crate::cost::actions::apply(state, a, args),
     }
 }
 
@@ -832,6 +856,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
                     crate::installers::tui::mutation_done(state, job, &m, result)
                 }
                 MutatingOp::Kube(m) => crate::kube::tui::mutation_done(state, job, &m, result),
+                MutatingOp::Cost(m) => crate::cost::tui::mutation_done(state, job, &m, result),
             };
         }
     }
@@ -896,11 +921,13 @@ fn on_read(
             state.session.identity_pending = false;
             state.session.identity_failures = 0;
             state.session.identity_retry_ms = 0;
+            return crate::cost::tui::identity_known(state);
         }
         Ok(ReadOutput::Cfn(output)) => return crate::cfn::tui::on_read(state, output, background),
         // Preflights answer the plan that asked for them, never the screen.
         Ok(ReadOutput::Install(_)) => {}
         Ok(ReadOutput::Kube(output)) => return crate::kube::tui::on_read(state, output),
+        Ok(ReadOutput::Cost(output)) => return crate::cost::tui::on_read(state, output),
         Err(e) => {
             let text = e.to_string();
             // The error goes to the view whose read failed.
@@ -918,6 +945,7 @@ fn on_read(
                 }
                 Some(ViewKey::Cfn(view)) => crate::cfn::tui::read_failed(state, view, &e),
                 Some(ViewKey::Kube(view)) => crate::kube::tui::read_failed(state, view, &e),
+                Some(ViewKey::Cost(view)) => crate::cost::tui::read_failed(state, view, &e),
                 Some(ViewKey::Installers) | None => {}
             }
             // Missing credentials make every read fail: say so where the account is shown.

@@ -302,6 +302,9 @@ impl Harness {
                 super::state::Flow::Kube(flow) => super::state::Planned::Kube(
                     futures::executor::block_on(crate::kube::tui::flows::run(flow, &ctx)),
                 ),
+                super::state::Flow::Cost(flow) => super::state::Planned::Cost(
+                    futures::executor::block_on(crate::cost::tui::run_flow(flow, &ctx)),
+                ),
             };
             reads.extend(ctx.reads.into_inner().unwrap_or_default());
             rest.extend(self.send(Msg::Planned(planned)));
@@ -870,6 +873,7 @@ fn create_op(stack_name: &str) -> MutatingOp {
         template: crate::ops::TemplateSource::body("s3-bucket", "Resources: {}\n"),
         parameters: vec![],
         compliance: crate::ops::ComplianceVerdict::with_failures(Vec::new()),
+        cost: crate::cost::verdict::CostVerdict::none(),
     })
 }
 

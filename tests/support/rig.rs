@@ -41,17 +41,27 @@ impl Rig {
         targets: opsdeck::installers::targets::TargetSettings,
     ) -> Rig {
         let settings = AwsSettings {
-            region: Some(REGION.to_string()),
-            endpoint_url: Some(endpoint.to_string()),
-            poll_interval: POLL,
             targets,
-            ..AwsSettings::default()
+            ..settings(endpoint)
         };
         Rig::start_with(settings, EngineConfig::default(), dirs)
     }
 
     /// With the test's own AWS settings and engine tunables (job logs go to `dirs`).
     pub fn start_with(settings: AwsSettings, config: EngineConfig, dirs: &TestDirs) -> Rig {
+        Rig::start_providers(dirs, config, move |binding| {
+            Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) })
+        })
+    }
+
+    /// With the providers `make` builds for the gate's binding (CloudWatch on a stub, say).
+    pub fn start_providers(
+        dirs: &TestDirs,
+        config: EngineConfig,
+        make: impl FnOnce(
+            opsdeck::ops::GateBinding,
+        ) -> futures::future::BoxFuture<'static, Arc<Providers>>,
+    ) -> Rig {
         super::hermetic_aws_env();
         // The gate, audit log and job store exactly as the console builds them.
         let guarded = opsdeck::setup::open(&opsdeck::setup::Options::default(), &dirs.paths())
@@ -62,9 +72,7 @@ impl Rig {
             logs_dir: Some(dirs.job_logs_dir()),
             ..config
         };
-        let binding = gate.binding();
-        let providers: futures::future::BoxFuture<'static, Arc<Providers>> =
-            Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) });
+        let providers = make(gate.binding());
         let engine = Engine::start(providers, store.clone(), audit, gate.binding(), tx, config);
         Rig {
             engine,
@@ -211,6 +219,16 @@ impl Rig {
         let handle = self.handles.get(&job).expect("JobCreated was seen");
         let log = handle.log.lock().unwrap_or_else(|p| p.into_inner());
         log.ring().iter().map(|l| l.text.clone()).collect()
+    }
+}
+
+/// The AWS settings of a test pointed at `endpoint`, polling fast.
+pub fn settings(endpoint: &str) -> AwsSettings {
+    AwsSettings {
+        region: Some(REGION.to_string()),
+        endpoint_url: Some(endpoint.to_string()),
+        poll_interval: POLL,
+        ..AwsSettings::default()
     }
 }
 

@@ -317,6 +317,21 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 ),
                 FormTemplate::Previous(text) => (TemplateSource::Previous, text.as_str()),
             };
+            // The cost before → after, against the environment's budget: on the update loop
+            // (pricing is arithmetic on a catalogue; the 1,000-resource budget is 20 ms).
+            let before = form
+                .current_template
+                .clone()
+                .map(|body| (body, form.current_parameters()));
+            let cost = crate::cost::tui::deploy_verdict(
+                state,
+                &account,
+                &region,
+                environment,
+                before.as_ref().map(|(b, p)| (b.as_str(), p)),
+                (text, &form.judged_parameters()),
+                &form.origin,
+            );
             let text = text.to_string();
             let now = state.now_ms.max(state.deploy.last_change_set_ms + 1);
             state.deploy.last_change_set_ms = now;
@@ -333,6 +348,7 @@ fn submit(state: &mut State, mut form: Box<DeployForm>) -> Vec<Cmd> {
                 compliance: ComplianceVerdict::unavailable(
                     "the template text is not available, so it was not judged",
                 ),
+                cost,
             };
             if text.trim().is_empty() {
                 return ask_gate(state, form, op);
@@ -438,8 +454,12 @@ fn session_account_region(state: &State) -> Option<(String, String)> {
 
 /// A `CreateChangeSet` job finished with a computed change set: its review opens (through
 /// the gate) as soon as no other dialog or form is open.
-pub fn change_set_ready(state: &mut State, preview: ChangeSetPreview) {
-    match crate::cfn::plan::execute_change_set(&*state, preview) {
+pub fn change_set_ready(
+    state: &mut State,
+    preview: ChangeSetPreview,
+    cost: &crate::cost::verdict::CostVerdict,
+) {
+    match crate::cfn::plan::execute_change_set(&*state, preview, cost) {
         Ok(execute) => state
             .waiting
             .push_back(Waiting::Confirm(MutatingOp::from(execute))),

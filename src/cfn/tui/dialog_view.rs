@@ -160,6 +160,11 @@ fn body(state: &State, dialog: &ConfirmDialog, op: &CfnMutation) -> Vec<Line<'st
                     ),
                 ]));
             }
+            // What it will cost a month, after what it is deployed with.
+            lines.push(Line::raw(""));
+            lines.extend(crate::cost::tui::dialog_view::verdict_lines(
+                state, &c.cost, 12,
+            ));
         }
         CfnMutation::SetTerminationProtection(p) => {
             let (what, style) = if p.enabled {

@@ -71,12 +71,14 @@ fn update_form(seed: UpdateSeed) -> DeployForm {
             .map(|p| p.key.clone())
             .collect(),
     };
-    DeployForm::new(
+    let mut form = DeployForm::new(
         seed.origin,
         seed.source,
         seed.template,
         target,
         &seed.stack.name,
         &seed.detail.parameters,
-    )
+    );
+    form.current_template = Some(seed.current_body);
+    form
 }

@@ -35,6 +35,8 @@ pub struct DeployForm {
     /// Sent, and its template is being judged off the UI thread: locked until the verdict
     /// comes back (Esc cancels).
     pub judging: bool,
+    /// An update's current template text, to estimate the cost before the change.
+    pub current_template: Option<String>,
 }
 
 impl std::ops::Deref for DeployForm {
@@ -145,6 +147,7 @@ impl DeployForm {
             target,
             form: Form::new(fields),
             judging: false,
+            current_template: None,
         }
     }
 
@@ -196,6 +199,15 @@ impl DeployForm {
             .filter(|f| !f.name.is_empty() && f.kind != FieldKind::Secret)
             .map(|f| (f.name.clone(), f.value()))
             .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
+
+    /// The stack's current parameter values (updates; NoEcho ones are not known).
+    pub fn current_parameters(&self) -> BTreeMap<String, String> {
+        self.fields
+            .iter()
+            .filter(|f| !f.name.is_empty())
+            .filter_map(|f| f.current.clone().map(|v| (f.name.clone(), v)))
             .collect()
     }
 

@@ -13,8 +13,8 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 pub fn picker(frame: &mut Frame, state: &State, picker: &TemplatePicker, area: Rect) {
     let s = &state.styles;
     let main = over_panes(area);
-    let width = main.width.saturating_sub(4).min(90);
-    let rect = centered(main, width, picker.entries.len() as u16 + 4);
+    let width = main.width.saturating_sub(4).min(100);
+    let rect = centered(main, width, picker.entries.len() as u16 + 5);
     frame.render_widget(Clear, rect);
     let inner_width = rect.width.saturating_sub(2) as usize;
     let name_width = picker
@@ -29,10 +29,13 @@ pub fn picker(frame: &mut Frame, state: &State, picker: &TemplatePicker, area: R
         .iter()
         .enumerate()
         .map(|(i, (name, description))| {
+            // Each template's monthly cost at its defaults (`+`: parts depend on usage).
+            let cost = format!("{:>13} ", crate::cost::tui::library_monthly(state, name));
             let line = Line::from(vec![
                 Span::raw(format!(" {name:<name_width$}")),
+                Span::styled(cost, s.info),
                 Span::styled(
-                    fit(description, inner_width.saturating_sub(name_width + 2)),
+                    fit(description, inner_width.saturating_sub(name_width + 16)),
                     s.muted,
                 ),
             ]);
@@ -44,6 +47,26 @@ pub fn picker(frame: &mut Frame, state: &State, picker: &TemplatePicker, area: R
         })
         .collect();
     lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        fit(
+            &format!(
+                " a month at the defaults in {}; {}",
+                if state.cost.library_region.is_empty() {
+                    crate::cost::catalogue::BASE_REGION
+                } else {
+                    &state.cost.library_region
+                },
+                state
+                    .cost
+                    .catalogue
+                    .as_ref()
+                    .map(|c| c.as_of_line())
+                    .unwrap_or_else(|| "prices loading".into())
+            ),
+            inner_width,
+        ),
+        s.muted,
+    ));
     lines.push(Line::styled(
         fit(
             " Enter picks · j/k move · Esc closes · :deploy FILE deploys a file",

@@ -547,7 +547,11 @@ pub(crate) fn mutation_done(
                     preview.counts()
                 ),
             );
-            deploy::change_set_ready(state, preview);
+            let cost = match op {
+                CfnMutation::CreateChangeSet(c) => c.cost.clone(),
+                _ => crate::cost::verdict::CostVerdict::none(),
+            };
+            deploy::change_set_ready(state, preview, &cost);
         }
         Ok(MutationOutput::Cfn(CfnOutcome::ChangeSet(ChangeSetOutcome::NoChanges {
             stack_name,

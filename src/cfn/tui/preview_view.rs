@@ -74,6 +74,12 @@ pub fn render(
             },
         ]),
     ];
+    // The monthly cost before → after and the budget; each row's delta is in the table.
+    top.extend(crate::cost::tui::dialog_view::verdict_lines(
+        state,
+        &execute.cost,
+        0,
+    ));
     top = hard_wrap(top, width);
     let (bottom, input_line) = footer(state, dialog, words);
     let input_row = input_line.map(|index| hard_wrap(bottom[..index].to_vec(), width).len());
@@ -97,12 +103,19 @@ pub fn render(
         .skip(start)
         .take(rows_height)
         .map(|c| {
+            let cost = execute
+                .cost
+                .delta()
+                .and_then(|d| d.resources.iter().find(|r| r.logical_id == c.logical_id))
+                .map(|r| crate::cost::estimate::signed_usd(r.delta_monthly.usd()))
+                .unwrap_or_else(|| "—".into());
             let mut cells = vec![
                 c.action.clone(),
                 c.logical_id.clone(),
                 c.resource_type.clone(),
                 c.replacement.clone().unwrap_or_else(|| "—".into()),
                 c.scope.join(","),
+                cost,
             ];
             if with_details {
                 cells.push(c.details.join(", "));
@@ -121,8 +134,16 @@ pub fn render(
         Constraint::Fill(2),
         Constraint::Length(12),
         Constraint::Fill(1),
+        Constraint::Length(11),
     ];
-    let mut header = vec!["ACTION", "LOGICAL ID", "TYPE", "REPLACEMENT", "SCOPE"];
+    let mut header = vec![
+        "ACTION",
+        "LOGICAL ID",
+        "TYPE",
+        "REPLACEMENT",
+        "SCOPE",
+        "COST/MO",
+    ];
     if with_details {
         widths.push(Constraint::Fill(2));
         header.push("DETAILS");

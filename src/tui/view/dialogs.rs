@@ -118,6 +118,9 @@ fn confirm(frame: &mut Frame, state: &State, dialog: &ConfirmDialog, area: Rect)
         MutatingOp::Kube(op) => {
             crate::kube::tui::dialog_view::render(frame, state, dialog, op, area)
         }
+        MutatingOp::Cost(op) => {
+            crate::cost::tui::dialog_view::render(frame, state, dialog, op, area)
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::tui::state::State;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::Block;
 
 /// Where each pane is drawn in `area` (the whole terminal), the status bar and the bottom
 /// line: one pure function, so the state can know what the view will show (how many log
@@ -77,13 +77,7 @@ fn render_pane(frame: &mut Frame, state: &State, pane: Pane, area: Rect) {
         Pane::Inventory => inventory::render(frame, state, area),
         Pane::Jobs => jobs::render(frame, state, area),
         Pane::Chat => chat::render(frame, state, area),
-        Pane::Cost => placeholder(
-            frame,
-            state,
-            pane,
-            area,
-            "No cost data yet. Estimates and actual spend are not available in this version.",
-        ),
+        Pane::Cost => crate::cost::tui::view::render(frame, state, area),
         Pane::Compliance => compliance::render(frame, state, area),
     }
 }
@@ -104,17 +98,6 @@ pub(crate) fn pane_block<'a>(state: &State, pane: Pane, suffix: &str) -> Block<'
     Block::bordered()
         .border_style(border)
         .title(Line::from(Span::styled(text, title)))
-}
-
-fn placeholder(frame: &mut Frame, state: &State, pane: Pane, area: Rect, text: &str) {
-    let block = pane_block(state, pane, "");
-    let body = Paragraph::new(Line::from(Span::styled(
-        text.to_string(),
-        state.styles.muted,
-    )))
-    .wrap(Wrap { trim: true })
-    .block(block);
-    frame.render_widget(body, area);
 }
 
 /// Cut `text` to at most `width` columns, marking the cut with `…`.
