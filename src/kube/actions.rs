@@ -73,12 +73,12 @@ actions! {
             .binds(&[hint(Context::Kube, &[k('L')], "all logs")])
             .help("follow the logs of all the workload's pods, each line prefixed with its pod")
             .schema(OBJECT_ARG),
-        Scale => ActionSpec::new("scale-workload", "Scale a deployment or statefulset", Kind::Mutating)
+        Scale => ActionSpec::new("scale-deployment", "Scale a deployment or statefulset", Kind::Mutating)
             .binds(&[hint(Context::Kube, &[k('s')], "scale")])
             .help("scale (a field with the current replicas, then current → new to confirm)")
             .tier("y in DEV/TST; typed name in PRD/unmapped and to scale to 0")
             .schema(r#"{"type":"object","properties":{"context":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"},"replicas":{"type":"integer","minimum":0}},"required":["name","replicas"],"additionalProperties":false}"#),
-        Restart => ActionSpec::new("restart-workload", "Rollout restart a workload", Kind::Mutating)
+        Restart => ActionSpec::new("restart-deployment", "Rollout restart a workload", Kind::Mutating)
             .binds(&[hint(Context::Kube, &[k('R')], "restart")])
             .help("rollout restart (kubectl.kubernetes.io/restartedAt)")
             .tier("y in DEV/TST; typed name in PRD/unmapped")
