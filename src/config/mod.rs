@@ -11,10 +11,12 @@
 //! `Raw*` structs, whose semantically checked fields are `toml::Spanned` so
 //! that checks done after parsing can point at the offending value too.
 
+pub mod assistant;
 mod paths;
 pub mod settings;
 pub mod theme;
 
+pub use assistant::{AssistantConfig, ModelPrice};
 pub use paths::Paths;
 pub use settings::{Options, Settings};
 
@@ -47,6 +49,8 @@ pub struct Config {
     pub environments: Vec<EnvironmentRule>,
     pub roles: Vec<RoleRule>,
     pub compliance: ComplianceSettings,
+    /// `[assistant]`: the Bedrock model of the chat pane.
+    pub assistant: AssistantConfig,
     /// Files that contributed, for `:ro`/help display, e.g.
     /// `["<defaults>", "/home/x/.config/opsdeck/config.toml"]`.
     pub sources: Vec<String>,
@@ -275,6 +279,7 @@ struct RawFile {
     safety: Option<RawSafety>,
     aws: Option<RawAws>,
     compliance: Option<RawCompliance>,
+    assistant: Option<assistant::RawAssistant>,
     environment: Option<Vec<Spanned<RawEnvironment>>>,
     role: Option<Vec<Spanned<RawRole>>>,
 }
@@ -338,6 +343,7 @@ struct Layer {
     environments: Option<Vec<EnvironmentRule>>,
     roles: Option<Vec<RoleRule>>,
     waiver_max_days: Option<u32>,
+    assistant: assistant::AssistantLayer,
 }
 
 /// Checks semantic constraints, with errors located in one file's text.
@@ -431,6 +437,9 @@ impl Checker<'_> {
                 ));
             }
             layer.waiver_max_days = u32::try_from(n).ok();
+        }
+        if let Some(raw) = raw.assistant {
+            layer.assistant = self.assistant(raw)?;
         }
         if let Some(envs) = raw.environment {
             layer.environments = Some(self.environments(envs)?);
@@ -799,6 +808,7 @@ impl Config {
                     .or(defaults.waiver_max_days)
                     .unwrap_or(DEFAULT_WAIVER_MAX_DAYS),
             },
+            assistant: assistant::AssistantLayer::merge(user.assistant, defaults.assistant),
             sources,
         }
     }
@@ -959,6 +969,7 @@ mod tests {
         assert_eq!(l.read_only, Some(false));
         assert_eq!(l.default_role, Some(Role::Operator));
         assert_eq!(l.waiver_max_days, Some(DEFAULT_WAIVER_MAX_DAYS));
+        assert!(l.assistant.sets_every_scalar_default());
         assert!(l.environments.is_none() && l.roles.is_none());
     }
 
@@ -1190,7 +1201,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         assert_eq!(
             err("\nthemes = 1\n"),
             format!(
-                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, environment, role)"
+                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, assistant, environment, role)"
             )
         );
         assert_eq!(

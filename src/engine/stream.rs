@@ -20,6 +20,8 @@ pub enum StreamItem {
         stack_id: String,
         event: Box<StackEvent>,
     },
+    /// An answer being written: text, tool lines, proposals (see `assistant::AssistantUpdate`).
+    Assistant(crate::assistant::AssistantUpdate),
 }
 
 /// How many updates may wait for the console before the producer waits.

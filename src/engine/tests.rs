@@ -942,7 +942,9 @@ async fn a_stream_waits_for_its_reader_and_loses_no_update() {
             continue;
         }
         for item in batch {
-            let StreamItem::CfnEvent { event, .. } = item;
+            let StreamItem::CfnEvent { event, .. } = item else {
+                panic!("only stack events were sent");
+            };
             seen.push(event.event_id);
         }
     }

@@ -32,6 +32,14 @@ impl crate::ops::PlanCtx for Runner {
     ) -> futures::future::BoxFuture<'_, Result<ReadOutput, ProviderError>> {
         Box::pin(self.engine.read(op))
     }
+
+    fn checker(&self) -> Option<Arc<crate::compliance::Checker>> {
+        self.checker.clone()
+    }
+
+    fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
+        self.engine.store().recent(limit).unwrap_or_default()
+    }
 }
 
 /// Why a headless step stopped.
@@ -151,6 +159,12 @@ pub struct Runner {
     pub region: Option<String>,
     pub identity: Option<CallerIdentity>,
     endpoint: Option<String>,
+    /// Where the AWS clients point (the assistant builds its Bedrock client from it).
+    pub aws: crate::aws::AwsSettings,
+    /// `[assistant]`, resolved.
+    pub assistant: crate::config::settings::AssistantSettings,
+    /// The compliance rules, once a command loaded them (plans that judge need them).
+    checker: Option<Arc<crate::compliance::Checker>>,
     signals: Option<Signals>,
     /// The first stop signal received, if any: it decides the exit code.
     interrupted: Option<StopSignal>,
@@ -199,6 +213,9 @@ impl Runner {
             region,
             identity: None,
             endpoint: guarded.settings.aws.endpoint_url.clone(),
+            aws: guarded.settings.aws.clone(),
+            assistant: guarded.settings.assistant.clone(),
+            checker: None,
             signals: Signals::install()
                 .map_err(|e| tracing::warn!("cannot catch signals: {e}"))
                 .ok(),
@@ -206,6 +223,16 @@ impl Runner {
             running: None,
             cancel_when_running: None,
         })
+    }
+
+    /// The compliance rules plans that judge a template use (see `PlanCtx::checker`).
+    pub fn set_checker(&mut self, checker: Arc<crate::compliance::Checker>) {
+        self.checker = Some(checker);
+    }
+
+    /// The job store (the assistant keeps its usage there).
+    pub fn store(&self) -> &Arc<crate::engine::store::JobStore> {
+        self.engine.store()
     }
 
     /// The stop signal received, if any.

@@ -12,7 +12,8 @@
 //!   dialogs;
 //! * `tui::jobs::JobsAction`: the Jobs pane;
 //! * `cfn::actions::CfnAction`: CloudFormation;
-//! * `compliance::actions::ComplianceAction`: compliance.
+//! * `compliance::actions::ComplianceAction`: compliance;
+//! * `assistant::actions::AssistantAction`: the Chat pane.
 //!
 //! Key handling ([`lookup`]), the `?` help ([`help_sections`]), the bottom hints ([`hints`])
 //! and the `:` commands ([`command`]) are all generated from these declarations, so they
@@ -24,6 +25,7 @@ pub mod keys;
 pub use crossterm::event::KeyCode;
 pub use keys::{Context, Key, Pane, code, ctrl, k};
 
+use crate::assistant::actions::AssistantAction;
 use crate::cfn::actions::CfnAction;
 use crate::compliance::actions::ComplianceAction;
 use crate::tui::jobs::JobsAction;
@@ -114,6 +116,17 @@ pub type PlanFn =
     )
         -> futures::future::BoxFuture<'a, Result<crate::ops::Op, crate::ops::PlanError>>;
 
+/// An action's answer: for an action that asks nothing of a service but reads what opsdeck
+/// knows itself (the job list, the compliance rules, the registry), the data it answers with,
+/// as JSON. `opsdeck run` and the assistant's tools call it; the console shows the same thing
+/// in its pane. It changes nothing.
+pub type AnswerFn =
+    for<'a> fn(
+        &'a dyn crate::ops::PlanCtx,
+        &'a serde_json::Value,
+    )
+        -> futures::future::BoxFuture<'a, Result<serde_json::Value, crate::ops::PlanError>>;
+
 /// Everything declared about one action.
 #[derive(Clone, Copy)]
 pub struct ActionSpec {
@@ -132,6 +145,9 @@ pub struct ActionSpec {
     pub schema: Option<&'static str>,
     /// How the action's operation is planned from its arguments, when it has one.
     pub plan: Option<PlanFn>,
+    /// What the action answers from what opsdeck knows, when it asks no service (see
+    /// [`AnswerFn`]).
+    pub answer: Option<AnswerFn>,
 }
 
 impl std::fmt::Debug for ActionSpec {
@@ -140,6 +156,7 @@ impl std::fmt::Debug for ActionSpec {
             .field("id", &self.id)
             .field("kind", &self.kind)
             .field("plan", &self.plan.is_some())
+            .field("answer", &self.answer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -160,6 +177,7 @@ impl ActionSpec {
             },
             schema: None,
             plan: None,
+            answer: None,
         }
     }
 
@@ -199,6 +217,11 @@ impl ActionSpec {
 
     pub const fn plan(mut self, plan: PlanFn) -> ActionSpec {
         self.plan = Some(plan);
+        self
+    }
+
+    pub const fn answer(mut self, answer: AnswerFn) -> ActionSpec {
+        self.answer = Some(answer);
         self
     }
 }
@@ -241,6 +264,7 @@ pub enum Action {
     Jobs(JobsAction),
     Cfn(CfnAction),
     Compliance(ComplianceAction),
+    Assistant(AssistantAction),
 }
 
 impl Action {
@@ -250,6 +274,7 @@ impl Action {
             Action::Jobs(a) => a.spec(),
             Action::Cfn(a) => a.spec(),
             Action::Compliance(a) => a.spec(),
+            Action::Assistant(a) => a.spec(),
         }
     }
 }
@@ -260,7 +285,12 @@ pub fn all() -> impl Iterator<Item = Action> {
     let jobs = JobsAction::ALL.iter().map(|a| Action::Jobs(*a));
     let cfn = CfnAction::ALL.iter().map(|a| Action::Cfn(*a));
     let compliance = ComplianceAction::ALL.iter().map(|a| Action::Compliance(*a));
-    shell.chain(jobs).chain(cfn).chain(compliance)
+    let assistant = AssistantAction::ALL.iter().map(|a| Action::Assistant(*a));
+    shell
+        .chain(jobs)
+        .chain(cfn)
+        .chain(compliance)
+        .chain(assistant)
 }
 
 /// The action bound to `key` in the first of `contexts` (searched in order) that binds it.
@@ -356,7 +386,7 @@ pub fn hints(contexts: &[Context]) -> Vec<Hint> {
 }
 
 /// The contexts of the help screen, in order.
-pub const HELP_ORDER: [Context; 11] = [
+pub const HELP_ORDER: [Context; 12] = [
     Context::Global,
     Context::List,
     Context::Inventory,
@@ -364,6 +394,7 @@ pub const HELP_ORDER: [Context; 11] = [
     Context::Jobs,
     Context::JobLog,
     Context::Chat,
+    Context::ChatAnswering,
     Context::Form,
     Context::FormSelect,
     Context::Dialog,

@@ -21,13 +21,13 @@ use crate::ops::{Approved, ConfirmRequest, Gate, MutatingOp, ReadOp};
 use crate::registry::{Action, Context, Pane};
 use crate::tui::input::LineInput;
 use crate::tui::styles::Styles;
-use crate::tui::{chat, dialog, jobs, shell};
+use crate::tui::{dialog, jobs, shell};
 use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-pub use crate::tui::chat::{ChatRole, ChatState};
+pub use crate::assistant::tui::ChatState;
 pub use crate::tui::dialog::{ConfirmDialog, DialogFocus};
 pub use crate::tui::jobs::{JobsState, LogView};
 
@@ -105,6 +105,11 @@ pub fn plan_action(state: &mut State, action: Action, args: serde_json::Value) -
 pub enum Waiting {
     Confirm(MutatingOp),
     Form(Box<DeployForm>),
+    /// A change the assistant proposed (`proposal` names it to the turn that waits).
+    Proposal {
+        proposal: u64,
+        op: MutatingOp,
+    },
 }
 
 /// Everything that can happen to the console.
@@ -193,6 +198,10 @@ pub enum Cmd {
     JudgeDeploy(Box<crate::cfn::tui::deploy::DeployJudgement>),
     /// Load the user's policies and waivers (files) off the UI thread.
     LoadChecker(crate::config::ComplianceSettings),
+    /// The assistant: start a turn, or forget the saved history (see `assistant::tui`).
+    Assistant(crate::assistant::tui::AssistantCmd),
+    /// Point the engine's clients at another region (`:region`).
+    SetRegion(String),
     /// Write the report to `data_dir/reports/report-<stamp>.<ext>`, off the UI thread.
     ExportReport {
         report: Box<crate::compliance::report::Report>,
@@ -456,6 +465,9 @@ impl State {
     /// Key contexts in lookup order for the current focus.
     pub fn contexts(&self) -> Vec<Context> {
         match self.focus {
+            Pane::Chat if self.chat.answering.is_some() => {
+                vec![Context::ChatAnswering, Context::Chat]
+            }
             Pane::Chat => vec![Context::Chat],
             Pane::Inventory if self.inventory.detail.is_some() => {
                 vec![Context::StackDetail, Context::List, Context::Global]
@@ -520,6 +532,20 @@ fn open_waiting(state: &mut State, next: Waiting) {
             Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),
         },
         Waiting::Form(form) => state.mode = Mode::Form(form),
+        Waiting::Proposal { proposal, op } => {
+            let origin = format!("proposed by the assistant ({})", state.chat.model_label());
+            match state.gate.request_from(op, &origin) {
+                Ok(request) => {
+                    crate::assistant::tui::proposal_opened(state, proposal, request.id);
+                    state.open_confirm(request);
+                }
+                Err(refusal) => {
+                    let why = refusal.to_string();
+                    state.toast(ToastLevel::Error, format!("refused: {why}"));
+                    crate::assistant::tui::proposal_refused(state, proposal, why);
+                }
+            }
+        }
     }
 }
 
@@ -673,7 +699,10 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
 fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     match shell::lookup(state, &key) {
         Some(action) => apply(state, action, &[]),
-        None if state.focus == Pane::Chat => chat::on_chat_key(state, key),
+        None if state.focus == Pane::Chat => {
+            state.chat.input.input(key);
+            Vec::new()
+        }
         None => Vec::new(),
     }
 }
@@ -685,6 +714,7 @@ pub fn apply(state: &mut State, action: Action, args: &[&str]) -> Vec<Cmd> {
         Action::Jobs(a) => jobs::apply(state, a, args),
         Action::Cfn(a) => crate::cfn::actions::apply(state, a, args),
         Action::Compliance(a) => crate::compliance::actions::apply(state, a, args),
+        Action::Assistant(a) => crate::assistant::actions::apply(state, a, args),
     }
 }
 
@@ -750,6 +780,11 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             }
             return on_read(state, view, result, job < 0);
         }
+        EngineEvent::TaskDone { job, result } => {
+            drain_stream(state, job, usize::MAX);
+            state.streams.remove(&job);
+            crate::assistant::tui::task_done(state, job, result);
+        }
         EngineEvent::MutationDone { job, op, result } => {
             return match *op {
                 MutatingOp::Cfn(m) => crate::cfn::tui::mutation_done(state, job, &m, result),
@@ -777,6 +812,7 @@ fn drain_stream(state: &mut State, job: JobId, budget: usize) -> Vec<Cmd> {
             StreamItem::CfnEvent { stack_id, event } => {
                 crate::cfn::tui::on_stack_event(state, &stack_id, *event)
             }
+            StreamItem::Assistant(update) => crate::assistant::tui::on_update(state, job, update),
         };
     }
     // Updates of nothing on screen draw nothing.

@@ -583,22 +583,46 @@ principals = ["arn:aws:iam::*:user/alice"]
 }
 
 #[test]
-fn chat_runs_commands_and_says_no_assistant() {
+fn chat_sends_words_to_the_assistant_and_runs_commands() {
+    use crate::assistant::tui::{AssistantCmd, Entry};
     let mut h = Harness::new(false);
     h.key(KeyCode::Char('1'));
     h.type_text("what is deployed?");
-    h.key(KeyCode::Enter);
-    let last = h
-        .state
-        .chat
-        .history
-        .last()
-        .map(|(_, t)| t.clone())
-        .unwrap_or_default();
-    assert!(last.contains("No assistant is configured"));
-    h.type_text("jobs");
+    let cmds = h.key(KeyCode::Enter);
+    let [Cmd::Assistant(AssistantCmd::Turn(turn))] = cmds.as_slice() else {
+        panic!("words start a turn: {cmds:?}");
+    };
+    assert_eq!(
+        turn.conversation.last().map(|m| m.text()).as_deref(),
+        Some("what is deployed?")
+    );
+    assert_eq!(turn.facts.region.as_deref(), Some("us-east-1"));
+    assert!(h.state.chat.answering.is_some());
+    assert_eq!(
+        h.state.contexts()[0],
+        crate::registry::Context::ChatAnswering,
+        "Esc and Ctrl-C stop the answer while it is written"
+    );
+    // While it answers, words wait; commands still run.
+    h.type_text("and more?");
+    assert!(h.key(KeyCode::Enter).is_empty());
+    assert_eq!(h.state.chat.input.lines().join(""), "and more?");
+    h.key(KeyCode::Esc);
+    assert!(
+        h.state.chat.input.lines().join("").is_empty() || h.state.chat.answering.is_some(),
+        "Esc stops the answer first"
+    );
+    h.state.chat.input = Default::default();
+    h.type_text(":jobs");
     h.key(KeyCode::Enter);
     assert_eq!(h.state.focus, Pane::Jobs);
+    assert!(
+        h.state
+            .chat
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::User(t) if t == ":jobs"))
+    );
 }
 
 #[test]
