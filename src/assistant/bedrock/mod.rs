@@ -183,7 +183,23 @@ impl BedrockModel {
         err: SdkError<ConverseStreamOutputError, aws_smithy_types::event_stream::RawMessage>,
         answered: bool,
     ) -> ModelError {
-        let text = self.said(err.code(), err.message(), "the stream broke off");
+        // Exceptions inside the stream carry their name in a frame header, not in the error's
+        // metadata: name them by variant.
+        let named = match err.as_service_error() {
+            Some(ConverseStreamOutputError::ModelStreamErrorException(_)) => {
+                Some("modelStreamErrorException")
+            }
+            Some(ConverseStreamOutputError::ThrottlingException(_)) => Some("throttlingException"),
+            Some(ConverseStreamOutputError::ValidationException(_)) => Some("validationException"),
+            Some(ConverseStreamOutputError::InternalServerException(_)) => {
+                Some("internalServerException")
+            }
+            Some(ConverseStreamOutputError::ServiceUnavailableException(_)) => {
+                Some("serviceUnavailableException")
+            }
+            _ => None,
+        };
+        let text = self.said(err.code().or(named), err.message(), "the stream broke off");
         let broke = |text: String| {
             if answered {
                 ModelError::CutOff(text)
