@@ -503,11 +503,8 @@ fn normalise(text: &str) -> String {
         "opsdeck ",
     ];
     let mut start = 0;
-    loop {
-        match openings.iter().find(|o| lower[start..].starts_with(**o)) {
-            Some(o) => start += o.len(),
-            None => break,
-        }
+    while let Some(o) = openings.iter().find(|o| lower[start..].starts_with(**o)) {
+        start += o.len();
     }
     let mut t = t[start..].to_string();
     let lower = t.to_ascii_lowercase();
@@ -600,7 +597,7 @@ pub fn parse(text: &str, known_stacks: &[String]) -> Understood {
                         "I will not guess what to change from {v:?}. Name exactly one target, for example: \"delete stack logs-bucket\"."
                     )
                 } else {
-                    format!("Which one? Name it, for example: \"describe stack logs-bucket\".")
+                    "Which one? Name it, for example: \"describe stack logs-bucket\".".to_string()
                 });
             }
         }

@@ -265,7 +265,7 @@ fn console_command(command: &str, tool: &Tool, input: &Value) -> Result<String, 
             *k,
         )
     });
-    for missing in required.iter().filter(|r| !object.contains_key(*r)) {
+    if let Some(missing) = required.iter().find(|r| !object.contains_key(*r)) {
         return Err(format!("the argument {missing} is missing"));
     }
     for name in names {

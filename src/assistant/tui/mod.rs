@@ -475,3 +475,63 @@ pub fn request_closed(state: &mut State, request: u64, outcome: Proposal) {
 pub fn proposal_refused(state: &mut State, proposal: u64, why: String) {
     decided(state, proposal, Proposal::Refused(why));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::store::JobStore;
+
+    #[test]
+    fn the_conversation_is_kept_across_restarts_in_the_job_store() {
+        let store = JobStore::open_in_memory().expect("store");
+        task::remember(&store, "user", "which stacks failed?");
+        task::remember(&store, "tool", "list-stacks: List stacks in us-east-1");
+        task::remember(&store, "assistant", "None failed.");
+        task::remember(&store, "card", "delete-stack: cancelled by the operator");
+        task::remember(&store, "user", "   ");
+        let records: Vec<serde_json::Value> = store
+            .records(crate::assistant::HISTORY_KIND, 0, 200)
+            .expect("records")
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(records.len(), 4, "blank lines are not kept");
+        let mut chat = ChatState::default();
+        chat.restore(records);
+        assert_eq!(chat.entries[0], Entry::User("which stacks failed?".into()));
+        assert_eq!(chat.entries[2], Entry::Assistant("None failed.".into()));
+        assert!(
+            matches!(chat.entries.last(), Some(Entry::Note(n)) if n.contains("earlier sessions"))
+        );
+        let words: Vec<String> = chat.conversation.iter().map(Message::text).collect();
+        assert_eq!(words, ["which stacks failed?", "None failed."]);
+        // `:clear` forgets them.
+        assert_eq!(
+            store
+                .delete_records(crate::assistant::HISTORY_KIND)
+                .expect("delete"),
+            4
+        );
+    }
+
+    #[test]
+    fn the_title_shows_the_model_and_what_the_session_cost() {
+        let mut chat = ChatState::default();
+        chat.model = Some("us.anthropic.claude-sonnet-4-5-20250929-v1:0".into());
+        chat.usage = Usage {
+            input: 1200,
+            output: 340,
+            cache_read: 0,
+            cache_write: 0,
+        };
+        chat.cost_usd = 0.00957;
+        let shown = view::title_of(&chat);
+        assert_eq!(shown, "— claude-sonnet-4-5 · 1.2k in / 340 out · $0.0096");
+        chat.unpriced = true;
+        assert!(view::title_of(&chat).ends_with("≥$0.0096"));
+        assert_eq!(
+            view::title_of(&ChatState::default()),
+            "— offline (no model configured)"
+        );
+    }
+}

@@ -17,7 +17,11 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 /// The pane's title: the model (or offline), this session's tokens and cost, and whether an
 /// answer is being written.
 pub fn title(state: &State) -> String {
-    let chat = &state.chat;
+    title_of(&state.chat)
+}
+
+/// The title for `chat`.
+pub fn title_of(chat: &super::ChatState) -> String {
     let mut title = match &chat.model {
         Some(model) => format!("— {}", short_model(model)),
         None => "— offline (no model configured)".to_string(),
