@@ -516,15 +516,17 @@ mod tests {
 
     #[test]
     fn the_title_shows_the_model_and_what_the_session_cost() {
-        let mut chat = ChatState::default();
-        chat.model = Some("us.anthropic.claude-sonnet-4-5-20250929-v1:0".into());
-        chat.usage = Usage {
-            input: 1200,
-            output: 340,
-            cache_read: 0,
-            cache_write: 0,
+        let mut chat = ChatState {
+            model: Some("us.anthropic.claude-sonnet-4-5-20250929-v1:0".into()),
+            usage: Usage {
+                input: 1200,
+                output: 340,
+                cache_read: 0,
+                cache_write: 0,
+            },
+            cost_usd: 0.00957,
+            ..ChatState::default()
         };
-        chat.cost_usd = 0.00957;
         let shown = view::title_of(&chat);
         assert_eq!(shown, "— claude-sonnet-4-5 · 1.2k in / 340 out · $0.0096");
         chat.unpriced = true;
