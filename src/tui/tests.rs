@@ -3198,3 +3198,20 @@ fn help_lists_the_chat_keys() {
         assert!(text.contains(needle), "{needle} missing from help");
     }
 }
+
+#[test]
+fn clear_forgets_the_conversation_and_its_saved_history() {
+    use crate::assistant::tui::AssistantCmd;
+    let mut h = Harness::new(false);
+    h.state.chat.conversation = vec![crate::assistant::model::Message::user("old")];
+    h.key(KeyCode::Char('1'));
+    h.type_text(":clear");
+    let cmds = h.key(KeyCode::Enter);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::Assistant(AssistantCmd::ClearHistory))),
+        "{cmds:?}"
+    );
+    assert!(h.state.chat.conversation.is_empty());
+    assert_eq!(h.state.chat.entries.len(), 1, "only the note that says so");
+}
