@@ -4,7 +4,7 @@
 //! * `model.rs`    the conversation (messages of text, tool calls, tool results)
 //! * `port.rs`     the model as a trait: the Bedrock provider and the offline parser
 //! * `bedrock/`    ConverseStream through aws-sdk-bedrockruntime (the only code talking to it)
-//! * `offline.rs`  the forgiving phrase parser, itself a model
+//! * `offline/`    the forgiving phrase parser, itself a model (its phrase table: `rules.rs`)
 //! * `tools.rs`    one tool per registry action; results compact, scrubbed and delimited
 //! * `turn.rs`     one turn: ask, run the tools, ask again; retries with backoff
 //! * `prompt.rs`   the system prompt (session facts; data is never an instruction)
