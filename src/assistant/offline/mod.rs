@@ -340,10 +340,11 @@ fn one_line(v: &Value) -> String {
     }
     match v {
         Value::Object(map) => {
+            // An ARN is long and says little next to a name: left out of the one line.
             let parts: Vec<String> = LABEL_FIELDS
                 .iter()
                 .filter_map(|f| map.get(*f).and_then(scalar))
-                .filter(|s| !s.is_empty())
+                .filter(|s| !s.is_empty() && !s.starts_with("arn:"))
                 .take(4)
                 .collect();
             if parts.is_empty() {

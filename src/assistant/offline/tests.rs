@@ -265,11 +265,11 @@ fn an_operation_this_build_lacks_is_said_plainly() {
 fn results_read_as_words() {
     let text = super::super::tools::data(
         "list-stacks",
-        json!({"stacks": [{"name": "web", "status": "CREATE_COMPLETE", "id": "arn:x"}]}),
+        json!({"stacks": [{"name": "web", "status": "CREATE_COMPLETE", "id": "arn:aws:x"}]}),
     );
     let words = describe_result(&text);
     assert!(words.contains("stacks (1):"), "{words}");
-    assert!(words.contains("web · arn:x · CREATE_COMPLETE"), "{words}");
+    assert!(words.contains("web · CREATE_COMPLETE"), "{words}");
     assert_eq!(
         describe_result("proposed; the operator cancelled"),
         "proposed; the operator cancelled"
