@@ -319,6 +319,31 @@ pub enum Command {
         #[command(subcommand)]
         command: PricesCommand,
     },
+    /// Ask the assistant: print its answer and the operations it proposes. A change is never
+    /// run by `ask`; reads may run to answer (read-only mode allows them). Without a model
+    /// (`[assistant] model_id`), or with --offline, common phrasings are understood offline.
+    ///
+    /// JSON: {"answer": "...", "operations": [{"op": "delete-stack", "target": {...},
+    /// "mutating": true}], "usage": {"input_tokens": N, "output_tokens": N, "cost_usd": N}}.
+    ///
+    /// Exit 0 answered; 1 the model failed (what arrived is printed, then why); 2 bad input;
+    /// 130 stopped by SIGINT.
+    Ask {
+        /// What to ask, in plain words (several words are joined).
+        #[arg(value_name = "TEXT", required = true, num_args = 1..)]
+        text: Vec<String>,
+        /// Do not call the model: answer with the offline phrase parser.
+        #[arg(long)]
+        offline: bool,
+        /// Print JSON instead of text on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Secrets opsdeck keeps in the OS keyring (the kernel keyring on Linux).
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
     /// Job history (newest first), including jobs interrupted by a crash or a dropped session.
     Jobs {
         /// Print JSON instead of a table.
@@ -411,6 +436,30 @@ pub enum EksCommand {
         #[arg(long, value_name = "NAME")]
         alias: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Read the secret from stdin (not echoed on a terminal) and keep it in the keyring. On
+    /// Linux it lasts until reboot (or 3 days unused); AWS_BEARER_TOKEN_BEDROCK is the
+    /// fallback.
+    Set {
+        #[arg(value_enum)]
+        name: SecretName,
+    },
+    /// Remove the secret from the keyring.
+    Delete {
+        #[arg(value_enum)]
+        name: SecretName,
+    },
+}
+
+/// The secrets opsdeck keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretName {
+    /// The Bedrock API key (bearer auth), instead of AWS credentials for Bedrock.
+    #[value(name = "bedrock-api-key")]
+    BedrockApiKey,
 }
 
 #[derive(Debug, Subcommand)]

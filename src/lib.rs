@@ -11,6 +11,7 @@
 
 pub mod output;
 
+pub mod assistant;
 pub mod audit;
 pub mod aws;
 pub mod cfn;

@@ -5,7 +5,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::Parser;
-use opsdeck::cli::{AuditCommand, Cli, Command, EksCommand, PricesCommand};
+use opsdeck::cli::{
+    AuditCommand, Cli, Command, EksCommand, PricesCommand, SecretCommand, SecretName,
+};
 use opsdeck::config::Paths;
 use opsdeck::headless;
 use opsdeck::tui::app;
@@ -23,6 +25,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    // The Bedrock API key lives in the kernel keyring, which a process without a session
+    // keyring of its own (SSH without pam_keyinit, cron, sudo) cannot use: join one now,
+    // before any thread starts (threads inherit it).
+    if matches!(
+        cli.command,
+        None | Some(Command::Ask { .. } | Command::Secret { .. })
+    ) && let Err(e) = opsdeck::assistant::secret::ensure_session_keyring()
+    {
+        tracing::info!("no session keyring could be joined: {e}");
+    }
     let paths = Paths::discover()?;
     let mut out = opsdeck::output::QuietPipe::new(std::io::stdout());
     let refresh = matches!(
@@ -255,6 +267,30 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 &opts, &paths, regions, offer_url, &mut out,
             )))
         }
+        Some(Command::Ask {
+            text,
+            offline,
+            json,
+        }) => {
+            let opts = cli.console.options();
+            let args = opsdeck::assistant::headless::AskArgs {
+                text: text.join(" "),
+                offline,
+                json,
+            };
+            opsdeck::diagnostics::init(&paths);
+            Ok(runtime()?.block_on(opsdeck::assistant::headless::ask(
+                &opts, &paths, args, &mut out,
+            )))
+        }
+        Some(Command::Secret { command }) => Ok(match command {
+            SecretCommand::Set {
+                name: SecretName::BedrockApiKey,
+            } => opsdeck::assistant::headless::secret_set(),
+            SecretCommand::Delete {
+                name: SecretName::BedrockApiKey,
+            } => opsdeck::assistant::headless::secret_delete(),
+        }),
         None => {
             let opts = cli.console.options();
             let prepared = app::prepare(&opts, paths.clone())?;

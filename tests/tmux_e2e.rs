@@ -8,6 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+use support::bedrock_stub::{BedrockStub, Reply};
 use support::fault_proxy::FaultProxy;
 use support::{MotoServer, TestDirs};
 
@@ -27,6 +28,17 @@ struct Tmux {
 
 impl Tmux {
     fn start(name: &str, dirs: &TestDirs, endpoint: &str, extra_args: &[&str]) -> Tmux {
+        Tmux::start_with_env(name, dirs, endpoint, extra_args, &[])
+    }
+
+    /// As [`Tmux::start`], with more variables in opsdeck's environment.
+    fn start_with_env(
+        name: &str,
+        dirs: &TestDirs,
+        endpoint: &str,
+        extra_args: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> Tmux {
         let socket = format!("opsdeck-e2e-{}-{name}", std::process::id());
         let tmpdir = dirs.root().join("tmux");
         std::fs::create_dir_all(&tmpdir).expect("tmux socket dir");
@@ -48,6 +60,9 @@ impl Tmux {
         ];
         for (key, value) in dirs.env() {
             env.push((key.to_string(), value.display().to_string()));
+        }
+        for (key, value) in extra_env {
+            env.push((key.to_string(), value.to_string()));
         }
         // `env -i`: opsdeck sees exactly these variables, nothing of the user's AWS set-up.
         let mut opsdeck = vec!["env".to_string(), "-i".to_string()];
@@ -563,5 +578,190 @@ fn run_an_installer_from_the_console_form_targets_confirm_then_jobs() {
     assert!(
         said_hello,
         "the target's job log holds the script's output, masked"
+    );
+}
+
+/// A console whose assistant is the loopback Bedrock `stub`, with AWS at moto.
+fn assistant_console(
+    name: &str,
+    dirs: &TestDirs,
+    moto: &MotoServer,
+    stub: &BedrockStub,
+    extra_args: &[&str],
+) -> Tmux {
+    let config = dirs.paths().config_file;
+    std::fs::create_dir_all(config.parent().expect("config dir")).expect("config dir");
+    std::fs::write(
+        &config,
+        format!("[assistant]\nmodel_id = \"{ASSISTANT_MODEL}\"\n"),
+    )
+    .expect("config");
+    Tmux::start_with_env(
+        name,
+        dirs,
+        &moto.endpoint(),
+        extra_args,
+        &[("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stub.url.as_str())],
+    )
+}
+
+const ASSISTANT_MODEL: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+/// Everything decided about `stack`, in file order, with each entry's detail.
+fn audit_with_detail(path: &Path, stack: &str) -> Vec<(String, String)> {
+    support::read_audit(path)
+        .iter()
+        .filter(|e| e["target"]["stack_name"] == stack)
+        .map(|e| {
+            (
+                e["decision"].as_str().unwrap_or_default().to_string(),
+                e["detail"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_assistants_delete_proposal_opens_the_dialog_esc_keeps_the_stack_and_the_typed_name_deletes_it()
+ {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    rt.block_on(support::create_stacks(&cfn, &["logs-bucket"]));
+    let (stub, _stub_rt) = BedrockStub::start_blocking(vec![
+        Reply::tool(
+            "I can propose that.",
+            "tu_1",
+            "delete-stack",
+            serde_json::json!({"stack": "logs-bucket"}),
+        ),
+        Reply::text(&["Kept: you cancelled it."]),
+        Reply::tool(
+            "Proposing it again.",
+            "tu_2",
+            "delete-stack",
+            serde_json::json!({"stack": "logs-bucket"}),
+        ),
+        Reply::text(&["It is being deleted."]),
+    ]);
+    let dirs = TestDirs::new();
+    let tmux = assistant_console("assistant", &dirs, &moto, &stub, &[]);
+    tmux.wait_for("the stack and the model in the Chat title", |s| {
+        inventory_rows(s, "logs-") == ["logs-bucket"] && s.contains("claude-sonnet-4-5")
+    });
+
+    tmux.keys(&["1"]);
+    tmux.type_text("please delete logs-bucket");
+    tmux.keys(&["Enter"]);
+    let dialog = tmux.wait_for("the dialog the proposal opens", |s| {
+        s.contains("Confirm: delete-stack") && s.contains("Type logs-bucket to confirm")
+    });
+    assert!(dialog.contains("I can propose that."), "{dialog}");
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the model hearing it was cancelled", |s| {
+        s.contains("Kept: you cancelled it.") && !s.contains("Confirm: delete-stack")
+    });
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "logs-bucket"))
+            .as_deref(),
+        Some("CREATE_COMPLETE"),
+        "Esc kept the stack"
+    );
+
+    tmux.type_text("delete it for real");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the dialog again", |s| {
+        s.contains("Confirm: delete-stack") && s.contains("Type logs-bucket to confirm")
+    });
+    tmux.type_text("logs-bucket");
+    tmux.wait_for("the typed name", |s| s.contains("> logs-bucket"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the delete to finish and the model's last words", |s| {
+        s.lines()
+            .any(|l| l.contains("Delete stack logs-bucket") && l.contains("done"))
+            && s.contains("It is being deleted.")
+    });
+    assert!(
+        rt.block_on(support::stack_is_gone(&cfn, "logs-bucket")),
+        "the typed name deleted it"
+    );
+
+    let requests = stub.requests();
+    assert_eq!(requests.len(), 4);
+    let told = |i: usize| {
+        requests[i]
+            .tool_results()
+            .last()
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default()
+    };
+    assert!(told(1).contains("the operator cancelled"), "{}", told(1));
+    assert!(told(3).contains("the operator confirmed"), "{}", told(3));
+
+    tmux.keys(&["q"]);
+    assert_exited_cleanly(&tmux);
+    let trail = audit_with_detail(&dirs.audit_log(), "logs-bucket");
+    let decisions: Vec<&str> = trail.iter().map(|(d, _)| d.as_str()).collect();
+    assert_eq!(
+        decisions,
+        [
+            "requested",
+            "cancelled",
+            "requested",
+            "confirmed",
+            "started",
+            "succeeded"
+        ]
+    );
+    assert_eq!(
+        trail[0].1,
+        format!("proposed by the assistant ({ASSISTANT_MODEL})")
+    );
+    assert_chain_intact(&dirs.audit_log());
+}
+
+#[test]
+fn read_only_refuses_the_assistants_proposal_without_a_dialog() {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    rt.block_on(support::create_stacks(&cfn, &["ro-logs"]));
+    let (stub, _stub_rt) = BedrockStub::start_blocking(vec![
+        Reply::tool(
+            "",
+            "tu_1",
+            "delete-stack",
+            serde_json::json!({"stack": "ro-logs"}),
+        ),
+        Reply::text(&["Refused, as it should be."]),
+    ]);
+    let dirs = TestDirs::new();
+    let tmux = assistant_console("assistant-ro", &dirs, &moto, &stub, &["--read-only"]);
+    tmux.wait_for("the stack", |s| inventory_rows(s, "ro-") == ["ro-logs"]);
+    tmux.keys(&["1"]);
+    tmux.type_text("delete ro-logs");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the refusal told to the model", |s| {
+        s.contains("Refused, as it should be.")
+    });
+    assert!(!screen.contains("Confirm: delete-stack"), "{screen}");
+    assert!(screen.contains("refused"), "{screen}");
+    let told = stub.requests()[1]
+        .tool_results()
+        .last()
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
+    assert!(told.starts_with("refused: read-only mode"), "{told}");
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "ro-logs"))
+            .as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    tmux.keys(&["Tab", "q"]);
+    assert_exited_cleanly(&tmux);
+    assert_eq!(
+        audit_decisions(&dirs.audit_log(), "ro-logs"),
+        ["requested", "refused-read-only"]
     );
 }

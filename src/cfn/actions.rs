@@ -29,6 +29,11 @@ actions! {
             .help("open the stack's detail")
             .schema(STACK_ARG)
             .plan(plan_describe),
+        StackEvents => ActionSpec::new("stack-events", "Show a stack's most recent events (newest first), with their reasons", Kind::Read)
+            .command("stack-events", &[], "STACK")
+            .help("the stack's recent events (its Events tab)")
+            .schema(STACK_ARG)
+            .plan(plan_events),
         NextSection => ActionSpec::new("next-section", "Next section of the stack's detail", Kind::Ui)
             .binds(&[hint(Context::StackDetail, &[k(']'), code(KeyCode::Right)], "section")])
             .help("next section"),
@@ -42,7 +47,8 @@ actions! {
             .command("deploy", &[], "TEMPLATE [STACK]")
             .help("deploy a library template or file (form, then change set); alone: Kubernetes deployments, as in k9s")
             .tier("y/Enter to compute the change set, typed name in PRD or with compliance failures; executing: typed name for removals, replacements and PRD")
-            .schema(r#"{"type":"object","properties":{"template":{"type":"string","description":"a library template name or a template file"},"stack":{"type":"string"},"parameters":{"type":"object","additionalProperties":{"type":"string"}}},"required":["template","stack"],"additionalProperties":false}"#),
+            .schema(r#"{"type":"object","properties":{"template":{"type":"string","description":"a library template name (s3-bucket, vpc-3az, ec2-instance, rds-postgres, alb, eks-cluster, eks-nodegroup, kms-key) or a template file"},"stack":{"type":"string","description":"the stack to create or update"},"parameters":{"type":"object","additionalProperties":{"type":"string"},"description":"parameter values; others keep their default (or current value); secrets cannot be given here"},"environment":{"type":"string","enum":["DEV","TST","PRD"],"description":"the environment the operator means; refused when the account is another"}},"required":["template","stack"],"additionalProperties":false}"#)
+            .plan(plan_deploy),
         PickTemplate => ActionSpec::new("pick-template", "Pick a library template to deploy", Kind::Mutating)
             .binds(&[hint(Context::Inventory, &[k('n')], "deploy")])
             .help("deploy a library template or file (form, then change set)")
@@ -54,7 +60,8 @@ actions! {
             ])
             .help("update the stack (its template, new parameter values)")
             .tier("as deploy-template")
-            .schema(STACK_ARG),
+            .schema(r#"{"type":"object","properties":{"stack":{"type":"string","description":"the stack's name or ARN"},"parameters":{"type":"object","additionalProperties":{"type":"string"},"description":"new parameter values; the others stay as they are; secrets cannot be given here"}},"required":["stack"],"additionalProperties":false}"#)
+            .plan(plan_update),
         DeleteStack => ActionSpec::new("delete-stack", "Delete a stack and the resources it manages", Kind::Mutating)
             .binds(&[
                 hint(Context::Inventory, &[k('d'), ctrl('k')], "delete"),
@@ -68,7 +75,8 @@ actions! {
             .binds(&[hint(Context::StackDetail, &[k('p')], "protect")])
             .help("turn termination protection on/off")
             .tier("turning it off: typed name, always; on: typed name in PRD")
-            .schema(STACK_ARG),
+            .schema(r#"{"type":"object","properties":{"stack":{"type":"string","description":"the stack's name or ARN"},"enabled":{"type":"boolean","description":"on or off; none: the opposite of now"}},"required":["stack"],"additionalProperties":false}"#)
+            .plan(plan_protection),
         DetectDrift => ActionSpec::new("detect-drift", "Detect drift of a stack", Kind::Read)
             .binds(&[
                 hint(Context::Inventory, &[k('D')], "drift"),
@@ -140,6 +148,63 @@ fn plan_describe<'a>(
             }
         });
         Ok(Op::Read(read.await?))
+    })
+}
+
+fn plan_events<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = registry::arg(args, "stack")?;
+        let read = plan::stack_read(ctx, stack, |scope, stack_id, stack_name| {
+            CfnRead::StackEvents {
+                scope,
+                stack_id,
+                stack_name,
+            }
+        });
+        Ok(Op::Read(read.await?))
+    })
+}
+
+/// A change set to compute: the template judged for compliance before the gate sees it.
+fn plan_deploy<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let template = registry::arg(args, "template")?;
+        let stack = registry::arg(args, "stack")?;
+        let expected = args.get("environment").and_then(Value::as_str);
+        let op = plan::deploy_template(ctx, template, stack, args, expected).await?;
+        Ok(Op::Mutate(MutatingOp::from(op)))
+    })
+}
+
+/// A change set on the stack's current template with new parameter values.
+fn plan_update<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = registry::arg(args, "stack")?;
+        let op = plan::update_stack(ctx, stack, args).await?;
+        Ok(Op::Mutate(MutatingOp::from(op)))
+    })
+}
+
+/// On or off as asked (none: the opposite of now), from the stack's detail.
+fn plan_protection<'a>(
+    ctx: &'a dyn PlanCtx,
+    args: &'a Value,
+) -> BoxFuture<'a, Result<Op, PlanError>> {
+    Box::pin(async move {
+        let stack = plan::resolve_stack(ctx, registry::arg(args, "stack")?).await?;
+        let detail = plan::describe_stack(ctx, &stack).await?;
+        let mut op = plan::toggle_protection(ctx, &detail)?;
+        if let Some(enabled) = args.get("enabled").and_then(Value::as_bool) {
+            if enabled == detail.termination_protection {
+                return Err(PlanError::Refused(format!(
+                    "termination protection of {} is already {}",
+                    stack.name,
+                    if enabled { "on" } else { "off" }
+                )));
+            }
+            op.enabled = enabled;
+        }
+        Ok(Op::Mutate(MutatingOp::from(op)))
     })
 }
 
@@ -262,6 +327,16 @@ pub fn apply(state: &mut State, action: CfnAction, args: &[&str]) -> Vec<Cmd> {
                 return stack_actions::open_by_name(state, name);
             }
             return tui::open(state);
+        }
+        CfnAction::StackEvents => {
+            let opened = match args.first() {
+                Some(name) => stack_actions::open_by_name(state, name),
+                None => tui::open(state),
+            };
+            if let Some(view) = &mut state.inventory.detail {
+                view.tab = tui::DetailTab::Events;
+            }
+            return opened;
         }
         CfnAction::NextSection => tui::cycle_tab(state, true),
         CfnAction::PrevSection => tui::cycle_tab(state, false),

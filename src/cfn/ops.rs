@@ -35,6 +35,12 @@ pub enum CfnRead {
         stack_id: String,
         stack_name: String,
     },
+    /// DescribeStacks for one stack, by its ARN: its most recent events.
+    StackEvents {
+        scope: ReadScope,
+        stack_id: String,
+        stack_name: String,
+    },
     /// Follow a stack's events live until it settles, whoever started the change.
     FollowStack {
         scope: ReadScope,
@@ -50,6 +56,7 @@ impl Read for CfnRead {
             CfnRead::DescribeStack { .. } => "describe-stack",
             CfnRead::GetTemplate { .. } => "get-template",
             CfnRead::DetectDrift { .. } => "detect-drift",
+            CfnRead::StackEvents { .. } => "stack-events",
             CfnRead::FollowStack { .. } => "follow-stack",
         }
     }
@@ -60,6 +67,7 @@ impl Read for CfnRead {
             CfnRead::DescribeStack { stack_name, .. } => format!("Describe stack {stack_name}"),
             CfnRead::GetTemplate { stack_name, .. } => format!("Get template of {stack_name}"),
             CfnRead::DetectDrift { stack_name, .. } => format!("Detect drift of {stack_name}"),
+            CfnRead::StackEvents { stack_name, .. } => format!("Events of stack {stack_name}"),
             CfnRead::FollowStack { stack_name, .. } => format!("Follow stack {stack_name}"),
         }
     }
@@ -68,6 +76,7 @@ impl Read for CfnRead {
         match self {
             CfnRead::ListStacks { .. }
             | CfnRead::DescribeStack { .. }
+            | CfnRead::StackEvents { .. }
             | CfnRead::GetTemplate { .. } => false,
             // Drift detection and following last as long as CloudFormation takes.
             CfnRead::DetectDrift { .. } | CfnRead::FollowStack { .. } => true,
@@ -80,6 +89,7 @@ impl Read for CfnRead {
             CfnRead::FollowStack { .. } => true,
             CfnRead::ListStacks { .. }
             | CfnRead::DescribeStack { .. }
+            | CfnRead::StackEvents { .. }
             | CfnRead::GetTemplate { .. }
             | CfnRead::DetectDrift { .. } => false,
         }

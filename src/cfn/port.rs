@@ -25,6 +25,12 @@ pub enum CfnOutput {
         body: String,
     },
     Drift(Box<StackDrift>),
+    /// A stack's most recent events, newest first.
+    Events {
+        stack_id: String,
+        stack_name: String,
+        events: Vec<crate::cfn::model::StackEvent>,
+    },
     /// A follow ended: the summary of what happened.
     Followed {
         stack_id: String,
@@ -200,6 +206,18 @@ pub async fn read(api: &dyn CfnApi, op: &CfnRead, ctx: &TaskCtx) -> ProviderResu
                 stack_id: stack_id.clone(),
                 stack_name: stack_name.clone(),
                 body,
+            }),
+        CfnRead::StackEvents {
+            stack_id,
+            stack_name,
+            ..
+        } => api
+            .describe_stack(stack_id, ctx)
+            .await
+            .map(|d| CfnOutput::Events {
+                stack_id: stack_id.clone(),
+                stack_name: stack_name.clone(),
+                events: d.events,
             }),
         CfnRead::DetectDrift { stack_id, .. } => api
             .detect_drift(stack_id, ctx)

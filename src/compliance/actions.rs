@@ -2,9 +2,12 @@
 
 use crate::actions;
 use crate::compliance::tui as pane;
+use crate::ops::{PlanCtx, PlanError};
 use crate::registry::{ActionSpec, Context, Kind, Pane, bind, hint, k};
 use crate::tui::shell;
 use crate::tui::state::{Cmd, State, ToastLevel};
+use futures::future::BoxFuture;
+use serde_json::Value;
 
 actions! {
     /// Compliance: judging templates and stacks, the report and its exports.
@@ -17,7 +20,12 @@ actions! {
             ])
             .command("check", &[], "[STACK]")
             .help("judge for compliance (C: the stack; c, or :check alone: the library)")
-            .schema(r#"{"type":"object","properties":{"stack":{"type":"string","description":"a deployed stack; none: the template library"}},"additionalProperties":false}"#),
+            .schema(r#"{"type":"object","properties":{"stack":{"type":"string","description":"a deployed stack; none: the template library"}},"additionalProperties":false}"#)
+            .answer(answer_check),
+        ShowCompliance => ActionSpec::new("show-compliance", "Show the state of NIST SP 800-53 controls (all, one such as SC-28, or a family such as SC) for the template library or a deployed stack", Kind::Read)
+            .help("the state of the controls, as the Compliance pane shows them")
+            .schema(r#"{"type":"object","properties":{"control":{"type":"string","description":"a control such as SC-28, or a family such as SC; none: every applicable control"},"stack":{"type":"string","description":"a deployed stack; none: the template library"}},"additionalProperties":false}"#)
+            .answer(answer_show),
         Export => ActionSpec::new("export-report", "Export the compliance report", Kind::Ui)
             .binds(&[hint(Context::Compliance, &[k('e')], "export")])
             .command("export", &[], "FORMAT")
@@ -27,6 +35,20 @@ actions! {
             .binds(&[hint(Context::Compliance, &[k('i')], "stack")])
             .help("show the report's stack in Inventory (also Enter on a resource)"),
     }
+}
+
+fn answer_check<'a>(
+    ctx: &'a dyn PlanCtx,
+    args: &'a Value,
+) -> BoxFuture<'a, Result<Value, PlanError>> {
+    Box::pin(crate::compliance::answers::check_template(ctx, args))
+}
+
+fn answer_show<'a>(
+    ctx: &'a dyn PlanCtx,
+    args: &'a Value,
+) -> BoxFuture<'a, Result<Value, PlanError>> {
+    Box::pin(crate::compliance::answers::show_compliance(ctx, args))
 }
 
 /// What a compliance action does in the console.
@@ -67,6 +89,10 @@ pub fn apply(state: &mut State, action: ComplianceAction, args: &[&str]) -> Vec<
                     Vec::new()
                 }
             }
+        }
+        ComplianceAction::ShowCompliance => {
+            state.focus = Pane::Compliance;
+            Vec::new()
         }
         ComplianceAction::ShowStack => pane::show_in_inventory(state),
     }

@@ -6,6 +6,7 @@
 //! controls, lines and remediation → waivers → [`report`].
 
 pub mod actions;
+pub mod answers;
 pub mod checker;
 pub mod controls;
 pub mod export;

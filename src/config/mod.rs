@@ -11,10 +11,12 @@
 //! `Raw*` structs, whose semantically checked fields are `toml::Spanned` so
 //! that checks done after parsing can point at the offending value too.
 
+pub mod assistant;
 mod paths;
 pub mod settings;
 pub mod theme;
 
+pub use assistant::{AssistantConfig, ModelPrice};
 pub use paths::Paths;
 pub use settings::{Options, Settings};
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub targets: TargetsConfig,
     /// `[cost]`: budgets, the Cost Explorer call budget, the price mirror.
     pub cost: CostSettings,
+    /// `[assistant]`: the Bedrock model of the chat pane.
+    pub assistant: AssistantConfig,
     /// Files that contributed, for `:ro`/help display, e.g.
     /// `["<defaults>", "/home/x/.config/opsdeck/config.toml"]`.
     pub sources: Vec<String>,
@@ -335,6 +339,7 @@ struct RawFile {
     safety: Option<RawSafety>,
     aws: Option<RawAws>,
     compliance: Option<RawCompliance>,
+    assistant: Option<assistant::RawAssistant>,
     environment: Option<Vec<Spanned<RawEnvironment>>>,
     role: Option<Vec<Spanned<RawRole>>>,
     targets: Option<RawTargets>,
@@ -453,6 +458,7 @@ struct Layer {
     usage_file: Option<PathBuf>,
     budgets: Option<Vec<(Environment, f64)>>,
     region_multipliers: Option<std::collections::BTreeMap<String, f64>>,
+    assistant: assistant::AssistantLayer,
 }
 
 /// Checks semantic constraints, with errors located in one file's text.
@@ -546,6 +552,9 @@ impl Checker<'_> {
                 ));
             }
             layer.waiver_max_days = u32::try_from(n).ok();
+        }
+        if let Some(raw) = raw.assistant {
+            layer.assistant = self.assistant(raw)?;
         }
         if let Some(envs) = raw.environment {
             layer.environments = Some(self.environments(envs)?);
@@ -1131,6 +1140,7 @@ impl Config {
                     .or(defaults.region_multipliers)
                     .unwrap_or_default(),
             },
+            assistant: assistant::AssistantLayer::merge(user.assistant, defaults.assistant),
             sources,
         }
     }
@@ -1397,6 +1407,7 @@ hosts = ["local", "dev-*"]
         assert_eq!(l.read_only, Some(false));
         assert_eq!(l.default_role, Some(Role::Operator));
         assert_eq!(l.waiver_max_days, Some(DEFAULT_WAIVER_MAX_DAYS));
+        assert!(l.assistant.sets_every_scalar_default());
         assert!(l.environments.is_none() && l.roles.is_none());
         assert_eq!(l.daily_call_budget, Some(20));
         assert_eq!(l.cache_hours, Some(24));
@@ -1667,7 +1678,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         assert_eq!(
             err("\nthemes = 1\n"),
             format!(
-                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, environment, role, targets, cost)"
+                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, assistant, environment, role, targets, cost)"
             )
         );
         assert_eq!(

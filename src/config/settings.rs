@@ -34,6 +34,24 @@ pub struct Settings {
     /// The kubeconfig and context the command line named; where it names none, the
     /// kubeconfig is found as kubectl finds it (`KUBECONFIG`, then `~/.kube/config`).
     pub kube: crate::kube::KubeSettings,
+    /// The assistant's model and where Bedrock is.
+    pub assistant: AssistantSettings,
+}
+
+/// `[assistant]` resolved against the session and the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssistantSettings {
+    /// The Bedrock model; the assistant answers offline without one.
+    pub model_id: Option<String>,
+    /// Bedrock's region: `[assistant] region`, else the session's.
+    pub region: Option<String>,
+    pub max_tokens: u32,
+    pub temperature: f32,
+    /// Where Bedrock calls go: `[assistant] endpoint_url`, else
+    /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` — even when `--endpoint-url` or `AWS_ENDPOINT_URL`
+    /// points the other clients elsewhere. `None`: the session's endpoint, else AWS's own.
+    pub endpoint_url: Option<String>,
+    pub prices: std::collections::BTreeMap<String, crate::config::ModelPrice>,
 }
 
 impl Settings {
@@ -91,8 +109,21 @@ impl Settings {
                 config.sources.join(" + ")
             ));
         }
+        let a = &config.assistant;
+        let assistant = AssistantSettings {
+            model_id: a.model_id.clone(),
+            region: a.region.clone().or_else(|| aws.region.clone()),
+            max_tokens: a.max_tokens,
+            temperature: a.temperature,
+            endpoint_url: a
+                .endpoint_url
+                .clone()
+                .or_else(|| env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")),
+            prices: a.prices.clone(),
+        };
         Settings {
             aws,
+            assistant,
             env_override: opts.env_override,
             theme: opts.theme.clone().unwrap_or_else(|| config.theme.clone()),
             read_only,
@@ -160,6 +191,40 @@ mod tests {
         let s = Settings::resolve(&Options::default(), &config(""), env);
         assert_eq!(s.aws.region.as_deref(), Some("ca-central-1"));
         assert_eq!(s.aws.profile, None, "an empty variable is no value");
+    }
+
+    #[test]
+    fn bedrocks_own_endpoint_variable_wins_over_the_general_endpoint() {
+        let env = |name: &str| match name {
+            "AWS_ENDPOINT_URL" => Some("http://moto:5000".to_string()),
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME" => Some("http://bedrock-stub:8080".to_string()),
+            "AWS_REGION" => Some("eu-west-1".to_string()),
+            _ => None,
+        };
+        let mut opts = Options::default();
+        opts.aws.endpoint_url = Some("http://cli-moto:5000".into());
+        let s = Settings::resolve(&opts, &config(""), env);
+        assert_eq!(s.aws.endpoint_url.as_deref(), Some("http://cli-moto:5000"));
+        assert_eq!(
+            s.assistant.endpoint_url.as_deref(),
+            Some("http://bedrock-stub:8080"),
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME beats --endpoint-url for Bedrock"
+        );
+        assert_eq!(s.assistant.region.as_deref(), Some("eu-west-1"));
+        let own = config(
+            "[assistant]\nendpoint_url = \"http://config-bedrock:1\"\nregion = \"us-west-2\"\n",
+        );
+        let s = Settings::resolve(&opts, &own, env);
+        assert_eq!(
+            s.assistant.endpoint_url.as_deref(),
+            Some("http://config-bedrock:1")
+        );
+        assert_eq!(s.assistant.region.as_deref(), Some("us-west-2"));
+        let none = Settings::resolve(&opts, &config(""), |_| None);
+        assert_eq!(
+            none.assistant.endpoint_url, None,
+            "then the session's endpoint"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::setup::Options;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Output format of `cost`, `spend` and `idle`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +34,8 @@ pub enum Format {
 
 /// The catalogue and usage file, loaded as the console loads them.
 pub struct PricingInputs {
-    pub catalogue: Catalogue,
-    pub usage: Usage,
+    pub catalogue: Arc<Catalogue>,
+    pub usage: Arc<Usage>,
     pub settings: crate::config::CostSettings,
     pub data_dir: PathBuf,
 }
@@ -57,8 +58,8 @@ impl PricingInputs {
         }
         .map_err(|e| format!("usage file: {e}"))?;
         Ok(PricingInputs {
-            catalogue,
-            usage,
+            catalogue: Arc::new(catalogue),
+            usage: Arc::new(usage),
             settings: config.cost.clone(),
             data_dir: paths.data_dir.clone(),
         })

@@ -22,6 +22,8 @@ pub enum StreamItem {
     },
     /// A cluster watch's rows (a relist, an object added, changed or gone) or its loss.
     Kube(Box<crate::kube::model::KubeUpdate>),
+    /// An answer being written: text, tool lines, proposals (see `assistant::AssistantUpdate`).
+    Assistant(crate::assistant::AssistantUpdate),
 }
 
 /// How many updates may wait for the console before the producer waits.

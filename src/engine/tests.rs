@@ -1112,7 +1112,7 @@ async fn a_stream_waits_for_its_reader_and_loses_no_update() {
         }
         for item in batch {
             let StreamItem::CfnEvent { event, .. } = item else {
-                panic!("a stack event");
+                panic!("only stack events were sent");
             };
             seen.push(event.event_id);
         }
@@ -1433,4 +1433,69 @@ mod kube {
             Err(crate::ops::Refusal::ReadOnly(_))
         ));
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_clients_serve_the_reads_started_after_the_switch() {
+    let first = Arc::new(FakeCloud::default());
+    let second = Arc::new(FakeCloud::default());
+    let rig = new_rig(first.clone());
+    let list = || ReadOp::Cfn(CfnRead::ListStacks { scope: scope() });
+    rig.engine.read(list()).await.expect("read");
+    let providers = Arc::new(Providers {
+        sts: second.clone(),
+        cfn: second.clone(),
+        cost: second.clone(),
+        install: Arc::new(NoInstallers),
+        kube: Arc::new(crate::kube::port::fake::FakeKube::default()),
+    });
+    rig.engine.set_providers(async move { providers }.boxed());
+    rig.engine.read(list()).await.expect("read");
+    assert_eq!(first.list_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(second.list_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_is_a_job_with_a_stream_and_stops_when_cancelled() {
+    use crate::assistant::AssistantUpdate;
+    use crate::engine::stream::StreamItem;
+    let mut rig = new_rig(Arc::new(FakeCloud::default()));
+    let job = rig
+        .engine
+        .submit_task(
+            "assistant-answer",
+            "Assistant: hello".into(),
+            |ctx| async move {
+                ctx.emit(StreamItem::Assistant(AssistantUpdate::Text("Hel".into())))
+                    .await;
+                // Waits for ever, like a model that went quiet: only the cancel ends it.
+                std::future::pending::<()>().await;
+                Ok("never".to_string())
+            },
+        )
+        .expect("a job");
+    let mut updates = None;
+    let mut texts = Vec::new();
+    loop {
+        match rig.events.recv().await.expect("events") {
+            EngineEvent::StreamOpened(u) => updates = Some(u),
+            EngineEvent::StreamReady(j) if j == job => {
+                let u = updates.as_mut().expect("opened first");
+                texts.extend(u.drain(10));
+                rig.engine.cancel(job);
+            }
+            EngineEvent::TaskDone { job: done, result } if done == job => {
+                assert_eq!(result.expect_err("cancelled").kind, ErrorKind::Cancelled);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        texts,
+        vec![StreamItem::Assistant(AssistantUpdate::Text("Hel".into()))]
+    );
+    let record = rig.store.get(job).expect("store").expect("a record");
+    assert_eq!(record.state, JobState::Cancelled);
+    assert_eq!(record.operation, "assistant-answer");
 }

@@ -1,7 +1,8 @@
 //! `opsdeck run ACTION [--arg KEY=VALUE]... (--plan | --confirm TEXT) [--json]`: any action of
 //! the registry that has a plan, planned by that plan exactly as the console plans it, and run
-//! through the same gate, engine and audit log. A new operation with a registry entry is
-//! reachable here without a line of this file changing.
+//! through the same gate, engine and audit log; or that has an answer (`list-jobs`,
+//! `show-compliance`, `help`: what opsdeck knows itself), printed. A new operation with a
+//! registry entry is reachable here without a line of this file changing.
 
 use crate::config::Paths;
 use crate::headless::runner::{Runner, Stop};
@@ -24,7 +25,7 @@ pub struct RunArgs {
 pub fn list(out: &mut dyn Write) -> i32 {
     for action in registry::all() {
         let spec = action.spec();
-        if spec.plan.is_none() {
+        if spec.plan.is_none() && spec.answer.is_none() {
             continue;
         }
         let args = spec
@@ -93,6 +94,9 @@ pub async fn run(opts: &Options, paths: &Paths, args: RunArgs, out: &mut dyn Wri
         return 2;
     };
     let spec = action.spec();
+    if let (None, Some(answer)) = (spec.plan, spec.answer) {
+        return run_answer(opts, paths, spec.id, answer, &args, out).await;
+    }
     let Some(plan) = spec.plan else {
         crate::errln!(
             "opsdeck run: {} is a console action with nothing to run here; `opsdeck run --list` lists the ones that are",
@@ -123,6 +127,62 @@ pub async fn run(opts: &Options, paths: &Paths, args: RunArgs, out: &mut dyn Wri
     };
     let result = run_with(&mut runner, spec.id, plan, &values, &args, out).await;
     runner.finish(&format!("run {}", spec.id), result)
+}
+
+/// An action that answers from what opsdeck knows: no gate, no identity needed.
+async fn run_answer(
+    opts: &Options,
+    paths: &Paths,
+    id: &str,
+    answer: registry::AnswerFn,
+    args: &RunArgs,
+    out: &mut dyn Write,
+) -> i32 {
+    let values = match parse_args(&args.args) {
+        Ok(values) => values,
+        Err(e) => {
+            crate::errln!("opsdeck run {id}: {e}");
+            return 2;
+        }
+    };
+    let mut runner = match Runner::start(opts, paths) {
+        Ok(runner) => runner,
+        Err(e) => {
+            crate::errln!("opsdeck run: {}", crate::output::error_text(&e));
+            return 2;
+        }
+    };
+    let checker = {
+        let paths = paths.clone();
+        let settings = runner.config.compliance;
+        tokio::task::spawn_blocking(move || {
+            std::sync::Arc::new(crate::compliance::Checker::load(&paths, &settings))
+        })
+        .await
+    };
+    if let Ok(checker) = checker {
+        runner.set_checker(checker);
+    }
+    load_pricing(&mut runner, paths);
+    let result = match answer(&runner, &values).await {
+        Ok(value) => {
+            let text = if args.json {
+                String::new()
+            } else {
+                crate::assistant::offline::describe_result(&crate::assistant::tools::data(
+                    id,
+                    value.clone(),
+                ))
+            };
+            let value = serde_json::json!({ "action": id, "mutating": false, "output": value });
+            write(out, args.json, &value, &text);
+            Ok(())
+        }
+        Err(PlanError::NotFound(why) | PlanError::Input(why)) => Err(Stop::Input(why)),
+        Err(PlanError::Refused(why)) => Err(Stop::Refused(why)),
+        Err(PlanError::Failed(why)) => Err(Stop::Failed(why)),
+    };
+    runner.finish(&format!("run {id}"), result)
 }
 
 async fn run_with(
@@ -198,6 +258,15 @@ fn write(out: &mut dyn Write, json: bool, value: &serde_json::Value, text: &str)
         // Text from AWS or a template goes to a terminal: no control characters.
         writeln!(out, "{}", crate::headless::clean(text))
     };
+}
+
+/// The price catalogue, usage file and budgets for plans that deploy. A usage file that does
+/// not load is said, and the plans then say the change was not estimated.
+pub(crate) fn load_pricing(runner: &mut Runner, paths: &crate::config::Paths) {
+    match crate::cost::headless::PricingInputs::load(&runner.config, paths, None) {
+        Ok(pricing) => runner.set_pricing(std::sync::Arc::new(pricing)),
+        Err(e) => crate::errln!("warning: {e}; changes are not estimated"),
+    }
 }
 
 #[cfg(test)]

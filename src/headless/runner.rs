@@ -36,6 +36,18 @@ impl crate::ops::PlanCtx for Runner {
     ) -> futures::future::BoxFuture<'_, Result<ReadOutput, ProviderError>> {
         Box::pin(self.engine.read(op))
     }
+
+    fn checker(&self) -> Option<Arc<crate::compliance::Checker>> {
+        self.checker.clone()
+    }
+
+    fn pricing(&self) -> Option<Arc<crate::cost::headless::PricingInputs>> {
+        self.pricing.clone()
+    }
+
+    fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
+        self.engine.store().recent(limit).unwrap_or_default()
+    }
 }
 
 /// Why a headless step stopped.
@@ -157,6 +169,14 @@ pub struct Runner {
     pub region: Option<String>,
     pub identity: Option<CallerIdentity>,
     endpoint: Option<String>,
+    /// Where the AWS clients point (the assistant builds its Bedrock client from it).
+    pub aws: crate::aws::AwsSettings,
+    /// `[assistant]`, resolved.
+    pub assistant: crate::config::settings::AssistantSettings,
+    /// The compliance rules, once a command loaded them (plans that judge need them).
+    checker: Option<Arc<crate::compliance::Checker>>,
+    /// The price catalogue and budgets, once a command loaded them (plans that deploy).
+    pricing: Option<Arc<crate::cost::headless::PricingInputs>>,
     signals: Option<Signals>,
     /// The first stop signal received, if any: it decides the exit code.
     interrupted: Option<StopSignal>,
@@ -208,6 +228,10 @@ impl Runner {
             region,
             identity: None,
             endpoint: guarded.settings.aws.endpoint_url.clone(),
+            aws: guarded.settings.aws.clone(),
+            assistant: guarded.settings.assistant.clone(),
+            checker: None,
+            pricing: None,
             signals: Signals::install()
                 .map_err(|e| tracing::warn!("cannot catch signals: {e}"))
                 .ok(),
@@ -215,6 +239,21 @@ impl Runner {
             running: None,
             cancel_when_running: None,
         })
+    }
+
+    /// The compliance rules plans that judge a template use (see `PlanCtx::checker`).
+    pub fn set_checker(&mut self, checker: Arc<crate::compliance::Checker>) {
+        self.checker = Some(checker);
+    }
+
+    /// What plans that deploy price the change with (see `PlanCtx::pricing`).
+    pub fn set_pricing(&mut self, pricing: Arc<crate::cost::headless::PricingInputs>) {
+        self.pricing = Some(pricing);
+    }
+
+    /// The job store (the assistant keeps its usage there).
+    pub fn store(&self) -> &Arc<crate::engine::store::JobStore> {
+        self.engine.store()
     }
 
     /// The stop signal received, if any.

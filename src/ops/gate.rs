@@ -358,9 +358,28 @@ impl Gate {
 
     /// Record a request for `op` and open its confirmation, or refuse it.
     pub fn request(&mut self, op: MutatingOp) -> Result<ConfirmRequest, Refusal> {
+        self.request_with(op, None)
+    }
+
+    /// As [`Gate::request`], for a request that did not come from the operator's own keys: the
+    /// `requested` entry says where it came from ("proposed by the assistant (model …)"). The
+    /// confirmation is the same dialog with the same checks; nothing else differs.
+    pub fn request_from(
+        &mut self,
+        op: MutatingOp,
+        origin: &str,
+    ) -> Result<ConfirmRequest, Refusal> {
+        self.request_with(op, Some(origin.to_string()))
+    }
+
+    fn request_with(
+        &mut self,
+        op: MutatingOp,
+        origin: Option<String>,
+    ) -> Result<ConfirmRequest, Refusal> {
         let id = self.next_id;
         self.next_id += 1;
-        self.record(&op, id, Decision::Requested, None)
+        self.record(&op, id, Decision::Requested, origin)
             .map_err(Refusal::AuditUnavailable)?;
         let refusal = if self.latch.is_engaged() {
             Some(Refusal::ReadOnly(self.latch.reason().unwrap_or_default()))
@@ -569,6 +588,25 @@ mod tests {
         assert_eq!(
             gate.confirm(req.id, "web").unwrap_err(),
             ConfirmError::NoSuchRequest(req.id)
+        );
+    }
+
+    #[test]
+    fn a_request_from_the_assistant_says_so_and_needs_the_same_confirmation() {
+        let (mut gate, audit) = gate(ReadOnlyLatch::new());
+        let req = gate
+            .request_from(delete("web"), "proposed by the assistant (model m)")
+            .expect("opens");
+        assert_eq!(req.tier, RiskTier::TypeName("web".into()));
+        assert!(
+            gate.confirm(req.id, "").is_err(),
+            "the typed name is still needed"
+        );
+        let records = audit.records();
+        assert_eq!(records[0].decision, Decision::Requested);
+        assert_eq!(
+            records[0].detail.as_deref(),
+            Some("proposed by the assistant (model m)")
         );
     }
 

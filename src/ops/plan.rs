@@ -25,6 +25,26 @@ pub trait SessionFacts {
 pub trait PlanCtx: SessionFacts + Send + Sync {
     /// Run a read and wait for its answer.
     fn read(&self, op: ReadOp) -> BoxFuture<'_, Result<ReadOutput, ProviderError>>;
+
+    /// The compliance rules and waivers as loaded here (the user's policies included), or
+    /// `None` when they are not loaded (yet): a plan then says the template could not be
+    /// judged, which the gate treats as a failure, never as a pass.
+    fn checker(&self) -> Option<std::sync::Arc<crate::compliance::Checker>> {
+        None
+    }
+
+    /// The price catalogue, usage file and budgets a deploy's cost verdict is made with.
+    /// `None` where they are not loaded: a plan then says the change was not estimated,
+    /// which raises the tier where a budget is set.
+    fn pricing(&self) -> Option<std::sync::Arc<crate::cost::headless::PricingInputs>> {
+        None
+    }
+
+    /// The newest `limit` jobs, newest first (empty where there is no job store).
+    fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
+        let _ = limit;
+        Vec::new()
+    }
 }
 
 /// Why a plan did not yield an operation, as a sentence for the person who asked.

@@ -56,6 +56,8 @@ pub enum Context {
     JobLog,
     /// The chat input has focus: only these keys are taken from the text.
     Chat,
+    /// Chat, while an answer is being written (looked up before `Chat`).
+    ChatAnswering,
     /// The deploy form (other keys type into the focused field).
     Form,
     /// The focused form field is a choice (AllowedValues).
@@ -84,6 +86,7 @@ impl Context {
             Context::Jobs => "Jobs",
             Context::JobLog => "Jobs: log (Enter on a job)",
             Context::Chat => "Chat (other keys type)",
+            Context::ChatAnswering => "Chat: while an answer is being written",
             Context::Form => "Forms: deploy, installer (other keys type into the field)",
             Context::FormSelect => "Forms: a field with a list of choices",
             Context::Dialog => "Confirmation and change-set review",

@@ -16,6 +16,7 @@
 //! * `installers::actions::InstallAction`: installers.
 //! * `kube::actions::KubeAction`: Kubernetes and EKS.
 //! * `cost::actions::CostAction`: cost.
+//! * `assistant::actions::AssistantAction`: the Chat pane.
 //!
 //! Key handling ([`lookup`]), the `?` help ([`help_sections`]), the bottom hints ([`hints`])
 //! and the `:` commands ([`command`]) are all generated from these declarations, so they
@@ -27,6 +28,7 @@ pub mod keys;
 pub use crossterm::event::KeyCode;
 pub use keys::{Context, Key, Pane, code, ctrl, k};
 
+use crate::assistant::actions::AssistantAction;
 use crate::cfn::actions::CfnAction;
 use crate::compliance::actions::ComplianceAction;
 use crate::cost::actions::CostAction;
@@ -120,6 +122,17 @@ pub type PlanFn =
     )
         -> futures::future::BoxFuture<'a, Result<crate::ops::Op, crate::ops::PlanError>>;
 
+/// An action's answer: for an action that asks nothing of a service but reads what opsdeck
+/// knows itself (the job list, the compliance rules, the registry), the data it answers with,
+/// as JSON. `opsdeck run` and the assistant's tools call it; the console shows the same thing
+/// in its pane. It changes nothing.
+pub type AnswerFn =
+    for<'a> fn(
+        &'a dyn crate::ops::PlanCtx,
+        &'a serde_json::Value,
+    )
+        -> futures::future::BoxFuture<'a, Result<serde_json::Value, crate::ops::PlanError>>;
+
 /// Everything declared about one action.
 #[derive(Clone, Copy)]
 pub struct ActionSpec {
@@ -138,6 +151,9 @@ pub struct ActionSpec {
     pub schema: Option<&'static str>,
     /// How the action's operation is planned from its arguments, when it has one.
     pub plan: Option<PlanFn>,
+    /// What the action answers from what opsdeck knows, when it asks no service (see
+    /// [`AnswerFn`]).
+    pub answer: Option<AnswerFn>,
 }
 
 impl std::fmt::Debug for ActionSpec {
@@ -146,6 +162,7 @@ impl std::fmt::Debug for ActionSpec {
             .field("id", &self.id)
             .field("kind", &self.kind)
             .field("plan", &self.plan.is_some())
+            .field("answer", &self.answer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +183,7 @@ impl ActionSpec {
             },
             schema: None,
             plan: None,
+            answer: None,
         }
     }
 
@@ -205,6 +223,11 @@ impl ActionSpec {
 
     pub const fn plan(mut self, plan: PlanFn) -> ActionSpec {
         self.plan = Some(plan);
+        self
+    }
+
+    pub const fn answer(mut self, answer: AnswerFn) -> ActionSpec {
+        self.answer = Some(answer);
         self
     }
 }
@@ -250,6 +273,7 @@ pub enum Action {
     Install(InstallAction),
     Kube(KubeAction),
     Cost(CostAction),
+    Assistant(AssistantAction),
 }
 
 impl Action {
@@ -262,6 +286,7 @@ impl Action {
             Action::Install(a) => a.spec(),
             Action::Kube(a) => a.spec(),
             Action::Cost(a) => a.spec(),
+            Action::Assistant(a) => a.spec(),
         }
     }
 }
@@ -275,6 +300,7 @@ pub fn all() -> impl Iterator<Item = Action> {
     let install = InstallAction::ALL.iter().map(|a| Action::Install(*a));
     let cost = CostAction::ALL.iter().map(|a| Action::Cost(*a));
     let kube = KubeAction::ALL.iter().map(|a| Action::Kube(*a));
+    let assistant = AssistantAction::ALL.iter().map(|a| Action::Assistant(*a));
     shell
         .chain(jobs)
         .chain(cfn)
@@ -282,6 +308,7 @@ pub fn all() -> impl Iterator<Item = Action> {
         .chain(install)
         .chain(kube)
         .chain(cost)
+        .chain(assistant)
 }
 
 /// The action bound to `key` in the first of `contexts` (searched in order) that binds it.
@@ -377,7 +404,7 @@ pub fn hints(contexts: &[Context]) -> Vec<Hint> {
 }
 
 /// The contexts of the help screen, in order.
-pub const HELP_ORDER: [Context; 15] = [
+pub const HELP_ORDER: [Context; 16] = [
     Context::Global,
     Context::List,
     Context::Inventory,
@@ -387,6 +414,7 @@ pub const HELP_ORDER: [Context; 15] = [
     Context::Jobs,
     Context::JobLog,
     Context::Chat,
+    Context::ChatAnswering,
     Context::Form,
     Context::FormSelect,
     Context::Dialog,

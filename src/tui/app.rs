@@ -37,6 +37,8 @@ pub struct Prepared {
     pub audit: Arc<dyn AuditSink>,
     pub paths: Paths,
     pub aws: AwsSettings,
+    /// `[assistant]`, resolved: the Chat pane's model.
+    pub assistant: crate::config::settings::AssistantSettings,
     pub recovered: usize,
 }
 
@@ -76,6 +78,15 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
             })
         }
     }
+    state.chat.model = settings.assistant.model_id.clone();
+    match store.records(crate::assistant::HISTORY_KIND, 0, CHAT_HISTORY) {
+        Ok(records) => state
+            .chat
+            .restore(records.into_iter().map(|(_, r)| r).collect()),
+        Err(e) => state
+            .chat
+            .note(format!("the chat history could not be read: {e}")),
+    }
     if recovered > 0 {
         state.toast = Some(Toast {
             level: ToastLevel::Warn,
@@ -90,9 +101,13 @@ pub fn prepare(opts: &Options, paths: Paths) -> anyhow::Result<Prepared> {
         audit,
         paths,
         aws: settings.aws,
+        assistant: settings.assistant,
         recovered,
     })
 }
+
+/// Lines of earlier chats shown again at start.
+const CHAT_HISTORY: usize = 200;
 
 type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
 
@@ -104,6 +119,7 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
         audit,
         paths,
         aws,
+        assistant,
         ..
     } = prepared;
 
@@ -119,6 +135,8 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
 
     let (tx, mut rx) = mpsc::unbounded_channel::<EngineEvent>();
     let binding = state.gate.binding();
+    let assistant = crate::assistant::tui::task::Runtime::new(assistant, aws.clone());
+    let session_aws = aws.clone();
     let kube = state.session.kube.clone();
     let providers =
         async move { Arc::new(crate::aws::providers_with(&aws, &kube, binding).await) }.boxed();
@@ -140,6 +158,8 @@ pub async fn run(prepared: Prepared) -> anyhow::Result<i32> {
         engine: &engine,
         paths: &paths,
         back: &back_tx,
+        assistant: &assistant,
+        aws: &session_aws,
     };
     let initial = state.initial_commands();
     execute(&mut state, &fx, initial);
@@ -267,14 +287,17 @@ const FOLD_PER_TURN: usize = 1_000;
 /// How long quitting waits for an open change-set review to be discarded.
 const DISCARD_ON_QUIT: Duration = Duration::from_secs(15);
 
-/// What a flow planned in the console may use: the engine's reads (recorded as jobs) and the
-/// session's facts as they were when the flow started.
+/// What a flow planned in the console (or a tool the assistant calls) may use: the engine's
+/// reads (recorded as jobs), the loaded compliance rules, the job store, and the session's
+/// facts as they were when the flow started.
 struct ConsoleCtx {
     engine: Engine,
     region: Option<String>,
     config: Arc<crate::config::Config>,
     profile: Option<String>,
     env_override: Option<crate::model::Environment>,
+    checker: Arc<crate::compliance::Checker>,
+    pricing: Option<Arc<crate::cost::headless::PricingInputs>>,
 }
 
 impl ConsoleCtx {
@@ -285,6 +308,15 @@ impl ConsoleCtx {
             config: state.config.clone(),
             profile: state.session.profile.clone(),
             env_override: state.session.env_override,
+            checker: state.compliance.checker(),
+            pricing: state.cost.data_dir.clone().map(|data_dir| {
+                Arc::new(crate::cost::headless::PricingInputs {
+                    catalogue: state.cost.catalogue(),
+                    usage: state.cost.usage.clone(),
+                    settings: state.config.cost.clone(),
+                    data_dir,
+                })
+            }),
         }
     }
 }
@@ -318,6 +350,18 @@ impl crate::ops::PlanCtx for ConsoleCtx {
     > {
         Box::pin(self.engine.read(op))
     }
+
+    fn checker(&self) -> Option<Arc<crate::compliance::Checker>> {
+        Some(self.checker.clone())
+    }
+
+    fn pricing(&self) -> Option<Arc<crate::cost::headless::PricingInputs>> {
+        self.pricing.clone()
+    }
+
+    fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
+        self.engine.store().recent(limit).unwrap_or_default()
+    }
 }
 
 /// What running a `Cmd` needs besides the state.
@@ -326,6 +370,10 @@ struct Effects<'a> {
     paths: &'a Paths,
     /// Results of work moved off the UI thread come back here as messages.
     back: &'a mpsc::UnboundedSender<Msg>,
+    /// The assistant's model client (built on the first message).
+    assistant: &'a Arc<crate::assistant::tui::task::Runtime>,
+    /// Where the AWS clients point (`:region` rebuilds them from it).
+    aws: &'a AwsSettings,
 }
 
 fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
@@ -333,6 +381,8 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
         engine,
         paths,
         back,
+        assistant,
+        aws,
     } = fx;
     for cmd in cmds {
         match cmd {
@@ -514,6 +564,36 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                 });
             }
             Cmd::Cost(cmd) => crate::cost::tui::run(cmd, paths, back),
+            Cmd::Assistant(crate::assistant::tui::AssistantCmd::Turn(request)) => {
+                let ctx: Arc<dyn crate::ops::PlanCtx> = Arc::new(ConsoleCtx::new(engine, state));
+                crate::assistant::tui::task::start(
+                    state,
+                    engine,
+                    (*assistant).clone(),
+                    ctx,
+                    *request,
+                );
+            }
+            Cmd::Assistant(crate::assistant::tui::AssistantCmd::ClearHistory) => {
+                let store = engine.store().clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = store.delete_records(crate::assistant::HISTORY_KIND) {
+                        tracing::warn!("chat history not cleared: {e}");
+                    }
+                });
+            }
+            Cmd::SetRegion(region) => {
+                let mut settings = (*aws).clone();
+                settings.region = Some(region);
+                let binding = state.gate.binding();
+                let kube = state.session.kube.clone();
+                engine.set_providers(
+                    async move {
+                        Arc::new(crate::aws::providers_with(&settings, &kube, binding).await)
+                    }
+                        .boxed(),
+                );
+            }
             Cmd::Quit => state.quit = true,
         }
     }

@@ -61,6 +61,11 @@ pub(crate) fn on_dialog_key(
         // Cancelling a change set's review discards the change set: the gate hands back the
         // approval for exactly that, and only that.
         let dismissal = state.gate.cancel(id);
+        crate::assistant::tui::request_closed(
+            state,
+            id,
+            crate::assistant::tools::Proposal::Cancelled,
+        );
         let unrecorded = dismissal.as_ref().and_then(|d| d.unrecorded.clone());
         let mut cmds = Vec::new();
         if let Some(discard) = dismissal.and_then(|d| d.undo) {
@@ -133,6 +138,11 @@ pub(crate) fn on_dialog_key(
 fn confirm(state: &mut State, mut dialog: ConfirmDialog) -> Vec<Cmd> {
     match state.gate.confirm(dialog.request.id, dialog.input.text()) {
         Ok(approved) => {
+            crate::assistant::tui::request_closed(
+                state,
+                dialog.request.id,
+                crate::assistant::tools::Proposal::Confirmed,
+            );
             state.deploy.parked_form = None;
             state.toast(
                 ToastLevel::Info,
@@ -149,6 +159,11 @@ fn confirm(state: &mut State, mut dialog: ConfirmDialog) -> Vec<Cmd> {
             Vec::new()
         }
         Err(e) => {
+            crate::assistant::tui::request_closed(
+                state,
+                dialog.request.id,
+                crate::assistant::tools::Proposal::Refused(format!("not approved: {e}")),
+            );
             state.toast(ToastLevel::Error, format!("not approved: {e}"));
             Vec::new()
         }

@@ -12,10 +12,11 @@ use std::collections::HashMap;
 actions! {
     /// The Jobs pane's actions.
     pub enum JobsAction {
-        ListJobs => ActionSpec::new("list-jobs", "List the jobs opsdeck ran and runs", Kind::Read)
+        ListJobs => ActionSpec::new("list-jobs", "List the jobs opsdeck ran and runs (newest first), with their state and errors", Kind::Read)
             .command("jobs", &[], "")
             .help("focus Jobs: every job with its state and log")
-            .schema(crate::registry::NO_ARGS),
+            .schema(r#"{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100,"description":"how many, newest first (default 20)"}},"additionalProperties":false}"#)
+            .answer(answer_jobs),
         OpenLog => ActionSpec::new("open-log", "Open the selected job's log", Kind::Ui)
             .binds(&[hint(Context::Jobs, &[code(KeyCode::Enter)], "log")])
             .help("open the job's log"),
@@ -24,6 +25,7 @@ actions! {
                 hint(Context::Jobs, &[k('c')], "cancel"),
                 bind(Context::JobLog, &[k('c')]),
             ])
+            .command("cancel", &[], "JOB")
             .help("cancel the job (a change AWS already accepted is only no longer followed)")
             .schema(r#"{"type":"object","properties":{"job":{"type":"integer","description":"the job id"}},"required":["job"],"additionalProperties":false}"#),
         ToggleFollow => ActionSpec::new("follow-log", "Follow the log on/off", Kind::Ui)
@@ -52,12 +54,52 @@ actions! {
     }
 }
 
+/// `list-jobs` outside the pane: the newest jobs as the Jobs pane lists them.
+fn answer_jobs<'a>(
+    ctx: &'a dyn crate::ops::PlanCtx,
+    args: &'a serde_json::Value,
+) -> futures::future::BoxFuture<'a, Result<serde_json::Value, crate::ops::PlanError>> {
+    Box::pin(async move {
+        let limit = args
+            .get("limit")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(20)
+            .clamp(1, 100) as usize;
+        let jobs: Vec<serde_json::Value> = ctx
+            .jobs(limit)
+            .into_iter()
+            .map(|j| {
+                serde_json::json!({
+                    "id": j.id,
+                    "state": j.state.as_str(),
+                    "kind": j.kind.as_str(),
+                    "operation": j.operation,
+                    "title": j.title,
+                    "target": j.target,
+                    "error": j.error,
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "jobs": jobs }))
+    })
+}
+
 /// What a Jobs action does.
 pub fn apply(state: &mut State, action: JobsAction, args: &[&str]) -> Vec<Cmd> {
     match action {
         JobsAction::ListJobs => state.focus = crate::registry::Pane::Jobs,
         JobsAction::OpenLog => return open_log(state),
         JobsAction::CloseLog => state.jobs.log_open = false,
+        JobsAction::CancelJob if !args.is_empty() => match args[0].parse::<JobId>() {
+            Ok(id) => match state.jobs.records.iter().find(|r| r.id == id) {
+                Some(record) if record.state.is_finished() => state.toast(
+                    ToastLevel::Info,
+                    format!("job {id} already {}", record.state.as_str()),
+                ),
+                _ => return vec![Cmd::CancelJob(id)],
+            },
+            Err(_) => state.toast(ToastLevel::Info, "usage: cancel JOB (a job number)"),
+        },
         JobsAction::CancelJob => {
             if let Some(record) = state.jobs.selected_record() {
                 if record.state.is_finished() {

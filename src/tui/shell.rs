@@ -8,7 +8,7 @@ use crate::registry::{
 };
 use crate::tui::input::LineInput;
 use crate::tui::jobs;
-use crate::tui::state::{ChatRole, Cmd, Mode, State, ToastLevel};
+use crate::tui::state::{Cmd, Mode, State, ToastLevel};
 
 actions! {
     /// Moving around the console: nothing is asked of any service.
@@ -64,7 +64,17 @@ actions! {
             ])
             .command("help", &["h"], "")
             .help("this help: keys and commands")
-            .schema(registry::NO_ARGS),
+            .schema(registry::NO_ARGS)
+            .answer(answer_help),
+        WhoAmI => ActionSpec::new("whoami", "Say who opsdeck acts as: the AWS account, the IAM principal (STS GetCallerIdentity)", Kind::Read)
+            .command("whoami", &[], "")
+            .help("who you are in AWS (account, principal) and your role here")
+            .schema(registry::NO_ARGS)
+            .plan(plan_whoami),
+        SetRegion => ActionSpec::new("set-region", "Point the console at another AWS region", Kind::Ui)
+            .command("region", &[], "REGION")
+            .help("switch the AWS region (the stack list reloads)")
+            .schema(r#"{"type":"object","properties":{"region":{"type":"string","description":"an AWS region name such as eu-west-1"}},"required":["region"],"additionalProperties":false}"#),
         Refresh => ActionSpec::new("refresh", "Reload what the focused pane shows", Kind::Read)
             .binds(&[
                 bind(Context::Global, &[k('r'), ctrl('r')]),
@@ -180,6 +190,23 @@ pub fn apply(state: &mut State, action: ShellAction, args: &[&str]) -> Vec<Cmd> 
         ShellAction::Filter => open_filter(state),
         ShellAction::Help => state.mode = Mode::Help { scroll: 0 },
         ShellAction::Refresh => return refresh(state),
+        ShellAction::WhoAmI => {
+            let text = match &state.session.identity {
+                Some(id) => format!(
+                    "account {} as {} — role {}, environment {}",
+                    id.account,
+                    id.arn,
+                    state.session.role.map(|r| r.as_str()).unwrap_or("pending"),
+                    state.environment()
+                ),
+                None => "STS has not said who you are yet; asking again".to_string(),
+            };
+            reply(state, ToastLevel::Info, text);
+            if state.session.identity.is_none() && !state.session.identity_pending {
+                return state.ask_identity();
+            }
+        }
+        ShellAction::SetRegion => return set_region(state, args.first().copied()),
         ShellAction::Quit => return request_quit(state),
         ShellAction::QuitNow => {
             state.quit = true;
@@ -223,10 +250,64 @@ pub fn apply(state: &mut State, action: ShellAction, args: &[&str]) -> Vec<Cmd> 
     Vec::new()
 }
 
+fn plan_whoami<'a>(
+    _: &'a dyn crate::ops::PlanCtx,
+    _: &'a serde_json::Value,
+) -> futures::future::BoxFuture<'a, Result<crate::ops::Op, crate::ops::PlanError>> {
+    Box::pin(async { Ok(crate::ops::Op::Read(crate::ops::ReadOp::WhoAmI)) })
+}
+
+/// `help` outside the console: every `:` command and what it does.
+fn answer_help<'a>(
+    _: &'a dyn crate::ops::PlanCtx,
+    _: &'a serde_json::Value,
+) -> futures::future::BoxFuture<'a, Result<serde_json::Value, crate::ops::PlanError>> {
+    Box::pin(async {
+        let commands: Vec<serde_json::Value> = registry::commands()
+            .into_iter()
+            .map(
+                |(usage, help)| serde_json::json!({ "command": format!(":{usage}"), "does": help }),
+            )
+            .collect();
+        Ok(serde_json::json!({ "commands": commands }))
+    })
+}
+
+/// `:region NAME`: checked like `--region`; the clients are rebuilt for it by the app.
+fn set_region(state: &mut State, region: Option<&str>) -> Vec<Cmd> {
+    let Some(region) = region else {
+        let text = format!(
+            "region {} — :region NAME to switch",
+            state.session.region.as_deref().unwrap_or("not set")
+        );
+        reply(state, ToastLevel::Info, text);
+        return Vec::new();
+    };
+    if let Some(problem) = crate::config::region_problem(region) {
+        reply(state, ToastLevel::Error, problem);
+        return Vec::new();
+    }
+    if state.session.region.as_deref() == Some(region) {
+        reply(state, ToastLevel::Info, format!("already in {region}"));
+        return Vec::new();
+    }
+    state.session.region = Some(region.to_string());
+    state.inventory.detail = None;
+    reply(
+        state,
+        ToastLevel::Info,
+        format!("region {region}: reloading the stacks"),
+    );
+    let mut cmds = vec![Cmd::SetRegion(region.to_string())];
+    state.inventory.loaded = false;
+    cmds.extend(crate::cfn::tui::refresh_stacks(state));
+    cmds
+}
+
 /// An answer to a command: in the chat when it was typed there, else a toast.
 pub(crate) fn reply(state: &mut State, level: ToastLevel, text: String) {
     if state.focus == Pane::Chat {
-        state.chat.history.push((ChatRole::System, text));
+        state.chat.note(text);
     } else {
         state.toast(level, text);
     }

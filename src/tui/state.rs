@@ -23,13 +23,13 @@ use crate::ops::{Approved, ConfirmRequest, Gate, MutatingOp, ReadOp};
 use crate::registry::{Action, Context, Pane};
 use crate::tui::input::LineInput;
 use crate::tui::styles::Styles;
-use crate::tui::{chat, dialog, jobs, shell};
+use crate::tui::{dialog, jobs, shell};
 use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-pub use crate::tui::chat::{ChatRole, ChatState};
+pub use crate::assistant::tui::ChatState;
 pub use crate::tui::dialog::{ConfirmDialog, DialogFocus};
 pub use crate::tui::jobs::{JobsState, LogView};
 
@@ -129,6 +129,11 @@ pub fn plan_action(state: &mut State, action: Action, args: serde_json::Value) -
 pub enum Waiting {
     Confirm(MutatingOp),
     Form(Box<DeployForm>),
+    /// A change the assistant proposed (`proposal` names it to the turn that waits).
+    Proposal {
+        proposal: u64,
+        op: MutatingOp,
+    },
 }
 
 /// Everything that can happen to the console.
@@ -227,6 +232,10 @@ pub enum Cmd {
     JudgeDeploy(Box<crate::cfn::tui::deploy::DeployJudgement>),
     /// Load the user's policies and waivers (files) off the UI thread.
     LoadChecker(crate::config::ComplianceSettings),
+    /// The assistant: start a turn, or forget the saved history (see `assistant::tui`).
+    Assistant(crate::assistant::tui::AssistantCmd),
+    /// Point the engine's clients at another region (`:region`).
+    SetRegion(String),
     /// Write the report to `data_dir/reports/report-<stamp>.<ext>`, off the UI thread.
     ExportReport {
         report: Box<crate::compliance::report::Report>,
@@ -516,6 +525,9 @@ impl State {
     /// Key contexts in lookup order for the current focus.
     pub fn contexts(&self) -> Vec<Context> {
         match self.focus {
+            Pane::Chat if self.chat.answering.is_some() => {
+                vec![Context::ChatAnswering, Context::Chat]
+            }
             Pane::Chat => vec![Context::Chat],
             Pane::Inventory if self.kube.shown && self.kube.detail.is_some() => {
                 vec![Context::KubeDetail, Context::List, Context::Global]
@@ -592,6 +604,20 @@ fn open_waiting(state: &mut State, next: Waiting) {
             Err(refusal) => state.toast(ToastLevel::Error, format!("refused: {refusal}")),
         },
         Waiting::Form(form) => state.mode = Mode::Form(form),
+        Waiting::Proposal { proposal, op } => {
+            let origin = format!("proposed by the assistant ({})", state.chat.model_label());
+            match state.gate.request_from(op, &origin) {
+                Ok(request) => {
+                    crate::assistant::tui::proposal_opened(state, proposal, request.id);
+                    state.open_confirm(request);
+                }
+                Err(refusal) => {
+                    let why = refusal.to_string();
+                    state.toast(ToastLevel::Error, format!("refused: {why}"));
+                    crate::assistant::tui::proposal_refused(state, proposal, why);
+                }
+            }
+        }
     }
 }
 
@@ -762,7 +788,10 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
 fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     match shell::lookup(state, &key) {
         Some(action) => apply(state, action, &[]),
-        None if state.focus == Pane::Chat => chat::on_chat_key(state, key),
+        None if state.focus == Pane::Chat => {
+            state.chat.input.input(key);
+            Vec::new()
+        }
         None => Vec::new(),
     }
 }
@@ -777,6 +806,7 @@ pub fn apply(state: &mut State, action: Action, args: &[&str]) -> Vec<Cmd> {
         Action::Install(a) => crate::installers::actions::apply(state, a, args),
         Action::Kube(a) => crate::kube::actions::apply(state, a, args),
         Action::Cost(a) => crate::cost::actions::apply(state, a, args),
+        Action::Assistant(a) => crate::assistant::actions::apply(state, a, args),
     }
 }
 
@@ -849,6 +879,11 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
             }
             return on_read(state, view, result, job < 0);
         }
+        EngineEvent::TaskDone { job, result } => {
+            drain_stream(state, job, usize::MAX);
+            state.streams.remove(&job);
+            crate::assistant::tui::task_done(state, job, result);
+        }
         EngineEvent::MutationDone { job, op, result } => {
             return match *op {
                 MutatingOp::Cfn(m) => crate::cfn::tui::mutation_done(state, job, &m, result),
@@ -886,6 +921,7 @@ fn drain_stream(state: &mut State, job: JobId, budget: usize) -> Vec<Cmd> {
                 kube = true;
                 crate::kube::tui::on_update(state, job, *update)
             }
+            StreamItem::Assistant(update) => crate::assistant::tui::on_update(state, job, update),
         };
     }
     // A batch of rows: the list's order and filter once, not per row.

@@ -78,7 +78,7 @@ impl Styles {
         }
     }
 
-    fn monochrome() -> Styles {
+    pub(crate) fn monochrome() -> Styles {
         let plain = Style::new();
         let bold = Style::new().add_modifier(Modifier::BOLD);
         let reversed = Style::new().add_modifier(Modifier::REVERSED);

@@ -612,22 +612,46 @@ principals = ["arn:aws:iam::*:user/alice"]
 }
 
 #[test]
-fn chat_runs_commands_and_says_no_assistant() {
+fn chat_sends_words_to_the_assistant_and_runs_commands() {
+    use crate::assistant::tui::{AssistantCmd, Entry};
     let mut h = Harness::new(false);
     h.key(KeyCode::Char('1'));
     h.type_text("what is deployed?");
-    h.key(KeyCode::Enter);
-    let last = h
-        .state
-        .chat
-        .history
-        .last()
-        .map(|(_, t)| t.clone())
-        .unwrap_or_default();
-    assert!(last.contains("No assistant is configured"));
-    h.type_text("jobs");
+    let cmds = h.key(KeyCode::Enter);
+    let [Cmd::Assistant(AssistantCmd::Turn(turn))] = cmds.as_slice() else {
+        panic!("words start a turn: {cmds:?}");
+    };
+    assert_eq!(
+        turn.conversation.last().map(|m| m.text()).as_deref(),
+        Some("what is deployed?")
+    );
+    assert_eq!(turn.facts.region.as_deref(), Some("us-east-1"));
+    assert!(h.state.chat.answering.is_some());
+    assert_eq!(
+        h.state.contexts()[0],
+        crate::registry::Context::ChatAnswering,
+        "Esc and Ctrl-C stop the answer while it is written"
+    );
+    // While it answers, words wait; commands still run.
+    h.type_text("and more?");
+    assert!(h.key(KeyCode::Enter).is_empty());
+    assert_eq!(h.state.chat.input.lines().join(""), "and more?");
+    h.key(KeyCode::Esc);
+    assert!(
+        h.state.chat.input.lines().join("").is_empty() || h.state.chat.answering.is_some(),
+        "Esc stops the answer first"
+    );
+    h.state.chat.input = Default::default();
+    h.type_text(":jobs");
     h.key(KeyCode::Enter);
     assert_eq!(h.state.focus, Pane::Jobs);
+    assert!(
+        h.state
+            .chat
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::User(t) if t == ":jobs"))
+    );
 }
 
 #[test]
@@ -3265,4 +3289,203 @@ fn read_only_refuses_an_installer_before_its_form_opens() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].decision, Decision::RefusedReadOnly);
     assert_eq!(records[0].operation, "run-installer");
+}
+
+/// What the assistant's turn `job` proposes, as its stream delivers it.
+fn propose(h: &mut Harness, job: i64, id: u64, op: &MutatingOp) -> Vec<Cmd> {
+    use crate::assistant::AssistantUpdate;
+    assert!(crate::assistant::tui::on_update(
+        &mut h.state,
+        job,
+        AssistantUpdate::Proposal {
+            id,
+            tool: "delete-stack".into(),
+            op: Box::new(op.clone()),
+        },
+    ));
+    // The next message of any kind lets a waiting confirmation open.
+    h.send(Msg::Resize {
+        width: 100,
+        height: 30,
+    })
+}
+
+fn delete_web() -> MutatingOp {
+    MutatingOp::from(crate::ops::DeleteStack {
+        target: crate::ops::StackTarget {
+            account: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            environment: Environment::Dev,
+            stack_name: "web".into(),
+            stack_id: format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/web/0f0e"),
+        },
+        retained: vec![],
+    })
+}
+
+fn answering(
+    h: &mut Harness,
+    job: i64,
+) -> tokio::sync::mpsc::UnboundedReceiver<(u64, crate::assistant::tools::Proposal)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    h.state.chat.answering = Some(crate::assistant::tui::Answering {
+        job: Some(job),
+        ..Default::default()
+    });
+    h.state.chat.decisions = Some(tx);
+    rx
+}
+
+#[test]
+fn an_assistant_proposal_opens_the_same_dialog_and_only_the_operators_keys_run_it() {
+    use crate::assistant::tools::Proposal;
+    use crate::assistant::tui::{CardState, Entry};
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    let mut rx = answering(&mut h, 42);
+    let op = delete_web();
+    assert!(
+        propose(&mut h, 42, 1, &op).is_empty(),
+        "nothing runs by itself"
+    );
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the confirmation opens");
+    };
+    assert_eq!(dialog.request.op, op, "exactly what was planned");
+    // A `y` is not a typed name; Esc cancels and the turn hears it.
+    assert!(executed(&h.key(KeyCode::Char('y'))).is_empty());
+    assert!(executed(&h.key(KeyCode::Esc)).is_empty());
+    assert_eq!(rx.try_recv(), Ok((1, Proposal::Cancelled)));
+    assert!(
+        h.state
+            .chat
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Card(c) if c.id == 1 && c.state == CardState::Cancelled))
+    );
+    // Again, and this time the operator types the name.
+    propose(&mut h, 42, 2, &op);
+    h.type_text("web");
+    let cmds = h.key(KeyCode::Enter);
+    assert_eq!(executed(&cmds), vec![&op]);
+    assert_eq!(rx.try_recv(), Ok((2, Proposal::Confirmed)));
+    let records = h.audit.records();
+    let decisions: Vec<Decision> = records.iter().map(|r| r.decision).collect();
+    assert_eq!(
+        decisions,
+        vec![
+            Decision::Requested,
+            Decision::Cancelled,
+            Decision::Requested,
+            Decision::Confirmed
+        ]
+    );
+    assert!(
+        records[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("proposed by the assistant")),
+        "{:?}",
+        records[0]
+    );
+}
+
+#[test]
+fn read_only_refuses_an_assistant_proposal_before_any_dialog() {
+    use crate::assistant::tools::Proposal;
+    let mut h = Harness::new(true)
+        .with_identity()
+        .with_stacks(three_stacks());
+    let mut rx = answering(&mut h, 7);
+    assert!(propose(&mut h, 7, 1, &delete_web()).is_empty());
+    assert!(matches!(h.state.mode, Mode::Normal), "no dialog");
+    assert!(matches!(rx.try_recv(), Ok((1, Proposal::Refused(why))) if why.contains("read-only")),);
+    let decisions: Vec<Decision> = h.audit.records().iter().map(|r| r.decision).collect();
+    assert_eq!(
+        decisions,
+        vec![Decision::Requested, Decision::RefusedReadOnly]
+    );
+}
+
+#[test]
+fn esc_and_ctrl_c_stop_an_answer_and_what_arrived_stays() {
+    use crate::assistant::AssistantUpdate;
+    let mut h = Harness::new(false);
+    h.key(KeyCode::Char('1'));
+    h.type_text("explain drift");
+    h.key(KeyCode::Enter);
+    crate::assistant::tui::started(&mut h.state, Some(9));
+    crate::assistant::tui::on_update(&mut h.state, 9, AssistantUpdate::Text("Drift is ".into()));
+    crate::assistant::tui::on_update(&mut h.state, 9, AssistantUpdate::Text("when".into()));
+    let cmds = h.key(KeyCode::Esc);
+    assert!(matches!(cmds.as_slice(), [Cmd::CancelJob(9)]), "{cmds:?}");
+    let cmds = ctrl(&mut h, 'c');
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::CancelJob(9)]),
+        "Ctrl-C stops it, not quit: {cmds:?}"
+    );
+    assert!(!h.state.quit);
+    h.send(Msg::Engine(EngineEvent::TaskDone {
+        job: 9,
+        result: Err(ProviderError::new(ErrorKind::Cancelled, "stopped")),
+    }));
+    assert!(h.state.chat.answering.is_none());
+    assert_eq!(
+        h.state
+            .chat
+            .conversation
+            .last()
+            .map(|m| m.text())
+            .as_deref(),
+        Some("Drift is when"),
+        "the next turn knows what was said"
+    );
+    let screen = h.screen(100, 30);
+    assert!(
+        screen.contains("Drift is when") && screen.contains("stopped"),
+        "{screen}"
+    );
+    // Not answering: Ctrl-C in Chat quits as everywhere.
+    ctrl(&mut h, 'c');
+    assert!(h.state.quit);
+}
+
+#[test]
+fn help_lists_the_chat_keys() {
+    let mut h = Harness::new(false);
+    h.key(KeyCode::F(1));
+    let mut text = String::new();
+    for _ in 0..8 {
+        text.push_str(&h.screen(100, 200));
+        for _ in 0..40 {
+            h.key(KeyCode::Char('j'));
+        }
+    }
+    for needle in [
+        "Chat (other keys type)",
+        "send to the assistant",
+        "stop the answer",
+        "scroll the conversation back",
+        ":clear",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from help");
+    }
+}
+
+#[test]
+fn clear_forgets_the_conversation_and_its_saved_history() {
+    use crate::assistant::tui::AssistantCmd;
+    let mut h = Harness::new(false);
+    h.state.chat.conversation = vec![crate::assistant::model::Message::user("old")];
+    h.key(KeyCode::Char('1'));
+    h.type_text(":clear");
+    let cmds = h.key(KeyCode::Enter);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::Assistant(AssistantCmd::ClearHistory))),
+        "{cmds:?}"
+    );
+    assert!(h.state.chat.conversation.is_empty());
+    assert_eq!(h.state.chat.entries.len(), 1, "only the note that says so");
 }

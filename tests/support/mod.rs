@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 
+pub mod bedrock_stub;
 pub mod cbor_stub;
 pub mod cfn_stub;
 pub mod fault_proxy;

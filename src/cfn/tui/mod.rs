@@ -31,6 +31,8 @@ pub enum CfnView {
     StackTemplate,
     Drift,
     Follow,
+    /// A stack's recent events, asked for on their own.
+    Events,
 }
 
 impl CfnView {
@@ -41,6 +43,7 @@ impl CfnView {
             CfnRead::GetTemplate { .. } => CfnView::StackTemplate,
             CfnRead::DetectDrift { .. } => CfnView::Drift,
             CfnRead::FollowStack { .. } => CfnView::Follow,
+            CfnRead::StackEvents { .. } => CfnView::Events,
         }
     }
 
@@ -51,7 +54,7 @@ impl CfnView {
             CfnView::StackList => Some("stack-list"),
             CfnView::StackDetail => Some("stack-detail"),
             CfnView::StackTemplate => Some("stack-template"),
-            CfnView::Drift | CfnView::Follow => None,
+            CfnView::Drift | CfnView::Follow | CfnView::Events => None,
         }
     }
 
@@ -476,6 +479,15 @@ pub(crate) fn on_read(state: &mut State, output: CfnOutput, background: bool) ->
             return crate::compliance::tui::template_arrived(state, &stack_id, &body);
         }
         CfnOutput::Drift(drift) => stack_actions::drift_arrived(state, *drift),
+        CfnOutput::Events {
+            stack_id, events, ..
+        } => {
+            let mut shown = false;
+            for event in events.into_iter().rev() {
+                shown |= on_stack_event(state, &stack_id, event);
+            }
+            state.quiet = !shown;
+        }
         CfnOutput::Followed { stack_id, summary } => {
             state.toast(ToastLevel::Info, summary);
             let mut cmds = refresh_stacks(state);
@@ -523,7 +535,7 @@ pub(crate) fn read_failed(state: &mut State, view: CfnView, error: &ProviderErro
         CfnView::StackTemplate => {
             crate::compliance::tui::template_failed(state);
         }
-        CfnView::Drift | CfnView::Follow => {}
+        CfnView::Drift | CfnView::Follow | CfnView::Events => {}
     }
 }
 

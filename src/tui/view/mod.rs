@@ -1,7 +1,6 @@
 //! Drawing. Views read the state and draw it; they hold no senders, write no state and do no
 //! I/O (a job log's older lines are read off the UI thread into the state first).
 
-mod chat;
 pub(crate) mod dialogs;
 pub(crate) mod jobs;
 mod status;
@@ -76,7 +75,7 @@ fn render_pane(frame: &mut Frame, state: &State, pane: Pane, area: Rect) {
         Pane::Inventory if state.kube.shown => crate::kube::tui::view::render(frame, state, area),
         Pane::Inventory => inventory::render(frame, state, area),
         Pane::Jobs => jobs::render(frame, state, area),
-        Pane::Chat => chat::render(frame, state, area),
+        Pane::Chat => crate::assistant::tui::view::render(frame, state, area),
         Pane::Cost => crate::cost::tui::view::render(frame, state, area),
         Pane::Compliance => compliance::render(frame, state, area),
     }

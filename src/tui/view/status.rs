@@ -1,7 +1,7 @@
 //! The status bar and the bottom line (command line, filter, toast or key hints).
 
 use super::fit;
-use crate::registry::{self, Pane};
+use crate::registry;
 use crate::tui::state::{Mode, State, ToastLevel};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -121,10 +121,6 @@ fn hints(state: &State) -> Line<'static> {
     let s = &state.styles;
     let read_only = state.read_only();
     let mut spans: Vec<Span<'static>> = Vec::new();
-    if state.focus == Pane::Chat {
-        spans.push(Span::styled("Enter", s.header));
-        spans.push(Span::styled(" send  ", s.muted));
-    }
     for hint in registry::hints(&state.contexts()) {
         let refused = hint.mutating && read_only;
         let key_style = if refused { s.disabled } else { s.header };

@@ -21,6 +21,8 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
+mod tasks;
+
 /// What a read yields, one variant per capability.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +82,12 @@ pub enum EngineEvent {
         /// The operation that ran, as it was confirmed (boxed: events stay small).
         op: Box<MutatingOp>,
         result: Result<MutationOutput, String>,
+    },
+    /// A task of [`Engine::submit_task`] ended: what it sent before is all in its stream.
+    TaskDone {
+        job: JobId,
+        /// Its one-line summary, or why it failed (`Cancelled` when stopped).
+        result: Result<String, ProviderError>,
     },
 }
 
@@ -154,7 +162,9 @@ struct RunningMutation {
 }
 
 struct Inner {
-    providers: ProvidersFuture,
+    /// Replaced when the session moves to another region ([`Engine::set_providers`]); a task
+    /// keeps the clients it started with.
+    providers: Mutex<ProvidersFuture>,
     store: Arc<JobStore>,
     audit: Arc<dyn AuditSink>,
     latch: ReadOnlyLatch,
@@ -216,7 +226,7 @@ impl Engine {
         let open_ended_slots = Semaphore::new(config.open_ended_concurrency.max(1));
         let engine = Engine {
             inner: Arc::new(Inner {
-                providers: providers.clone(),
+                providers: Mutex::new(providers.clone()),
                 store,
                 audit,
                 latch,
@@ -267,6 +277,11 @@ impl Engine {
 
     pub fn store(&self) -> &Arc<JobStore> {
         &self.inner.store
+    }
+
+    /// The clients tasks started from now on use.
+    fn providers(&self) -> ProvidersFuture {
+        lock(&self.inner.providers).clone()
     }
 
     /// Schedule a read. A read with a supersede `key` cancels the previous one with that key
@@ -649,7 +664,7 @@ impl Engine {
         };
         self.set_running(ctx.job_id());
         let providers = tokio::select! {
-            p = self.inner.providers.clone() => p,
+            p = self.providers() => p,
             _ = ctx.cancelled() => return Err(cancelled()),
         };
         let config = &self.inner.config;
@@ -757,7 +772,7 @@ impl Engine {
         let providers = tokio::select! {
             biased;
             _ = ctx.cancelled() => return Err(not_started()),
-            p = self.inner.providers.clone() => p,
+            p = self.providers() => p,
         };
         if ctx.is_cancelled() {
             return Err(not_started());
