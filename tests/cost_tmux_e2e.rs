@@ -8,14 +8,10 @@
 
 mod support;
 
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 use support::cbor_stub::{CborStub, StubMetric};
+use support::tmux::Tmux;
 use support::{MotoServer, TestDirs};
 
-/// A guard against hangs only: the tests poll and move on as soon as the screen is right.
-const SCREEN_TIMEOUT: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(100);
 const WIDTH: u16 = 120;
 const HEIGHT: u16 = 36;
 
@@ -38,120 +34,24 @@ Resources:
       Domain: vpc
 "#;
 
-struct Tmux {
-    socket: String,
-    tmpdir: std::path::PathBuf,
-}
-
-impl Tmux {
-    fn start(
-        name: &str,
-        dirs: &TestDirs,
-        moto: &MotoServer,
-        cloudwatch: &str,
-        args: &[&str],
-    ) -> Tmux {
-        let socket = format!("opsdeck-cost-e2e-{}-{name}", std::process::id());
-        let tmpdir = dirs.root().join("tmux");
-        std::fs::create_dir_all(&tmpdir).expect("tmux socket dir");
-        let tmux = Tmux { socket, tmpdir };
-        let mut env = vec![
-            (
-                "PATH".to_string(),
-                std::env::var("PATH").unwrap_or_default(),
-            ),
-            ("TERM".into(), "xterm-256color".into()),
-            ("LANG".into(), "C.UTF-8".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), support::REGION.into()),
-            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-            ("AWS_ENDPOINT_URL_CLOUDWATCH".into(), cloudwatch.into()),
-        ];
-        for (key, value) in dirs.env() {
-            env.push((key.to_string(), value.display().to_string()));
-        }
-        let mut opsdeck = vec!["env".to_string(), "-i".to_string()];
-        opsdeck.extend(env.iter().map(|(k, v)| quote(&format!("{k}={v}"))));
-        opsdeck.push(quote(env!("CARGO_BIN_EXE_opsdeck")));
-        opsdeck.push("--endpoint-url".into());
-        opsdeck.push(quote(&moto.endpoint()));
-        opsdeck.extend(args.iter().map(|a| quote(a)));
-        let script = format!("{}; echo OPSDECK_EXIT=$?; sleep 600", opsdeck.join(" "));
-        let out = tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            &WIDTH.to_string(),
-            "-y",
-            &HEIGHT.to_string(),
-            &script,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .env_remove("TMUX")
-            .arg("-u")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux is installed")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + SCREEN_TIMEOUT;
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success(), "send-keys {keys:?}");
-    }
-
-    fn type_text(&self, text: &str) {
-        assert!(
-            self.run(&["send-keys", "-t", "0", "-l", text])
-                .status
-                .success()
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// opsdeck at moto, with CloudWatch at the stub, in a pane of this test's size.
+fn console(
+    name: &str,
+    dirs: &TestDirs,
+    moto: &MotoServer,
+    cloudwatch: &str,
+    extra_args: &[&str],
+) -> Tmux {
+    let endpoint = moto.endpoint();
+    let mut args = vec!["--endpoint-url", endpoint.as_str()];
+    args.extend_from_slice(extra_args);
+    Tmux::start(
+        name,
+        dirs,
+        &args,
+        &[("AWS_ENDPOINT_URL_CLOUDWATCH", cloudwatch)],
+        (WIDTH, HEIGHT),
+    )
 }
 
 /// A multi-threaded runtime: the stub keeps answering while the test thread waits on tmux.
@@ -224,7 +124,7 @@ fn the_pane_shows_a_stacks_estimate_beside_its_month_to_date_spend() {
         ],
     );
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("pane", &dirs, &moto, stub.endpoint(), &["--env", "DEV"]);
+    let tmux = console("pane", &dirs, &moto, stub.endpoint(), &["--env", "DEV"]);
     tmux.wait_for("the stack list", |s| s.contains("e2e-cost"));
     tmux.keys(&["3", "z"]);
     let screen = tmux.wait_for("month-to-date spend", |s| {
@@ -254,7 +154,7 @@ fn the_change_set_review_shows_the_cost_delta() {
     let dirs = TestDirs::new();
     let template = dirs.root().join("priced.yaml");
     std::fs::write(&template, PRICED).expect("template");
-    let tmux = Tmux::start("review", &dirs, &moto, stub.endpoint(), &["--env", "DEV"]);
+    let tmux = console("review", &dirs, &moto, stub.endpoint(), &["--env", "DEV"]);
     tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
     tmux.keys(&[":"]);
     tmux.type_text(&format!("deploy {} e2e-new", template.display()));
@@ -348,7 +248,7 @@ fn reaping_an_idle_instance_works_in_dev_and_is_refused_in_prd_and_read_only() {
 
     // PRD: refused at the gate.
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("prd", &dirs, &moto, stub.endpoint(), &["--env", "PRD"]);
+    let tmux = console("prd", &dirs, &moto, stub.endpoint(), &["--env", "PRD"]);
     scan(&tmux);
     tmux.keys(&["x"]);
     tmux.wait_for("the refusal", |s| {
@@ -363,7 +263,7 @@ fn reaping_an_idle_instance_works_in_dev_and_is_refused_in_prd_and_read_only() {
 
     // Read-only: refused too.
     let dirs = TestDirs::new();
-    let tmux = Tmux::start(
+    let tmux = console(
         "ro",
         &dirs,
         &moto,
@@ -380,7 +280,7 @@ fn reaping_an_idle_instance_works_in_dev_and_is_refused_in_prd_and_read_only() {
 
     // DEV: the typed id stops it.
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("dev", &dirs, &moto, stub.endpoint(), &["--env", "DEV"]);
+    let tmux = console("dev", &dirs, &moto, stub.endpoint(), &["--env", "DEV"]);
     scan(&tmux);
     tmux.keys(&["x"]);
     let dialog = tmux.wait_for("the reaping confirmation", |s| {

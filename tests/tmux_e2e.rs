@@ -6,169 +6,30 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 use support::bedrock_stub::{BedrockStub, Reply};
 use support::fault_proxy::FaultProxy;
+use support::tmux::{POLL, SCREEN_TIMEOUT, Tmux};
 use support::{MotoServer, TestDirs};
 
-/// How long the screen may take to show what a step waits for. A guard against hangs only:
-/// the tests poll and move on as soon as the screen is right.
-const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(100);
 const WIDTH: u16 = 100;
 const HEIGHT: u16 = 30;
 
-/// A tmux server with one pane running opsdeck, then a shell that reports its exit code and
-/// keeps the pane open.
-struct Tmux {
-    socket: String,
-    tmpdir: std::path::PathBuf,
+/// opsdeck at `endpoint` with `extra_args`, in a pane of the e2e size.
+fn console(name: &str, dirs: &TestDirs, endpoint: &str, extra_args: &[&str]) -> Tmux {
+    console_with_env(name, dirs, endpoint, extra_args, &[])
 }
 
-impl Tmux {
-    fn start(name: &str, dirs: &TestDirs, endpoint: &str, extra_args: &[&str]) -> Tmux {
-        Tmux::start_with_env(name, dirs, endpoint, extra_args, &[])
-    }
-
-    /// As [`Tmux::start`], with more variables in opsdeck's environment.
-    fn start_with_env(
-        name: &str,
-        dirs: &TestDirs,
-        endpoint: &str,
-        extra_args: &[&str],
-        extra_env: &[(&str, &str)],
-    ) -> Tmux {
-        let socket = format!("opsdeck-e2e-{}-{name}", std::process::id());
-        let tmpdir = dirs.root().join("tmux");
-        std::fs::create_dir_all(&tmpdir).expect("tmux socket dir");
-        let tmux = Tmux { socket, tmpdir };
-
-        let mut env = vec![
-            (
-                "PATH".to_string(),
-                std::env::var("PATH").unwrap_or_default(),
-            ),
-            ("TERM".into(), "xterm-256color".into()),
-            ("LANG".into(), "C.UTF-8".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), support::REGION.into()),
-            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ];
-        for (key, value) in dirs.env() {
-            env.push((key.to_string(), value.display().to_string()));
-        }
-        for (key, value) in extra_env {
-            env.push((key.to_string(), value.to_string()));
-        }
-        // `env -i`: opsdeck sees exactly these variables, nothing of the user's AWS set-up.
-        let mut opsdeck = vec!["env".to_string(), "-i".to_string()];
-        opsdeck.extend(env.iter().map(|(k, v)| shell_quote(&format!("{k}={v}"))));
-        opsdeck.push(shell_quote(env!("CARGO_BIN_EXE_opsdeck")));
-        opsdeck.push("--endpoint-url".into());
-        opsdeck.push(shell_quote(endpoint));
-        opsdeck.extend(extra_args.iter().map(|a| shell_quote(a)));
-        let script = format!("{}; echo OPSDECK_EXIT=$?; sleep 600", opsdeck.join(" "));
-
-        let out = tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            &WIDTH.to_string(),
-            "-y",
-            &HEIGHT.to_string(),
-            &script,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tmux
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new("tmux");
-        command
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .env_remove("TMUX")
-            // UTF-8 whatever the locale, so the box-drawing borders come back as they are.
-            .arg("-u")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("tmux is installed (scripts/test.sh installs it)")
-    }
-
-    fn screen(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", "0"]);
-        assert!(
-            out.status.success(),
-            "capture-pane failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Polls the screen until `done` holds; panics with the last screen after the timeout.
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + SCREEN_TIMEOUT;
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Sends tmux key names (`Enter`, `Escape`, `j`, ...).
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success(), "send-keys {keys:?}");
-    }
-
-    /// Types text literally.
-    fn type_text(&self, text: &str) {
-        assert!(
-            self.run(&["send-keys", "-t", "0", "-l", text])
-                .status
-                .success(),
-            "send-keys -l {text}"
-        );
-    }
-
-    /// A tmux format, e.g. `#{alternate_on}`, for the pane.
-    fn format(&self, format: &str) -> String {
-        let out = self.run(&["display-message", "-p", "-t", "0", format]);
-        assert!(out.status.success(), "display-message {format}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// As [`console`], with more variables in opsdeck's environment.
+fn console_with_env(
+    name: &str,
+    dirs: &TestDirs,
+    endpoint: &str,
+    extra_args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Tmux {
+    let mut args = vec!["--endpoint-url", endpoint];
+    args.extend_from_slice(extra_args);
+    Tmux::start(name, dirs, &args, extra_env, (WIDTH, HEIGHT))
 }
 
 /// Stack names in the Inventory list: rows of the left-hand pane that start with the prefix.
@@ -216,7 +77,7 @@ fn delete_a_stack_by_typing_its_name_then_quit() {
         &["e2e-alpha", "e2e-bravo", "e2e-charlie"],
     ));
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("delete", &dirs, &moto.endpoint(), &[]);
+    let tmux = console("delete", &dirs, &moto.endpoint(), &[]);
 
     tmux.wait_for("the three stacks", |s| {
         inventory_rows(s, "e2e-") == ["e2e-alpha", "e2e-bravo", "e2e-charlie"]
@@ -291,7 +152,7 @@ fn read_only_console_refuses_a_delete() {
     let cfn = moto.cfn();
     rt.block_on(support::create_stacks(&cfn, &["ro-alpha", "ro-bravo"]));
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("read-only", &dirs, &moto.endpoint(), &["--read-only"]);
+    let tmux = console("read-only", &dirs, &moto.endpoint(), &["--read-only"]);
 
     tmux.wait_for("the two stacks", |s| {
         inventory_rows(s, "ro-") == ["ro-alpha", "ro-bravo"]
@@ -384,7 +245,7 @@ fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
     let moto = MotoServer::start();
     let cfn = moto.cfn();
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("deploy", &dirs, &moto.endpoint(), &["--env", "DEV"]);
+    let tmux = console("deploy", &dirs, &moto.endpoint(), &["--env", "DEV"]);
     tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
 
     let preview = fill_the_s3_form_and_compute(&tmux);
@@ -427,7 +288,7 @@ fn a_review_left_open_when_the_session_drops_is_discarded() {
     let moto = MotoServer::start();
     let cfn = moto.cfn();
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("drop", &dirs, &moto.endpoint(), &["--env", "DEV"]);
+    let tmux = console("drop", &dirs, &moto.endpoint(), &["--env", "DEV"]);
     tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
     fill_the_s3_form_and_compute(&tmux);
     assert_eq!(
@@ -472,7 +333,7 @@ fn the_console_asks_sts_again_once_the_endpoint_is_up() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let dirs = TestDirs::new();
     // Started while nothing listens at the endpoint: unreachable, not "no credentials".
-    let tmux = Tmux::start("sts-down", &dirs, &endpoint, &["--env", "DEV"]);
+    let tmux = console("sts-down", &dirs, &endpoint, &["--env", "DEV"]);
     let screen = tmux.wait_for("the unreachable endpoint in the status bar", |s| {
         status_bar(s).contains("AWS unreachable")
     });
@@ -518,7 +379,7 @@ fn run_an_installer_from_the_console_form_targets_confirm_then_jobs() {
     )
     .expect("script");
     let secret = "e2e-s3cret-token";
-    let tmux = Tmux::start("installer", &dirs, &moto.endpoint(), &[]);
+    let tmux = console("installer", &dirs, &moto.endpoint(), &[]);
     tmux.wait_for("the first frame", |s| s.contains("Inventory"));
 
     tmux.keys(&[":"]);
@@ -596,7 +457,7 @@ fn assistant_console(
         format!("[assistant]\nmodel_id = \"{ASSISTANT_MODEL}\"\n"),
     )
     .expect("config");
-    Tmux::start_with_env(
+    console_with_env(
         name,
         dirs,
         &moto.endpoint(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// A guard against hangs only: the tests poll and move on as soon as the screen is right.
 pub const SCREEN_TIMEOUT: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(100);
+pub const POLL: Duration = Duration::from_millis(100);
 
 pub struct Tmux {
     socket: String,
