@@ -201,7 +201,8 @@ pub enum Command {
         /// The action's id (kebab-case, as in the audit log).
         #[arg(value_name = "ACTION", required_unless_present = "list")]
         action: Option<String>,
-        /// An argument as KEY=VALUE; a key given again makes a list.
+        /// An argument as KEY=VALUE; a key given again makes a list; KEY.NAME=VALUE sets one
+        /// entry of an object argument (`values.http_port=8080`).
         #[arg(long = "arg", value_name = "KEY=VALUE")]
         args: Vec<String>,
         /// Resolve the change and print it; change nothing.

@@ -1142,3 +1142,345 @@ fn a_run_cut_short_by_a_crash_shows_as_interrupted_and_its_audit_trail_is_closed
         "one closing entry for the run, none for its target"
     );
 }
+
+// ---- `run-installer` and `list-installers` as registry actions (`opsdeck run`, the
+// assistant's tools): the same plan as `opsdeck install`, and no secret through an argument.
+
+/// `opsdeck run ARGS…`.
+fn run_action(dirs: &TestDirs, args: &[&str]) -> Output {
+    let mut argv = vec!["run"];
+    argv.extend_from_slice(args);
+    opsdeck(dirs, &argv, &[])
+}
+
+/// An installer whose script writes its greeting to `out`.
+fn hello(dirs: &TestDirs, out: &Path) {
+    installer(
+        dirs,
+        "hello",
+        "timeout_seconds: 60\ninputs:\n  - name: greeting\n    type: string\n    default: hi\n  - name: port\n    type: port\n    default: \"8080\"\n",
+        &format!(
+            "printf '%s:%s' \"$GREETING\" \"$PORT\" > '{}'\n",
+            out.display()
+        ),
+    );
+}
+
+#[test]
+fn run_installer_through_opsdeck_run_plans_runs_and_is_audited_as_install_is() {
+    let dirs = TestDirs::new();
+    let out = dirs.root().join("greeted");
+    hello(&dirs, &out);
+    let plan = run_action(
+        &dirs,
+        &[
+            "run-installer",
+            "--arg",
+            "installer=hello",
+            "--arg",
+            "target=local",
+            "--plan",
+            "--json",
+        ],
+    );
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("JSON plan");
+    assert_eq!(value["action"], "run-installer");
+    assert_eq!(value["mutating"], true);
+    assert_eq!(value["result"], "planned");
+    // Local is unmapped without a rule: the id typed.
+    assert_eq!(value["confirmation"], "type hello");
+    let run = &value["target"];
+    assert_eq!(run["installer"], "hello");
+    assert_eq!(run["version"], "1.0.0");
+    assert!(
+        run["hash"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("sha256:") && h.len() == 71),
+        "{run}"
+    );
+    assert_eq!(run["targets"][0]["target"], "local");
+    assert_eq!(run["targets"][0]["environment"], "UNMAPPED");
+    assert!(
+        run["targets"][0]["facts"]["cpu_cores"]
+            .as_u64()
+            .is_some_and(|c| c >= 1),
+        "preflighted: {run}"
+    );
+    assert_eq!(run["inputs"][0]["name"], "greeting");
+    assert_eq!(run["inputs"][0]["value"], "hi");
+    assert_eq!(run["max_concurrency"], "1");
+    assert!(!out.exists(), "--plan ran nothing");
+    assert!(audit_of(&dirs, "run-installer").is_empty());
+
+    // read-only refuses it at the gate, audited
+    let refused = opsdeck(
+        &dirs,
+        &[
+            "--read-only",
+            "run",
+            "run-installer",
+            "--arg",
+            "installer=hello",
+            "--arg",
+            "target=local",
+            "--confirm",
+            "hello",
+        ],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("read-only"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!out.exists());
+    assert_eq!(
+        decisions(&audit_of(&dirs, "run-installer")),
+        vec!["requested", "refused-read-only"]
+    );
+
+    // the typed id runs it, with the values given (targets as a list, values by name)
+    let ran = run_action(
+        &dirs,
+        &[
+            "run-installer",
+            "--arg",
+            "installer=hello",
+            "--arg",
+            "targets=local",
+            "--arg",
+            "values.greeting=hello there",
+            "--arg",
+            "max_concurrency=1",
+            "--confirm",
+            "hello",
+            "--json",
+        ],
+    );
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&ran.stdout).expect("JSON result");
+    assert_eq!(value["result"], "done", "{value}");
+    assert_eq!(
+        text(&std::fs::read(&out).expect("the script ran")),
+        "hello there:8080"
+    );
+    let entries = audit_of(&dirs, "run-installer");
+    assert_eq!(
+        decisions(&entries),
+        vec![
+            "requested",
+            "refused-read-only",
+            "requested",
+            "confirmed",
+            "started",
+            "succeeded"
+        ]
+    );
+    assert_eq!(entries[2]["target"]["installer"], "hello");
+}
+
+#[test]
+fn run_installer_refuses_bad_arguments_naming_the_field_before_anything_runs() {
+    let dirs = TestDirs::new();
+    let out = dirs.root().join("greeted");
+    hello(&dirs, &out);
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["installer=nope", "target=local"],
+            2,
+            "no installer \"nope\"",
+        ),
+        (vec!["installer=hello"], 2, "name at least one target"),
+        (
+            vec!["installer=hello", "target=ssh:-oProxyCommand=x"],
+            2,
+            "ssh:-oProxyCommand=x",
+        ),
+        (
+            vec!["installer=hello", "target=local", "values.port=99999"],
+            2,
+            "values.port: 99999 is not a port",
+        ),
+        (
+            vec!["installer=hello", "target=local", "values.colour=blue"],
+            2,
+            "values.colour: hello has no input named \"colour\"",
+        ),
+        (
+            vec!["installer=hello", "target=local", "colour=blue"],
+            2,
+            "run-installer takes no argument colour",
+        ),
+        (
+            vec!["installer=hello", "target=local", "max_concurrency=0"],
+            2,
+            "max_concurrency must be at least 1",
+        ),
+    ];
+    for (pairs, code, expected) in cases {
+        let mut args = vec!["run-installer"];
+        for pair in &pairs {
+            args.extend(["--arg", pair]);
+        }
+        args.push("--plan");
+        let out = run_action(&dirs, &args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{pairs:?}: {stderr}");
+        assert!(stderr.contains(expected), "{pairs:?}: {stderr}");
+    }
+    assert!(!out.exists());
+    assert!(
+        audit_of(&dirs, "run-installer").is_empty(),
+        "nothing was asked"
+    );
+}
+
+#[test]
+fn a_sensitive_input_is_never_taken_from_an_argument_or_a_tool() {
+    let dirs = TestDirs::new();
+    let ran = dirs.root().join("ran");
+    installer(
+        &dirs,
+        "secretive",
+        "timeout_seconds: 60\ninputs:\n  - name: api_token\n    type: password\n    required: true\n",
+        &format!("touch '{}'\n", ran.display()),
+    );
+    let sentence = "from the console form (:install secretive) or with `opsdeck install secretive --set-env api_token=ENV_VAR`";
+    // A required secret with no default: refused, saying where to give it.
+    let out = run_action(
+        &dirs,
+        &[
+            "run-installer",
+            "--arg",
+            "installer=secretive",
+            "--arg",
+            "target=local",
+            "--plan",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("api_token is sensitive") && stderr.contains(sentence),
+        "{stderr}"
+    );
+    // Given anyway: refused, and the value is repeated nowhere.
+    let out = run_action(
+        &dirs,
+        &[
+            "run-installer",
+            "--arg",
+            "installer=secretive",
+            "--arg",
+            "target=local",
+            "--arg",
+            &format!("values.api_token={SECRET}"),
+            "--confirm",
+            "secretive",
+        ],
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(sentence), "{stderr}");
+    assert!(
+        !stdout.contains(SECRET) && !stderr.contains(SECRET),
+        "{stderr}"
+    );
+    for (path, bytes) in everything_written(&dirs) {
+        assert!(
+            !contains(&bytes, SECRET),
+            "the secret reached {}",
+            path.display()
+        );
+    }
+    // A bundled one too (MariaDB's root password).
+    let out = run_action(
+        &dirs,
+        &[
+            "run-installer",
+            "--arg",
+            "installer=mariadb",
+            "--arg",
+            "target=local",
+            "--plan",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("root_password is sensitive"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!ran.exists());
+    assert!(
+        audit_of(&dirs, "run-installer").is_empty(),
+        "nothing was asked"
+    );
+}
+
+#[test]
+fn list_installers_answers_the_catalog_with_inputs_and_no_secret() {
+    let dirs = TestDirs::new();
+    hello(&dirs, &dirs.root().join("greeted"));
+    let out = run_action(&dirs, &["list-installers", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(value["action"], "list-installers");
+    assert_eq!(value["mutating"], false);
+    let list = value["output"]["installers"].as_array().expect("a list");
+    let find = |id: &str| {
+        list.iter()
+            .find(|i| i["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not listed: {value}"))
+    };
+    for id in [
+        "nginx",
+        "mariadb",
+        "docker",
+        "postgresql",
+        "redis",
+        "node-exporter",
+        "fail2ban",
+        "chrony",
+    ] {
+        find(id);
+    }
+    let hello = find("hello");
+    assert_eq!(hello["version"], "1.0.0");
+    assert_eq!(hello["inputs"][1]["name"], "port");
+    assert_eq!(hello["inputs"][1]["type"], "port");
+    assert_eq!(hello["inputs"][1]["default"], "8080");
+    let nginx = find("nginx");
+    assert_eq!(nginx["os_requirements"]["family"][0], "debian");
+    let root = find("mariadb")["inputs"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["name"] == "root_password"))
+        .cloned()
+        .expect("mariadb's root password input");
+    assert_eq!(root["type"], "password");
+    assert_eq!(root["sensitive"], true);
+    assert!(
+        root.get("default").is_none() && root.get("value").is_none(),
+        "{root}"
+    );
+    // One installer by id; an unknown id is a clear error.
+    let one = run_action(
+        &dirs,
+        &["list-installers", "--arg", "installer=hello", "--json"],
+    );
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&one.stdout).expect("JSON");
+    assert_eq!(
+        value["output"]["installers"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let none = run_action(&dirs, &["list-installers", "--arg", "installer=nope"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        text(&none.stderr).contains("no installer \"nope\""),
+        "{}",
+        text(&none.stderr)
+    );
+}

@@ -370,6 +370,10 @@ impl PlanCtx for AskExecutor<'_> {
     fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
         self.runner.jobs(limit)
     }
+
+    fn installers(&self) -> Option<crate::installers::plan::InstallerSource> {
+        self.runner.installers()
+    }
 }
 
 impl Executor for AskExecutor<'_> {

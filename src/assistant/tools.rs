@@ -537,6 +537,36 @@ mod tests {
     }
 
     #[test]
+    fn installers_are_tools_a_run_planned_and_the_catalog_answered() {
+        let tools = all();
+        let run = tools
+            .iter()
+            .find(|t| t.name() == "run-installer")
+            .expect("run-installer is a tool");
+        assert!(run.mutating() && matches!(run.kind, ToolKind::Plan(_)));
+        let schema = run.spec().schema;
+        // The offline parser's contract: one `installer`, one `target` (or `targets`).
+        for property in [
+            "installer",
+            "target",
+            "targets",
+            "values",
+            "max_concurrency",
+            "max_errors",
+        ] {
+            assert!(schema["properties"][property].is_object(), "{property}");
+        }
+        assert_eq!(schema["properties"]["target"]["type"], "string");
+        assert_eq!(schema["properties"]["targets"]["type"], "array");
+        assert_eq!(schema["required"], json!(["installer"]));
+        let list = tools
+            .iter()
+            .find(|t| t.name() == "list-installers")
+            .expect("list-installers is a tool");
+        assert!(!list.mutating() && matches!(list.kind, ToolKind::Answer(_)));
+    }
+
+    #[test]
     fn secrets_never_reach_the_model() {
         let mut v = json!({
             "parameters": [

@@ -33,8 +33,11 @@ pub fn list(out: &mut dyn Write) -> i32 {
             .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
             .and_then(|s| {
                 s["properties"].as_object().map(|p| {
-                    p.keys()
-                        .map(|k| format!("--arg {k}=…"))
+                    p.iter()
+                        .map(|(k, v)| match v["type"].as_str() {
+                            Some("object") => format!("--arg {k}.NAME=…"),
+                            _ => format!("--arg {k}=…"),
+                        })
                         .collect::<Vec<_>>()
                         .join(" ")
                 })
@@ -57,7 +60,9 @@ pub fn list(out: &mut dyn Write) -> i32 {
     0
 }
 
-/// The arguments as a JSON object: `KEY=VALUE` each; a key given twice becomes a list.
+/// The arguments as a JSON object: `KEY=VALUE` each; a key given twice becomes a list;
+/// `KEY.NAME=VALUE` sets `NAME` in the object `KEY` (`values.http_port=8080`,
+/// `parameters.BucketName=logs`).
 pub fn parse_args(pairs: &[String]) -> Result<serde_json::Value, String> {
     let mut object = serde_json::Map::new();
     for pair in pairs {
@@ -65,6 +70,23 @@ pub fn parse_args(pairs: &[String]) -> Result<serde_json::Value, String> {
             return Err(format!("--arg {pair}: expected KEY=VALUE"));
         };
         let value = serde_json::Value::String(value.to_string());
+        if let Some((outer, name)) = key.split_once('.') {
+            if outer.is_empty() || name.is_empty() {
+                return Err(format!("--arg {key}=…: expected KEY.NAME=VALUE"));
+            }
+            let entry = object
+                .entry(outer.to_string())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            let Some(inner) = entry.as_object_mut() else {
+                return Err(format!(
+                    "--arg {key}=…: {outer} is already given as a value, not as NAME=VALUE pairs"
+                ));
+            };
+            if inner.insert(name.to_string(), value).is_some() {
+                return Err(format!("--arg {key}=…: {key} is given twice"));
+            }
+            continue;
+        }
         match object.remove(key) {
             None => {
                 object.insert(key.to_string(), value);
@@ -193,12 +215,25 @@ async fn run_with(
     args: &RunArgs,
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
-    runner.identify().await?;
+    // The gate refuses every change until STS says who the person is when role rules name
+    // principals; settle that before anything is planned.
+    if runner.gate.identity_pending() {
+        runner.identify().await?;
+    }
     let op = plan(&*runner, values).await.map_err(|e| match e {
         PlanError::NotFound(why) | PlanError::Input(why) => Stop::Input(why),
         PlanError::Refused(why) => Stop::Refused(why),
         PlanError::Failed(why) => Stop::Failed(why),
     })?;
+    // Who asked, for the audit entries, wherever the operation asks AWS anything (an installer
+    // run on local or ssh targets does not, and needs no AWS credentials).
+    let uses_aws = match &op {
+        Op::Read(_) => true,
+        Op::Mutate(op) => op.uses_aws(),
+    };
+    if uses_aws && runner.identity.is_none() {
+        runner.identify().await?;
+    }
     match op {
         Op::Read(read) => {
             let output = runner
@@ -285,5 +320,24 @@ mod tests {
         assert_eq!(args["skip"], serde_json::json!(["A", "B"]));
         assert!(parse_args(&["nokey".to_string()]).is_err());
         assert!(parse_args(&["=v".to_string()]).is_err());
+    }
+
+    #[test]
+    fn dotted_keys_make_objects() {
+        let args = parse_args(&[
+            "installer=nginx".to_string(),
+            "values.http_port=8080".to_string(),
+            "values.server_name=a=b".to_string(),
+        ])
+        .expect("parses");
+        assert_eq!(
+            args["values"],
+            serde_json::json!({"http_port": "8080", "server_name": "a=b"})
+        );
+        let twice = parse_args(&["values.a=1".to_string(), "values.a=2".to_string()]);
+        assert!(twice.is_err_and(|e| e.contains("given twice")));
+        let clash = parse_args(&["values=x".to_string(), "values.a=1".to_string()]);
+        assert!(clash.is_err_and(|e| e.contains("already given")));
+        assert!(parse_args(&["values.=1".to_string()]).is_err());
     }
 }

@@ -48,6 +48,13 @@ impl crate::ops::PlanCtx for Runner {
     fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
         self.engine.store().recent(limit).unwrap_or_default()
     }
+
+    fn installers(&self) -> Option<crate::installers::plan::InstallerSource> {
+        Some(crate::installers::plan::InstallerSource {
+            dir: self.installers_dir.clone(),
+            targets: self.config.targets.clone(),
+        })
+    }
 }
 
 /// Why a headless step stopped.
@@ -177,6 +184,8 @@ pub struct Runner {
     checker: Option<Arc<crate::compliance::Checker>>,
     /// The price catalogue and budgets, once a command loaded them (plans that deploy).
     pricing: Option<Arc<crate::cost::headless::PricingInputs>>,
+    /// The user's installers folder (plans that run an installer).
+    installers_dir: std::path::PathBuf,
     signals: Option<Signals>,
     /// The first stop signal received, if any: it decides the exit code.
     interrupted: Option<StopSignal>,
@@ -232,6 +241,7 @@ impl Runner {
             assistant: guarded.settings.assistant.clone(),
             checker: None,
             pricing: None,
+            installers_dir: paths.installers_dir.clone(),
             signals: Signals::install()
                 .map_err(|e| tracing::warn!("cannot catch signals: {e}"))
                 .ok(),

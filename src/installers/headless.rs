@@ -8,7 +8,7 @@
 //! and shell history.
 
 use super::catalog::{Catalog, Installer, LoadError};
-use super::manifest::{InputType, MinVersion};
+use super::manifest::MinVersion;
 use super::ops::{Rate, RunInstaller};
 use super::plan::{self, RunRequest};
 use crate::config::Paths;
@@ -48,9 +48,9 @@ fn problem_lines(problems: &[LoadError]) {
     }
 }
 
-/// An installer as `opsdeck installers --json` lists it: no sensitive default exists (the
-/// manifest refuses them), so nothing secret can be listed.
-fn installer_json(installer: &Installer) -> serde_json::Value {
+/// An installer as `opsdeck installers --json` lists it (and the `list-installers` answer): no
+/// sensitive default exists (the manifest refuses them), so nothing secret can be listed.
+pub(crate) fn installer_json(installer: &Installer) -> serde_json::Value {
     let m = &installer.manifest;
     let min_version = match &m.os.min_version {
         MinVersion::Any => serde_json::Value::Null,
@@ -155,7 +155,7 @@ fn given_values(
     for text in &args.sets {
         let (key, value) = pair("--set", text)?;
         if let Some(input) = installer.manifest.input(&key)
-            && (input.sensitive || input.kind == InputType::Password)
+            && plan::is_sensitive(input)
         {
             return Err(format!(
                 "--set {key}: {key} is sensitive; pass it with --set-env {key}=ENV_VAR so the value stays out of ps and shell history"
@@ -263,25 +263,12 @@ pub async fn install(opts: &Options, paths: &Paths, args: InstallArgs, out: &mut
     }
     // Everything local is checked before any target is touched.
     let catalog = Catalog::load(&paths.installers_dir);
-    let Some(installer) = catalog.get(&args.installer).cloned() else {
-        let broken: Vec<String> = catalog
-            .problems
-            .iter()
-            .map(|p| p.to_string())
-            .filter(|p| p.contains(&format!("/{}/", args.installer)))
-            .collect();
-        return input(if broken.is_empty() {
-            format!(
-                "no installer {:?}; `opsdeck installers` lists them",
-                args.installer
-            )
-        } else {
-            format!(
-                "installer {:?} cannot be loaded: {}",
-                args.installer,
-                broken.join("; ")
-            )
-        });
+    let installer = match plan::find_installer(&catalog, &args.installer) {
+        Ok(installer) => installer,
+        Err(why @ plan::NoInstaller::Unknown(_)) => {
+            return input(format!("{why}; `opsdeck installers` lists them"));
+        }
+        Err(why) => return input(why.to_string()),
     };
     let targets = match plan::parse_targets(&args.targets) {
         Ok(targets) => targets,
@@ -338,10 +325,7 @@ async fn install_with(
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
     // AWS is asked only when it must be: for SSM targets, or to settle the role.
-    let uses_ssm = request
-        .targets
-        .iter()
-        .any(|t| matches!(t, super::ops::Target::Ssm(_)));
+    let uses_ssm = request.targets.iter().any(super::ops::Target::uses_aws);
     if uses_ssm || runner.gate.identity_pending() {
         runner.identify().await?;
     }

@@ -76,6 +76,14 @@ impl Target {
         }
     }
 
+    /// Whether running here asks AWS anything (an SSM instance; `local` and `ssh:` do not).
+    pub fn uses_aws(&self) -> bool {
+        match self {
+            Target::Ssm(_) => true,
+            Target::Local | Target::Ssh(_) => false,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Target::Local => "local",
@@ -299,6 +307,11 @@ impl RunInstaller {
             .map(|t| t.environment)
             .max_by_key(|e| rank(*e))
             .unwrap_or(Environment::Unmapped)
+    }
+
+    /// Whether the run asks AWS anything (an SSM target).
+    pub fn uses_aws(&self) -> bool {
+        self.targets.iter().any(|t| t.target.uses_aws())
     }
 
     fn target_list(&self) -> String {

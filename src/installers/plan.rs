@@ -1,18 +1,249 @@
 //! The installers' plans: from what was asked (an installer, targets, values) to a fully
 //! resolved `run-installer` operation. Each target is preflighted (a read through the engine),
 //! checked against the manifest's requirements, and mapped to its environment; the values are
-//! checked against the manifest. The console (off the UI thread) and `opsdeck install` run the
-//! same functions, so both ask for exactly the same operation.
+//! checked against the manifest. The console (off the UI thread), `opsdeck install`, and the
+//! registry's plan (`opsdeck run run-installer`, the assistant's tool: [`run_from_args`]) run
+//! the same functions, so each asks for exactly the same operation.
 
-use super::catalog::Installer;
-use super::manifest::{InputProblem, InputValue, Manifest, version_at_least};
+use super::catalog::{Catalog, Installer, Origin};
+use super::manifest::{Input, InputProblem, InputType, InputValue, Manifest, version_at_least};
 use super::ops::{HostFacts, InstallRead, Rate, ResolvedTarget, RunInstaller, Target};
 use super::port::InstallOutput;
 use crate::config::TargetsConfig;
 use crate::engine::ReadOutput;
 use crate::model::Environment;
 use crate::ops::{PlanCtx, PlanError, ReadOp};
+use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where a plan finds installers: the user's folder (the bundled ones are in the binary), and
+/// the `[targets]` config that maps their targets to environments.
+#[derive(Debug, Clone, Default)]
+pub struct InstallerSource {
+    /// `~/.config/opsdeck/installers`.
+    pub dir: PathBuf,
+    pub targets: TargetsConfig,
+}
+
+/// The installers as they are now (a few small files, read on the plan's task).
+pub fn catalog(ctx: &dyn PlanCtx) -> Result<(Catalog, InstallerSource), PlanError> {
+    let source = ctx.installers().ok_or_else(|| {
+        PlanError::Failed(
+            "installers are not known here; run them from the console (:installers) or with `opsdeck install`".into(),
+        )
+    })?;
+    Ok((Catalog::load(&source.dir), source))
+}
+
+/// Why an id names no installer that can run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoInstaller {
+    /// No installer has this id.
+    Unknown(String),
+    /// A user installer of this id does not load: the id, and each problem (file:line: key).
+    Broken(String, Vec<String>),
+}
+
+impl std::fmt::Display for NoInstaller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoInstaller::Unknown(id) => write!(f, "no installer {id:?}"),
+            NoInstaller::Broken(id, problems) => {
+                write!(
+                    f,
+                    "installer {id:?} cannot be loaded: {}",
+                    problems.join("; ")
+                )
+            }
+        }
+    }
+}
+
+/// The installer `id` of `catalog`; or why not, naming a user installer of that id that could
+/// not be loaded (its file, line and key).
+pub fn find_installer(catalog: &Catalog, id: &str) -> Result<Installer, NoInstaller> {
+    if let Some(installer) = catalog.get(id) {
+        return Ok(installer.clone());
+    }
+    let broken: Vec<String> = catalog
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .filter(|p| p.contains(&format!("/{id}/")))
+        .collect();
+    Err(if broken.is_empty() {
+        NoInstaller::Unknown(id.to_string())
+    } else {
+        NoInstaller::Broken(id.to_string(), broken)
+    })
+}
+
+/// Whether an input holds a secret (a password input always does).
+pub fn is_sensitive(input: &Input) -> bool {
+    input.sensitive || input.kind == InputType::Password
+}
+
+/// Where an installer's inputs are declared, for messages about them.
+fn manifest_location(installer: &Installer) -> String {
+    match &installer.origin {
+        Origin::Bundled => format!(
+            "installers/{}/manifest.yml (bundled)",
+            installer.manifest.id
+        ),
+        Origin::User(folder) => folder.join("manifest.yml").display().to_string(),
+    }
+}
+
+/// The arguments `run-installer` takes: its schema's properties.
+pub const RUN_ARGS: [&str; 6] = [
+    "installer",
+    "target",
+    "targets",
+    "values",
+    "max_concurrency",
+    "max_errors",
+];
+
+/// The sentence refusing a sensitive input given (or needed) through arguments. It never
+/// quotes the value.
+fn sensitive_refusal(id: &str, input: &Input, given: bool) -> PlanError {
+    let name = &input.name;
+    let why = if given {
+        ", so the value given was refused".to_string()
+    } else {
+        format!(" and {id} needs a value for it")
+    };
+    PlanError::Refused(format!(
+        "{name} is sensitive ({}){why}. A password or token is never taken from the assistant or `opsdeck run --arg`, where it would reach the model or the process list; nothing ran. Run {id} from the console form (:install {id}) or with `opsdeck install {id} --set-env {name}=ENV_VAR`",
+        input.label
+    ))
+}
+
+/// The values a plan's arguments give (`values`: input name → string; numbers and booleans
+/// as written), refusing any sensitive one.
+fn given_values(
+    installer: &Installer,
+    args: &Value,
+) -> Result<BTreeMap<String, String>, PlanError> {
+    let mut given = BTreeMap::new();
+    let values = match args.get("values") {
+        None | Some(Value::Null) => return Ok(given),
+        Some(Value::Object(values)) => values,
+        Some(_) => {
+            return Err(PlanError::Input(
+                "values must be an object of input name: value (with `opsdeck run`: --arg values.NAME=VALUE)".into(),
+            ));
+        }
+    };
+    let id = &installer.manifest.id;
+    for (name, value) in values {
+        if let Some(input) = installer.manifest.input(name)
+            && is_sensitive(input)
+        {
+            return Err(sensitive_refusal(id, input, true));
+        }
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(PlanError::Input(format!(
+                    "values.{name}: give a string, a number or true/false"
+                )));
+            }
+        };
+        given.insert(name.clone(), value);
+    }
+    Ok(given)
+}
+
+/// `max_concurrency` / `max_errors`: `N` or `N%`, as a string or a number.
+fn rate_arg(args: &Value, name: &str, default: Rate) -> Result<Rate, PlanError> {
+    let rate = match args.get(name) {
+        None | Some(Value::Null) => return Ok(default),
+        Some(Value::String(text)) => Rate::parse(text.trim()),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Rate::Count)
+            .ok_or_else(|| format!("{n} is not a count of targets")),
+        Some(_) => Err("give a number or a percentage (e.g. 2 or 50%)".to_string()),
+    };
+    rate.map_err(|why| PlanError::Input(format!("{name} {why}")))
+}
+
+/// `run-installer` from a plan's arguments (a tool call, `opsdeck run --arg`): the request
+/// `opsdeck install` builds from its flags, then the same preflight ([`run_installer`]). A
+/// sensitive input is never taken from arguments, which pass through a model or the process
+/// list: given, or required without a default, the plan refuses and says where to give it.
+pub async fn run_from_args(ctx: &dyn PlanCtx, args: &Value) -> Result<RunInstaller, PlanError> {
+    let Some(object) = args.as_object() else {
+        return Err(PlanError::Input(
+            "the arguments must be a JSON object".into(),
+        ));
+    };
+    if let Some(unknown) = object.keys().find(|k| !RUN_ARGS.contains(&k.as_str())) {
+        return Err(PlanError::Input(format!(
+            "run-installer takes no argument {unknown} (it takes {}; input values go in values)",
+            RUN_ARGS.join(", ")
+        )));
+    }
+    let id = crate::registry::arg(args, "installer")?;
+    let (catalog, source) = catalog(ctx)?;
+    let installer = find_installer(&catalog, id).map_err(|why| match why {
+        NoInstaller::Unknown(_) => PlanError::NotFound(format!(
+            "{why}; list-installers (`opsdeck installers`) lists them"
+        )),
+        NoInstaller::Broken(..) => PlanError::Refused(why.to_string()),
+    })?;
+    let mut names = crate::registry::arg_list(args, "target");
+    names.extend(crate::registry::arg_list(args, "targets"));
+    if names.is_empty() {
+        return Err(PlanError::Input(
+            "the argument target is missing: name at least one target: local, ssh:HOST or ssm:INSTANCE_ID (several as targets)".into(),
+        ));
+    }
+    let targets = parse_targets(&names).map_err(|why| PlanError::Input(format!("target {why}")))?;
+    let given = given_values(&installer, args)?;
+    let manifest = &installer.manifest;
+    let needed_secret = manifest
+        .inputs
+        .iter()
+        .zip(manifest.visibility(&given))
+        .find(|(input, shown)| {
+            *shown && input.required && is_sensitive(input) && input.default.is_none()
+        });
+    if let Some((input, _)) = needed_secret {
+        return Err(sensitive_refusal(&manifest.id, input, false));
+    }
+    let inputs = resolve_inputs(manifest, &given).map_err(|problems| {
+        PlanError::Input(format!(
+            "{}; the inputs are declared in {}",
+            problems
+                .iter()
+                .map(|p| format!("values.{p}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            manifest_location(&installer)
+        ))
+    })?;
+    let max_concurrency = rate_arg(args, "max_concurrency", Rate::Count(1))?;
+    if max_concurrency == Rate::Count(0) {
+        return Err(PlanError::Input(
+            "max_concurrency must be at least 1".into(),
+        ));
+    }
+    let max_errors = rate_arg(args, "max_errors", Rate::Count(0))?;
+    let request = RunRequest {
+        installer,
+        targets,
+        inputs,
+        max_concurrency,
+        max_errors,
+    };
+    run_installer(ctx, &source.targets, request).await
+}
 
 /// Targets from their text, checked; a target named twice is refused.
 pub fn parse_targets<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Target>, String> {

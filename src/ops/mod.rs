@@ -211,6 +211,16 @@ impl MutatingOp {
         self.inner().name()
     }
 
+    /// Whether running it asks AWS (or an EKS cluster) anything: a headless run then settles
+    /// who the person is first, for the audit entries. An installer run on `local` or `ssh:`
+    /// targets does not, and runs on a bastion without AWS credentials.
+    pub fn uses_aws(&self) -> bool {
+        match self {
+            MutatingOp::Cfn(_) | MutatingOp::Kube(_) | MutatingOp::Cost(_) => true,
+            MutatingOp::Install(InstallMutation::RunInstaller(run)) => run.uses_aws(),
+        }
+    }
+
     pub fn risk(&self) -> RiskTier {
         self.inner().risk()
     }

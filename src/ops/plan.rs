@@ -45,6 +45,12 @@ pub trait PlanCtx: SessionFacts + Send + Sync {
         let _ = limit;
         Vec::new()
     }
+
+    /// Where the user's installers are and how installer targets map to environments
+    /// (`[targets]`); `None` where installers are not known (a plan then says so).
+    fn installers(&self) -> Option<crate::installers::plan::InstallerSource> {
+        None
+    }
 }
 
 /// Why a plan did not yield an operation, as a sentence for the person who asked.

@@ -298,6 +298,8 @@ struct ConsoleCtx {
     env_override: Option<crate::model::Environment>,
     checker: Arc<crate::compliance::Checker>,
     pricing: Option<Arc<crate::cost::headless::PricingInputs>>,
+    /// The user's installers folder.
+    installers_dir: std::path::PathBuf,
 }
 
 impl ConsoleCtx {
@@ -309,6 +311,7 @@ impl ConsoleCtx {
             profile: state.session.profile.clone(),
             env_override: state.session.env_override,
             checker: state.compliance.checker(),
+            installers_dir: state.installers.dir.clone(),
             pricing: state.cost.data_dir.clone().map(|data_dir| {
                 Arc::new(crate::cost::headless::PricingInputs {
                     catalogue: state.cost.catalogue(),
@@ -361,6 +364,13 @@ impl crate::ops::PlanCtx for ConsoleCtx {
 
     fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
         self.engine.store().recent(limit).unwrap_or_default()
+    }
+
+    fn installers(&self) -> Option<crate::installers::plan::InstallerSource> {
+        Some(crate::installers::plan::InstallerSource {
+            dir: self.installers_dir.clone(),
+            targets: self.config.targets.clone(),
+        })
     }
 }
 

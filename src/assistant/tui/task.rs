@@ -320,6 +320,10 @@ impl PlanCtx for ConsoleExecutor<'_> {
     fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
         self.ctx.jobs(limit)
     }
+
+    fn installers(&self) -> Option<crate::installers::plan::InstallerSource> {
+        self.ctx.installers()
+    }
 }
 
 /// A read's output for the model: without the outer capability tag (`{"cfn": …}`).
