@@ -43,6 +43,29 @@ pub static BUNDLED: &[BundledInstaller] = bundled! {
     "redis": ["manifest.yml", "install.sh", "uninstall.sh"],
 };
 
+/// The helpers the bundled installers share (`say`, `need_root`, `apt_install`, `write_file`, …).
+pub const COMMON: &str = include_str!("common.sh");
+
+/// The line a script puts where the common helpers go.
+pub const COMMON_LINE: &str = "# --- opsdeck common ---";
+
+/// The script with [`COMMON`] in place of its first `# --- opsdeck common ---` line (a script
+/// without that line stays as it is). Done when an installer is loaded, so the text that is
+/// hashed, confirmed and sent to a target is the whole script, and stands alone there.
+pub fn with_common(script: &str) -> String {
+    let mut out = String::with_capacity(script.len() + COMMON.len());
+    let mut placed = false;
+    for line in script.split_inclusive('\n') {
+        if !placed && line.trim_end() == COMMON_LINE {
+            out.push_str(COMMON);
+            placed = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 /// Where an installer was loaded from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase", tag = "kind", content = "folder")]
@@ -171,13 +194,11 @@ fn load_bundled(b: &BundledInstaller) -> Result<Installer, LoadError> {
     let manifest =
         Manifest::parse(text, &manifest_path, Some(b.id)).map_err(LoadError::Manifest)?;
     let script = |name: &str| {
-        file(name)
-            .map(str::to_string)
-            .ok_or_else(|| LoadError::File {
-                path: base.join(name),
-                message: "the manifest names this script, but it is not in the installer's folder"
-                    .into(),
-            })
+        file(name).map(with_common).ok_or_else(|| LoadError::File {
+            path: base.join(name),
+            message: "the manifest names this script, but it is not in the installer's folder"
+                .into(),
+        })
     };
     let install = script(&manifest.install_script)?;
     let uninstall = match &manifest.uninstall_script {
@@ -235,7 +256,9 @@ pub fn load_user(folder: &Path) -> Result<Installer, LoadError> {
                 ),
             ));
         }
-        read_text(&real, FileKind::InstallerScript).map_err(|e| file_error(&path, e.reason()))
+        read_text(&real, FileKind::InstallerScript)
+            .map(|text| with_common(&text))
+            .map_err(|e| file_error(&path, e.reason()))
     };
     let install = script(&manifest.install_script)?;
     let uninstall = match &manifest.uninstall_script {
@@ -377,28 +400,59 @@ mod tests {
     }
 
     #[test]
-    fn every_bundled_script_carries_the_same_common_block() {
-        let block = |text: &str| -> String {
-            let start = text
-                .find("# --- opsdeck common")
-                .expect("the common block starts");
-            let end = text
-                .find("# --- end opsdeck common ---")
-                .expect("the common block ends");
-            text[start..end].to_string()
-        };
-        let mut first: Option<String> = None;
+    fn every_bundled_script_gets_the_common_helpers_once_and_is_run_whole() {
         for b in BUNDLED {
             for (name, text) in b.files.iter().filter(|(n, _)| n.ends_with(".sh")) {
                 assert!(text.starts_with("#!/usr/bin/env bash\n"), "{}/{name}", b.id);
                 assert!(text.contains("\nset -euo pipefail\n"), "{}/{name}", b.id);
-                let common = block(text);
-                match &first {
-                    None => first = Some(common),
-                    Some(f) => assert_eq!(f, &common, "{}/{name}: the common block differs", b.id),
-                }
+                let marks = text.lines().filter(|l| *l == COMMON_LINE).count();
+                assert_eq!(marks, 1, "{}/{name}: the common line", b.id);
+            }
+            let installer = Installer::bundled(b.id).expect("bundled").expect("loads");
+            let scripts = std::iter::once(&installer.install).chain(installer.uninstall.as_ref());
+            for script in scripts {
+                assert!(
+                    script.contains(COMMON),
+                    "{}: the helpers are in place",
+                    b.id
+                );
+                assert!(
+                    !script.lines().any(|l| l == COMMON_LINE),
+                    "{}: no bare common line is left",
+                    b.id
+                );
+                // And it is still bash: `bash -n` parses it without running it.
+                let mut check = std::process::Command::new("bash")
+                    .arg("-n")
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("bash runs");
+                use std::io::Write as _;
+                check
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(script.as_bytes())
+                    .expect("script written");
+                assert!(
+                    check.wait().expect("bash ends").success(),
+                    "{}: bash -n",
+                    b.id
+                );
             }
         }
+    }
+
+    #[test]
+    fn the_common_line_is_replaced_once_and_other_scripts_stay_as_they_are() {
+        let script = "#!/bin/bash\n# --- opsdeck common ---\nsay hi\n# --- opsdeck common ---\n";
+        let whole = with_common(script);
+        assert_eq!(
+            whole,
+            format!("#!/bin/bash\n{COMMON}say hi\n# --- opsdeck common ---\n")
+        );
+        assert_eq!(with_common("echo hi\n"), "echo hi\n");
+        assert_eq!(with_common("echo hi"), "echo hi");
     }
 
     #[test]
