@@ -455,6 +455,8 @@ pub fn find_idle(state: &mut State) -> Vec<Cmd> {
                 .clone()
                 .unwrap_or_else(|| "the default region".into()),
         },
+        // Priced when it arrives, with the catalogue loaded by then (`on_read`).
+        prices: None,
     }))]
 }
 

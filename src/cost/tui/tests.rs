@@ -154,6 +154,7 @@ fn idle() -> IdleReport {
         errors: vec![],
         metric_calls: 1,
         scanned_ms: NOW,
+        prices_as_of: Default::default(),
     }
 }
 
