@@ -46,6 +46,7 @@ async fn idle_scan(rig: &mut Rig) -> IdleReport {
     let (_, result) = rig
         .read(ReadOp::Cost(CostRead::Idle {
             scope: support::rig::scope(),
+            prices: None,
         }))
         .await;
     match result {

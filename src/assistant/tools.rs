@@ -567,6 +567,37 @@ mod tests {
     }
 
     #[test]
+    fn the_cost_actions_are_tools_that_run_not_console_commands() {
+        let names: Vec<&str> = all().iter().map(Tool::name).collect();
+        for (id, planned, mutating) in [
+            ("show-spend", true, false),
+            ("list-idle", true, false),
+            ("estimate-cost", false, false),
+            ("reap-idle", true, true),
+        ] {
+            assert!(names.contains(&id), "{id} is not among the tools");
+            let tool = find(id).expect("a tool");
+            match tool.kind {
+                ToolKind::Plan(_) => assert!(planned, "{id} should answer, not plan"),
+                ToolKind::Answer(_) => assert!(!planned, "{id} should plan, not answer"),
+                ToolKind::Console(_) => panic!("{id} is only a console command"),
+            }
+            assert_eq!(tool.mutating(), mutating, "{id}");
+        }
+        // The argument names the offline parser sends are the schema's.
+        let estimate = find("estimate-cost").expect("a tool").spec().schema;
+        for arg in ["template", "stack", "parameters"] {
+            assert!(estimate["properties"][arg].is_object(), "{arg}: {estimate}");
+        }
+        let reap = find("reap-idle").expect("a tool").spec().schema;
+        assert!(reap["properties"]["ids"].is_object(), "{reap}");
+        assert!(
+            reap.get("required").is_none(),
+            "nothing is required: {reap}"
+        );
+    }
+
+    #[test]
     fn secrets_never_reach_the_model() {
         let mut v = json!({
             "parameters": [

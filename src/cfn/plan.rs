@@ -283,8 +283,8 @@ pub fn given_parameters(
     Ok(given)
 }
 
-/// Who the session is: the account a new stack lands in.
-async fn account(ctx: &dyn PlanCtx) -> Result<String, PlanError> {
+/// Who the session is: the account a new stack lands in (or a cost read is about).
+pub async fn account(ctx: &dyn PlanCtx) -> Result<String, PlanError> {
     match ctx.read(ReadOp::WhoAmI).await {
         Ok(ReadOutput::Identity(identity)) => Ok(identity.account),
         Ok(_) => Err(PlanError::Failed(

@@ -493,41 +493,27 @@ async fn spend_with(
     let account = identity.account;
     let settings = runner.config.cost.clone();
     let now = crate::model::now_ms();
-    let cached = crate::cost::spend::load_cached(&paths.data_dir, &account);
-    let fresh = cached.as_ref().is_some_and(|r| {
-        now - r.fetched_ms < i64::from(settings.cache_hours) * 3_600_000
-            && r.source == crate::cost::model::SpendSource::CostExplorer
-            && r.months_requested >= args.months
-    });
-    let report = match cached {
-        Some(r) if fresh && !args.refresh && !args.free => {
-            crate::errln!(
-                "using the spend fetched {} ago (--refresh fetches again)",
-                crate::cost::spend::age_text(r.fetched_ms, now)
-            );
-            r
-        }
-        _ => {
-            let query = crate::cost::plan::spend_query(
-                &settings,
-                &paths.data_dir,
-                now,
-                args.months,
-                args.free,
-            );
-            match runner.read(ReadOp::Cost(CostRead::Spend(query))).await {
-                Ok(ReadOutput::Cost(CostOutput::Spend(r))) => {
-                    if let Err(e) = crate::cost::spend::store_cached(&paths.data_dir, &account, &r)
-                    {
-                        crate::errln!("warning: the spend cache could not be written: {e}");
-                    }
-                    *r
-                }
-                Ok(_) => return Err(Stop::Failed("unexpected answer to the spend read".into())),
-                Err(e) => return Err(Stop::Failed(e.to_string())),
-            }
-        }
+    // The read answers from the account's cache while it is fresh and keeps what it fetches
+    // there: the same read the assistant's `show-spend` makes.
+    let mut query =
+        crate::cost::plan::spend_query(&settings, &paths.data_dir, now, args.months, args.free);
+    query.cache = Some(crate::cost::spend::cache_for(
+        &paths.data_dir,
+        &account,
+        settings.cache_hours,
+        args.refresh,
+    ));
+    let report = match runner.read(ReadOp::Cost(CostRead::Spend(query))).await {
+        Ok(ReadOutput::Cost(CostOutput::Spend(r))) => *r,
+        Ok(_) => return Err(Stop::Failed("unexpected answer to the spend read".into())),
+        Err(e) => return Err(Stop::Failed(e.to_string())),
     };
+    if report.fetched_ms < now {
+        crate::errln!(
+            "using the spend fetched {} ago (--refresh fetches again)",
+            crate::cost::spend::age_text(report.fetched_ms, now)
+        );
+    }
     let budget = crate::cost::spend::call_budget(&paths.data_dir, settings.daily_call_budget);
     let calls = budget.used(&crate::cost::dates::format_day(crate::cost::dates::today(
         now,
@@ -585,6 +571,7 @@ async fn idle_with(
     let mut report = match runner
         .read(ReadOp::Cost(CostRead::Idle {
             scope: ReadScope { region },
+            prices: None,
         }))
         .await
     {

@@ -206,6 +206,7 @@ impl PriceHint {
 
 /// Fill each finding's monthly cost (and how it was priced) from the catalogue.
 pub fn price(report: &mut IdleReport, catalogue: &Catalogue) {
+    report.prices_as_of = catalogue.as_of();
     let usage = Usage::none();
     for finding in &mut report.findings {
         let Some(hint) = &finding.price else {

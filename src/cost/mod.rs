@@ -12,6 +12,7 @@ pub use catalogue::{Catalogue, HOURS_PER_MONTH};
 pub use estimate::{CostReport, Pricing, ResourceCost, SourceEstimate, estimate_template};
 pub use usage::Usage;
 pub mod actions;
+pub mod answers;
 pub mod aws;
 pub mod dates;
 pub mod headless;

@@ -195,6 +195,10 @@ pub struct IdleReport {
     pub metric_calls: u32,
     /// When it was made (ms since the epoch).
     pub scanned_ms: i64,
+    /// Source id → as-of date of the prices the findings were priced with (empty: not
+    /// priced yet).
+    #[serde(default)]
+    pub prices_as_of: std::collections::BTreeMap<String, String>,
 }
 
 impl IdleReport {

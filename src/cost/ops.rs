@@ -3,11 +3,13 @@
 //! Elastic IPs). Targets are resolved when the action is requested, so what is confirmed is
 //! exactly what runs.
 
+use crate::cost::catalogue::Catalogue;
 use crate::cost::verdict::Money;
 use crate::model::Environment;
 use crate::ops::{MutatingOp, Mutation, Read, ReadScope, RiskTier, to_json};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where the Cost Explorer call counter lives and how many calls a day it allows. Carried by
 /// the read, so the provider that spends the money checks the budget before every request.
@@ -16,6 +18,43 @@ pub struct CallBudget {
     /// `<data dir>/cost/ce-calls.json`.
     pub counter: PathBuf,
     pub daily_limit: u32,
+}
+
+/// The account's spend cache as a spend read uses it: a fresh report there answers the read
+/// without a paid request, and what the read fetches is kept there. Carried by the read, so
+/// every caller (the console, `opsdeck spend`, the assistant's `show-spend`) shares one cache.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SpendCache {
+    /// `<data dir>/cost/spend-<account>.json`.
+    pub path: PathBuf,
+    /// A cached Cost Explorer report younger than this (covering at least the months asked
+    /// for) answers the read; `None`: fetch anyway (an explicit refresh).
+    pub fresh_for_ms: Option<i64>,
+}
+
+/// The price catalogue a read prices what it finds with. Compared by identity: the same
+/// catalogue, the same read.
+#[derive(Clone)]
+pub struct PriceBook(pub Arc<Catalogue>);
+
+impl PartialEq for PriceBook {
+    fn eq(&self, other: &PriceBook) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for PriceBook {}
+
+impl std::hash::Hash for PriceBook {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
+    }
+}
+
+impl std::fmt::Debug for PriceBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PriceBook({})", self.0.as_of_line())
+    }
 }
 
 /// What a spend read asks for.
@@ -30,6 +69,8 @@ pub struct SpendQuery {
     pub free_only: bool,
     /// Today, `YYYY-MM-DD` (UTC), fixed when the read is requested.
     pub today: String,
+    /// The account's cache, when the read is to use it (`None`: the caller keeps it).
+    pub cache: Option<SpendCache>,
 }
 
 /// The cost capability's reads.
@@ -39,8 +80,12 @@ pub enum CostRead {
     /// Explorer within the call budget, `AWS/Billing EstimatedCharges` when it cannot answer.
     Spend(SpendQuery),
     /// Describe instances, volumes, addresses, load balancers, DB instances and NAT gateways,
-    /// and read their CloudWatch metrics (batched, ≤ 500 queries a call).
-    Idle { scope: ReadScope },
+    /// and read their CloudWatch metrics (batched, ≤ 500 queries a call); priced with
+    /// `prices` when given (`None`: the caller prices them, see `cost::idle::price`).
+    Idle {
+        scope: ReadScope,
+        prices: Option<PriceBook>,
+    },
 }
 
 impl Read for CostRead {
@@ -55,7 +100,7 @@ impl Read for CostRead {
         match self {
             CostRead::Spend(q) if q.free_only => "Spend (CloudWatch billing metric)".into(),
             CostRead::Spend(_) => "Spend (Cost Explorer)".into(),
-            CostRead::Idle { scope } => format!("Find idle resources in {}", scope.region),
+            CostRead::Idle { scope, .. } => format!("Find idle resources in {}", scope.region),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::cost::estimate::usd;
 use crate::cost::model::{Part, SpendReport};
-use crate::cost::ops::CallBudget;
+use crate::cost::ops::{CallBudget, SpendCache, SpendQuery};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -116,25 +116,64 @@ pub fn cache_path(data_dir: &Path, account: &str) -> PathBuf {
 
 /// The last report fetched for `account`, if any (a cache that cannot be read is no cache).
 pub fn load_cached(data_dir: &Path, account: &str) -> Option<SpendReport> {
-    let text = crate::files::read_text(
-        &cache_path(data_dir, account),
-        crate::files::FileKind::SpendCache,
-    )
-    .ok()?;
+    load_cache_file(&cache_path(data_dir, account))
+}
+
+fn load_cache_file(path: &Path) -> Option<SpendReport> {
+    let text = crate::files::read_text(path, crate::files::FileKind::SpendCache).ok()?;
     serde_json::from_str(&text).ok()
 }
 
 /// Keep `report` as `account`'s cache: written beside it, then renamed over it.
 pub fn store_cached(data_dir: &Path, account: &str, report: &SpendReport) -> std::io::Result<()> {
-    let path = cache_path(data_dir, account);
-    let dir = cost_dir(data_dir);
-    crate::files::private::ensure_private_dir(&dir)?;
-    let tmp = dir.join(format!(".spend-{}.tmp", std::process::id()));
+    store_cache_file(&cache_path(data_dir, account), report)
+}
+
+fn store_cache_file(path: &Path, report: &SpendReport) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::files::private::ensure_private_dir(dir)?;
+    // One name per write: the console and a tool's read may keep a report at the same time.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".spend-{}-{n}.tmp", std::process::id()));
     let text = serde_json::to_vec(report).map_err(std::io::Error::other)?;
     let mut file = crate::files::private::create_private_file(&tmp)?;
     file.write_all(&text)?;
     file.sync_all()?;
-    std::fs::rename(&tmp, &path)
+    std::fs::rename(&tmp, path)
+}
+
+/// The cache a spend read of `account` uses: fresh for `cost.cache_hours`, or, for an
+/// explicit refresh, never.
+pub fn cache_for(data_dir: &Path, account: &str, cache_hours: u32, refresh: bool) -> SpendCache {
+    SpendCache {
+        path: cache_path(data_dir, account),
+        fresh_for_ms: (!refresh).then_some(i64::from(cache_hours) * 3_600_000),
+    }
+}
+
+/// The cached report that answers `query` at `now_ms` without a request: a Cost Explorer
+/// report younger than the cache's freshness, covering the months asked for. Never for the
+/// free metric (it costs nothing to read again) or an explicit refresh.
+pub fn fresh_cached(query: &SpendQuery, now_ms: i64) -> Option<SpendReport> {
+    let cache = query.cache.as_ref()?;
+    let fresh_for = cache.fresh_for_ms?;
+    if query.free_only {
+        return None;
+    }
+    load_cache_file(&cache.path).filter(|r| {
+        now_ms - r.fetched_ms < fresh_for
+            && r.source == crate::cost::model::SpendSource::CostExplorer
+            && r.months_requested >= query.months
+    })
+}
+
+/// Keep what a spend read fetched in the read's cache, if it has one.
+pub fn keep(query: &SpendQuery, report: &SpendReport) -> std::io::Result<()> {
+    match &query.cache {
+        Some(cache) => store_cache_file(&cache.path, report),
+        None => Ok(()),
+    }
 }
 
 /// `3 h` / `12 min` / `2 d`: how old a fetch is.

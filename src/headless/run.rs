@@ -147,6 +147,9 @@ pub async fn run(opts: &Options, paths: &Paths, args: RunArgs, out: &mut dyn Wri
             return 2;
         }
     };
+    // Plans that price (a deploy's cost) or spend (the spend read's call budget and cache)
+    // take the catalogue, usage file, settings and data dir from here.
+    load_pricing(&mut runner, paths);
     let result = run_with(&mut runner, spec.id, plan, &values, &args, out).await;
     runner.finish(&format!("run {}", spec.id), result)
 }
@@ -295,8 +298,9 @@ fn write(out: &mut dyn Write, json: bool, value: &serde_json::Value, text: &str)
     };
 }
 
-/// The price catalogue, usage file and budgets for plans that deploy. A usage file that does
-/// not load is said, and the plans then say the change was not estimated.
+/// The price catalogue, usage file, budgets and data dir for plans that price or spend. A usage
+/// file that does not load is said, and the plans then say the change was not estimated (or
+/// that nothing could be estimated or read).
 pub(crate) fn load_pricing(runner: &mut Runner, paths: &crate::config::Paths) {
     match crate::cost::headless::PricingInputs::load(&runner.config, paths, None) {
         Ok(pricing) => runner.set_pricing(std::sync::Arc::new(pricing)),

@@ -573,7 +573,7 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     let _ = back.send(Msg::ExportDone(written));
                 });
             }
-            Cmd::Cost(cmd) => crate::cost::tui::run(cmd, paths, back),
+            Cmd::Cost(cmd) => crate::cost::tui::run(cmd, paths, engine.store(), back),
             Cmd::Assistant(crate::assistant::tui::AssistantCmd::Turn(request)) => {
                 let ctx: Arc<dyn crate::ops::PlanCtx> = Arc::new(ConsoleCtx::new(engine, state));
                 crate::assistant::tui::task::start(

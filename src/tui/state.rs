@@ -577,7 +577,12 @@ impl State {
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     state.quiet = false;
+    let focus_before = state.focus;
     let mut cmds = dispatch(state, msg);
+    // Opening the Cost pane reads the assistant's usage again.
+    if state.focus == Pane::Cost && focus_before != Pane::Cost {
+        cmds.extend(crate::cost::tui::refresh_assistant_usage());
+    }
     // The Cost pane fetches what it lacks the first time it has focus.
     if state.focus == Pane::Cost && !state.quiet {
         cmds.extend(crate::cost::tui::on_focus(state));
@@ -882,7 +887,16 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Cmd> {
         EngineEvent::TaskDone { job, result } => {
             drain_stream(state, job, usize::MAX);
             state.streams.remove(&job);
+            let turn = state
+                .chat
+                .answering
+                .as_ref()
+                .is_some_and(|a| a.job == Some(job));
             crate::assistant::tui::task_done(state, job, result);
+            // A turn's usage is in the job store now: the Cost pane shows it.
+            if turn {
+                return crate::cost::tui::refresh_assistant_usage();
+            }
         }
         EngineEvent::MutationDone { job, op, result } => {
             return match *op {

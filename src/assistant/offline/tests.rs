@@ -162,10 +162,66 @@ fn phrasings_map_to_operations_and_arguments() {
             json!({"region": "us-east-2"}),
         ),
         ("help", "help", json!({})),
+        (
+            "how much does the web stack cost",
+            "estimate-cost",
+            json!({"stack": "web"}),
+        ),
     ];
+    let mut checked = std::collections::BTreeSet::new();
     for (text, id, args) in table {
         assert_eq!(op(text), (id.to_string(), args.clone()), "{text:?}");
+        if fits_the_tool_schema(text, id, args) {
+            checked.insert(*id);
+        }
     }
+    for id in ["estimate-cost", "show-spend", "list-idle", "reap-idle"] {
+        assert!(checked.contains(id), "{id}'s arguments were not checked");
+    }
+}
+
+/// What the parser sends is what the tool's schema takes: every argument a property of the
+/// schema and of its type, every required one given. Checked for the cost tools (`false` for
+/// the others: `list-pods` and `run-installer` do not fit their schemas yet).
+fn fits_the_tool_schema(text: &str, id: &str, args: &Value) -> bool {
+    if !["estimate-cost", "show-spend", "list-idle", "reap-idle"].contains(&id) {
+        return false;
+    }
+    let Some(tool) = crate::assistant::tools::find(id) else {
+        panic!("{id} is no tool");
+    };
+    let schema = tool.spec().schema;
+    let props = &schema["properties"];
+    let given = args.as_object().expect("arguments are an object");
+    for (name, value) in given {
+        let prop = &props[name.as_str()];
+        assert!(
+            prop.is_object(),
+            "{text:?}: {id} takes no argument {name}: {schema}"
+        );
+        let fits = match prop["type"].as_str() {
+            Some("string") => value.is_string(),
+            Some("integer") => value.is_i64() || value.is_u64(),
+            Some("number") => value.is_number(),
+            Some("boolean") => value.is_boolean(),
+            Some("array") => value.is_array(),
+            Some("object") => value.is_object(),
+            _ => true,
+        };
+        assert!(
+            fits,
+            "{text:?}: {id} {name}={value} is not a {}",
+            prop["type"]
+        );
+    }
+    for required in schema["required"].as_array().into_iter().flatten() {
+        let required = required.as_str().expect("a name");
+        assert!(
+            given.contains_key(required),
+            "{text:?}: {id} needs {required}: {schema}"
+        );
+    }
+    true
 }
 
 #[test]

@@ -121,6 +121,16 @@ pub struct CostState {
     pub selected: usize,
     /// Idle findings marked for reaping, by id.
     pub marked: BTreeSet<String>,
+    /// The assistant's tokens and cost today and this month (from the job store), or why they
+    /// could not be read; `None` until first read.
+    pub assistant: Option<Result<AssistantSpend, String>>,
+}
+
+/// The assistant's usage over the two periods the pane shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AssistantSpend {
+    pub today: crate::assistant::usage::Totals,
+    pub month: crate::assistant::usage::Totals,
 }
 
 impl CostState {
@@ -159,6 +169,8 @@ pub enum CostCmd {
         report: Box<SpendReport>,
         daily_limit: u32,
     },
+    /// Sum the assistant's usage today and this month from the job store.
+    LoadAssistantUsage,
 }
 
 /// What the cost effects answer.
@@ -178,15 +190,18 @@ pub enum CostMsg {
         calls_today: u32,
         error: Option<String>,
     },
+    AssistantUsage(Result<AssistantSpend, String>),
 }
 
 /// Run a cost effect (off the UI thread); its answer goes to `back`.
 pub fn run(
     cmd: CostCmd,
     paths: &crate::config::Paths,
+    store: &Arc<crate::engine::store::JobStore>,
     back: &tokio::sync::mpsc::UnboundedSender<Msg>,
 ) {
     let paths = paths.clone();
+    let store = store.clone();
     let back = back.clone();
     tokio::task::spawn_blocking(move || {
         let msg = match cmd {
@@ -231,6 +246,20 @@ pub fn run(
                 calls_today: crate::cost::spend::call_budget(&paths.data_dir, daily_limit)
                     .used(&today()),
             },
+            CostCmd::LoadAssistantUsage => {
+                use crate::assistant::usage::{Period, totals};
+                let now = crate::model::now_ms();
+                CostMsg::AssistantUsage(
+                    totals(&store, Period::Today, now)
+                        .and_then(|today| {
+                            Ok(AssistantSpend {
+                                today,
+                                month: totals(&store, Period::Month, now)?,
+                            })
+                        })
+                        .map_err(|e| e.to_string()),
+                )
+            }
         };
         let _ = back.send(Msg::Cost(msg));
     });
@@ -296,15 +325,24 @@ pub fn library_monthly(state: &State, name: &str) -> String {
 /// The effects to run when the console opens: load the catalogue and usage file (after the
 /// first frame: the app runs this after drawing it).
 pub fn initial_commands(state: &State) -> Vec<Cmd> {
-    vec![Cmd::Cost(CostCmd::Load {
-        multipliers: state.config.cost.region_multipliers.clone(),
-        usage_file: state.config.cost.usage_file.clone(),
-        region: state
-            .session
-            .region
-            .clone()
-            .unwrap_or_else(|| crate::cost::catalogue::BASE_REGION.to_string()),
-    })]
+    vec![
+        Cmd::Cost(CostCmd::Load {
+            multipliers: state.config.cost.region_multipliers.clone(),
+            usage_file: state.config.cost.usage_file.clone(),
+            region: state
+                .session
+                .region
+                .clone()
+                .unwrap_or_else(|| crate::cost::catalogue::BASE_REGION.to_string()),
+        }),
+        Cmd::Cost(CostCmd::LoadAssistantUsage),
+    ]
+}
+
+/// The Cost pane got focus, or a turn of the assistant ended: read the assistant's usage
+/// again (off the UI thread).
+pub fn refresh_assistant_usage() -> Vec<Cmd> {
+    vec![Cmd::Cost(CostCmd::LoadAssistantUsage)]
 }
 
 /// A cost effect answered.
@@ -352,6 +390,10 @@ pub fn on_msg(state: &mut State, msg: CostMsg) -> Vec<Cmd> {
             if let Some(e) = error {
                 state.toast(ToastLevel::Warn, e);
             }
+            Vec::new()
+        }
+        CostMsg::AssistantUsage(usage) => {
+            state.cost.assistant = Some(usage);
             Vec::new()
         }
     }
@@ -413,6 +455,8 @@ pub fn find_idle(state: &mut State) -> Vec<Cmd> {
                 .clone()
                 .unwrap_or_else(|| "the default region".into()),
         },
+        // Priced when it arrives, with the catalogue loaded by then (`on_read`).
+        prices: None,
     }))]
 }
 

@@ -154,6 +154,7 @@ fn idle() -> IdleReport {
         errors: vec![],
         metric_calls: 1,
         scanned_ms: NOW,
+        prices_as_of: Default::default(),
     }
 }
 
@@ -471,4 +472,111 @@ fn the_reap_command_names_the_findings() {
             .as_ref()
             .is_some_and(|t| t.text.contains("i-nope is not among"))
     );
+}
+
+#[test]
+fn the_pane_shows_the_assistants_tokens_and_cost_today_and_this_month() {
+    use crate::assistant::model::Usage;
+    use crate::assistant::usage::Totals;
+    use crate::cost::tui::{AssistantSpend, CostCmd};
+    let loads = |cmds: &[Cmd]| {
+        cmds.iter()
+            .filter(|c| matches!(c, Cmd::Cost(CostCmd::LoadAssistantUsage)))
+            .count()
+    };
+    let (mut state, _) = console(Environment::Dev, false, defaults());
+    // Read when the console starts (after the first frame) and when the pane opens.
+    assert_eq!(loads(&crate::cost::tui::initial_commands(&state)), 1);
+    state.focus = Pane::Inventory;
+    assert_eq!(loads(&key(&mut state, KeyCode::Char('3'))), 1);
+    assert_eq!(state.focus, Pane::Cost);
+    assert_eq!(
+        loads(&key(&mut state, KeyCode::Char('j'))),
+        0,
+        "only on opening"
+    );
+    // And when a turn of the assistant ends.
+    state.chat.answering = Some(crate::assistant::tui::Answering {
+        job: Some(41),
+        open: false,
+        settled: true,
+    });
+    let cmds = update(
+        &mut state,
+        Msg::Engine(crate::engine::EngineEvent::TaskDone {
+            job: 41,
+            result: Ok(String::new()),
+        }),
+    );
+    assert_eq!(loads(&cmds), 1);
+
+    // What the job store answered, on screen.
+    let totals = |input: u64, output: u64, cost_usd: f64, unpriced_calls: u64| Totals {
+        usage: Usage {
+            input,
+            output,
+            cache_read: 0,
+            cache_write: 0,
+        },
+        cost_usd,
+        unpriced_calls,
+        calls: 3 + unpriced_calls,
+    };
+    update(
+        &mut state,
+        Msg::Cost(CostMsg::AssistantUsage(Ok(AssistantSpend {
+            today: totals(1_234, 340, 0.0123, 0),
+            month: totals(45_600, 3_400, 0.4567, 2),
+        }))),
+    );
+    state.zoomed = true;
+    let text = screen(&render(&state, 120, 24));
+    assert!(
+        text.contains(
+            "Assistant today 1.2k in / 340 out $0.0123 · this month 45.6k in / 3.4k out $0.4567 (+2 calls of unpriced models)"
+        ),
+        "{text}"
+    );
+    update(
+        &mut state,
+        Msg::Cost(CostMsg::AssistantUsage(Ok(AssistantSpend::default()))),
+    );
+    let text = screen(&render(&state, 120, 24));
+    assert!(
+        text.contains("Assistant: no model calls this month"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_assistants_usage_is_read_from_the_job_store_off_the_ui_thread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(crate::engine::store::JobStore::open_in_memory().expect("store"));
+    let used = crate::assistant::model::Usage {
+        input: 1000,
+        output: 100,
+        cache_read: 0,
+        cache_write: 0,
+    };
+    crate::assistant::usage::record(&store, "m", &used, Some(0.5)).expect("recorded");
+    let paths = crate::config::Paths::in_dirs(dir.path().join("config"), dir.path().join("data"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let msg = rt.block_on(async {
+        let (back, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        crate::cost::tui::run(
+            crate::cost::tui::CostCmd::LoadAssistantUsage,
+            &paths,
+            &store,
+            &back,
+        );
+        rx.recv().await
+    });
+    let Some(Msg::Cost(CostMsg::AssistantUsage(Ok(spend)))) = msg else {
+        panic!("the usage comes back as a message");
+    };
+    assert_eq!((spend.today.usage.input, spend.month.calls), (1000, 1));
+    assert!((spend.month.cost_usd - 0.5).abs() < 1e-9);
 }

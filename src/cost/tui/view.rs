@@ -36,6 +36,7 @@ pub fn render(frame: &mut Frame, state: &State, area: Rect) {
     let width = inner.width as usize;
     let mut head = vec![spend_line(state, width)];
     head.push(totals_line(state, width));
+    head.extend(assistant_line(state, width));
     let chart = c
         .spend
         .as_ref()
@@ -142,6 +143,47 @@ fn totals_line(state: &State, width: usize) -> Line<'static> {
     } else {
         line
     }
+}
+
+/// The assistant's tokens and what they cost, today and this month (once read).
+fn assistant_line(state: &State, width: usize) -> Option<Line<'static>> {
+    use crate::assistant::usage::{Totals, money, short_count};
+    let s = &state.styles;
+    let spend = match state.cost.assistant.as_ref()? {
+        Ok(spend) => spend,
+        Err(e) => {
+            return Some(Line::styled(
+                fit(&format!("Assistant usage unavailable: {e}"), width),
+                s.warning,
+            ));
+        }
+    };
+    if spend.month.calls == 0 {
+        return Some(Line::styled(
+            fit("Assistant: no model calls this month", width),
+            s.muted,
+        ));
+    }
+    let period = |t: &Totals| {
+        format!(
+            "{} in / {} out {}",
+            short_count(t.usage.input + t.usage.cache_read + t.usage.cache_write),
+            short_count(t.usage.output),
+            money(Some(t.cost_usd))
+        )
+    };
+    let mut text = format!(
+        "Assistant today {} · this month {}",
+        period(&spend.today),
+        period(&spend.month)
+    );
+    if spend.month.unpriced_calls > 0 {
+        text.push_str(&format!(
+            " (+{} calls of unpriced models)",
+            spend.month.unpriced_calls
+        ));
+    }
+    Some(Line::styled(fit(&text, width), s.muted))
 }
 
 fn services(state: &State, height: usize, width: usize) -> Vec<Line<'static>> {
