@@ -62,6 +62,9 @@ impl SessionFacts for Ctx {
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
         opsdeck::setup::kube_environment_of(&self.config, context, cluster, None)
     }
+    fn kube_context(&self) -> Option<ContextRef> {
+        None
+    }
 }
 
 impl PlanCtx for Ctx {
@@ -850,7 +853,11 @@ fn cli_setup(api: &FakeApi, namespace: Option<&str>, config: &str) -> (TestDirs,
 
 /// `opsdeck ARGS…` with that kubeconfig. AWS points at a port nothing listens on: a
 /// Kubernetes action must not need it.
-fn opsdeck_cli(dirs: &TestDirs, kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
+fn opsdeck_cli(
+    dirs: &TestDirs,
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
     hermetic_aws_env();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"));
     dirs.apply(&mut command);
@@ -881,11 +888,15 @@ fn out_text(out: &std::process::Output) -> String {
 /// stdout as JSON, after checking the exit code.
 fn json_of(out: &std::process::Output, code: i32) -> serde_json::Value {
     assert_eq!(out.status.code(), Some(code), "{}", out_text(out));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", out_text(out)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", out_text(out)))
 }
 
 fn watches(api: &FakeApi) -> usize {
-    api.requests().iter().filter(|r| r.query.contains("watch=true")).count()
+    api.requests()
+        .iter()
+        .filter(|r| r.query.contains("watch=true"))
+        .count()
 }
 
 #[test]
@@ -898,7 +909,11 @@ fn run_lists_pods_and_nodes_once_and_compactly() {
     api.deployment("other", "db", 1, &["pg"]);
     let (dirs, kubeconfig) = cli_setup(&api, Some("shop"), FAKE_IS_DEV);
 
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "list-pods", "--arg", "namespace=shop", "--json"]);
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &["run", "list-pods", "--arg", "namespace=shop", "--json"],
+    );
     let value = json_of(&out, 0);
     assert_eq!(value["action"], "list-pods");
     assert_eq!(value["mutating"], false);
@@ -913,11 +928,17 @@ fn run_lists_pods_and_nodes_once_and_compactly() {
     assert_eq!(pod["restarts"], 0);
     assert_eq!(pod["node"], "node-1");
     assert!(pod["age"].is_string(), "{pod}");
-    assert!(pod.get("labels").is_none() && pod.get("containers").is_none(), "compact: {pod}");
+    assert!(
+        pod.get("labels").is_none() && pod.get("containers").is_none(),
+        "compact: {pod}"
+    );
     assert_eq!(watches(&api), 0, "a listing, not a watch");
 
     // No namespace: the context's own (shop), as kubectl; all_namespaces: every one.
-    let value = json_of(&opsdeck_cli(&dirs, &kubeconfig, &["run", "list-pods", "--json"]), 0);
+    let value = json_of(
+        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-pods", "--json"]),
+        0,
+    );
     let names: Vec<String> = value["output"]["kube"]["pods"]["pods"]
         .as_array()
         .expect("pods")
@@ -926,15 +947,32 @@ fn run_lists_pods_and_nodes_once_and_compactly() {
         .collect();
     assert_eq!(names, ["web-5d4f8-00000", "web-5d4f8-00001"]);
     let value = json_of(
-        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-pods", "--arg", "all_namespaces=true", "--json"]),
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &["run", "list-pods", "--arg", "all_namespaces=true", "--json"],
+        ),
         0,
     );
-    let pods = value["output"]["kube"]["pods"]["pods"].as_array().expect("pods").clone();
+    let pods = value["output"]["kube"]["pods"]["pods"]
+        .as_array()
+        .expect("pods")
+        .clone();
     assert_eq!(pods.len(), 3, "{value}");
-    assert!(pods.iter().any(|p| p["name"] == "db-5d4f8-00000" && p["namespace"] == "other"), "{value}");
+    assert!(
+        pods.iter()
+            .any(|p| p["name"] == "db-5d4f8-00000" && p["namespace"] == "other"),
+        "{value}"
+    );
 
-    let value = json_of(&opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes", "--json"]), 0);
-    let nodes = value["output"]["kube"]["nodes"]["nodes"].as_array().expect("nodes").clone();
+    let value = json_of(
+        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes", "--json"]),
+        0,
+    );
+    let nodes = value["output"]["kube"]["nodes"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
     assert_eq!(nodes.len(), 1, "{value}");
     assert_eq!(nodes[0]["name"], "node-1");
     assert_eq!(nodes[0]["status"], "Ready");
@@ -957,36 +995,90 @@ fn run_pod_logs_returns_the_last_lines_and_ends() {
     let out = opsdeck_cli(
         &dirs,
         &kubeconfig,
-        &["run", "pod-logs", "--arg", "pod=web-5d4f8-00000", "--arg", "lines=50", "--json"],
+        &[
+            "run",
+            "pod-logs",
+            "--arg",
+            "pod=web-5d4f8-00000",
+            "--arg",
+            "tail=50",
+            "--json",
+        ],
     );
     let value = json_of(&out, 0);
     let tail = &value["output"]["kube"]["log_tail"];
-    let got: Vec<&str> = tail["tail"].as_array().expect("lines").iter().filter_map(|l| l.as_str()).collect();
+    let got: Vec<&str> = tail["tail"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
     let want: Vec<&str> = refs[450..].to_vec();
     assert_eq!(got, want, "{tail}");
     assert_eq!(tail["pod"], "web-5d4f8-00000");
     assert_eq!(tail["namespace"], "shop");
-    let request = api.requests_to("GET", "/pods/web-5d4f8-00000/log").pop().expect("log read");
+    let request = api
+        .requests_to("GET", "/pods/web-5d4f8-00000/log")
+        .pop()
+        .expect("log read");
     assert!(request.query.contains("tailLines=50"), "{}", request.query);
     assert!(!request.query.contains("follow=true"), "{}", request.query);
 
     // The default is the last 200 lines; the container named works the same.
     let value = json_of(
-        &opsdeck_cli(&dirs, &kubeconfig, &["run", "pod-logs", "--arg", "pod=web-5d4f8-00000", "--arg", "container=app", "--json"]),
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &[
+                "run",
+                "pod-logs",
+                "--arg",
+                "pod=web-5d4f8-00000",
+                "--arg",
+                "container=app",
+                "--json",
+            ],
+        ),
         0,
     );
-    let got = value["output"]["kube"]["log_tail"]["tail"].as_array().expect("lines").clone();
+    let got = value["output"]["kube"]["log_tail"]["tail"]
+        .as_array()
+        .expect("lines")
+        .clone();
     assert_eq!(got.len(), 200);
     assert_eq!(got[199], "line 499");
 
     // Bounded: a count out of range is refused, saying the range.
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "pod-logs", "--arg", "pod=web-5d4f8-00000", "--arg", "lines=999999"]);
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "pod-logs",
+            "--arg",
+            "pod=web-5d4f8-00000",
+            "--arg",
+            "tail=999999",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("lines"), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tail"),
+        "{}",
+        out_text(&out)
+    );
     // A pod that does not exist is said plainly.
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "pod-logs", "--arg", "pod=nope"]);
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &["run", "pod-logs", "--arg", "pod=nope"],
+    );
     assert_ne!(out.status.code(), Some(0), "{}", out_text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nope"),
+        "{}",
+        out_text(&out)
+    );
 }
 
 #[test]
@@ -995,7 +1087,14 @@ fn run_scale_deployment_plans_then_applies_with_the_uid_precondition() {
     api.namespace("shop");
     let uid = api.deployment("shop", "web", 2, &["app"]);
     let (dirs, kubeconfig) = cli_setup(&api, Some("shop"), FAKE_IS_DEV);
-    let scale = ["run", "scale-deployment", "--arg", "deployment=web", "--arg", "replicas=3"];
+    let scale = [
+        "run",
+        "scale-deployment",
+        "--arg",
+        "deployment=web",
+        "--arg",
+        "replicas=3",
+    ];
 
     // --plan: the target resolved (context, cluster, environment, namespace, name, uid) and
     // current → new; nothing sent.
@@ -1021,29 +1120,64 @@ fn run_scale_deployment_plans_then_applies_with_the_uid_precondition() {
     args.push("--plan");
     let out = opsdeck_cli(&dirs, &kubeconfig, &args);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 → 3"), "{}", out_text(&out));
-    assert!(api.requests_to("PATCH", "/scale").is_empty(), "a plan sends nothing");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 → 3"),
+        "{}",
+        out_text(&out)
+    );
+    assert!(
+        api.requests_to("PATCH", "/scale").is_empty(),
+        "a plan sends nothing"
+    );
 
     // --confirm: the same operation through the gate; the PATCH carries the uid.
     let mut args = scale.to_vec();
     args.extend(["--confirm", "y"]);
     let out = opsdeck_cli(&dirs, &kubeconfig, &args);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
-    let patch = api.requests_to("PATCH", "/deployments/web/scale").pop().expect("patched");
+    let patch = api
+        .requests_to("PATCH", "/deployments/web/scale")
+        .pop()
+        .expect("patched");
     let body: serde_json::Value = serde_json::from_str(&patch.body).expect("JSON");
-    assert_eq!(body, json!({"metadata": {"uid": uid}, "spec": {"replicas": 3}}));
-    assert_eq!(api.object("deployments", "shop", "web").expect("web")["spec"]["replicas"], 3);
+    assert_eq!(
+        body,
+        json!({"metadata": {"uid": uid}, "spec": {"replicas": 3}})
+    );
+    assert_eq!(
+        api.object("deployments", "shop", "web").expect("web")["spec"]["replicas"],
+        3
+    );
     let decisions: Vec<String> = support::read_audit(&dirs.audit_log())
         .iter()
         .filter(|e| e["operation"] == "scale-workload")
         .map(|e| e["decision"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(decisions, ["requested", "confirmed", "started", "succeeded"]);
+    assert_eq!(
+        decisions,
+        ["requested", "confirmed", "started", "succeeded"]
+    );
 
     // A replica count that is not one is refused before anything is read.
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "scale-deployment", "--arg", "deployment=web", "--arg", "replicas=many", "--plan"]);
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "scale-deployment",
+            "--arg",
+            "deployment=web",
+            "--arg",
+            "replicas=many",
+            "--plan",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("replicas"), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("replicas"),
+        "{}",
+        out_text(&out)
+    );
 }
 
 #[test]
@@ -1055,20 +1189,54 @@ fn run_scale_is_refused_in_read_only_mode() {
     let out = opsdeck_cli(
         &dirs,
         &kubeconfig,
-        &["--read-only", "run", "scale-deployment", "--arg", "deployment=web", "--arg", "replicas=3", "--confirm", "y"],
+        &[
+            "--read-only",
+            "run",
+            "scale-deployment",
+            "--arg",
+            "deployment=web",
+            "--arg",
+            "replicas=3",
+            "--confirm",
+            "y",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"), "{}", out_text(&out));
-    assert!(api.requests_to("PATCH", "/scale").is_empty(), "nothing sent");
-    assert_eq!(api.object("deployments", "shop", "web").expect("web")["spec"]["replicas"], 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read-only"),
+        "{}",
+        out_text(&out)
+    );
+    assert!(
+        api.requests_to("PATCH", "/scale").is_empty(),
+        "nothing sent"
+    );
+    assert_eq!(
+        api.object("deployments", "shop", "web").expect("web")["spec"]["replicas"],
+        2
+    );
     let audit = support::read_audit(&dirs.audit_log());
     assert!(
-        audit.iter().any(|e| e["operation"] == "scale-workload" && e["decision"] == "refused-read-only"),
+        audit
+            .iter()
+            .any(|e| e["operation"] == "scale-workload" && e["decision"] == "refused-read-only"),
         "{audit:?}"
     );
     // Reads still work in read-only mode.
-    let value = json_of(&opsdeck_cli(&dirs, &kubeconfig, &["--read-only", "run", "list-pods", "--json"]), 0);
-    assert_eq!(value["output"]["kube"]["pods"]["pods"].as_array().map(Vec::len), Some(2));
+    let value = json_of(
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &["--read-only", "run", "list-pods", "--json"],
+        ),
+        0,
+    );
+    assert_eq!(
+        value["output"]["kube"]["pods"]["pods"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
 }
 
 #[test]
@@ -1083,8 +1251,22 @@ fn run_asks_which_namespace_when_a_name_is_in_several() {
     let (dirs, kubeconfig) = cli_setup(&api, None, FAKE_IS_DEV);
 
     for action in [
-        vec!["run", "scale-deployment", "--arg", "deployment=web", "--arg", "replicas=3", "--plan"],
-        vec!["run", "restart-deployment", "--arg", "deployment=web", "--plan"],
+        vec![
+            "run",
+            "scale-deployment",
+            "--arg",
+            "deployment=web",
+            "--arg",
+            "replicas=3",
+            "--plan",
+        ],
+        vec![
+            "run",
+            "restart-deployment",
+            "--arg",
+            "deployment=web",
+            "--plan",
+        ],
     ] {
         let out = opsdeck_cli(&dirs, &kubeconfig, &action);
         assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
@@ -1097,21 +1279,61 @@ fn run_asks_which_namespace_when_a_name_is_in_several() {
 
     // Named, it resolves; found in one namespace only, it is that one.
     let value = json_of(
-        &opsdeck_cli(&dirs, &kubeconfig, &["run", "scale-deployment", "--arg", "deployment=web", "--arg", "namespace=other", "--arg", "replicas=3", "--plan", "--json"]),
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &[
+                "run",
+                "scale-deployment",
+                "--arg",
+                "deployment=web",
+                "--arg",
+                "namespace=other",
+                "--arg",
+                "replicas=3",
+                "--plan",
+                "--json",
+            ],
+        ),
         0,
     );
     assert_eq!(value["target"]["uid"], other_uid);
     assert_eq!(value["target"]["current"], 1);
     let value = json_of(
-        &opsdeck_cli(&dirs, &kubeconfig, &["run", "restart-deployment", "--arg", "deployment=db", "--plan", "--json"]),
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &[
+                "run",
+                "restart-deployment",
+                "--arg",
+                "deployment=db",
+                "--plan",
+                "--json",
+            ],
+        ),
         0,
     );
     assert_eq!(value["target"]["namespace"], "other");
     assert_eq!(value["target"]["name"], "db");
     // Not found anywhere: said so.
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "restart-deployment", "--arg", "deployment=nope", "--plan"]);
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "restart-deployment",
+            "--arg",
+            "deployment=nope",
+            "--plan",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nope"),
+        "{}",
+        out_text(&out)
+    );
 }
 
 #[test]
@@ -1122,10 +1344,28 @@ fn run_restarts_deletes_a_pod_and_cordons_through_the_gate() {
     let uid = api.deployment("shop", "web", 2, &["app"]);
     let (dirs, kubeconfig) = cli_setup(&api, Some("shop"), FAKE_IS_DEV);
 
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "restart-deployment", "--arg", "deployment=web", "--confirm", "y"]);
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "restart-deployment",
+            "--arg",
+            "deployment=web",
+            "--confirm",
+            "y",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
-    let patch = api.requests_to("PATCH", "/deployments/web").pop().expect("patched");
-    assert!(patch.query.contains("fieldManager=kubectl-rollout"), "{}", patch.query);
+    let patch = api
+        .requests_to("PATCH", "/deployments/web")
+        .pop()
+        .expect("patched");
+    assert!(
+        patch.query.contains("fieldManager=kubectl-rollout"),
+        "{}",
+        patch.query
+    );
     assert!(
         api.object("deployments", "shop", "web").expect("web")["spec"]["template"]["metadata"]["annotations"]
             ["kubectl.kubernetes.io/restartedAt"]
@@ -1133,19 +1373,69 @@ fn run_restarts_deletes_a_pod_and_cordons_through_the_gate() {
     );
     assert!(!uid.is_empty());
 
-    let pod_uid = api.object("pods", "shop", "web-5d4f8-00000").expect("pod")["metadata"]["uid"].clone();
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "delete-pod", "--arg", "pod=web-5d4f8-00000", "--confirm", "y"]);
+    let pod_uid =
+        api.object("pods", "shop", "web-5d4f8-00000").expect("pod")["metadata"]["uid"].clone();
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "delete-pod",
+            "--arg",
+            "pod=web-5d4f8-00000",
+            "--confirm",
+            "y",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
-    let delete = api.requests_to("DELETE", "/pods/web-5d4f8-00000").pop().expect("deleted");
+    let delete = api
+        .requests_to("DELETE", "/pods/web-5d4f8-00000")
+        .pop()
+        .expect("deleted");
     let body: serde_json::Value = serde_json::from_str(&delete.body).expect("JSON");
     assert_eq!(body["preconditions"]["uid"], pod_uid);
 
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "cordon-node", "--arg", "node=node-1", "--confirm", "y"]);
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "cordon-node",
+            "--arg",
+            "node=node-1",
+            "--confirm",
+            "y",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
-    assert_eq!(api.object("nodes", "", "node-1").expect("node")["spec"]["unschedulable"], true);
-    let value = json_of(&opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes", "--json"]), 0);
-    assert_eq!(value["output"]["kube"]["nodes"]["nodes"][0]["cordoned"], true);
-    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "uncordon-node", "--arg", "node=node-1", "--confirm", "y"]);
+    assert_eq!(
+        api.object("nodes", "", "node-1").expect("node")["spec"]["unschedulable"],
+        true
+    );
+    let value = json_of(
+        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes", "--json"]),
+        0,
+    );
+    assert_eq!(
+        value["output"]["kube"]["nodes"]["nodes"][0]["cordoned"],
+        true
+    );
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "uncordon-node",
+            "--arg",
+            "node=node-1",
+            "--confirm",
+            "y",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
-    assert!(api.object("nodes", "", "node-1").expect("node")["spec"].get("unschedulable").is_none());
+    assert!(
+        api.object("nodes", "", "node-1").expect("node")["spec"]
+            .get("unschedulable")
+            .is_none()
+    );
 }

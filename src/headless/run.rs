@@ -125,7 +125,7 @@ pub async fn run(opts: &Options, paths: &Paths, args: RunArgs, out: &mut dyn Wri
             return 2;
         }
     };
-    let result = run_with(&mut runner, spec.id, plan, &values, &args, out).await;
+    let result = run_with(&mut runner, spec, plan, &values, &args, out).await;
     runner.finish(&format!("run {}", spec.id), result)
 }
 
@@ -187,13 +187,19 @@ async fn run_answer(
 
 async fn run_with(
     runner: &mut Runner,
-    id: &str,
+    spec: &registry::ActionSpec,
     plan: registry::PlanFn,
     values: &serde_json::Value,
     args: &RunArgs,
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
-    runner.identify().await?;
+    let id = spec.id;
+    // Who the person is settles the role (a viewer engages read-only). An action that needs
+    // no AWS (a cluster from a kubeconfig) asks only when the role rules need the answer: a
+    // failed answer then stops it, as for any other action.
+    if spec.needs_aws_identity || runner.gate.identity_pending() {
+        runner.identify().await?;
+    }
     let op = plan(&*runner, values).await.map_err(|e| match e {
         PlanError::NotFound(why) | PlanError::Input(why) => Stop::Input(why),
         PlanError::Refused(why) => Stop::Refused(why),

@@ -447,3 +447,127 @@ pub struct ObjectInfo {
     /// Nodes: whether it is cordoned.
     pub unschedulable: bool,
 }
+
+/// `5d`, `3h`, `12m`, `40s`, as k9s shows ages (`created`: seconds since the epoch).
+pub fn age(created: Option<i64>, now_ms: i64) -> String {
+    let Some(created) = created else {
+        return "—".into();
+    };
+    let secs = (now_ms / 1000 - created).max(0);
+    if secs < 120 {
+        format!("{secs}s")
+    } else if secs < 120 * 60 {
+        format!("{}m", secs / 60)
+    } else if secs < 48 * 3600 {
+        format!("{}h", secs / 3600)
+    } else {
+        format!("{}d", secs / 86_400)
+    }
+}
+
+/// One pod as `list-pods` answers it: the Pods view's columns, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodLine {
+    pub name: String,
+    /// Only when the listing spans namespaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Ready containers / containers (`1/2`).
+    pub ready: String,
+    pub status: String,
+    pub restarts: i32,
+    pub age: String,
+    pub node: String,
+}
+
+impl PodLine {
+    /// The row as the Pods view shows it, `now_ms` deciding the age.
+    pub fn of(row: &PodRow, with_namespace: bool, now_ms: i64) -> PodLine {
+        PodLine {
+            name: row.name.clone(),
+            namespace: with_namespace.then(|| row.namespace.clone()),
+            ready: format!("{}/{}", row.ready.0, row.ready.1),
+            status: row.status.clone(),
+            restarts: row.restarts,
+            age: age(row.created, now_ms),
+            node: row.node.clone(),
+        }
+    }
+}
+
+/// `list-pods`: a one-shot listing (not a watch), bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodListing {
+    /// The context's name.
+    pub context: String,
+    /// The namespace listed; `None`: all namespaces.
+    pub namespace: Option<String>,
+    pub pods: Vec<PodLine>,
+    /// Set when the cluster has more pods than a listing holds: what was left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<String>,
+}
+
+/// One node as `list-nodes` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeLine {
+    pub name: String,
+    /// `Ready`, `NotReady` or `Unknown` (with `,SchedulingDisabled` when cordoned).
+    pub status: String,
+    pub cordoned: bool,
+    pub roles: String,
+    /// The kubelet's version.
+    pub version: String,
+    pub age: String,
+}
+
+impl NodeLine {
+    pub fn of(row: &NodeRow, now_ms: i64) -> NodeLine {
+        NodeLine {
+            name: row.name.clone(),
+            status: row.status.clone(),
+            cordoned: row.unschedulable,
+            roles: row.roles.clone(),
+            version: row.version.clone(),
+            age: age(row.created, now_ms),
+        }
+    }
+}
+
+/// `list-nodes`: a one-shot listing, bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeListing {
+    pub context: String,
+    pub nodes: Vec<NodeLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<String>,
+}
+
+/// `pod-logs` from the command line and the assistant: the last lines of a container's log,
+/// read once (no follow), so the read ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogTail {
+    pub context: String,
+    pub namespace: String,
+    pub pod: String,
+    /// `None`: the pod's only (or default) container.
+    pub container: Option<String>,
+    /// The previous instance of the container.
+    pub previous: bool,
+    /// How many lines were asked for.
+    pub requested: u32,
+    /// The lines, oldest first, control characters removed. (A list named `tail` is the end
+    /// of something longer: the assistant's compaction keeps its end.)
+    pub tail: Vec<String>,
+    /// Set when a line or the whole read was cut to stay bounded: what was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
+}
+
+/// An object a plan looked for by name (`find-objects`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FoundObject {
+    pub kind: KubeKind,
+    pub namespace: String,
+    pub name: String,
+}
