@@ -165,6 +165,46 @@ fn phrasings_map_to_operations_and_arguments() {
     ];
     for (text, id, args) in table {
         assert_eq!(op(text), (id.to_string(), args.clone()), "{text:?}");
+        if KUBE_TOOLS.contains(id) {
+            fits_the_tool_schema(id, args);
+        }
+    }
+}
+
+/// The Kubernetes tools, whose argument names the parser must match.
+const KUBE_TOOLS: &[&str] = &[
+    "list-pods",
+    "list-nodes",
+    "pod-logs",
+    "scale-deployment",
+    "restart-deployment",
+    "delete-pod",
+];
+
+/// What the parser sends is what the tool takes: every argument is one its schema names, and
+/// every argument it requires is sent (a renamed argument would fail here, not at run time).
+fn fits_the_tool_schema(id: &str, args: &Value) {
+    let Some(schema) = crate::registry::by_id(id).and_then(|a| a.spec().schema) else {
+        return;
+    };
+    let schema: Value = serde_json::from_str(schema).expect("the schema is JSON");
+    let properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let sent = args.as_object().expect("arguments are an object");
+    for name in sent.keys() {
+        assert!(
+            properties.contains_key(name),
+            "{id} takes no argument {name}"
+        );
+    }
+    for name in schema["required"].as_array().into_iter().flatten() {
+        let name = name.as_str().expect("a name");
+        assert!(
+            sent.contains_key(name),
+            "{id} requires {name}, which the parser does not send"
+        );
     }
 }
 
