@@ -979,6 +979,50 @@ fn run_lists_pods_and_nodes_once_and_compactly() {
     assert_eq!(nodes[0]["cordoned"], false);
     assert_eq!(nodes[0]["version"], "v1.33.1");
     assert_eq!(watches(&api), 0);
+
+    // Without --json, a person reads kubectl's columns.
+    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "list-pods"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].ends_with("NODE"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("web-5d4f8-00000") && lines[1].contains("Running"),
+        "{text}"
+    );
+    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().nth(1).is_some_and(|l| l.starts_with("node-1")),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_list_nodes_is_bounded_and_says_what_it_left_out() {
+    let api = FakeApi::start();
+    for i in 0..1_003 {
+        api.node(&format!("node-{i:04}"));
+    }
+    let (dirs, kubeconfig) = cli_setup(&api, None, FAKE_IS_DEV);
+    let value = json_of(
+        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes", "--json"]),
+        0,
+    );
+    let listing = &value["output"]["kube"]["nodes"];
+    assert_eq!(listing["nodes"].as_array().expect("nodes").len(), 1_000);
+    let more = listing["more"].as_str().expect("what was left out");
+    assert!(more.contains("more nodes than the 1000 shown"), "{more}");
+    // Page by page, each page asked for with a limit; and no page past the thousandth node.
+    let pages = api.requests_to("GET", "/api/v1/nodes");
+    assert_eq!(pages.len(), 4, "{pages:?}");
+    assert!(
+        pages.iter().all(|r| r.query.contains("limit=250")),
+        "{pages:?}"
+    );
 }
 
 #[test]
@@ -1047,6 +1091,26 @@ fn run_pod_logs_returns_the_last_lines_and_ends() {
         .clone();
     assert_eq!(got.len(), 200);
     assert_eq!(got[199], "line 499");
+
+    // Without --json: the lines themselves.
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "pod-logs",
+            "--arg",
+            "pod=web-5d4f8-00000",
+            "--arg",
+            "tail=3",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "line 497\nline 498\nline 499\n",
+        "{}",
+        out_text(&out)
+    );
 
     // Bounded: a count out of range is refused, saying the range.
     let out = opsdeck_cli(

@@ -22,7 +22,8 @@ pub const MAX_LISTED: usize = 1_000;
 const PAGE: u32 = 250;
 
 /// Up to `max` objects, page by page; and, when there were more, about how many (the API
-/// server's `remainingItemCount`, when it gives one).
+/// server's `remainingItemCount`, when it gives one). Bounded in pages too: a server that
+/// keeps answering empty pages with a continue token, or ignores `limit`, ends the read.
 async fn first<K>(
     api: &Api<K>,
     params: ListParams,
@@ -33,9 +34,10 @@ where
 {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
-    loop {
-        let want = (max - out.len()).min(PAGE as usize) as u32;
-        let mut page_params = params.clone().limit(want.max(1));
+    let pages = max.div_ceil(PAGE as usize) + 1;
+    for _ in 0..pages {
+        let want = max.saturating_sub(out.len()).clamp(1, PAGE as usize) as u32;
+        let mut page_params = params.clone().limit(want);
         if let Some(t) = &token {
             page_params = page_params.continue_token(t);
         }
@@ -43,20 +45,28 @@ where
         let remaining = page.metadata.remaining_item_count;
         out.extend(page.items);
         token = page.metadata.continue_.filter(|t| !t.is_empty());
+        if out.len() > max {
+            // The server sent more than asked for.
+            let extra = (out.len() - max) as i64;
+            out.truncate(max);
+            return Ok((out, Some(Some(extra + remaining.unwrap_or(0)))));
+        }
         if token.is_none() {
             return Ok((out, None));
         }
-        if out.len() >= max {
-            out.truncate(max);
+        if out.len() == max {
             return Ok((out, Some(remaining)));
         }
     }
+    // Pages that kept coming without filling the listing.
+    Ok((out, Some(None)))
 }
 
-fn more(what: &str, remaining: Option<Option<i64>>, hint: &str) -> Option<String> {
+/// What a listing left out, said: "250 more pods than the 1000 shown; name a namespace".
+fn more(what: &str, shown: usize, remaining: Option<Option<i64>>, hint: &str) -> Option<String> {
     remaining.map(|count| match count {
-        Some(n) => format!("{n} more {what} than the {MAX_LISTED} shown{hint}"),
-        None => format!("more {what} than the {MAX_LISTED} shown{hint}"),
+        Some(n) => format!("{n} more {what} than the {shown} shown{hint}"),
+        None => format!("more {what} than the {shown} shown{hint}"),
     })
 }
 
@@ -92,11 +102,12 @@ pub async fn pods(
     } else {
         ""
     };
+    let more = more("pods", pods.len(), remaining, hint);
     Ok(PodListing {
         context: context.name().to_string(),
         namespace: namespace.map(str::to_string),
         pods,
-        more: more("pods", remaining, hint),
+        more,
     })
 }
 
@@ -118,8 +129,8 @@ pub async fn nodes(
     ctx.info(format!("{} nodes", nodes.len()));
     Ok(NodeListing {
         context: context.name().to_string(),
+        more: more("nodes", nodes.len(), remaining, ""),
         nodes,
-        more: more("nodes", remaining, ""),
     })
 }
 
