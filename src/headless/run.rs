@@ -217,7 +217,12 @@ async fn run_with(
                 "mutating": false,
                 "output": output,
             });
-            write(out, args.json, &value, &format!("{}: done", read.title()));
+            let text = match &output {
+                crate::engine::ReadOutput::Kube(kube) => kube.text(),
+                _ => None,
+            };
+            let text = text.unwrap_or_else(|| format!("{}: done", read.title()));
+            write(out, args.json, &value, &text);
             Ok(())
         }
         Op::Mutate(op) => {

@@ -571,3 +571,153 @@ pub struct FoundObject {
     pub namespace: String,
     pub name: String,
 }
+
+/// Columns, left-aligned, two spaces apart (as kubectl prints them).
+fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out
+    };
+    let mut lines = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    lines.extend(rows.iter().cloned().map(line));
+    lines.join("\n")
+}
+
+impl PodListing {
+    /// What `opsdeck run list-pods` prints: the Pods view's columns, then what was left out.
+    pub fn text(&self) -> String {
+        let scope = match &self.namespace {
+            Some(ns) => format!("namespace {ns}"),
+            None => "all namespaces".to_string(),
+        };
+        if self.pods.is_empty() {
+            return format!("No pods in {scope} of {}.", self.context);
+        }
+        let spans = self.pods.iter().any(|p| p.namespace.is_some());
+        let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE"];
+        if spans {
+            header.insert(0, "NAMESPACE");
+        }
+        let rows: Vec<Vec<String>> = self
+            .pods
+            .iter()
+            .map(|p| {
+                let mut row = vec![
+                    p.name.clone(),
+                    p.ready.clone(),
+                    p.status.clone(),
+                    p.restarts.to_string(),
+                    p.age.clone(),
+                    p.node.clone(),
+                ];
+                if spans {
+                    row.insert(0, p.namespace.clone().unwrap_or_default());
+                }
+                row
+            })
+            .collect();
+        let mut text = columns(&header, &rows);
+        if let Some(more) = &self.more {
+            text.push_str(&format!("\n({more})"));
+        }
+        text
+    }
+}
+
+impl NodeListing {
+    /// What `opsdeck run list-nodes` prints.
+    pub fn text(&self) -> String {
+        if self.nodes.is_empty() {
+            return format!("No nodes in {}.", self.context);
+        }
+        let rows: Vec<Vec<String>> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                vec![
+                    n.name.clone(),
+                    n.status.clone(),
+                    n.roles.clone(),
+                    n.age.clone(),
+                    n.version.clone(),
+                ]
+            })
+            .collect();
+        let mut text = columns(&["NAME", "STATUS", "ROLES", "AGE", "VERSION"], &rows);
+        if let Some(more) = &self.more {
+            text.push_str(&format!("\n({more})"));
+        }
+        text
+    }
+}
+
+impl LogTail {
+    /// What `opsdeck run pod-logs` prints: the lines, then what was cut, if anything.
+    pub fn text(&self) -> String {
+        let mut lines = self.tail.clone();
+        if let Some(cut) = &self.cut {
+            lines.push(format!("({cut})"));
+        }
+        lines.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod listing_tests {
+    use super::*;
+
+    #[test]
+    fn listings_print_as_kubectl_columns() {
+        let pod = |name: &str, namespace: Option<&str>| PodLine {
+            name: name.into(),
+            namespace: namespace.map(str::to_string),
+            ready: "1/1".into(),
+            status: "Running".into(),
+            restarts: 0,
+            age: "5d".into(),
+            node: "node-1".into(),
+        };
+        let listing = PodListing {
+            context: "dev".into(),
+            namespace: Some("shop".into()),
+            pods: vec![pod("web-1", None), pod("checkout-2", None)],
+            more: None,
+        };
+        assert_eq!(
+            listing.text(),
+            "NAME        READY  STATUS   RESTARTS  AGE  NODE\n\
+             web-1       1/1    Running  0         5d   node-1\n\
+             checkout-2  1/1    Running  0         5d   node-1"
+        );
+        let all = PodListing {
+            namespace: None,
+            pods: vec![pod("web-1", Some("shop"))],
+            more: Some("more pods than the 1 shown; name a namespace".into()),
+            ..listing
+        };
+        assert!(all.text().starts_with("NAMESPACE  NAME"), "{}", all.text());
+        assert!(
+            all.text()
+                .ends_with("(more pods than the 1 shown; name a namespace)")
+        );
+        let none = PodListing {
+            pods: Vec::new(),
+            more: None,
+            ..all
+        };
+        assert_eq!(none.text(), "No pods in all namespaces of dev.");
+    }
+}

@@ -54,6 +54,19 @@ pub enum KubeOutput {
     Found(Vec<FoundObject>),
 }
 
+impl KubeOutput {
+    /// What `opsdeck run` prints for the outputs a person reads (the listings and a log's
+    /// last lines); `None` for the others, which it reports as done.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            KubeOutput::Pods(listing) => Some(listing.text()),
+            KubeOutput::Nodes(listing) => Some(listing.text()),
+            KubeOutput::LogTail(tail) => Some(tail.text()),
+            _ => None,
+        }
+    }
+}
+
 /// What a Kubernetes change yields: a one-line summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubeOutcome(pub String);
