@@ -302,6 +302,9 @@ impl opsdeck::ops::SessionFacts for Facts {
     fn kube_environment(&self, _context: &str, _cluster: &str) -> Environment {
         self.0
     }
+    fn kube_context(&self) -> Option<opsdeck::kube::model::ContextRef> {
+        None
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

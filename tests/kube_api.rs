@@ -62,6 +62,9 @@ impl SessionFacts for Ctx {
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
         opsdeck::setup::kube_environment_of(&self.config, context, cluster, None)
     }
+    fn kube_context(&self) -> Option<ContextRef> {
+        None
+    }
 }
 
 impl PlanCtx for Ctx {
@@ -826,4 +829,677 @@ fn against_a_real_cluster_when_configured() {
         assert!(workloads.is_ok(), "{workloads:?}");
         engine.shutdown();
     });
+}
+
+// `opsdeck run` of the real binary: the Kubernetes actions as commands (and so as the
+// assistant's tools, which run the same plans): bounded reads that end, and changes resolved
+// exactly as the console's keys resolve them, through the same gate.
+
+/// Environments for the tests below: the context `fake` is DEV.
+const FAKE_IS_DEV: &str = "[[environment]]\nname = \"DEV\"\nkube_contexts = [\"fake\"]\n";
+
+/// Test directories with `config`, and a kubeconfig whose context `fake` (scoped to
+/// `namespace`) points at the fake API server.
+fn cli_setup(api: &FakeApi, namespace: Option<&str>, config: &str) -> (TestDirs, PathBuf) {
+    let dirs = TestDirs::new();
+    let kubeconfig = dirs.root().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig("fake", namespace, TOKEN)).expect("kubeconfig");
+    api.require_bearer(TOKEN);
+    let config_dir = dirs.config_home().join("opsdeck");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    std::fs::write(config_dir.join("config.toml"), config).expect("config");
+    (dirs, kubeconfig)
+}
+
+/// `opsdeck ARGS…` with that kubeconfig. AWS points at a port nothing listens on: a
+/// Kubernetes action must not need it.
+fn opsdeck_cli(
+    dirs: &TestDirs,
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    hermetic_aws_env();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    dirs.apply(&mut command);
+    command
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--endpoint-url")
+        .arg(format!("http://127.0.0.1:{}", support::free_port()))
+        .args(args)
+        .env("OPSDECK_LOG", "warn")
+        .env_remove("KUBECONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().expect("run opsdeck");
+    support::wait_bounded(child, &format!("opsdeck {}", args.join(" ")))
+}
+
+fn out_text(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// stdout as JSON, after checking the exit code.
+fn json_of(out: &std::process::Output, code: i32) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(code), "{}", out_text(out));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", out_text(out)))
+}
+
+fn watches(api: &FakeApi) -> usize {
+    api.requests()
+        .iter()
+        .filter(|r| r.query.contains("watch=true"))
+        .count()
+}
+
+#[test]
+fn run_lists_pods_and_nodes_once_and_compactly() {
+    let api = FakeApi::start();
+    api.namespace("shop");
+    api.namespace("other");
+    api.node("node-1");
+    api.deployment("shop", "web", 2, &["app"]);
+    api.deployment("other", "db", 1, &["pg"]);
+    let (dirs, kubeconfig) = cli_setup(&api, Some("shop"), FAKE_IS_DEV);
+
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &["run", "list-pods", "--arg", "namespace=shop", "--json"],
+    );
+    let value = json_of(&out, 0);
+    assert_eq!(value["action"], "list-pods");
+    assert_eq!(value["mutating"], false);
+    let listing = &value["output"]["kube"]["pods"];
+    let pods = listing["pods"].as_array().expect("pods");
+    let names: Vec<&str> = pods.iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["web-5d4f8-00000", "web-5d4f8-00001"], "{listing}");
+    // The Pods view's columns, compact: NAME READY STATUS RESTARTS AGE NODE.
+    let pod = &pods[0];
+    assert_eq!(pod["ready"], "1/1");
+    assert_eq!(pod["status"], "Running");
+    assert_eq!(pod["restarts"], 0);
+    assert_eq!(pod["node"], "node-1");
+    assert!(pod["age"].is_string(), "{pod}");
+    assert!(
+        pod.get("labels").is_none() && pod.get("containers").is_none(),
+        "compact: {pod}"
+    );
+    assert_eq!(watches(&api), 0, "a listing, not a watch");
+
+    // No namespace: the context's own (shop), as kubectl; all_namespaces: every one.
+    let value = json_of(
+        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-pods", "--json"]),
+        0,
+    );
+    let names: Vec<String> = value["output"]["kube"]["pods"]["pods"]
+        .as_array()
+        .expect("pods")
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names, ["web-5d4f8-00000", "web-5d4f8-00001"]);
+    let value = json_of(
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &["run", "list-pods", "--arg", "all_namespaces=true", "--json"],
+        ),
+        0,
+    );
+    let pods = value["output"]["kube"]["pods"]["pods"]
+        .as_array()
+        .expect("pods")
+        .clone();
+    assert_eq!(pods.len(), 3, "{value}");
+    assert!(
+        pods.iter()
+            .any(|p| p["name"] == "db-5d4f8-00000" && p["namespace"] == "other"),
+        "{value}"
+    );
+
+    let value = json_of(
+        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes", "--json"]),
+        0,
+    );
+    let nodes = value["output"]["kube"]["nodes"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    assert_eq!(nodes.len(), 1, "{value}");
+    assert_eq!(nodes[0]["name"], "node-1");
+    assert_eq!(nodes[0]["status"], "Ready");
+    assert_eq!(nodes[0]["cordoned"], false);
+    assert_eq!(nodes[0]["version"], "v1.33.1");
+    assert_eq!(watches(&api), 0);
+
+    // Without --json, a person reads kubectl's columns.
+    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "list-pods"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].ends_with("NODE"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("web-5d4f8-00000") && lines[1].contains("Running"),
+        "{text}"
+    );
+    let out = opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().nth(1).is_some_and(|l| l.starts_with("node-1")),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_list_nodes_is_bounded_and_says_what_it_left_out() {
+    let api = FakeApi::start();
+    for i in 0..1_003 {
+        api.node(&format!("node-{i:04}"));
+    }
+    let (dirs, kubeconfig) = cli_setup(&api, None, FAKE_IS_DEV);
+    let value = json_of(
+        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes", "--json"]),
+        0,
+    );
+    let listing = &value["output"]["kube"]["nodes"];
+    assert_eq!(listing["nodes"].as_array().expect("nodes").len(), 1_000);
+    let more = listing["more"].as_str().expect("what was left out");
+    assert!(more.contains("more nodes than the 1000 shown"), "{more}");
+    // Page by page, each page asked for with a limit; and no page past the thousandth node.
+    let pages = api.requests_to("GET", "/api/v1/nodes");
+    assert_eq!(pages.len(), 4, "{pages:?}");
+    assert!(
+        pages.iter().all(|r| r.query.contains("limit=250")),
+        "{pages:?}"
+    );
+}
+
+#[test]
+fn run_pod_logs_returns_the_last_lines_and_ends() {
+    let api = FakeApi::start();
+    api.namespace("shop");
+    api.deployment("shop", "web", 1, &["app"]);
+    let lines: Vec<String> = (0..500).map(|i| format!("line {i}")).collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    // The container keeps running: a follow would never end.
+    api.append_log("shop", "web-5d4f8-00000", "app", &refs);
+    let (dirs, kubeconfig) = cli_setup(&api, Some("shop"), FAKE_IS_DEV);
+
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "pod-logs",
+            "--arg",
+            "pod=web-5d4f8-00000",
+            "--arg",
+            "tail=50",
+            "--json",
+        ],
+    );
+    let value = json_of(&out, 0);
+    let tail = &value["output"]["kube"]["log_tail"];
+    let got: Vec<&str> = tail["tail"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    let want: Vec<&str> = refs[450..].to_vec();
+    assert_eq!(got, want, "{tail}");
+    assert_eq!(tail["pod"], "web-5d4f8-00000");
+    assert_eq!(tail["namespace"], "shop");
+    let request = api
+        .requests_to("GET", "/pods/web-5d4f8-00000/log")
+        .pop()
+        .expect("log read");
+    assert!(request.query.contains("tailLines=50"), "{}", request.query);
+    assert!(!request.query.contains("follow=true"), "{}", request.query);
+
+    // The default is the last 200 lines; the container named works the same.
+    let value = json_of(
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &[
+                "run",
+                "pod-logs",
+                "--arg",
+                "pod=web-5d4f8-00000",
+                "--arg",
+                "container=app",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    let got = value["output"]["kube"]["log_tail"]["tail"]
+        .as_array()
+        .expect("lines")
+        .clone();
+    assert_eq!(got.len(), 200);
+    assert_eq!(got[199], "line 499");
+
+    // Without --json: the lines themselves.
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "pod-logs",
+            "--arg",
+            "pod=web-5d4f8-00000",
+            "--arg",
+            "tail=3",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "line 497\nline 498\nline 499\n",
+        "{}",
+        out_text(&out)
+    );
+
+    // Bounded: a count out of range is refused, saying the range.
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "pod-logs",
+            "--arg",
+            "pod=web-5d4f8-00000",
+            "--arg",
+            "tail=999999",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tail"),
+        "{}",
+        out_text(&out)
+    );
+    // A pod that does not exist is said plainly.
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &["run", "pod-logs", "--arg", "pod=nope"],
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nope"),
+        "{}",
+        out_text(&out)
+    );
+}
+
+#[test]
+fn run_scale_deployment_plans_then_applies_with_the_uid_precondition() {
+    let api = FakeApi::start();
+    api.namespace("shop");
+    let uid = api.deployment("shop", "web", 2, &["app"]);
+    let (dirs, kubeconfig) = cli_setup(&api, Some("shop"), FAKE_IS_DEV);
+    let scale = [
+        "run",
+        "scale-deployment",
+        "--arg",
+        "deployment=web",
+        "--arg",
+        "replicas=3",
+    ];
+
+    // --plan: the target resolved (context, cluster, environment, namespace, name, uid) and
+    // current → new; nothing sent.
+    let mut args = scale.to_vec();
+    args.extend(["--plan", "--json"]);
+    let value = json_of(&opsdeck_cli(&dirs, &kubeconfig, &args), 0);
+    assert_eq!(value["action"], "scale-deployment");
+    assert_eq!(value["operation"], "scale-workload");
+    assert_eq!(value["mutating"], true);
+    assert_eq!(value["result"], "planned");
+    assert_eq!(value["environment"], "DEV");
+    assert_eq!(value["confirmation"], "y");
+    let target = &value["target"];
+    assert_eq!(target["context"]["context"], "fake");
+    assert_eq!(target["cluster"], "fake");
+    assert_eq!(target["kind"], "Deployment");
+    assert_eq!(target["namespace"], "shop");
+    assert_eq!(target["name"], "web");
+    assert_eq!(target["uid"], uid);
+    assert_eq!(target["current"], 2);
+    assert_eq!(target["replicas"], 3);
+    let mut args = scale.to_vec();
+    args.push("--plan");
+    let out = opsdeck_cli(&dirs, &kubeconfig, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 → 3"),
+        "{}",
+        out_text(&out)
+    );
+    assert!(
+        api.requests_to("PATCH", "/scale").is_empty(),
+        "a plan sends nothing"
+    );
+
+    // --confirm: the same operation through the gate; the PATCH carries the uid.
+    let mut args = scale.to_vec();
+    args.extend(["--confirm", "y"]);
+    let out = opsdeck_cli(&dirs, &kubeconfig, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let patch = api
+        .requests_to("PATCH", "/deployments/web/scale")
+        .pop()
+        .expect("patched");
+    let body: serde_json::Value = serde_json::from_str(&patch.body).expect("JSON");
+    assert_eq!(
+        body,
+        json!({"metadata": {"uid": uid}, "spec": {"replicas": 3}})
+    );
+    assert_eq!(
+        api.object("deployments", "shop", "web").expect("web")["spec"]["replicas"],
+        3
+    );
+    let decisions: Vec<String> = support::read_audit(&dirs.audit_log())
+        .iter()
+        .filter(|e| e["operation"] == "scale-workload")
+        .map(|e| e["decision"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        decisions,
+        ["requested", "confirmed", "started", "succeeded"]
+    );
+
+    // A replica count that is not one is refused before anything is read.
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "scale-deployment",
+            "--arg",
+            "deployment=web",
+            "--arg",
+            "replicas=many",
+            "--plan",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("replicas"),
+        "{}",
+        out_text(&out)
+    );
+}
+
+#[test]
+fn run_scale_is_refused_in_read_only_mode() {
+    let api = FakeApi::start();
+    api.namespace("shop");
+    api.deployment("shop", "web", 2, &["app"]);
+    let (dirs, kubeconfig) = cli_setup(&api, Some("shop"), FAKE_IS_DEV);
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "--read-only",
+            "run",
+            "scale-deployment",
+            "--arg",
+            "deployment=web",
+            "--arg",
+            "replicas=3",
+            "--confirm",
+            "y",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read-only"),
+        "{}",
+        out_text(&out)
+    );
+    assert!(
+        api.requests_to("PATCH", "/scale").is_empty(),
+        "nothing sent"
+    );
+    assert_eq!(
+        api.object("deployments", "shop", "web").expect("web")["spec"]["replicas"],
+        2
+    );
+    let audit = support::read_audit(&dirs.audit_log());
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["operation"] == "scale-workload" && e["decision"] == "refused-read-only"),
+        "{audit:?}"
+    );
+    // Reads still work in read-only mode.
+    let value = json_of(
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &["--read-only", "run", "list-pods", "--json"],
+        ),
+        0,
+    );
+    assert_eq!(
+        value["output"]["kube"]["pods"]["pods"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
+#[test]
+fn run_asks_which_namespace_when_a_name_is_in_several() {
+    let api = FakeApi::start();
+    api.namespace("shop");
+    api.namespace("other");
+    api.deployment("shop", "web", 2, &["app"]);
+    let other_uid = api.deployment("other", "web", 1, &["app"]);
+    api.deployment("other", "db", 1, &["pg"]);
+    // The context names no namespace.
+    let (dirs, kubeconfig) = cli_setup(&api, None, FAKE_IS_DEV);
+
+    for action in [
+        vec![
+            "run",
+            "scale-deployment",
+            "--arg",
+            "deployment=web",
+            "--arg",
+            "replicas=3",
+            "--plan",
+        ],
+        vec![
+            "run",
+            "restart-deployment",
+            "--arg",
+            "deployment=web",
+            "--plan",
+        ],
+    ] {
+        let out = opsdeck_cli(&dirs, &kubeconfig, &action);
+        assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for word in ["web", "several namespaces", "other", "shop", "namespace"] {
+            assert!(stderr.contains(word), "{word}: {}", out_text(&out));
+        }
+    }
+    assert!(api.requests_to("PATCH", "").is_empty(), "nothing sent");
+
+    // Named, it resolves; found in one namespace only, it is that one.
+    let value = json_of(
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &[
+                "run",
+                "scale-deployment",
+                "--arg",
+                "deployment=web",
+                "--arg",
+                "namespace=other",
+                "--arg",
+                "replicas=3",
+                "--plan",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(value["target"]["uid"], other_uid);
+    assert_eq!(value["target"]["current"], 1);
+    let value = json_of(
+        &opsdeck_cli(
+            &dirs,
+            &kubeconfig,
+            &[
+                "run",
+                "restart-deployment",
+                "--arg",
+                "deployment=db",
+                "--plan",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(value["target"]["namespace"], "other");
+    assert_eq!(value["target"]["name"], "db");
+    // Not found anywhere: said so.
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "restart-deployment",
+            "--arg",
+            "deployment=nope",
+            "--plan",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nope"),
+        "{}",
+        out_text(&out)
+    );
+}
+
+#[test]
+fn run_restarts_deletes_a_pod_and_cordons_through_the_gate() {
+    let api = FakeApi::start();
+    api.namespace("shop");
+    api.node("node-1");
+    let uid = api.deployment("shop", "web", 2, &["app"]);
+    let (dirs, kubeconfig) = cli_setup(&api, Some("shop"), FAKE_IS_DEV);
+
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "restart-deployment",
+            "--arg",
+            "deployment=web",
+            "--confirm",
+            "y",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let patch = api
+        .requests_to("PATCH", "/deployments/web")
+        .pop()
+        .expect("patched");
+    assert!(
+        patch.query.contains("fieldManager=kubectl-rollout"),
+        "{}",
+        patch.query
+    );
+    assert!(
+        api.object("deployments", "shop", "web").expect("web")["spec"]["template"]["metadata"]["annotations"]
+            ["kubectl.kubernetes.io/restartedAt"]
+            .is_string()
+    );
+    assert!(!uid.is_empty());
+
+    let pod_uid =
+        api.object("pods", "shop", "web-5d4f8-00000").expect("pod")["metadata"]["uid"].clone();
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "delete-pod",
+            "--arg",
+            "pod=web-5d4f8-00000",
+            "--confirm",
+            "y",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let delete = api
+        .requests_to("DELETE", "/pods/web-5d4f8-00000")
+        .pop()
+        .expect("deleted");
+    let body: serde_json::Value = serde_json::from_str(&delete.body).expect("JSON");
+    assert_eq!(body["preconditions"]["uid"], pod_uid);
+
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "cordon-node",
+            "--arg",
+            "node=node-1",
+            "--confirm",
+            "y",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert_eq!(
+        api.object("nodes", "", "node-1").expect("node")["spec"]["unschedulable"],
+        true
+    );
+    let value = json_of(
+        &opsdeck_cli(&dirs, &kubeconfig, &["run", "list-nodes", "--json"]),
+        0,
+    );
+    assert_eq!(
+        value["output"]["kube"]["nodes"]["nodes"][0]["cordoned"],
+        true
+    );
+    let out = opsdeck_cli(
+        &dirs,
+        &kubeconfig,
+        &[
+            "run",
+            "uncordon-node",
+            "--arg",
+            "node=node-1",
+            "--confirm",
+            "y",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert!(
+        api.object("nodes", "", "node-1").expect("node")["spec"]
+            .get("unschedulable")
+            .is_none()
+    );
 }

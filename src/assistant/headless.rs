@@ -352,6 +352,10 @@ impl SessionFacts for AskExecutor<'_> {
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
         SessionFacts::kube_environment(self.runner, context, cluster)
     }
+
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        SessionFacts::kube_context(self.runner)
+    }
 }
 
 impl PlanCtx for AskExecutor<'_> {

@@ -424,6 +424,10 @@ fn at_mut<'a>(value: &'a mut Value, path: &[PathStep]) -> Option<&'a mut Value> 
 
 const NOTE_KEY: &str = "_not_shown";
 
+/// A list under this key is the end of something longer (a log's last lines, newest last):
+/// cutting it keeps its end, where what just happened is.
+const TAIL_KEY: &str = "tail";
+
 fn is_note(v: &Value) -> bool {
     v.get(NOTE_KEY).is_some()
 }
@@ -432,6 +436,7 @@ fn halve_longest_list(value: &mut Value) -> bool {
     let Some((_, path)) = longest_list(value) else {
         return false;
     };
+    let keep_end = matches!(path.last(), Some(PathStep::Key(k)) if k == TAIL_KEY);
     let Some(Value::Array(items)) = at_mut(value, &path) else {
         return false;
     };
@@ -440,12 +445,17 @@ fn halve_longest_list(value: &mut Value) -> bool {
         .filter_map(|i| i.get(NOTE_KEY).and_then(Value::as_u64))
         .sum();
     items.retain(|i| !is_note(i));
-    let keep = items.len() / 2;
+    let keep = (items.len() / 2).max(1);
     let dropped = (items.len() - keep) as u64 + earlier;
-    items.truncate(keep.max(1));
     let mut note = Map::new();
     note.insert(NOTE_KEY.into(), dropped.into());
-    items.push(Value::Object(note));
+    if keep_end {
+        items.drain(..items.len() - keep);
+        items.insert(0, Value::Object(note));
+    } else {
+        items.truncate(keep);
+        items.push(Value::Object(note));
+    }
     true
 }
 
@@ -638,6 +648,21 @@ mod tests {
         let note = items.last().expect("a note");
         let shown = items.len() as u64 - 1;
         assert_eq!(note[NOTE_KEY].as_u64().expect("count") + shown, 500);
+    }
+
+    #[test]
+    fn a_tail_is_cut_from_its_start_keeping_the_newest_lines() {
+        let lines: Vec<Value> = (0..2_000).map(|i| json!(format!("line {i}"))).collect();
+        let text = compact(json!({ "pod": "web-1", "tail": lines }), 2_000);
+        let back: Value = serde_json::from_str(&text).expect("still JSON");
+        let tail = back["tail"].as_array().expect("list");
+        assert_eq!(
+            tail.last(),
+            Some(&json!("line 1999")),
+            "the newest line stays"
+        );
+        let shown = tail.len() as u64 - 1;
+        assert_eq!(tail[0][NOTE_KEY].as_u64().expect("count") + shown, 2_000);
     }
 
     #[test]

@@ -174,6 +174,9 @@ mod tests {
         fn kube_environment(&self, _: &str, _: &str) -> Environment {
             Environment::Dev
         }
+        fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+            None
+        }
     }
 
     impl PlanCtx for Ctx {

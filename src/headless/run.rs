@@ -150,7 +150,7 @@ pub async fn run(opts: &Options, paths: &Paths, args: RunArgs, out: &mut dyn Wri
     // Plans that price (a deploy's cost) or spend (the spend read's call budget and cache)
     // take the catalogue, usage file, settings and data dir from here.
     load_pricing(&mut runner, paths);
-    let result = run_with(&mut runner, spec.id, plan, &values, &args, out).await;
+    let result = run_with(&mut runner, spec, plan, &values, &args, out).await;
     runner.finish(&format!("run {}", spec.id), result)
 }
 
@@ -212,15 +212,17 @@ async fn run_answer(
 
 async fn run_with(
     runner: &mut Runner,
-    id: &str,
+    spec: &registry::ActionSpec,
     plan: registry::PlanFn,
     values: &serde_json::Value,
     args: &RunArgs,
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
-    // The gate refuses every change until STS says who the person is when role rules name
-    // principals; settle that before anything is planned.
-    if runner.gate.identity_pending() {
+    let id = spec.id;
+    // Who the person is settles the role (a viewer engages read-only). An action that needs
+    // no AWS (a cluster from a kubeconfig, an installer) asks only when the role rules need the
+    // answer: a failed answer then stops it, as for any other action.
+    if spec.needs_aws_identity || runner.gate.identity_pending() {
         runner.identify().await?;
     }
     let op = plan(&*runner, values).await.map_err(|e| match e {
@@ -228,10 +230,11 @@ async fn run_with(
         PlanError::Refused(why) => Stop::Refused(why),
         PlanError::Failed(why) => Stop::Failed(why),
     })?;
-    // Who asked, for the audit entries, wherever the operation asks AWS anything (an installer
-    // run on local or ssh targets does not, and needs no AWS credentials).
+    // Who asked, for the audit entries, once the plan shows the operation asks AWS with the
+    // session's credentials after all (an installer run on an SSM target); one on local or
+    // ssh targets needs no AWS credentials.
     let uses_aws = match &op {
-        Op::Read(_) => true,
+        Op::Read(_) => spec.needs_aws_identity,
         Op::Mutate(op) => op.uses_aws(),
     };
     if uses_aws && runner.identity.is_none() {
@@ -249,7 +252,12 @@ async fn run_with(
                 "mutating": false,
                 "output": output,
             });
-            write(out, args.json, &value, &format!("{}: done", read.title()));
+            let text = match &output {
+                crate::engine::ReadOutput::Kube(kube) => kube.text(),
+                _ => None,
+            };
+            let text = text.unwrap_or_else(|| format!("{}: done", read.title()));
+            write(out, args.json, &value, &text);
             Ok(())
         }
         Op::Mutate(op) => {

@@ -27,6 +27,12 @@ impl crate::ops::SessionFacts for Runner {
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
         setup::kube_environment_of(&self.config, context, cluster, self.env_override)
     }
+
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        self.kube_context
+            .clone()
+            .map(crate::kube::model::ContextRef::kubeconfig)
+    }
 }
 
 impl crate::ops::PlanCtx for Runner {
@@ -173,6 +179,8 @@ pub struct Runner {
     os_user: String,
     profile: Option<String>,
     env_override: Option<Environment>,
+    /// `--context`: the Kubernetes context plans use when they are given none.
+    kube_context: Option<String>,
     pub region: Option<String>,
     pub identity: Option<CallerIdentity>,
     endpoint: Option<String>,
@@ -234,6 +242,7 @@ impl Runner {
             os_user: guarded.os_user,
             profile: guarded.settings.aws.profile.clone(),
             env_override: guarded.settings.env_override,
+            kube_context: guarded.settings.kube.context.clone(),
             region,
             identity: None,
             endpoint: guarded.settings.aws.endpoint_url.clone(),

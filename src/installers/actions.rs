@@ -24,7 +24,10 @@ actions! {
             .help("run an installer: its form, then the targets, then the confirmation")
             .tier("y/Enter; the installer's id typed when a target is in PRD or unmapped")
             .schema(RUN_SCHEMA)
-            .plan(plan_run),
+            .plan(plan_run)
+            // Local and ssh targets need no AWS credentials; an SSM target's run settles who
+            // the person is once it is planned (`MutatingOp::uses_aws`).
+            .without_aws_identity(),
         ToggleTarget => ActionSpec::new("toggle-target", "Select or unselect a target", Kind::Ui)
             .binds(&[hint(Context::TargetPicker, &[k(' '), k('x')], "select")])
             .help("select / unselect the target"),
@@ -158,6 +161,9 @@ mod tests {
         }
         fn kube_environment(&self, _: &str, _: &str) -> Environment {
             Environment::Dev
+        }
+        fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+            None
         }
     }
 

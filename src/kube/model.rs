@@ -447,3 +447,277 @@ pub struct ObjectInfo {
     /// Nodes: whether it is cordoned.
     pub unschedulable: bool,
 }
+
+/// `5d`, `3h`, `12m`, `40s`, as k9s shows ages (`created`: seconds since the epoch).
+pub fn age(created: Option<i64>, now_ms: i64) -> String {
+    let Some(created) = created else {
+        return "—".into();
+    };
+    let secs = (now_ms / 1000 - created).max(0);
+    if secs < 120 {
+        format!("{secs}s")
+    } else if secs < 120 * 60 {
+        format!("{}m", secs / 60)
+    } else if secs < 48 * 3600 {
+        format!("{}h", secs / 3600)
+    } else {
+        format!("{}d", secs / 86_400)
+    }
+}
+
+/// One pod as `list-pods` answers it: the Pods view's columns, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodLine {
+    pub name: String,
+    /// Only when the listing spans namespaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Ready containers / containers (`1/2`).
+    pub ready: String,
+    pub status: String,
+    pub restarts: i32,
+    pub age: String,
+    pub node: String,
+}
+
+impl PodLine {
+    /// The row as the Pods view shows it, `now_ms` deciding the age.
+    pub fn of(row: &PodRow, with_namespace: bool, now_ms: i64) -> PodLine {
+        PodLine {
+            name: row.name.clone(),
+            namespace: with_namespace.then(|| row.namespace.clone()),
+            ready: format!("{}/{}", row.ready.0, row.ready.1),
+            status: row.status.clone(),
+            restarts: row.restarts,
+            age: age(row.created, now_ms),
+            node: row.node.clone(),
+        }
+    }
+}
+
+/// `list-pods`: a one-shot listing (not a watch), bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodListing {
+    /// The context's name.
+    pub context: String,
+    /// The namespace listed; `None`: all namespaces.
+    pub namespace: Option<String>,
+    pub pods: Vec<PodLine>,
+    /// Set when the cluster has more pods than a listing holds: what was left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<String>,
+}
+
+/// One node as `list-nodes` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeLine {
+    pub name: String,
+    /// `Ready`, `NotReady` or `Unknown` (with `,SchedulingDisabled` when cordoned).
+    pub status: String,
+    pub cordoned: bool,
+    pub roles: String,
+    /// The kubelet's version.
+    pub version: String,
+    pub age: String,
+}
+
+impl NodeLine {
+    pub fn of(row: &NodeRow, now_ms: i64) -> NodeLine {
+        NodeLine {
+            name: row.name.clone(),
+            status: row.status.clone(),
+            cordoned: row.unschedulable,
+            roles: row.roles.clone(),
+            version: row.version.clone(),
+            age: age(row.created, now_ms),
+        }
+    }
+}
+
+/// `list-nodes`: a one-shot listing, bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeListing {
+    pub context: String,
+    pub nodes: Vec<NodeLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<String>,
+}
+
+/// `pod-logs` from the command line and the assistant: the last lines of a container's log,
+/// read once (no follow), so the read ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogTail {
+    pub context: String,
+    pub namespace: String,
+    pub pod: String,
+    /// `None`: the pod's only (or default) container.
+    pub container: Option<String>,
+    /// The previous instance of the container.
+    pub previous: bool,
+    /// How many lines were asked for.
+    pub requested: u32,
+    /// The lines, oldest first, control characters removed. (A list named `tail` is the end
+    /// of something longer: the assistant's compaction keeps its end.)
+    pub tail: Vec<String>,
+    /// Set when a line or the whole read was cut to stay bounded: what was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
+}
+
+/// An object a plan looked for by name (`find-objects`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FoundObject {
+    pub kind: KubeKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Columns, left-aligned, two spaces apart (as kubectl prints them).
+fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out
+    };
+    let mut lines = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    lines.extend(rows.iter().cloned().map(line));
+    lines.join("\n")
+}
+
+impl PodListing {
+    /// What `opsdeck run list-pods` prints: the Pods view's columns, then what was left out.
+    pub fn text(&self) -> String {
+        let scope = match &self.namespace {
+            Some(ns) => format!("namespace {ns}"),
+            None => "all namespaces".to_string(),
+        };
+        if self.pods.is_empty() {
+            return format!("No pods in {scope} of {}.", self.context);
+        }
+        let spans = self.pods.iter().any(|p| p.namespace.is_some());
+        let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE"];
+        if spans {
+            header.insert(0, "NAMESPACE");
+        }
+        let rows: Vec<Vec<String>> = self
+            .pods
+            .iter()
+            .map(|p| {
+                let mut row = vec![
+                    p.name.clone(),
+                    p.ready.clone(),
+                    p.status.clone(),
+                    p.restarts.to_string(),
+                    p.age.clone(),
+                    p.node.clone(),
+                ];
+                if spans {
+                    row.insert(0, p.namespace.clone().unwrap_or_default());
+                }
+                row
+            })
+            .collect();
+        let mut text = columns(&header, &rows);
+        if let Some(more) = &self.more {
+            text.push_str(&format!("\n({more})"));
+        }
+        text
+    }
+}
+
+impl NodeListing {
+    /// What `opsdeck run list-nodes` prints.
+    pub fn text(&self) -> String {
+        if self.nodes.is_empty() {
+            return format!("No nodes in {}.", self.context);
+        }
+        let rows: Vec<Vec<String>> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                vec![
+                    n.name.clone(),
+                    n.status.clone(),
+                    n.roles.clone(),
+                    n.age.clone(),
+                    n.version.clone(),
+                ]
+            })
+            .collect();
+        let mut text = columns(&["NAME", "STATUS", "ROLES", "AGE", "VERSION"], &rows);
+        if let Some(more) = &self.more {
+            text.push_str(&format!("\n({more})"));
+        }
+        text
+    }
+}
+
+impl LogTail {
+    /// What `opsdeck run pod-logs` prints: the lines, then what was cut, if anything.
+    pub fn text(&self) -> String {
+        let mut lines = self.tail.clone();
+        if let Some(cut) = &self.cut {
+            lines.push(format!("({cut})"));
+        }
+        lines.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod listing_tests {
+    use super::*;
+
+    #[test]
+    fn listings_print_as_kubectl_columns() {
+        let pod = |name: &str, namespace: Option<&str>| PodLine {
+            name: name.into(),
+            namespace: namespace.map(str::to_string),
+            ready: "1/1".into(),
+            status: "Running".into(),
+            restarts: 0,
+            age: "5d".into(),
+            node: "node-1".into(),
+        };
+        let listing = PodListing {
+            context: "dev".into(),
+            namespace: Some("shop".into()),
+            pods: vec![pod("web-1", None), pod("checkout-2", None)],
+            more: None,
+        };
+        assert_eq!(
+            listing.text(),
+            "NAME        READY  STATUS   RESTARTS  AGE  NODE\n\
+             web-1       1/1    Running  0         5d   node-1\n\
+             checkout-2  1/1    Running  0         5d   node-1"
+        );
+        let all = PodListing {
+            namespace: None,
+            pods: vec![pod("web-1", Some("shop"))],
+            more: Some("more pods than the 1 shown; name a namespace".into()),
+            ..listing
+        };
+        assert!(all.text().starts_with("NAMESPACE  NAME"), "{}", all.text());
+        assert!(
+            all.text()
+                .ends_with("(more pods than the 1 shown; name a namespace)")
+        );
+        let none = PodListing {
+            pods: Vec::new(),
+            more: None,
+            ..all
+        };
+        assert_eq!(none.text(), "No pods in all namespaces of dev.");
+    }
+}

@@ -52,6 +52,28 @@ pub struct LogRequest {
     pub workload: Option<String>,
 }
 
+/// The last lines of one container's log, read once: the bounded read `pod-logs` runs from
+/// the command line and for the assistant (the console's `l` follows instead).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TailRequest {
+    pub context: ContextRef,
+    pub namespace: String,
+    pub pod: String,
+    /// `None`: the pod's only (or default) container.
+    pub container: Option<String>,
+    /// The previous instance of the container.
+    pub previous: bool,
+    /// How many lines, from the end (1 to [`TailRequest::MAX_LINES`]).
+    pub lines: u32,
+}
+
+impl TailRequest {
+    /// Lines when none are asked for.
+    pub const DEFAULT_LINES: u32 = 200;
+    /// The most lines one read returns.
+    pub const MAX_LINES: u32 = 5_000;
+}
+
 /// Kubernetes' reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KubeRead {
@@ -96,6 +118,23 @@ pub enum KubeRead {
         context: ContextRef,
         namespace: Option<String>,
     },
+    /// The pods of a namespace (or all), listed once: the Pods view's columns (bounded).
+    ListPods {
+        context: ContextRef,
+        namespace: Option<String>,
+    },
+    /// The nodes, listed once (bounded).
+    ListNodes { context: ContextRef },
+    /// The last lines of a container's log, read once: it ends.
+    TailLogs(TailRequest),
+    /// Where objects of these kinds with this name are: in one namespace, or in all of them
+    /// (plans, to resolve a name given without its namespace).
+    FindObjects {
+        context: ContextRef,
+        kinds: Vec<KubeKind>,
+        namespace: Option<String>,
+        name: String,
+    },
 }
 
 impl Read for KubeRead {
@@ -111,6 +150,10 @@ impl Read for KubeRead {
             KubeRead::GetScale { .. } => "get-scale",
             KubeRead::GetObject { .. } => "get-object",
             KubeRead::ListWorkloads { .. } => "list-workloads",
+            KubeRead::ListPods { .. } => "list-pods",
+            KubeRead::ListNodes { .. } => "list-nodes",
+            KubeRead::TailLogs(_) => "tail-pod-logs",
+            KubeRead::FindObjects { .. } => "find-objects",
         }
     }
 
@@ -182,6 +225,36 @@ impl Read for KubeRead {
             KubeRead::ListWorkloads { context, namespace } => {
                 format!("List workloads of {context}, {}", scope(namespace))
             }
+            KubeRead::ListPods { context, namespace } => {
+                format!("List pods of {context}, {}", scope(namespace))
+            }
+            KubeRead::ListNodes { context } => format!("List nodes of {context}"),
+            KubeRead::TailLogs(r) => format!(
+                "Last {} lines of pod {}/{}{}{} in {}",
+                r.lines,
+                r.namespace,
+                r.pod,
+                r.container
+                    .as_deref()
+                    .map(|c| format!(" container {c}"))
+                    .unwrap_or_default(),
+                if r.previous { " (previous)" } else { "" },
+                r.context.name()
+            ),
+            KubeRead::FindObjects {
+                context,
+                kinds,
+                namespace,
+                name,
+            } => format!(
+                "Find {} {name} in {context}, {}",
+                kinds
+                    .iter()
+                    .map(|k| k.word())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                scope(namespace)
+            ),
         }
     }
 
@@ -194,7 +267,11 @@ impl Read for KubeRead {
             | KubeRead::Describe { .. }
             | KubeRead::GetScale { .. }
             | KubeRead::GetObject { .. }
-            | KubeRead::ListWorkloads { .. } => false,
+            | KubeRead::ListWorkloads { .. }
+            | KubeRead::ListPods { .. }
+            | KubeRead::ListNodes { .. }
+            | KubeRead::TailLogs(_)
+            | KubeRead::FindObjects { .. } => false,
         }
     }
 
@@ -210,7 +287,11 @@ impl Read for KubeRead {
             | KubeRead::Describe { .. }
             | KubeRead::GetScale { .. }
             | KubeRead::GetObject { .. }
-            | KubeRead::ListWorkloads { .. } => false,
+            | KubeRead::ListWorkloads { .. }
+            | KubeRead::ListPods { .. }
+            | KubeRead::ListNodes { .. }
+            | KubeRead::TailLogs(_)
+            | KubeRead::FindObjects { .. } => false,
         }
     }
 
@@ -225,7 +306,11 @@ impl Read for KubeRead {
             | KubeRead::Describe { .. }
             | KubeRead::GetScale { .. }
             | KubeRead::GetObject { .. }
-            | KubeRead::ListWorkloads { .. } => false,
+            | KubeRead::ListWorkloads { .. }
+            | KubeRead::ListPods { .. }
+            | KubeRead::ListNodes { .. }
+            | KubeRead::TailLogs(_)
+            | KubeRead::FindObjects { .. } => false,
         }
     }
 }

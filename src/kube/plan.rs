@@ -5,7 +5,7 @@
 //! the assistant call the same functions, so each asks for exactly the same operation.
 
 use crate::engine::ReadOutput;
-use crate::kube::model::{ContextRef, KubeKind, KubeconfigView, ObjectInfo};
+use crate::kube::model::{ContextRef, FoundObject, KubeKind, KubeconfigView, ObjectInfo};
 use crate::kube::ops::{
     ClusterTarget, CordonNode, DeletePod, KubeRead, RestartWorkload, ScaleWorkload, WorkloadKind,
     WorkloadTarget,
@@ -32,6 +32,167 @@ pub async fn contexts(ctx: &dyn PlanCtx) -> Result<KubeconfigView, PlanError> {
             "cannot read the kubeconfig: unexpected answer".into(),
         )),
     }
+}
+
+/// The context a tool or command acts in, and its namespace (the default scope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub context: ContextRef,
+    /// The context's namespace, as kubectl defaults to it; `None` when it names none.
+    pub namespace: Option<String>,
+}
+
+/// " (it has: a, b)", to follow "no context X".
+fn known_contexts(view: &KubeconfigView) -> String {
+    if view.contexts.is_empty() {
+        return format!(
+            " ({} has no context)",
+            if view.files.is_empty() {
+                "the kubeconfig (no file found)".to_string()
+            } else {
+                view.files.join(", ")
+            }
+        );
+    }
+    let names: Vec<&str> = view.contexts.iter().map(|c| c.name.as_str()).collect();
+    format!(" (it has: {})", names.join(", "))
+}
+
+/// The context named `asked`; else the session's (the console's current context,
+/// `--context`); else the kubeconfig's current context — kubectl's order.
+pub async fn scope(ctx: &dyn PlanCtx, asked: Option<&str>) -> Result<Scope, PlanError> {
+    let session = ctx.kube_context();
+    // An EKS cluster the console reached natively has no kubeconfig entry to look up.
+    if let Some(eks @ ContextRef::Eks { .. }) = &session
+        && asked.is_none_or(|name| name == eks.name())
+    {
+        return Ok(Scope {
+            context: eks.clone(),
+            namespace: None,
+        });
+    }
+    let view = contexts(ctx).await?;
+    let (name, whose) = match (asked, &session) {
+        (Some(name), _) => (name.to_string(), "the kubeconfig"),
+        (None, Some(ContextRef::Kubeconfig { context })) => {
+            (context.clone(), "the kubeconfig (the session's context)")
+        }
+        (None, _) => match &view.current {
+            Some(current) => (current.clone(), "the kubeconfig (its current context)"),
+            None => {
+                return Err(PlanError::Input(format!(
+                    "no context was given and the kubeconfig has no current context; give context{}",
+                    known_contexts(&view)
+                )));
+            }
+        },
+    };
+    let info = view.context(&name).ok_or_else(|| {
+        PlanError::NotFound(format!(
+            "{whose} has no context {name}{}",
+            known_contexts(&view)
+        ))
+    })?;
+    Ok(Scope {
+        namespace: info.namespace.clone(),
+        context: ContextRef::kubeconfig(name),
+    })
+}
+
+/// "deployment or statefulset".
+fn kinds_in_words(kinds: &[KubeKind]) -> String {
+    let words: Vec<&str> = kinds.iter().map(|k| k.word()).collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    }
+}
+
+async fn find(
+    ctx: &dyn PlanCtx,
+    context: &ContextRef,
+    kinds: &[KubeKind],
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Vec<FoundObject>, PlanError> {
+    let op = KubeRead::FindObjects {
+        context: context.clone(),
+        kinds: kinds.to_vec(),
+        namespace: namespace.map(str::to_string),
+        name: name.to_string(),
+    };
+    let what = format!("look for {} {name}", kinds_in_words(kinds));
+    match read(ctx, op, &what).await? {
+        KubeOutput::Found(found) => Ok(found),
+        _ => Err(PlanError::Failed(format!(
+            "cannot {what}: unexpected answer"
+        ))),
+    }
+}
+
+/// The one object of `kinds` named `name`: in `namespace` when one is given, else in the
+/// context's namespace (as kubectl), else in whichever namespace holds it. Never a guess:
+/// found in several namespaces, or as several kinds, the answer asks which.
+pub async fn locate(
+    ctx: &dyn PlanCtx,
+    scope: &Scope,
+    kinds: &[KubeKind],
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<FoundObject, PlanError> {
+    let what = kinds_in_words(kinds);
+    let context = &scope.context;
+    let (namespace, from_context) = match (namespace, &scope.namespace) {
+        (Some(ns), _) => (Some(ns), false),
+        (None, Some(ns)) => (Some(ns.as_str()), true),
+        (None, None) => (None, false),
+    };
+    let mut found = find(ctx, context, kinds, namespace, name).await?;
+    if found.is_empty() {
+        return Err(match namespace {
+            None => PlanError::NotFound(format!(
+                "no {what} named {name} in any namespace of {context}"
+            )),
+            Some(ns) if from_context => {
+                let elsewhere = find(ctx, context, kinds, None, name).await?;
+                let mut spaces: Vec<&str> =
+                    elsewhere.iter().map(|f| f.namespace.as_str()).collect();
+                spaces.dedup();
+                if spaces.is_empty() {
+                    PlanError::NotFound(format!(
+                        "no {what} named {name} in namespace {ns} (the context's namespace) of {context}, nor in any other"
+                    ))
+                } else {
+                    PlanError::NotFound(format!(
+                        "no {what} named {name} in namespace {ns} (the context's namespace) of {context}; namespace {} has one: say which with namespace",
+                        spaces.join(", ")
+                    ))
+                }
+            }
+            Some(ns) => PlanError::NotFound(format!(
+                "no {what} named {name} in namespace {ns} of {context}"
+            )),
+        });
+    }
+    let mut spaces: Vec<&str> = found.iter().map(|f| f.namespace.as_str()).collect();
+    spaces.dedup();
+    if spaces.len() > 1 {
+        return Err(PlanError::Input(format!(
+            "{what} {name} is in several namespaces of {context}: {}; say which with namespace",
+            spaces.join(", ")
+        )));
+    }
+    if found.len() > 1 {
+        let kinds: Vec<&str> = found.iter().map(|f| f.kind.word()).collect();
+        return Err(PlanError::Input(format!(
+            "more than one object is named {name} in namespace {} of {context} (a {}); say which with kind",
+            spaces.first().copied().unwrap_or_default(),
+            kinds.join(" and a ")
+        )));
+    }
+    found
+        .pop()
+        .ok_or_else(|| PlanError::NotFound(format!("no {what} named {name} in {context}")))
 }
 
 /// The cluster a context points at now, and the environment config maps it to (unmapped

@@ -5,11 +5,12 @@
 use crate::engine::ports::ProviderResult;
 use crate::engine::task::TaskCtx;
 use crate::kube::model::{
-    ContextRef, EksCluster, EksEndpoint, KubeKind, KubeconfigView, ObjectInfo, ScaleInfo,
+    ContextRef, EksCluster, EksEndpoint, FoundObject, KubeKind, KubeconfigView, LogTail,
+    NodeListing, ObjectInfo, PodListing, ScaleInfo,
 };
 use crate::kube::ops::{
     CordonNode, DeletePod, KubeMutation, KubeRead, LogRequest, RestartWorkload, ScaleWorkload,
-    WorkloadKind,
+    TailRequest, WorkloadKind,
 };
 use crate::ops::Approved;
 use futures::future::BoxFuture;
@@ -46,6 +47,24 @@ pub enum KubeOutput {
         namespace: Option<String>,
         objects: Vec<serde_json::Value>,
     },
+    Pods(PodListing),
+    Nodes(NodeListing),
+    LogTail(LogTail),
+    /// Objects found by name (plans).
+    Found(Vec<FoundObject>),
+}
+
+impl KubeOutput {
+    /// What `opsdeck run` prints for the outputs a person reads (the listings and a log's
+    /// last lines); `None` for the others, which it reports as done.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            KubeOutput::Pods(listing) => Some(listing.text()),
+            KubeOutput::Nodes(listing) => Some(listing.text()),
+            KubeOutput::LogTail(tail) => Some(tail.text()),
+            _ => None,
+        }
+    }
 }
 
 /// What a Kubernetes change yields: a one-line summary.
@@ -125,6 +144,38 @@ pub trait KubeApi: Send + Sync {
         request: &'a LogRequest,
         ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>>;
+
+    /// The last lines of one container's log, read once (no follow): it ends.
+    fn tail_logs<'a>(
+        &'a self,
+        request: &'a TailRequest,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<LogTail>>;
+
+    /// The pods of a namespace (or all), listed once, bounded.
+    fn list_pods<'a>(
+        &'a self,
+        context: &'a ContextRef,
+        namespace: Option<&'a str>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<PodListing>>;
+
+    /// The nodes, listed once, bounded.
+    fn list_nodes<'a>(
+        &'a self,
+        context: &'a ContextRef,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<NodeListing>>;
+
+    /// Objects of these kinds named `name`, in one namespace or in all.
+    fn find_objects<'a>(
+        &'a self,
+        context: &'a ContextRef,
+        kinds: &'a [KubeKind],
+        namespace: Option<&'a str>,
+        name: &'a str,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<Vec<FoundObject>>>;
 
     fn get_scale<'a>(
         &'a self,
@@ -244,6 +295,23 @@ pub async fn read(api: &dyn KubeApi, op: &KubeRead, ctx: &TaskCtx) -> ProviderRe
                 namespace: namespace.clone(),
                 objects,
             }),
+        KubeRead::ListPods { context, namespace } => api
+            .list_pods(context, namespace.as_deref(), ctx)
+            .await
+            .map(KubeOutput::Pods),
+        KubeRead::ListNodes { context } => {
+            api.list_nodes(context, ctx).await.map(KubeOutput::Nodes)
+        }
+        KubeRead::TailLogs(request) => api.tail_logs(request, ctx).await.map(KubeOutput::LogTail),
+        KubeRead::FindObjects {
+            context,
+            kinds,
+            namespace,
+            name,
+        } => api
+            .find_objects(context, kinds, namespace.as_deref(), name, ctx)
+            .await
+            .map(KubeOutput::Found),
     }
 }
 
@@ -380,6 +448,42 @@ pub(crate) mod fake {
                 ctx.info_lines(lines.iter().map(String::as_str));
                 Ok(format!("{} lines; the container ended", self.log_lines))
             })
+        }
+
+        fn tail_logs<'a>(
+            &'a self,
+            request: &'a TailRequest,
+            _ctx: &'a TaskCtx,
+        ) -> BoxFuture<'a, ProviderResult<LogTail>> {
+            none(&request.pod)
+        }
+
+        fn list_pods<'a>(
+            &'a self,
+            context: &'a ContextRef,
+            _namespace: Option<&'a str>,
+            _ctx: &'a TaskCtx,
+        ) -> BoxFuture<'a, ProviderResult<PodListing>> {
+            none(context.name())
+        }
+
+        fn list_nodes<'a>(
+            &'a self,
+            context: &'a ContextRef,
+            _ctx: &'a TaskCtx,
+        ) -> BoxFuture<'a, ProviderResult<NodeListing>> {
+            none(context.name())
+        }
+
+        fn find_objects<'a>(
+            &'a self,
+            _context: &'a ContextRef,
+            _kinds: &'a [KubeKind],
+            _namespace: Option<&'a str>,
+            name: &'a str,
+            _ctx: &'a TaskCtx,
+        ) -> BoxFuture<'a, ProviderResult<Vec<FoundObject>>> {
+            none(name)
         }
 
         fn get_scale<'a>(

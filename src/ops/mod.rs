@@ -211,12 +211,14 @@ impl MutatingOp {
         self.inner().name()
     }
 
-    /// Whether running it asks AWS (or an EKS cluster) anything: a headless run then settles
-    /// who the person is first, for the audit entries. An installer run on `local` or `ssh:`
-    /// targets does not, and runs on a bastion without AWS credentials.
+    /// Whether running it asks AWS with the session's credentials: a headless run then settles
+    /// who the person is first, for the audit entries. A cluster from a kubeconfig is reached
+    /// with the kubeconfig's credentials; an installer run on `local` or `ssh:` targets asks
+    /// AWS nothing, and runs on a bastion without AWS credentials.
     pub fn uses_aws(&self) -> bool {
         match self {
-            MutatingOp::Cfn(_) | MutatingOp::Kube(_) | MutatingOp::Cost(_) => true,
+            MutatingOp::Cfn(_) | MutatingOp::Cost(_) => true,
+            MutatingOp::Kube(_) => false,
             MutatingOp::Install(InstallMutation::RunInstaller(run)) => run.uses_aws(),
         }
     }

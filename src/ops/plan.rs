@@ -18,6 +18,12 @@ pub trait SessionFacts {
     /// The environment of a Kubernetes cluster, by its context's name and its ARN or name
     /// (config mapping, then `--env`); unmapped counts as PRD.
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment;
+
+    /// The Kubernetes context the session works in, when one was chosen (the console's
+    /// current context, `--context`). A plan given no context uses it, else the kubeconfig's
+    /// current context, as kubectl does. (No default: a wrapper that forgot to pass it on
+    /// would send a tool to another cluster than the one on screen.)
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef>;
 }
 
 /// What a plan may use wherever it runs: the session's facts, and reads through the engine

@@ -154,6 +154,10 @@ pub struct ActionSpec {
     /// What the action answers from what opsdeck knows, when it asks no service (see
     /// [`AnswerFn`]).
     pub answer: Option<AnswerFn>,
+    /// Whether `opsdeck run` asks STS who the person is before it plans. True for actions on
+    /// AWS; false for those that reach their service with other credentials (a kubeconfig's),
+    /// which ask STS only when the role rules need the answer (see [`ActionSpec::without_aws_identity`]).
+    pub needs_aws_identity: bool,
 }
 
 impl std::fmt::Debug for ActionSpec {
@@ -184,6 +188,7 @@ impl ActionSpec {
             schema: None,
             plan: None,
             answer: None,
+            needs_aws_identity: true,
         }
     }
 
@@ -228,6 +233,15 @@ impl ActionSpec {
 
     pub const fn answer(mut self, answer: AnswerFn) -> ActionSpec {
         self.answer = Some(answer);
+        self
+    }
+
+    /// The action reaches its service without AWS credentials (a cluster from a kubeconfig),
+    /// so `opsdeck run` does not ask STS who the person is unless the role rules need it to
+    /// settle the role; the gate holds every change back while that is pending, so nothing is
+    /// lifted by not asking.
+    pub const fn without_aws_identity(mut self) -> ActionSpec {
+        self.needs_aws_identity = false;
         self
     }
 }

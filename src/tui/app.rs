@@ -300,6 +300,8 @@ struct ConsoleCtx {
     pricing: Option<Arc<crate::cost::headless::PricingInputs>>,
     /// The user's installers folder.
     installers_dir: std::path::PathBuf,
+    /// The cluster the console shows (or `--context` before it has started).
+    kube_context: Option<crate::kube::model::ContextRef>,
 }
 
 impl ConsoleCtx {
@@ -320,6 +322,7 @@ impl ConsoleCtx {
                     data_dir,
                 })
             }),
+            kube_context: crate::ops::SessionFacts::kube_context(state),
         }
     }
 }
@@ -340,6 +343,10 @@ impl crate::ops::SessionFacts for ConsoleCtx {
 
     fn kube_environment(&self, context: &str, cluster: &str) -> crate::model::Environment {
         crate::setup::kube_environment_of(&self.config, context, cluster, self.env_override)
+    }
+
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        self.kube_context.clone()
     }
 }
 

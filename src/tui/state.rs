@@ -406,6 +406,16 @@ impl crate::ops::SessionFacts for State {
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
         crate::setup::kube_environment_of(&self.config, context, cluster, self.session.env_override)
     }
+
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        self.kube.context.clone().or_else(|| {
+            self.session
+                .kube
+                .context
+                .clone()
+                .map(crate::kube::model::ContextRef::kubeconfig)
+        })
+    }
 }
 
 impl State {

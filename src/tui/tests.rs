@@ -99,6 +99,10 @@ impl crate::ops::SessionFacts for FakePlanCtx {
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
         crate::setup::kube_environment_of(&self.config, context, cluster, self.env_override)
     }
+
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        None
+    }
 }
 
 impl crate::ops::PlanCtx for FakePlanCtx {

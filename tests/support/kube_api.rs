@@ -3,12 +3,14 @@
 //!
 //! * `GET /version`;
 //! * lists of namespaces, nodes, pods, events, deployments, statefulsets, daemonsets, jobs and
-//!   cronjobs (cluster-wide and per namespace) with `resourceVersion` and `limit`/`continue`;
+//!   cronjobs (cluster-wide and per namespace) with `resourceVersion`, `limit`/`continue` and
+//!   `fieldSelector` on `metadata.name` / `metadata.namespace`;
 //! * watches (`watch=true`): chunked JSON lines ADDED / MODIFIED / DELETED, a BOOKMARK after
 //!   the replay, `timeoutSeconds` honoured, and `{"type":"ERROR", … "code":410}` for a
 //!   resourceVersion older than the history it keeps ([`FakeApi::expire_watches`]);
-//! * `GET …/pods/NAME/log` (`container`, `follow`, `previous`, `timestamps`), streamed as the
-//!   client reads it (so TCP backpressure holds), from lines a test appends or generates;
+//! * `GET …/pods/NAME/log` (`container`, `follow`, `previous`, `timestamps`, `tailLines`),
+//!   streamed as the client reads it (so TCP backpressure holds), from lines a test appends
+//!   or generates;
 //! * `GET|PUT|PATCH …/{deployments,statefulsets}/NAME/scale`, merge and strategic merge PATCH
 //!   of objects (maps only: RFC 7386), `DELETE` with `preconditions`;
 //! * `Status` errors: 401 (wrong bearer token), 403 (a kind made forbidden), 404, 409 (uid or
@@ -680,7 +682,28 @@ impl Server {
             .map(|k| (k.1, k.2))
             .unwrap_or(("", "v1"));
         let w = lock(&self.world);
-        let all = Self::objects_of(&w, target);
+        let mut all = Self::objects_of(&w, target);
+        // `fieldSelector=metadata.name=X,metadata.namespace=Y`: the two fields every kind
+        // supports.
+        if let Some(selector) = q.get("fieldSelector") {
+            for term in selector.split(',').filter(|t| !t.is_empty()) {
+                let Some((field, want)) = term.split_once('=') else {
+                    return error(400, "BadRequest", &format!("invalid field selector {term}"));
+                };
+                let path = match field {
+                    "metadata.name" => "name",
+                    "metadata.namespace" => "namespace",
+                    other => {
+                        return error(
+                            400,
+                            "BadRequest",
+                            &format!("field label not supported: {other}"),
+                        );
+                    }
+                };
+                all.retain(|o| o["metadata"][path].as_str().unwrap_or_default() == want);
+            }
+        }
         let start: usize = q
             .get("continue")
             .and_then(|c| c.strip_prefix("offset-"))
@@ -877,6 +900,8 @@ impl Server {
             }
         };
         let follow = q.get("follow").map(String::as_str) == Some("true");
+        // `tailLines=N`: start N lines before the end (then follow, if asked).
+        let tail: Option<usize> = q.get("tailLines").and_then(|n| n.parse().ok());
         let previous = q.get("previous").map(String::as_str) == Some("true");
         let timestamps = q.get("timestamps").map(String::as_str) == Some("true");
         let key = (ns, pod.to_string(), container);
@@ -904,9 +929,11 @@ impl Server {
                     .get(&key)
                     .map(|s| s.previous.clone())
                     .unwrap_or_default();
+                let skip = tail.map_or(0, |n| lines.len().saturating_sub(n));
                 let text: String = lines
                     .iter()
                     .enumerate()
+                    .skip(skip)
                     .map(|(i, l)| with_stamp(i as u64, l))
                     .collect();
                 let _ = tx.send(Bytes::from(text)).await;
@@ -919,7 +946,7 @@ impl Server {
             if let Some(((count, width), rate)) = generated {
                 // Produced as the client reads: each chunk waits for room in the channel.
                 let filler = "x".repeat(width.saturating_sub(12));
-                let mut i = 0u64;
+                let mut i = tail.map_or(0, |n| count.saturating_sub(n as u64));
                 let per_tick = rate.map(|r| (r / 100).max(1));
                 let mut tick = tokio::time::interval(Duration::from_millis(10));
                 while i < count {
@@ -938,7 +965,12 @@ impl Server {
                 }
                 return;
             }
-            let mut sent = 0usize;
+            let mut sent = tail.map_or(0, |n| {
+                lock(&world)
+                    .logs
+                    .get(&key)
+                    .map_or(0, |s| s.lines.len().saturating_sub(n))
+            });
             loop {
                 let (lines, ended, grew) = {
                     let w = lock(&world);

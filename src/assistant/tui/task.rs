@@ -302,6 +302,10 @@ impl SessionFacts for ConsoleExecutor<'_> {
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
         self.ctx.kube_environment(context, cluster)
     }
+
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        self.ctx.kube_context()
+    }
 }
 
 impl PlanCtx for ConsoleExecutor<'_> {

@@ -7,7 +7,8 @@
 use super::classify;
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
-use crate::kube::ops::LogRequest;
+use crate::kube::model::LogTail;
+use crate::kube::ops::{LogRequest, TailRequest};
 use futures::{AsyncBufRead, AsyncBufReadExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
@@ -183,6 +184,145 @@ pub async fn follow(
     })
 }
 
+/// A line of a tail longer than this is cut (the rest is said, not kept).
+pub const MAX_TAIL_LINE: usize = 8 * 1024;
+/// A tail stops reading after this many bytes (a server that ignores `tailLines`, say).
+pub const MAX_TAIL_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What a tail read kept: at most `keep` lines, the newest, each cut to [`MAX_TAIL_LINE`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tail {
+    pub lines: std::collections::VecDeque<String>,
+    /// Lines that were cut to fit.
+    pub cut_lines: u64,
+    /// The read stopped at [`MAX_TAIL_BYTES`].
+    pub stopped: bool,
+}
+
+/// Keep the last `keep` lines of `reader` (bounded in lines, line length and bytes read),
+/// control characters removed. Ends when the reader ends (a read without follow does) or
+/// the job is cancelled.
+pub async fn keep_tail<R>(
+    mut reader: Pin<&mut R>,
+    keep: usize,
+    ctx: &TaskCtx,
+) -> std::io::Result<Tail>
+where
+    R: AsyncBufRead + ?Sized,
+{
+    let mut tail = Tail::default();
+    let mut current: Vec<u8> = Vec::new();
+    let mut current_cut = false;
+    let mut read = 0u64;
+    let push = |tail: &mut Tail, bytes: &[u8], cut: bool| {
+        let mut text = crate::aws::clean(Some(&String::from_utf8_lossy(bytes)));
+        if cut {
+            text.push('…');
+            tail.cut_lines += 1;
+        }
+        tail.lines.push_back(text);
+        while tail.lines.len() > keep {
+            tail.lines.pop_front();
+        }
+    };
+    loop {
+        let chunk = tokio::select! {
+            chunk = reader.fill_buf() => chunk?,
+            _ = ctx.cancelled() => break,
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let len = chunk.len();
+        for piece in chunk.split_inclusive(|&b| b == b'\n') {
+            let (body, ends) = match piece.strip_suffix(b"\n") {
+                Some(body) => (body, true),
+                None => (piece, false),
+            };
+            let room = MAX_TAIL_LINE.saturating_sub(current.len());
+            if body.len() > room {
+                current.extend_from_slice(&body[..room]);
+                current_cut = true;
+            } else {
+                current.extend_from_slice(body);
+            }
+            if ends {
+                push(&mut tail, &current, current_cut);
+                current.clear();
+                current_cut = false;
+            }
+        }
+        reader.consume_unpin(len);
+        read += len as u64;
+        if read >= MAX_TAIL_BYTES {
+            tail.stopped = true;
+            break;
+        }
+    }
+    if !current.is_empty() {
+        push(&mut tail, &current, current_cut);
+    }
+    Ok(tail)
+}
+
+/// The last lines of one container's log, read once (`follow` off, `tailLines` set): the
+/// read ends when the API server has sent them.
+pub async fn tail(
+    client: &kube::Client,
+    request: &TailRequest,
+    ctx: &TaskCtx,
+) -> ProviderResult<LogTail> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &request.namespace);
+    let params = LogParams {
+        container: request.container.clone(),
+        follow: false,
+        previous: request.previous,
+        tail_lines: Some(i64::from(request.lines)),
+        timestamps: false,
+        ..LogParams::default()
+    };
+    let stream = api
+        .log_stream(&request.pod, &params)
+        .await
+        .map_err(classify)?;
+    let stream = std::pin::pin!(stream);
+    let tail = keep_tail(stream, request.lines as usize, ctx)
+        .await
+        .map_err(|e| {
+            ProviderError::new(
+                ErrorKind::Network,
+                format!("the log of {} broke off: {e}", request.pod),
+            )
+        })?;
+    if ctx.is_cancelled() {
+        return Err(ProviderError::new(ErrorKind::Cancelled, "cancelled"));
+    }
+    let mut cut = Vec::new();
+    if tail.cut_lines > 0 {
+        cut.push(format!(
+            "{} line(s) longer than {MAX_TAIL_LINE} bytes were cut (…)",
+            tail.cut_lines
+        ));
+    }
+    if tail.stopped {
+        cut.push(format!(
+            "the read stopped after {} MiB; these are the last lines read, not the log's end",
+            MAX_TAIL_BYTES / (1024 * 1024)
+        ));
+    }
+    ctx.info(format!("{} lines of {}", tail.lines.len(), request.pod));
+    Ok(LogTail {
+        context: request.context.name().to_string(),
+        namespace: request.namespace.clone(),
+        pod: request.pod.clone(),
+        container: request.container.clone(),
+        previous: request.previous,
+        requested: request.lines,
+        tail: tail.lines.into(),
+        cut: (!cut.is_empty()).then(|| cut.join("; ")),
+    })
+}
+
 fn failures_kind(results: &[ProviderResult<u64>]) -> ErrorKind {
     results
         .iter()
@@ -248,6 +388,32 @@ mod store_tests {
                 "[web-1] no newline at the end",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_tail_keeps_the_newest_lines_each_bounded() {
+        let ctx = ctx();
+        let mut text = Vec::new();
+        for i in 0..10 {
+            text.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        text.extend_from_slice(&vec![b'y'; MAX_TAIL_LINE + 100]);
+        text.extend_from_slice(b"\n\x1b[2Jlast without newline");
+        let reader = chunked(text.chunks(7).map(<[u8]>::to_vec).collect());
+        let reader = std::pin::pin!(reader);
+        let tail = keep_tail(reader, 3, &ctx).await.expect("read");
+        let lines: Vec<&String> = tail.lines.iter().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], "line 9");
+        assert_eq!(lines[1].len(), MAX_TAIL_LINE + '…'.len_utf8());
+        assert!(
+            !lines[2].contains('\x1b'),
+            "control characters removed: {:?}",
+            lines[2]
+        );
+        assert!(lines[2].ends_with("last without newline"));
+        assert_eq!(tail.cut_lines, 1);
+        assert!(!tail.stopped);
     }
 
     #[tokio::test]

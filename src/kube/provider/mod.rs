@@ -7,6 +7,7 @@ pub mod connect;
 pub mod describe;
 pub mod eks;
 pub mod kubeconfig;
+pub mod list;
 pub mod logs;
 pub mod rows;
 pub mod token;
@@ -15,10 +16,12 @@ pub mod watch;
 use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::task::TaskCtx;
 use crate::kube::model::{
-    ContextRef, EksCluster, EksEndpoint, KubeKind, KubeconfigView, ObjectInfo, ScaleInfo,
+    ContextRef, EksCluster, EksEndpoint, FoundObject, KubeKind, KubeconfigView, LogTail,
+    NodeListing, ObjectInfo, PodListing, ScaleInfo,
 };
 use crate::kube::ops::{
-    ClusterTarget, CordonNode, DeletePod, LogRequest, RestartWorkload, ScaleWorkload, WorkloadKind,
+    ClusterTarget, CordonNode, DeletePod, LogRequest, RestartWorkload, ScaleWorkload, TailRequest,
+    WorkloadKind,
 };
 use crate::kube::port::KubeApi;
 use crate::ops::{Approved, GateBinding};
@@ -298,6 +301,54 @@ impl KubeApi for KubeProvider {
         boxed(async move {
             let connection = self.connection(&request.context).await?;
             logs::follow(&connection.client, request, ctx).await
+        })
+    }
+
+    fn tail_logs<'a>(
+        &'a self,
+        request: &'a TailRequest,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<LogTail>> {
+        boxed(async move {
+            let connection = self.connection(&request.context).await?;
+            logs::tail(&connection.client, request, ctx).await
+        })
+    }
+
+    fn list_pods<'a>(
+        &'a self,
+        context: &'a ContextRef,
+        namespace: Option<&'a str>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<PodListing>> {
+        boxed(async move {
+            let connection = self.connection(context).await?;
+            list::pods(&connection.client, context, namespace, ctx).await
+        })
+    }
+
+    fn list_nodes<'a>(
+        &'a self,
+        context: &'a ContextRef,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<NodeListing>> {
+        boxed(async move {
+            let connection = self.connection(context).await?;
+            list::nodes(&connection.client, context, ctx).await
+        })
+    }
+
+    fn find_objects<'a>(
+        &'a self,
+        context: &'a ContextRef,
+        kinds: &'a [KubeKind],
+        namespace: Option<&'a str>,
+        name: &'a str,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<Vec<FoundObject>>> {
+        boxed(async move {
+            let connection = self.connection(context).await?;
+            list::find(&connection.client, kinds, namespace, name).await
         })
     }
 

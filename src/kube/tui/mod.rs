@@ -34,7 +34,7 @@ pub enum KubeView {
     Logs,
     /// The workloads judged for the Compliance pane.
     Workloads,
-    /// Reads a plan makes (never submitted by the console itself).
+    /// Reads a plan or a tool makes (never submitted by the console itself).
     Plan,
 }
 
@@ -48,7 +48,12 @@ impl KubeView {
             KubeRead::Describe { .. } => KubeView::Describe,
             KubeRead::Logs(_) => KubeView::Logs,
             KubeRead::ListWorkloads { .. } => KubeView::Workloads,
-            KubeRead::GetScale { .. } | KubeRead::GetObject { .. } => KubeView::Plan,
+            KubeRead::GetScale { .. }
+            | KubeRead::GetObject { .. }
+            | KubeRead::FindObjects { .. }
+            | KubeRead::ListPods { .. }
+            | KubeRead::ListNodes { .. }
+            | KubeRead::TailLogs(_) => KubeView::Plan,
         }
     }
 
@@ -705,8 +710,14 @@ pub fn on_read(state: &mut State, output: KubeOutput) -> Vec<Cmd> {
             state.compliance.show(judged);
             state.focus = Pane::Compliance;
         }
-        // Plans and headless commands read these themselves.
-        KubeOutput::Scale(_) | KubeOutput::Object(_) | KubeOutput::EksEndpoint(_) => {}
+        // Plans, tools and headless commands read these themselves.
+        KubeOutput::Scale(_)
+        | KubeOutput::Object(_)
+        | KubeOutput::EksEndpoint(_)
+        | KubeOutput::Found(_)
+        | KubeOutput::Pods(_)
+        | KubeOutput::Nodes(_)
+        | KubeOutput::LogTail(_) => {}
     }
     Vec::new()
 }

@@ -342,6 +342,9 @@ impl crate::ops::SessionFacts for Plans {
     fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
         crate::setup::kube_environment_of(&self.config, context, cluster, None)
     }
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        None
+    }
 }
 
 impl crate::ops::PlanCtx for Plans {

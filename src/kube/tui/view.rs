@@ -15,22 +15,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-/// `5d`, `3h`, `12m`, `40s`, as k9s shows ages.
-pub fn age(created: Option<i64>, now_ms: i64) -> String {
-    let Some(created) = created else {
-        return "—".into();
-    };
-    let secs = (now_ms / 1000 - created).max(0);
-    if secs < 120 {
-        format!("{secs}s")
-    } else if secs < 120 * 60 {
-        format!("{}m", secs / 60)
-    } else if secs < 48 * 3600 {
-        format!("{}h", secs / 3600)
-    } else {
-        format!("{}d", secs / 86_400)
-    }
-}
+pub use crate::kube::model::age;
 
 /// One column: a header and a width (0: what is left).
 struct Col {
