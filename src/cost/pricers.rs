@@ -5,6 +5,9 @@
 //! 8 GB; RDS storage defaults to 20 GB, gp3 RDS storage includes 3,000 IOPS / 125 MiB/s below
 //! 400 GB and 12,000 / 500 from 400 GB. Defaults that stand in for a property the template
 //! leaves out are named in the resource's note.
+//!
+//! Long because it is a table: one small pricer per resource type, side by side so that their
+//! rules can be compared.
 
 use crate::compliance::input::InputResource;
 use crate::cost::catalogue::{HOURS_PER_MONTH, Kind};

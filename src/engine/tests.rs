@@ -1,4 +1,7 @@
 //! Scheduler tests with a recording fake cloud and paused tokio time.
+//!
+//! Long on purpose: one short test per scheduler behaviour (supersede, cancel, timeout, retry,
+//! streams, the gate's binding) against the same recording fake.
 
 use super::ports::{ErrorKind, ProviderError, ProviderResult, Providers, StsApi};
 use super::store::JobStore;

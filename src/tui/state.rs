@@ -6,6 +6,9 @@
 //! state lives with its capability (`cfn::tui::InventoryState`, `compliance::tui`, …) or
 //! beside this file (`jobs`, `chat`). Keys go through the registry to each capability's
 //! `apply`; engine results go to the capability whose operation they answer.
+//!
+//! Over 800 lines because it is the shell's one update function: every key, engine result and
+//! dialog step passes through it once; the panes' own logic is in their capability folders.
 
 use crate::cfn::tui::deploy::{self, DeployState, TemplatePicker};
 use crate::cfn::tui::form::DeployForm;

@@ -1,5 +1,8 @@
 //! Console tests on `TestBackend`: table tests of `update`, the safety property, snapshots of
 //! each pane and dialog, and per-cell colour checks for danger and read-only styling.
+//!
+//! Long on purpose: a table of short, independent tests of the one `update` function and of
+//! each pane's drawing; the capabilities' own pane tests live beside their panes.
 
 use super::state::{Cmd, Mode, Msg, Session, State, ViewKey, update};
 use super::view;

@@ -1,3 +1,11 @@
+//! The scheduler: submits reads, mutations and streams as tasks, one job record, log, cancel
+//! token and timeout each; supersedes by the task's own key; checks every approval against
+//! its gate and read-only mode before a mutation runs; and reports to the console as
+//! [`EngineEvent`]s.
+//!
+//! Over 800 lines because the submit paths share their job bookkeeping and audit outcome,
+//! which are easier to check side by side.
+
 use crate::audit::{Actor, AuditSink, Decision};
 use crate::cfn::port::{CfnOutcome, CfnOutput};
 use crate::cost::port::{CostOutcome, CostOutput};
