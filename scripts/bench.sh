@@ -34,9 +34,19 @@ if [ "${OPSDECK_BENCH_NO_INSTALL:-}" != "1" ]; then
     ensure_checkov
 fi
 
+# Kubernetes: the pods view frame (budget ≤ 1 ms at 10k rows), log ingest (≥ 1M lines/s), keys and
+# frames while a log streams 100k lines/s (pty), memory with 10k pods + 1M log lines (≤ 100 MB).
+cargo bench --bench kube "$@"
+
 # Start-up: first frame in a pty (budget ≤ 30 ms) and bytes written while idle (budget 0).
 cargo bench --bench startup "$@"
 
 # Compliance: the full pack over a 1,000-resource template (budget ≤ 100 ms), beside checkov
 # and cfn-guard on the same file.
 cargo bench --bench compliance "$@"
+
+# Cost: a 1,000-resource template estimated (budget ≤ 20 ms), and how much of it is parsing.
+cargo bench --bench cost "$@"
+
+# Prices refresh: a 100 MB offer file from a loopback server (budget ≤ 50 MB resident), MB/s.
+cargo bench --bench prices_refresh "$@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine that has Rust:
 #   1. installs what the tests need: moto (AWS emulator), cfn-lint, compliance-trestle and
-#      jsonschema in ./.venv, checkov in ./.venv-checkov, tmux, rustfmt/clippy;
+#      jsonschema in ./.venv, checkov in ./.venv-checkov, tmux, openssh-server, rustfmt/clippy
+#      (and debootstrap with OPSDECK_TEST_DEBOOTSTRAP=1);
 #   2. runs cargo fmt --check, cargo clippy -D warnings, cargo test --all-targets.
 # Re-runs reuse .venv and skip installs that are already done.
 # Honours CARGO_TARGET_DIR. Exits non-zero on the first failure.
@@ -44,6 +45,13 @@ if ! command -v tmux >/dev/null 2>&1; then
 fi
 tmux -V
 
+step "OpenSSH server (tests/installers.rs runs the ssh target against a real sshd on 127.0.0.1)"
+if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
+    apt_install openssh-server openssh-client
+fi
+export OPSDECK_SSHD=/usr/sbin/sshd
+echo "OPSDECK_SSHD=$OPSDECK_SSHD"
+
 step "moto in .venv"
 ensure_moto
 export OPSDECK_MOTO_SERVER="$VENV/bin/moto_server"
@@ -74,5 +82,16 @@ cargo clippy --locked --all-targets -- -D warnings
 
 step "cargo test --all-targets"
 cargo test --locked --all-targets
+
+step "cargo test --doc (compile-fail proofs that an approval cannot be forged)"
+cargo test --locked --doc
+
+# The bundled nginx installer in a disposable Debian root (root only; the Debian mirror once,
+# then a cached root): asked for with OPSDECK_TEST_DEBOOTSTRAP=1.
+if [ "${OPSDECK_TEST_DEBOOTSTRAP:-}" = 1 ]; then
+    step "nginx installer in a debootstrap root (OPSDECK_TEST_DEBOOTSTRAP=1)"
+    command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+    cargo test --locked --test installers_debootstrap -- --ignored
+fi
 
 printf '\nOK: all checks passed in %ss\n' "$((SECONDS - START))"

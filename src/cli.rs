@@ -32,9 +32,10 @@ pub struct ConsoleArgs {
     /// AWS profile (default: AWS_PROFILE or config).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// AWS region (default: AWS_REGION, the profile, or config).
-    #[arg(long, global = true, value_name = "REGION", value_parser = region_arg)]
-    pub region: Option<String>,
+    /// AWS region (default: AWS_REGION, the profile, or config). `prices refresh` takes it
+    /// more than once.
+    #[arg(long, global = true, value_name = "REGION", value_parser = region_arg, action = clap::ArgAction::Append)]
+    pub region: Vec<String>,
     /// Environment to assume when config maps neither the account nor the profile.
     #[arg(long = "env", global = true, value_enum, value_name = "ENV")]
     pub env: Option<EnvArg>,
@@ -47,6 +48,12 @@ pub struct ConsoleArgs {
     /// Config file (default: $XDG_CONFIG_HOME/opsdeck/config.toml).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Kubeconfig file (default: the KUBECONFIG list, else ~/.kube/config, as kubectl).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubernetes context to start in (default: the kubeconfig's current context).
+    #[arg(long = "context", global = true, value_name = "NAME")]
+    pub kube_context: Option<String>,
 }
 
 /// `--region` is checked like config's `aws.region`.
@@ -71,15 +78,19 @@ impl ConsoleArgs {
     pub fn options(&self) -> crate::setup::Options {
         crate::setup::Options {
             read_only: self.read_only,
-            aws: crate::providers::aws::AwsSettings {
+            aws: crate::aws::AwsSettings {
                 profile: self.profile.clone(),
-                region: self.region.clone(),
+                region: self.region.last().cloned(),
                 endpoint_url: self.endpoint_url.clone(),
-                ..crate::providers::aws::AwsSettings::default()
+                ..crate::aws::AwsSettings::default()
             },
             env_override: self.env.map(Into::into),
             theme: self.theme.clone(),
             config_path: self.config.clone(),
+            kube: crate::kube::KubeSettings {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.kube_context.clone(),
+            },
         }
     }
 }
@@ -155,6 +166,18 @@ pub enum Command {
         /// A template parameter value (templates only; stacks use their deployed values).
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
+        /// Judge the live workloads of this kubeconfig context instead (deployments,
+        /// statefulsets, daemonsets, jobs, cronjobs and pods no controller made).
+        #[arg(long = "kube-context", value_name = "CTX", conflicts_with_all = ["paths", "stacks", "params"])]
+        kube_context: Option<String>,
+        /// With --kube-context: only this namespace (default: all namespaces).
+        #[arg(long, value_name = "NS", requires = "kube_context")]
+        namespace: Option<String>,
+    },
+    /// EKS: tokens for kubectl, and kubeconfig entries that use them.
+    Eks {
+        #[command(subcommand)]
+        command: EksCommand,
     },
     /// Delete a stack and follow it until it is gone. Exit codes as for deploy.
     Delete {
@@ -166,6 +189,162 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one action of the registry by its id (`opsdeck run continue-update-rollback --arg
+    /// stack=web --confirm web`), planned exactly as the console plans it: the same gate,
+    /// engine and audit log. A read runs at once; a change needs --plan (resolve and print what
+    /// would run, change nothing) or --confirm TEXT (the dialog's answer: the name a typed
+    /// confirmation asks for). `opsdeck run --list` lists the actions.
+    ///
+    /// Exit 0 done or planned; 1 refused or failed; 2 bad input (an unknown action, a missing
+    /// or malformed argument).
+    Run {
+        /// The action's id (kebab-case, as in the audit log).
+        #[arg(value_name = "ACTION", required_unless_present = "list")]
+        action: Option<String>,
+        /// An argument as KEY=VALUE; a key given again makes a list; KEY.NAME=VALUE sets one
+        /// entry of an object argument (`values.http_port=8080`).
+        #[arg(long = "arg", value_name = "KEY=VALUE")]
+        args: Vec<String>,
+        /// Resolve the change and print it; change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Confirm the change: the text its confirmation asks for.
+        #[arg(long, value_name = "TEXT")]
+        confirm: Option<String>,
+        /// Print JSON instead of text on stdout.
+        #[arg(long)]
+        json: bool,
+        /// List the actions that can be run this way, with their arguments.
+        #[arg(long)]
+        list: bool,
+    },
+    /// The installers opsdeck can run: bundled ones and those in the config dir's installers/.
+    ///
+    /// Exit 0; 2 when a user installer cannot be loaded (named on stderr with file, line and
+    /// key; the others are still listed).
+    Installers {
+        /// Print JSON (every manifest field, inputs, hash) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run an installer on targets: preview with --plan, run with --confirm ID.
+    ///
+    /// TARGET is local, ssh:HOST or ssm:INSTANCE_ID. Each target is preflighted (OS, RAM, disk,
+    /// cores) and refused when it does not meet the manifest. Exit 0 done (or plan printed);
+    /// 1 failed or refused (read-only mode refuses --confirm); 2 bad input, naming the field.
+    Install {
+        /// The installer's id (see `opsdeck installers`).
+        #[arg(value_name = "ID")]
+        installer: String,
+        /// Where to run it; repeat or list several.
+        #[arg(long = "target", value_name = "TARGET", required = true, num_args = 1..)]
+        targets: Vec<String>,
+        /// An input's value; repeat for each. Sensitive inputs must use --set-env.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// An input whose value is read from an environment variable (required for sensitive
+        /// inputs: their values must not appear in `ps` or shell history).
+        #[arg(long = "set-env", value_name = "KEY=ENV_VAR")]
+        set_envs: Vec<String>,
+        /// Targets running at once: N or N% (default 1).
+        #[arg(long, value_name = "N")]
+        max_concurrency: Option<String>,
+        /// Failed targets tolerated before no further target starts: N or N% (default 0).
+        #[arg(long, value_name = "N")]
+        max_errors: Option<String>,
+        /// Preflight every target and print what would run: nothing is changed.
+        #[arg(long)]
+        plan: bool,
+        /// Run it; must equal the installer's id (the typed confirmation).
+        #[arg(long, value_name = "ID")]
+        confirm: Option<String>,
+        /// Print JSON instead of text on stdout (the run's log goes to stderr either way).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Estimate the monthly cost of templates and deployed stacks from the offline price
+    /// catalogue.
+    ///
+    /// PATH is a template file, a directory or a library template name; with no PATH and no
+    /// --stack, the whole library is estimated. Exit 0 ok; 1 over --max-total or
+    /// --max-increase; 2 an error (a template that does not parse, a bad usage file, AWS).
+    Cost {
+        #[arg(value_name = "PATH|NAME")]
+        paths: Vec<String>,
+        /// A deployed stack to estimate (its template and parameter values); repeat for each.
+        #[arg(long = "stack", value_name = "NAME")]
+        stacks: Vec<String>,
+        /// A template parameter value (templates only); repeat for each.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Usage of usage-priced resources (default: usage.yml in the config dir).
+        #[arg(long, value_name = "FILE")]
+        usage: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Write the report to FILE instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Exit 1 when the total monthly cost is over USD.
+        #[arg(long, value_name = "USD")]
+        max_total: Option<f64>,
+        /// Exit 1 when the templates cost more than the stacks given by USD, or by N%.
+        #[arg(long, value_name = "USD|N%")]
+        max_increase: Option<String>,
+    },
+    /// Actual spend: month to date, recent months by service, the month-end forecast (Cost
+    /// Explorer within the daily call budget; the free AWS/Billing metric as fallback).
+    ///
+    /// A report fetched within cost.cache_hours is used as it is. Exit 0 report printed, 2
+    /// nothing could be read.
+    Spend {
+        /// Months before the current one.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=12))]
+        months: u32,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Fetch again even when the cached report is fresh (Cost Explorer: $0.01 a request).
+        #[arg(long)]
+        refresh: bool,
+        /// Read only the free AWS/Billing EstimatedCharges metric.
+        #[arg(long)]
+        free: bool,
+    },
+    /// Idle resources (Trusted Advisor's thresholds) and what each costs a month.
+    Idle {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// The price catalogue.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
+    /// Ask the assistant: print its answer and the operations it proposes. A change is never
+    /// run by `ask`; reads may run to answer (read-only mode allows them). Without a model
+    /// (`[assistant] model_id`), or with --offline, common phrasings are understood offline.
+    ///
+    /// JSON: {"answer": "...", "operations": [{"op": "delete-stack", "target": {...},
+    /// "mutating": true}], "usage": {"input_tokens": N, "output_tokens": N, "cost_usd": N}}.
+    ///
+    /// Exit 0 answered; 1 the model failed (what arrived is printed, then why); 2 bad input;
+    /// 130 stopped by SIGINT.
+    Ask {
+        /// What to ask, in plain words (several words are joined).
+        #[arg(value_name = "TEXT", required = true, num_args = 1..)]
+        text: Vec<String>,
+        /// Do not call the model: answer with the offline phrase parser.
+        #[arg(long)]
+        offline: bool,
+        /// Print JSON instead of text on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Secrets opsdeck keeps in the OS keyring (the kernel keyring on Linux).
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
     /// Job history (newest first), including jobs interrupted by a crash or a dropped session.
     Jobs {
         /// Print JSON instead of a table.
@@ -174,6 +353,37 @@ pub enum Command {
         /// How many jobs to show.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+}
+
+/// `opsdeck cost|spend|idle --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+impl From<ReportFormat> for crate::cost::headless::Format {
+    fn from(f: ReportFormat) -> Self {
+        use crate::cost::headless::Format;
+        match f {
+            ReportFormat::Text => Format::Text,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Csv => Format::Csv,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesCommand {
+    /// Fetch the AWS Price List bulk files and replace the catalogue in the data dir (it then
+    /// overrides the bundled prices). Exit 0 replaced; 2 failed (the old catalogue stays).
+    Refresh {
+        /// Where the bulk files are: a mirror URL or an absolute directory (default:
+        /// cost.offer_url).
+        #[arg(long, value_name = "BASE")]
+        offer_url: Option<String>,
     },
 }
 
@@ -203,6 +413,54 @@ impl From<CheckFormat> for crate::compliance::export::Format {
             CheckFormat::Oscal => Format::Oscal,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EksCommand {
+    /// Print an ExecCredential with an EKS token, signed from the AWS credential chain (so
+    /// kubectl can use opsdeck as its exec plugin; no aws CLI needed). Nothing else goes to
+    /// stdout. Exit 0, or 2 when no token could be made.
+    Token {
+        /// The EKS cluster's name.
+        #[arg(long, value_name = "NAME")]
+        cluster: String,
+    },
+    /// Write (or merge) a kubeconfig context for an EKS cluster whose user runs
+    /// `opsdeck eks token`, like `aws eks update-kubeconfig`. The file is --kubeconfig, else
+    /// the KUBECONFIG file already holding the cluster, else the first KUBECONFIG file, else
+    /// ~/.kube/config.
+    Kubeconfig {
+        /// The EKS cluster's name.
+        #[arg(long, value_name = "NAME")]
+        cluster: String,
+        /// The context's name (default: the cluster's ARN).
+        #[arg(long, value_name = "NAME")]
+        alias: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Read the secret from stdin (not echoed on a terminal) and keep it in the keyring. On
+    /// Linux it lasts until reboot (or 3 days unused); AWS_BEARER_TOKEN_BEDROCK is the
+    /// fallback.
+    Set {
+        #[arg(value_enum)]
+        name: SecretName,
+    },
+    /// Remove the secret from the keyring.
+    Delete {
+        #[arg(value_enum)]
+        name: SecretName,
+    },
+}
+
+/// The secrets opsdeck keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretName {
+    /// The Bedrock API key (bearer auth), instead of AWS credentials for Bedrock.
+    #[value(name = "bedrock-api-key")]
+    BedrockApiKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,7 +518,7 @@ pub fn jobs(paths: &Paths, json: bool, limit: usize, out: &mut dyn Write) -> any
         .any(|j| j.record.kind == crate::model::JobKind::Mutation)
     {
         let audit = crate::audit::AuditLog::open(&paths.audit_log)?;
-        crate::tui::app::record_lost_changes(&audit, &crate::tui::app::os_user(), &recovered);
+        crate::setup::record_lost_changes(&audit, &crate::setup::os_user(), &recovered);
     }
     let records = store.recent(limit)?;
     if json {

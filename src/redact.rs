@@ -15,6 +15,8 @@ pub const MASK: &str = "****";
 
 /// `Authorization` takes the rest of its value, spaces included
 /// (`AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`).
+// A literal pattern; `tests` compile every one of them.
+#[allow(clippy::expect_used)]
 static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)((?:proxy-)?authorization"?\s*[:=,]\s*"?)[^"\r\n]+"#)
         .expect("the pattern is a literal that compiles (tested)")
@@ -22,6 +24,8 @@ static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// `key: value`, `key=value`, `"key": "value"`, `("key", "value")`, `<Key>value` for every key
 /// that names a credential, token, signature or password.
+// A literal pattern; `tests` compile every one of them.
+#[allow(clippy::expect_used)]
 static KEYED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?ix)
@@ -31,7 +35,10 @@ static KEYED: LazyLock<Regex> = LazyLock::new(|| {
           (?: x-amz-security-token | x-amz-signature | x-amz-credential
             | (?:aws_?)?secret_?access_?key | (?:aws_?)?access_?key_?id
             | (?:aws_?)?session_?token | security_?token | access_?token | refresh_?token
-            | client_?secret | signature | password )
+            | client_?secret | signature | password
+            # A key that is only `token`, `api_key`, `secret` or `passwd` (an application's
+            # log line): from a word's start, so `NextToken` stays.
+            | \b(?:(?:api|auth|bearer|id|private)_?)?token | \bapi_?key | \bsecret | \bpasswd )
           (?: "?\s*[:=,]\s*"? | > )
         )
         [^\s"'<>&,;]+"#,
@@ -39,17 +46,22 @@ static KEYED: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the pattern is a literal that compiles (tested)")
 });
 
-/// Access key ids (`AKIA…` long-term, `ASIA…` temporary) and the prefixes STS session tokens
-/// start with, wherever they appear.
+/// Access key ids (`AKIA…` long-term, `ASIA…` temporary), the prefixes STS session tokens
+/// start with, EKS tokens (`k8s-aws-v1.…`), JSON web tokens (Kubernetes service-account
+/// tokens) and `Bearer …` values, wherever they appear.
+// A literal pattern; `tests` compile every one of them.
+#[allow(clippy::expect_used)]
 static SHAPED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]*",
+        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]*|k8s-aws-v1\.[A-Za-z0-9_-]+|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|\b[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*",
     )
     .expect("the pattern is a literal that compiles (tested)")
 });
 
 /// Runs of base64 characters: a secret access key is 40 of them, mixed case; a session token
 /// hundreds.
+// A literal pattern; `tests` compile every one of them.
+#[allow(clippy::expect_used)]
 static BASE64_RUN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9/+=]{40,}").expect("the pattern is a literal that compiles (tested)")
 });
@@ -183,6 +195,33 @@ mod tests {
     }
 
     #[test]
+    fn application_and_kubernetes_tokens_are_masked() {
+        let eks = "k8s-aws-v1.aHR0cHM6Ly9zdHMudXMtZWFzdC0xLmFtYXpvbmF3cy5jb20vP0FjdGlvbj1HZXRDYWxsZXJJZGVudGl0eQ";
+        let jwt =
+            "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlLXBhcnQ";
+        for (text, gone) in [
+            (
+                "connecting with token=s3cr3t-value-1".to_string(),
+                "s3cr3t-value-1",
+            ),
+            ("config api_key: abc123def456".to_string(), "abc123def456"),
+            ("API_KEY=abc123def456 started".to_string(), "abc123def456"),
+            ("secret=hunter2".to_string(), "hunter2"),
+            ("{\"auth_token\": \"tk-998877\"}".to_string(), "tk-998877"),
+            (format!("exec plugin returned {eks} ok"), "aHR0cHM6Ly9zdHMu"),
+            (format!("mounted {jwt}"), "eyJpc3MiOiJrdWJlcm5ldGVzIn0"),
+            (
+                "sent Bearer abcdefghijklmnop0123456789 upstream".to_string(),
+                "abcdefghijklmnop0123",
+            ),
+        ] {
+            let out = clean(&text);
+            assert!(!out.contains(gone), "{text} → {out}");
+            assert!(out.contains(MASK), "{text} → {out}");
+        }
+    }
+
+    #[test]
     fn ordinary_text_is_left_alone() {
         for text in [
             "arn:aws:cloudformation:us-east-1:123456789012:stack/web/0000-web",
@@ -191,6 +230,8 @@ mod tests {
             "NextToken=abc sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
             "git 3f786850e387550fdab836ed7e6dc881de23001b",
             "CREATE_COMPLETE Bucket AWS::S3::Bucket",
+            "tokens: 1200 in, 340 out; max_tokens=4096",
+            "secretName: web-tls",
         ] {
             assert!(
                 matches!(redact(text), Cow::Borrowed(_)),

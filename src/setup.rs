@@ -2,25 +2,15 @@
 //! audit log, the job store (settling jobs a dead process left running), the read-only latch
 //! and the gate. One function, so `opsdeck deploy` is guarded exactly like the console.
 
-use crate::audit::{Actor, AuditLog, AuditSink};
+use crate::audit::{Actor, AuditLog, AuditRecord, AuditSink, Decision};
 use crate::config::{Config, Paths, RoleResolution};
 use crate::engine::store::{JobStore, RecoveredJob};
-use crate::model::{Environment, Role};
+use crate::model::{Environment, JobKind, Role};
 use crate::ops::{Gate, ReadOnlyLatch};
-use crate::providers::aws::AwsSettings;
 use anyhow::Context as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-/// What the command line asked for.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    pub read_only: bool,
-    pub aws: AwsSettings,
-    pub env_override: Option<Environment>,
-    pub theme: Option<String>,
-    pub config_path: Option<PathBuf>,
-}
+pub use crate::config::{Options, Settings};
 
 /// The guarded context every mode starts from. Local files only: no network.
 pub struct Guarded {
@@ -31,10 +21,26 @@ pub struct Guarded {
     pub os_user: String,
     /// The role, when it is known before STS answers.
     pub role: Option<Role>,
-    /// AWS settings with config defaults applied.
-    pub aws: AwsSettings,
+    /// The command line, config and environment, resolved once.
+    pub settings: Settings,
     /// Jobs a dead process left running, now marked interrupted.
     pub recovered: Vec<RecoveredJob>,
+}
+
+/// The right to build a [`Gate`]. Only this module can make one, so every gate in the program
+/// is built here, with the audit log, job store and read-only latch `open` sets up: no other
+/// code (a capability, the assistant) can make a gate of its own to mint approvals with.
+pub struct GateKey(());
+
+/// A gate for the crate's own unit tests, over any audit sink.
+#[cfg(test)]
+pub(crate) fn test_gate(
+    latch: ReadOnlyLatch,
+    audit: Arc<dyn AuditSink>,
+    actor: Actor,
+    identity_pending: Option<String>,
+) -> Gate {
+    Gate::new(GateKey(()), latch, audit, actor, identity_pending)
 }
 
 /// The OS user running opsdeck, from the password database (not `$USER`, which anyone can set).
@@ -48,21 +54,7 @@ pub fn os_user() -> String {
 
 pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
     let config = Config::load(paths, opts.config_path.as_deref())?;
-    let aws = AwsSettings {
-        profile: opts.aws.profile.clone().or(config.aws.profile.clone()),
-        region: opts.aws.region.clone().or(config.aws.region.clone()),
-        endpoint_url: opts
-            .aws
-            .endpoint_url
-            .clone()
-            .or(config.aws.endpoint_url.clone())
-            .or_else(|| {
-                std::env::var("AWS_ENDPOINT_URL")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-            }),
-        ..opts.aws.clone()
-    };
+    let settings = Settings::from_process(opts, &config);
     // 0700, and tightened if an older run left it looser: everything below is private.
     crate::files::ensure_private_dir(&paths.data_dir)
         .with_context(|| format!("cannot create data dir {}", paths.data_dir.display()))?;
@@ -70,17 +62,11 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
     let store = Arc::new(JobStore::open(&paths.jobs_db)?);
     let user = os_user();
     let recovered = store.recover_interrupted()?;
-    crate::tui::app::record_lost_changes(audit.as_ref(), &user, &recovered);
+    record_lost_changes(audit.as_ref(), &user, &recovered);
 
     let latch = ReadOnlyLatch::new();
-    if opts.read_only {
-        latch.engage("started with --read-only");
-    }
-    if config.read_only {
-        latch.engage(format!(
-            "safety.read_only is set in {}",
-            config.sources.join(" + ")
-        ));
+    for reason in &settings.read_only {
+        latch.engage(reason.clone());
     }
     let resolution = config.role_for(&user, None);
     let (role, pending) = match resolution {
@@ -97,7 +83,7 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
         os_user: user.clone(),
         principal: None,
     };
-    let gate = Gate::new(latch, audit.clone(), actor, pending);
+    let gate = Gate::new(GateKey(()), latch, audit.clone(), actor, pending);
     Ok(Guarded {
         config: Arc::new(config),
         audit,
@@ -105,24 +91,75 @@ pub fn open(opts: &Options, paths: &Paths) -> anyhow::Result<Guarded> {
         gate,
         os_user: user,
         role,
-        aws,
+        settings,
         recovered,
     })
 }
 
-/// STS answered: settle the role by principal, engaging read-only for a viewer, and let the
-/// gate allow changes. Returns the role.
-pub fn identity_resolved(config: &Config, gate: &mut Gate, os_user: &str, arn: &str) -> Role {
-    let role = match config.role_for(os_user, Some(arn)) {
-        RoleResolution::Resolved(role) => role,
-        RoleResolution::Pending { provisional } => provisional,
-    };
-    if role == Role::Viewer {
-        gate.latch()
-            .engage(format!("IAM principal {arn} maps to role viewer in config"));
+/// Changes that were running when an earlier opsdeck died (crash, SIGKILL) have `started` but
+/// no outcome in the audit log: close them as interrupted, so every request has an ending.
+pub fn record_lost_changes(audit: &dyn AuditSink, os_user: &str, recovered: &[RecoveredJob]) {
+    for lost in recovered
+        .iter()
+        // A target's job of an installer run is closed by its run's entry.
+        .filter(|j| j.record.kind == JobKind::Mutation && j.record.parent.is_none())
+    {
+        let job = &lost.record;
+        // What was recorded when the change was submitted: the same actor, environment,
+        // request id and target as the `started` entry this one closes. Rows written by an
+        // older version have none, and say so.
+        let (actor, environment, request_id, target) = match &lost.origin {
+            Some(origin) => {
+                let mut target = origin.target.clone();
+                if let Some(fields) = target.as_object_mut() {
+                    fields.insert("job".into(), job.id.into());
+                }
+                (
+                    origin.actor.clone(),
+                    origin.environment.clone(),
+                    Some(origin.request_id),
+                    target,
+                )
+            }
+            None => (
+                Actor {
+                    os_user: os_user.to_string(),
+                    principal: None,
+                },
+                "UNKNOWN".to_string(),
+                None,
+                serde_json::json!({ "job": job.id, "target": job.target }),
+            ),
+        };
+        let record = AuditRecord {
+            actor,
+            operation: job.operation.clone(),
+            target,
+            environment,
+            decision: Decision::Interrupted,
+            request_id,
+            detail: Some(format!(
+                "opsdeck ended while this change was running (found when {os_user} next ran opsdeck); check its state in AWS"
+            )),
+        };
+        if let Err(e) = audit.append(&record) {
+            tracing::error!("could not record interrupted job {}: {e}", job.id);
+        }
     }
-    gate.identity_resolved(arn.to_string());
-    role
+}
+
+/// The environment of a Kubernetes cluster (its context's name and its ARN or name): config
+/// mapping first, `--env` only where config is silent; unmapped counts as PRD.
+pub fn kube_environment_of(
+    config: &Config,
+    context: &str,
+    cluster: &str,
+    env_override: Option<Environment>,
+) -> Environment {
+    match config.environment_for_kube(context, cluster) {
+        Environment::Unmapped => env_override.unwrap_or(Environment::Unmapped),
+        mapped => mapped,
+    }
 }
 
 /// The environment of an account: config mapping first, `--env` only where config is silent.
@@ -135,5 +172,96 @@ pub fn environment_of(
     match config.environment_for(account, profile) {
         Environment::Unmapped => env_override.unwrap_or(Environment::Unmapped),
         mapped => mapped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::MemoryAudit;
+    use crate::model::{JobRecord, JobState};
+
+    fn lost(id: i64, kind: JobKind) -> RecoveredJob {
+        RecoveredJob {
+            record: lost_record(id, kind),
+            origin: None,
+        }
+    }
+
+    fn lost_record(id: i64, kind: JobKind) -> JobRecord {
+        JobRecord {
+            id,
+            kind,
+            operation: if kind == JobKind::Mutation {
+                "delete-stack".into()
+            } else {
+                "list-stacks".into()
+            },
+            title: "t".into(),
+            target: Some("stack web in 123456789012 / us-east-1 (DEV)".into()),
+            state: JobState::Interrupted,
+            created_ms: 0,
+            started_ms: Some(0),
+            finished_ms: Some(1),
+            progress: None,
+            error: None,
+            log_path: None,
+            parent: None,
+        }
+    }
+
+    #[test]
+    fn changes_lost_in_a_crash_get_an_interrupted_audit_entry() {
+        let audit = MemoryAudit::default();
+        record_lost_changes(
+            &audit,
+            "alice",
+            &[lost(1, JobKind::Read), lost(2, JobKind::Mutation)],
+        );
+        let records = audit.records();
+        assert_eq!(records.len(), 1, "reads are not audited");
+        assert_eq!(records[0].decision, Decision::Interrupted);
+        assert_eq!(records[0].operation, "delete-stack");
+        assert_eq!(records[0].target["job"], 2);
+        assert_eq!(records[0].actor.os_user, "alice");
+    }
+
+    #[test]
+    fn a_lost_change_keeps_the_actor_and_environment_recorded_with_its_request() {
+        let audit = MemoryAudit::default();
+        let origin = crate::engine::store::ChangeOrigin {
+            actor: Actor {
+                os_user: "alice".into(),
+                principal: Some("arn:aws:iam::123456789012:role/ops".into()),
+            },
+            environment: "PRD".into(),
+            request_id: 42,
+            target: serde_json::json!({ "stack_name": "web", "account": "123456789012" }),
+        };
+        record_lost_changes(
+            &audit,
+            "bob",
+            &[RecoveredJob {
+                record: lost_record(7, JobKind::Mutation),
+                origin: Some(origin),
+            }],
+        );
+        let records = audit.records();
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(r.decision, Decision::Interrupted);
+        assert_eq!(r.environment, "PRD");
+        assert_eq!(r.actor.os_user, "alice", "who asked, not who found it");
+        assert_eq!(
+            r.actor.principal.as_deref(),
+            Some("arn:aws:iam::123456789012:role/ops")
+        );
+        assert_eq!(r.request_id, Some(42));
+        assert_eq!(r.target["stack_name"], "web");
+        assert_eq!(r.target["job"], 7);
+        assert!(
+            r.detail.as_deref().unwrap_or_default().contains("bob"),
+            "{r:?}"
+        );
     }
 }

@@ -9,12 +9,15 @@
 
 mod support;
 
+use opsdeck::aws::AwsSettings;
+use opsdeck::cfn::model::{ChangeSetOutcome, ChangeSetPreview};
+use opsdeck::cfn::ops::{CfnMutation, CfnRead};
+use opsdeck::cfn::port::{CfnOutcome, CfnOutput};
 use opsdeck::engine::{EngineConfig, MutationOutput, ReadOutput};
-use opsdeck::model::{ChangeSetOutcome, ChangeSetPreview, Environment};
+use opsdeck::model::Environment;
 use opsdeck::ops::{
     CreateChangeSet, DiscardChangeSet, ExecuteChangeSet, MutatingOp, ReadOp, TemplateSource,
 };
-use opsdeck::providers::aws::AwsSettings;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::cfn_stub::{CfnStub, StubDrift, StubStack};
@@ -46,7 +49,7 @@ fn fast(endpoint: &str) -> (AwsSettings, EngineConfig) {
 }
 
 fn create_op(stack: &str, change_set: &str) -> MutatingOp {
-    MutatingOp::CreateChangeSet(CreateChangeSet {
+    MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
         account: MOTO_ACCOUNT.into(),
         region: REGION.into(),
         environment: Environment::Dev,
@@ -62,23 +65,24 @@ fn create_op(stack: &str, change_set: &str) -> MutatingOp {
             &Default::default(),
             Environment::Dev,
         ),
-    })
+        cost: opsdeck::cost::verdict::CostVerdict::none(),
+    }))
 }
 
 fn ready(result: Result<MutationOutput, String>) -> ChangeSetPreview {
     match result {
-        Ok(MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview))) => preview,
+        Ok(MutationOutput::Cfn(CfnOutcome::ChangeSet(ChangeSetOutcome::Ready(preview)))) => preview,
         other => panic!("expected a ready change set, got {other:?}"),
     }
 }
 
 fn discard_op(preview: &ChangeSetPreview) -> MutatingOp {
-    MutatingOp::DiscardChangeSet(DiscardChangeSet {
+    MutatingOp::Cfn(CfnMutation::DiscardChangeSet(DiscardChangeSet {
         target: target(MOTO_ACCOUNT, &preview.stack_name, &preview.stack_id),
         change_set_id: preview.change_set_id.clone(),
         change_set_name: preview.change_set_name.clone(),
         delete_empty_stack: true,
-    })
+    }))
 }
 
 /// Every change set moto holds (its ListChangeSets ignores the stack filter).
@@ -226,10 +230,13 @@ async fn a_follow_whose_polls_keep_failing_stops_and_says_the_change_goes_on() {
     proxy.inject("DescribeStacks", Fault::Reset, Times::Always);
 
     let (_, result) = rig
-        .run(MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
-            target: target(MOTO_ACCOUNT, &preview.stack_name, &preview.stack_id),
-            preview: preview.clone(),
-        }))
+        .run(MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(
+            ExecuteChangeSet {
+                target: target(MOTO_ACCOUNT, &preview.stack_name, &preview.stack_id),
+                preview: preview.clone(),
+                cost: opsdeck::cost::verdict::CostVerdict::none(),
+            },
+        )))
         .await;
     let err = result.expect_err("the follow gives up");
     assert_plain(&err);
@@ -278,11 +285,11 @@ async fn drift_status_polls_back_off_and_stop_without_starting_the_check_again()
     let mut rig = Rig::start_with(settings, config, &dirs);
 
     let (_, result) = rig
-        .read(ReadOp::DetectDrift {
+        .read(ReadOp::Cfn(CfnRead::DetectDrift {
             scope: scope(),
             stack_id: id,
             stack_name: "drifty".into(),
-        })
+        }))
         .await;
     let text = result.expect_err("the drift check gives up").to_string();
     assert_plain(&text);
@@ -341,9 +348,11 @@ async fn resets_html_and_xml_5xx_and_throttling_are_retried_and_logged_as_senten
     let (settings, config) = fast(&proxy.endpoint());
     let mut rig = Rig::start_with(settings, config, &dirs);
 
-    let (job, result) = rig.read(ReadOp::ListStacks { scope: scope() }).await;
+    let (job, result) = rig
+        .read(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
+        .await;
     assert!(
-        matches!(result, Ok(ReadOutput::Stacks(_))),
+        matches!(result, Ok(ReadOutput::Cfn(CfnOutput::Stacks(_)))),
         "the fifth try answers: {result:?}"
     );
     assert_eq!(proxy.seen("ListStacks"), 5);
@@ -411,14 +420,16 @@ async fn each_call_has_its_own_timeout_not_the_whole_sequence() {
     config.call_timeout = Duration::from_millis(2500);
     config.read_attempts = 1;
     let mut rig = Rig::start_with(settings, config, &dirs);
-    let describe = || ReadOp::DescribeStack {
-        scope: scope(),
-        stack_id: id.clone(),
-        stack_name: "slow".into(),
+    let describe = || {
+        ReadOp::Cfn(CfnRead::DescribeStack {
+            scope: scope(),
+            stack_id: id.clone(),
+            stack_name: "slow".into(),
+        })
     };
 
     let (job, result) = rig.read(describe()).await;
-    let Ok(ReadOutput::StackDetail(detail)) = result else {
+    let Ok(ReadOutput::Cfn(CfnOutput::StackDetail(detail))) = result else {
         panic!("a slow but answering endpoint is read: {result:?}")
     };
     assert_eq!(detail.summary.status, "CREATE_COMPLETE");
@@ -464,7 +475,7 @@ async fn a_failed_delete_change_set_is_retried_until_the_plan_leaves_nothing() {
 
     let (_, result) = rig.run(discard_op(&preview)).await;
     match result {
-        Ok(MutationOutput::Done(summary)) => assert_eq!(
+        Ok(MutationOutput::Cfn(CfnOutcome::Done(summary))) => assert_eq!(
             summary,
             "change set opsdeck-retry discarded; the empty stack retry-me was deleted"
         ),
@@ -498,7 +509,7 @@ async fn an_empty_stack_is_kept_only_for_its_own_other_change_sets() {
 
     let (_, result) = rig.run(discard_op(&preview)).await;
     match result {
-        Ok(MutationOutput::Done(summary)) => assert_eq!(
+        Ok(MutationOutput::Cfn(CfnOutcome::Done(summary))) => assert_eq!(
             summary,
             "change set opsdeck-mine discarded; the empty stack mine was deleted"
         ),

@@ -4,8 +4,11 @@
 
 mod support;
 
+use opsdeck::cfn::model::{ChangeSetKind, ChangeSetOutcome, ChangeSetPreview};
+use opsdeck::cfn::ops::{CfnMutation, CfnRead};
+use opsdeck::cfn::port::{CfnOutcome, CfnOutput};
 use opsdeck::engine::{MutationOutput, ReadOutput};
-use opsdeck::model::{ChangeSetKind, ChangeSetOutcome, ChangeSetPreview, Environment, JobState};
+use opsdeck::model::{Environment, JobState};
 use opsdeck::ops::{
     CreateChangeSet, DeleteStack, DeployParameter, DiscardChangeSet, ExecuteChangeSet, MutatingOp,
     ParamValue, ReadOp, Secret, SetTerminationProtection, TemplateSource,
@@ -53,7 +56,7 @@ fn create_op(
             opsdeck::ops::ComplianceVerdict::unavailable("the test does not fetch it")
         }
     };
-    MutatingOp::CreateChangeSet(CreateChangeSet {
+    MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
         account: MOTO_ACCOUNT.into(),
         region: REGION.into(),
         environment: Environment::Dev,
@@ -63,12 +66,13 @@ fn create_op(
         template,
         parameters,
         compliance,
-    })
+        cost: opsdeck::cost::verdict::CostVerdict::none(),
+    }))
 }
 
 fn outcome(result: Result<MutationOutput, String>) -> ChangeSetOutcome {
     match result.expect("CreateChangeSet succeeded") {
-        MutationOutput::ChangeSet(outcome) => outcome,
+        MutationOutput::Cfn(CfnOutcome::ChangeSet(outcome)) => outcome,
         other => panic!("expected a change set, got {other:?}"),
     }
 }
@@ -81,15 +85,16 @@ fn ready(result: Result<MutationOutput, String>) -> ChangeSetPreview {
 }
 
 fn execute_op(preview: &ChangeSetPreview) -> MutatingOp {
-    MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
+    MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(ExecuteChangeSet {
         target: target(MOTO_ACCOUNT, &preview.stack_name, &preview.stack_id),
         preview: preview.clone(),
-    })
+        cost: opsdeck::cost::verdict::CostVerdict::none(),
+    }))
 }
 
 fn done(result: Result<MutationOutput, String>) -> String {
     match result {
-        Ok(MutationOutput::Done(summary)) => summary,
+        Ok(MutationOutput::Cfn(CfnOutcome::Done(summary))) => summary,
         other => panic!("expected success, got {other:?}"),
     }
 }
@@ -182,13 +187,13 @@ async fn moto_creates_redeploys_unchanged_and_deletes_a_library_stack() {
 
     // Describe reads the template's DeletionPolicy and the stack's events.
     let (_, result) = rig
-        .read(ReadOp::DescribeStack {
+        .read(ReadOp::Cfn(CfnRead::DescribeStack {
             scope: scope(),
             stack_id: preview.stack_id.clone(),
             stack_name: "lib-bucket".into(),
-        })
+        }))
         .await;
-    let ReadOutput::StackDetail(detail) = result.expect("describe") else {
+    let ReadOutput::Cfn(CfnOutput::StackDetail(detail)) = result.expect("describe") else {
         panic!("describe answered with something else")
     };
     let retained: Vec<_> = detail
@@ -204,10 +209,10 @@ async fn moto_creates_redeploys_unchanged_and_deletes_a_library_stack() {
     );
 
     let (_, result) = rig
-        .run(MutatingOp::DeleteStack(DeleteStack {
+        .run(MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
             target: target(MOTO_ACCOUNT, "lib-bucket", &preview.stack_id),
             retained: detail.retained.clone(),
-        }))
+        })))
         .await;
     assert_eq!(done(result), "lib-bucket deleted");
     assert!(support::stack_is_gone(&cfn, "lib-bucket").await);
@@ -283,12 +288,14 @@ async fn moto_discarding_a_create_change_set_removes_the_empty_stack() {
     );
 
     let (_, result) = rig
-        .run(MutatingOp::DiscardChangeSet(DiscardChangeSet {
-            target: target(MOTO_ACCOUNT, "discard-me", &preview.stack_id),
-            change_set_id: preview.change_set_id.clone(),
-            change_set_name: preview.change_set_name.clone(),
-            delete_empty_stack: true,
-        }))
+        .run(MutatingOp::Cfn(CfnMutation::DiscardChangeSet(
+            DiscardChangeSet {
+                target: target(MOTO_ACCOUNT, "discard-me", &preview.stack_id),
+                change_set_id: preview.change_set_id.clone(),
+                change_set_name: preview.change_set_name.clone(),
+                delete_empty_stack: true,
+            },
+        )))
         .await;
     let summary = done(result);
     assert!(
@@ -658,12 +665,14 @@ async fn stub_change_set_rows_replacements_removals_and_pages() {
 
     // Discarding an update's change set leaves the stack alone.
     let (_, result) = rig
-        .run(MutatingOp::DiscardChangeSet(DiscardChangeSet {
-            target: target(cfn_stub::ACCOUNT, "web", &id),
-            change_set_id: preview.change_set_id.clone(),
-            change_set_name: preview.change_set_name.clone(),
-            delete_empty_stack: false,
-        }))
+        .run(MutatingOp::Cfn(CfnMutation::DiscardChangeSet(
+            DiscardChangeSet {
+                target: target(cfn_stub::ACCOUNT, "web", &id),
+                change_set_id: preview.change_set_id.clone(),
+                change_set_name: preview.change_set_name.clone(),
+                delete_empty_stack: false,
+            },
+        )))
         .await;
     done(result);
     assert_eq!(stub.change_set_count(), 0);
@@ -767,13 +776,13 @@ async fn stub_drift_lists_drifted_resources_first_with_differences() {
     let mut rig = Rig::start(stub.endpoint(), &dirs);
 
     let (job, result) = rig
-        .read(ReadOp::DetectDrift {
+        .read(ReadOp::Cfn(CfnRead::DetectDrift {
             scope: scope(),
             stack_id: id.clone(),
             stack_name: "drifty".into(),
-        })
+        }))
         .await;
-    let ReadOutput::Drift(drift) = result.expect("drift detection") else {
+    let ReadOutput::Cfn(CfnOutput::Drift(drift)) = result.expect("drift detection") else {
         panic!("drift answered with something else")
     };
     assert_eq!(drift.stack_name, "drifty");
@@ -821,10 +830,10 @@ async fn stub_termination_protection_refuses_the_delete_until_turned_off() {
     let dirs = TestDirs::new();
     let mut rig = Rig::start(stub.endpoint(), &dirs);
     let delete = || {
-        MutatingOp::DeleteStack(DeleteStack {
+        MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
             target: target(cfn_stub::ACCOUNT, "guarded", &id),
             retained: vec![],
-        })
+        }))
     };
 
     let (_, result) = rig.run(delete()).await;
@@ -836,12 +845,12 @@ async fn stub_termination_protection_refuses_the_delete_until_turned_off() {
     assert!(!stub.actions().contains(&"DeleteStack".to_string()));
 
     let (_, result) = rig
-        .run(MutatingOp::SetTerminationProtection(
+        .run(MutatingOp::Cfn(CfnMutation::SetTerminationProtection(
             SetTerminationProtection {
                 target: target(cfn_stub::ACCOUNT, "guarded", &id),
                 enabled: false,
             },
-        ))
+        )))
         .await;
     assert_eq!(done(result), "termination protection is off for guarded");
     let update = stub
@@ -958,13 +967,13 @@ async fn stub_follow_shows_the_running_operation_and_skips_settled_stacks() {
     let mut rig = Rig::start(stub.endpoint(), &dirs);
 
     let (job, result) = rig
-        .read(ReadOp::FollowStack {
+        .read(ReadOp::Cfn(CfnRead::FollowStack {
             scope: scope(),
             stack_id: id.clone(),
             stack_name: "busy".into(),
-        })
+        }))
         .await;
-    let ReadOutput::Followed { summary, .. } = result.expect("follow") else {
+    let ReadOutput::Cfn(CfnOutput::Followed { summary, .. }) = result.expect("follow") else {
         panic!("follow answered with something else")
     };
     assert_eq!(summary, "busy: UPDATE_COMPLETE");
@@ -982,13 +991,13 @@ async fn stub_follow_shows_the_running_operation_and_skips_settled_stacks() {
     assert_eq!(rig.progress[&job].last(), Some(&1.0));
 
     let (_, result) = rig
-        .read(ReadOp::FollowStack {
+        .read(ReadOp::Cfn(CfnRead::FollowStack {
             scope: scope(),
             stack_id: cfn_stub::stack_arn("calm"),
             stack_name: "calm".into(),
-        })
+        }))
         .await;
-    let ReadOutput::Followed { summary, .. } = result.expect("follow") else {
+    let ReadOutput::Cfn(CfnOutput::Followed { summary, .. }) = result.expect("follow") else {
         panic!("follow answered with something else")
     };
     assert_eq!(summary, "not in progress: CREATE_COMPLETE");

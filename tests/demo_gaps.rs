@@ -5,6 +5,8 @@
 mod support;
 
 use aws_sdk_cloudformation::types::Parameter;
+use opsdeck::cfn::ops::{CfnMutation, CfnRead};
+use opsdeck::cfn::port::CfnOutput;
 use opsdeck::engine::ReadOutput;
 use opsdeck::ops::{DeleteStack, MutatingOp, ReadOp, SetTerminationProtection};
 use std::process::{Child, Command, Stdio};
@@ -80,13 +82,13 @@ async fn drift_and_termination_protection_work_through_the_demo_proxy() {
 
     // moto creates buckets without applying VersioningConfiguration: a real drift.
     let (_, result) = rig
-        .read(ReadOp::DetectDrift {
+        .read(ReadOp::Cfn(CfnRead::DetectDrift {
             scope: scope(),
             stack_id: id.clone(),
             stack_name: "assets".into(),
-        })
+        }))
         .await;
-    let Ok(ReadOutput::Drift(drift)) = result else {
+    let Ok(ReadOutput::Cfn(CfnOutput::Drift(drift))) = result else {
         panic!("drift detection failed: {result:?}");
     };
     assert_eq!(drift.status, "DRIFTED");
@@ -99,16 +101,18 @@ async fn drift_and_termination_protection_work_through_the_demo_proxy() {
     assert_eq!(bucket.differences[0].expected, "Enabled");
 
     let protect = |enabled| {
-        MutatingOp::SetTerminationProtection(SetTerminationProtection {
-            target: target(MOTO_ACCOUNT, "assets", &id),
-            enabled,
-        })
+        MutatingOp::Cfn(CfnMutation::SetTerminationProtection(
+            SetTerminationProtection {
+                target: target(MOTO_ACCOUNT, "assets", &id),
+                enabled,
+            },
+        ))
     };
     let delete = || {
-        MutatingOp::DeleteStack(DeleteStack {
+        MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
             target: target(MOTO_ACCOUNT, "assets", &id),
             retained: vec![],
-        })
+        }))
     };
     let (_, result) = rig.run(protect(true)).await;
     assert!(result.is_ok(), "{result:?}");

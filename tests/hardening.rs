@@ -442,6 +442,7 @@ fn a_reader_that_stops_reading_ends_the_output_quietly() {
                     target: None,
                     log_path: None,
                     origin: None,
+                    parent: None,
                 })
                 .expect("insert");
             store

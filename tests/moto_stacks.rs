@@ -4,20 +4,23 @@
 
 mod support;
 
-use opsdeck::audit::{Actor, AuditLog, AuditSink, VerifyReport};
+use opsdeck::audit::VerifyReport;
+use opsdeck::aws::AwsSettings;
+use opsdeck::cfn::model::StackSummary;
+use opsdeck::cfn::ops::{CfnMutation, CfnRead};
+use opsdeck::cfn::port::CfnOutput;
 use opsdeck::config::Config;
-use opsdeck::engine::ports::{CloudApi, ErrorKind, ProviderError};
+use opsdeck::engine::ports::{ErrorKind, ProviderError, Providers};
 use opsdeck::engine::store::JobStore;
 use opsdeck::engine::task::JobHandle;
 use opsdeck::engine::{
     Engine, EngineConfig, EngineEvent, MutationOutput, MutationRefused, ReadOutput,
 };
-use opsdeck::model::{JobId, JobKind, JobState, StackSummary};
+use opsdeck::model::{JobId, JobKind, JobState};
 use opsdeck::ops::{
     ConfirmError, DeleteStack, Gate, MutatingOp, ReadOnlyLatch, ReadOp, ReadScope, Refusal,
     RiskTier, StackTarget,
 };
-use opsdeck::providers::aws::{AwsProvider, AwsSettings};
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
@@ -51,25 +54,20 @@ impl Ops {
             endpoint_url: Some(endpoint.to_string()),
             ..AwsSettings::default()
         };
-        let cloud: futures::future::BoxFuture<'static, Arc<dyn CloudApi>> =
-            Box::pin(
-                async move { Arc::new(AwsProvider::load(&settings).await) as Arc<dyn CloudApi> },
-            );
-        let audit: Arc<dyn AuditSink> =
-            Arc::new(AuditLog::open(dirs.audit_log()).expect("open audit log"));
-        let store = Arc::new(JobStore::open(&dirs.jobs_db()).expect("open job store"));
-        let latch = ReadOnlyLatch::new();
+        // The gate, audit log and job store exactly as the console builds them.
+        let guarded = opsdeck::setup::open(&opsdeck::setup::Options::default(), &dirs.paths())
+            .expect("set up the guarded context");
+        let (gate, audit, store) = (guarded.gate, guarded.audit, guarded.store);
+        let latch = gate.latch().clone();
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         let config = EngineConfig {
             logs_dir: Some(dirs.job_logs_dir()),
             ..config
         };
-        let actor = Actor {
-            os_user: "harness".into(),
-            principal: None,
-        };
-        let gate = Gate::new(latch.clone(), audit.clone(), actor, None);
-        let engine = Engine::start(cloud, store.clone(), audit, gate.binding(), tx, config);
+        let binding = gate.binding();
+        let providers: futures::future::BoxFuture<'static, Arc<Providers>> =
+            Box::pin(async move { Arc::new(opsdeck::aws::providers(&settings, binding).await) });
+        let engine = Engine::start(providers, store.clone(), audit, gate.binding(), tx, config);
         Ops {
             engine,
             events,
@@ -94,11 +92,14 @@ impl Ops {
     async fn list_stacks(&mut self) -> Result<Vec<StackSummary>, ProviderError> {
         let job = self
             .engine
-            .submit_read(ReadOp::ListStacks {
-                scope: ReadScope {
-                    region: REGION.into(),
-                },
-            })
+            .submit_read(
+                ReadOp::Cfn(CfnRead::ListStacks {
+                    scope: ReadScope {
+                        region: REGION.into(),
+                    },
+                }),
+                None,
+            )
             .expect("the job store records the read");
         loop {
             if let EngineEvent::ReadDone {
@@ -107,7 +108,7 @@ impl Ops {
                 && done == job
             {
                 return result.map(|output| match output {
-                    ReadOutput::Stacks(stacks) => stacks,
+                    ReadOutput::Cfn(CfnOutput::Stacks(stacks)) => stacks,
                     _ => panic!("ListStacks answered with something else"),
                 });
             }
@@ -198,7 +199,7 @@ fn delete_op(stack: &StackSummary) -> MutatingOp {
     let environment = Config::defaults()
         .expect("built-in config")
         .environment_for(Some(account), None);
-    MutatingOp::DeleteStack(DeleteStack {
+    MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
         target: StackTarget {
             account: account.to_string(),
             region: region.to_string(),
@@ -207,7 +208,7 @@ fn delete_op(stack: &StackSummary) -> MutatingOp {
             stack_id: stack.id.clone(),
         },
         retained: vec![],
-    })
+    }))
 }
 
 fn assert_chain_intact(dirs: &TestDirs, entries: u64) {
@@ -256,13 +257,16 @@ async fn list_stacks_returns_every_stack_through_the_engine() {
     let bravo = &stacks[1];
     let job = ops
         .engine
-        .submit_read(ReadOp::DescribeStack {
-            scope: ReadScope {
-                region: REGION.into(),
-            },
-            stack_id: bravo.id.clone(),
-            stack_name: bravo.name.clone(),
-        })
+        .submit_read(
+            ReadOp::Cfn(CfnRead::DescribeStack {
+                scope: ReadScope {
+                    region: REGION.into(),
+                },
+                stack_id: bravo.id.clone(),
+                stack_name: bravo.name.clone(),
+            }),
+            None,
+        )
         .expect("describe job");
     let detail = loop {
         if let EngineEvent::ReadDone {
@@ -271,7 +275,7 @@ async fn list_stacks_returns_every_stack_through_the_engine() {
             && done == job
         {
             match result.expect("DescribeStack through the engine") {
-                ReadOutput::StackDetail(detail) => break detail,
+                ReadOutput::Cfn(CfnOutput::StackDetail(detail)) => break detail,
                 _ => panic!("DescribeStack answered with something else"),
             }
         }
@@ -317,7 +321,7 @@ async fn typed_delete_removes_the_stack_and_audits_every_step() {
         assert_eq!(entry["target"]["stack_id"], target.id.as_str());
         assert_eq!(entry["target"]["account"], MOTO_ACCOUNT);
         assert_eq!(entry["target"]["region"], REGION);
-        assert_eq!(entry["actor"]["os_user"], "harness");
+        assert_eq!(entry["actor"]["os_user"], opsdeck::setup::os_user());
     }
     assert_chain_intact(&dirs, 4);
 

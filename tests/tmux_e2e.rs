@@ -6,154 +6,30 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use support::bedrock_stub::{BedrockStub, Reply};
 use support::fault_proxy::FaultProxy;
+use support::tmux::{POLL, SCREEN_TIMEOUT, Tmux};
 use support::{MotoServer, TestDirs};
 
-/// How long the screen may take to show what a step waits for. A guard against hangs only:
-/// the tests poll and move on as soon as the screen is right.
-const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(100);
 const WIDTH: u16 = 100;
 const HEIGHT: u16 = 30;
 
-/// A tmux server with one pane running opsdeck, then a shell that reports its exit code and
-/// keeps the pane open.
-struct Tmux {
-    socket: String,
-    tmpdir: std::path::PathBuf,
+/// opsdeck at `endpoint` with `extra_args`, in a pane of the e2e size.
+fn console(name: &str, dirs: &TestDirs, endpoint: &str, extra_args: &[&str]) -> Tmux {
+    console_with_env(name, dirs, endpoint, extra_args, &[])
 }
 
-impl Tmux {
-    fn start(name: &str, dirs: &TestDirs, endpoint: &str, extra_args: &[&str]) -> Tmux {
-        let socket = format!("opsdeck-e2e-{}-{name}", std::process::id());
-        let tmpdir = dirs.root().join("tmux");
-        std::fs::create_dir_all(&tmpdir).expect("tmux socket dir");
-        let tmux = Tmux { socket, tmpdir };
-
-        let mut env = vec![
-            (
-                "PATH".to_string(),
-                std::env::var("PATH").unwrap_or_default(),
-            ),
-            ("TERM".into(), "xterm-256color".into()),
-            ("LANG".into(), "C.UTF-8".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), support::REGION.into()),
-            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ];
-        for (key, value) in dirs.env() {
-            env.push((key.to_string(), value.display().to_string()));
-        }
-        // `env -i`: opsdeck sees exactly these variables, nothing of the user's AWS set-up.
-        let mut opsdeck = vec!["env".to_string(), "-i".to_string()];
-        opsdeck.extend(env.iter().map(|(k, v)| shell_quote(&format!("{k}={v}"))));
-        opsdeck.push(shell_quote(env!("CARGO_BIN_EXE_opsdeck")));
-        opsdeck.push("--endpoint-url".into());
-        opsdeck.push(shell_quote(endpoint));
-        opsdeck.extend(extra_args.iter().map(|a| shell_quote(a)));
-        let script = format!("{}; echo OPSDECK_EXIT=$?; sleep 600", opsdeck.join(" "));
-
-        let out = tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            &WIDTH.to_string(),
-            "-y",
-            &HEIGHT.to_string(),
-            &script,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tmux
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new("tmux");
-        command
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .env_remove("TMUX")
-            // UTF-8 whatever the locale, so the box-drawing borders come back as they are.
-            .arg("-u")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("tmux is installed (scripts/test.sh installs it)")
-    }
-
-    fn screen(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", "0"]);
-        assert!(
-            out.status.success(),
-            "capture-pane failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Polls the screen until `done` holds; panics with the last screen after the timeout.
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + SCREEN_TIMEOUT;
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Sends tmux key names (`Enter`, `Escape`, `j`, ...).
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success(), "send-keys {keys:?}");
-    }
-
-    /// Types text literally.
-    fn type_text(&self, text: &str) {
-        assert!(
-            self.run(&["send-keys", "-t", "0", "-l", text])
-                .status
-                .success(),
-            "send-keys -l {text}"
-        );
-    }
-
-    /// A tmux format, e.g. `#{alternate_on}`, for the pane.
-    fn format(&self, format: &str) -> String {
-        let out = self.run(&["display-message", "-p", "-t", "0", format]);
-        assert!(out.status.success(), "display-message {format}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// As [`console`], with more variables in opsdeck's environment.
+fn console_with_env(
+    name: &str,
+    dirs: &TestDirs,
+    endpoint: &str,
+    extra_args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Tmux {
+    let mut args = vec!["--endpoint-url", endpoint];
+    args.extend_from_slice(extra_args);
+    Tmux::start(name, dirs, &args, extra_env, (WIDTH, HEIGHT))
 }
 
 /// Stack names in the Inventory list: rows of the left-hand pane that start with the prefix.
@@ -201,7 +77,7 @@ fn delete_a_stack_by_typing_its_name_then_quit() {
         &["e2e-alpha", "e2e-bravo", "e2e-charlie"],
     ));
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("delete", &dirs, &moto.endpoint(), &[]);
+    let tmux = console("delete", &dirs, &moto.endpoint(), &[]);
 
     tmux.wait_for("the three stacks", |s| {
         inventory_rows(s, "e2e-") == ["e2e-alpha", "e2e-bravo", "e2e-charlie"]
@@ -276,7 +152,7 @@ fn read_only_console_refuses_a_delete() {
     let cfn = moto.cfn();
     rt.block_on(support::create_stacks(&cfn, &["ro-alpha", "ro-bravo"]));
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("read-only", &dirs, &moto.endpoint(), &["--read-only"]);
+    let tmux = console("read-only", &dirs, &moto.endpoint(), &["--read-only"]);
 
     tmux.wait_for("the two stacks", |s| {
         inventory_rows(s, "ro-") == ["ro-alpha", "ro-bravo"]
@@ -369,7 +245,7 @@ fn deploy_the_s3_template_through_the_form_and_watch_it_complete() {
     let moto = MotoServer::start();
     let cfn = moto.cfn();
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("deploy", &dirs, &moto.endpoint(), &["--env", "DEV"]);
+    let tmux = console("deploy", &dirs, &moto.endpoint(), &["--env", "DEV"]);
     tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
 
     let preview = fill_the_s3_form_and_compute(&tmux);
@@ -412,7 +288,7 @@ fn a_review_left_open_when_the_session_drops_is_discarded() {
     let moto = MotoServer::start();
     let cfn = moto.cfn();
     let dirs = TestDirs::new();
-    let tmux = Tmux::start("drop", &dirs, &moto.endpoint(), &["--env", "DEV"]);
+    let tmux = console("drop", &dirs, &moto.endpoint(), &["--env", "DEV"]);
     tmux.wait_for("the empty inventory", |s| s.contains("No stacks in"));
     fill_the_s3_form_and_compute(&tmux);
     assert_eq!(
@@ -457,7 +333,7 @@ fn the_console_asks_sts_again_once_the_endpoint_is_up() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let dirs = TestDirs::new();
     // Started while nothing listens at the endpoint: unreachable, not "no credentials".
-    let tmux = Tmux::start("sts-down", &dirs, &endpoint, &["--env", "DEV"]);
+    let tmux = console("sts-down", &dirs, &endpoint, &["--env", "DEV"]);
     let screen = tmux.wait_for("the unreachable endpoint in the status bar", |s| {
         status_bar(s).contains("AWS unreachable")
     });
@@ -477,4 +353,276 @@ fn status_bar(screen: &str) -> &str {
         .lines()
         .find(|l| l.starts_with(" opsdeck "))
         .unwrap_or_default()
+}
+
+#[test]
+fn run_an_installer_from_the_console_form_targets_confirm_then_jobs() {
+    let moto = MotoServer::start();
+    let dirs = TestDirs::new();
+    let config = dirs.config_home().join("opsdeck");
+    let folder = config.join("installers/hello");
+    std::fs::create_dir_all(&folder).expect("installer folder");
+    std::fs::write(
+        config.join("config.toml"),
+        "[targets]\nssh_config = \"/nonexistent/opsdeck-e2e/ssh_config\"\n\n[[targets.environment]]\nname = \"DEV\"\nhosts = [\"local\"]\n",
+    )
+    .expect("config");
+    std::fs::write(
+        folder.join("manifest.yml"),
+        "id: hello\nname: Hello world\nversion: 0.1.0\ninstall_script: install.sh\ntimeout_seconds: 60\n\
+         inputs:\n  - name: who\n    type: string\n    required: true\n  - name: token\n    type: password\n",
+    )
+    .expect("manifest");
+    std::fs::write(
+        folder.join("install.sh"),
+        "echo \"hello, $WHO\"\necho \"token: $TOKEN\"\n",
+    )
+    .expect("script");
+    let secret = "e2e-s3cret-token";
+    let tmux = console("installer", &dirs, &moto.endpoint(), &[]);
+    tmux.wait_for("the first frame", |s| s.contains("Inventory"));
+
+    tmux.keys(&[":"]);
+    tmux.type_text("installers");
+    tmux.keys(&["Enter"]);
+    let list = tmux.wait_for("the installers", |s| s.contains("Hello world 0.1.0"));
+    assert!(list.contains("debian 11+, ubuntu 20.04+"), "{list}");
+    tmux.keys(&["G", "Enter"]);
+    tmux.wait_for("the form", |s| {
+        s.contains("Install Hello world 0.1.0 (hello)")
+    });
+    tmux.type_text("operators");
+    tmux.keys(&["Tab"]);
+    tmux.type_text(secret);
+    tmux.wait_for("the masked token", |s| s.contains("••••••••"));
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the target picker", |s| {
+        s.contains("Where should hello 0.1.0 run?")
+    });
+    tmux.keys(&["Space", "Enter"]);
+    let dialog = tmux.wait_for("the confirmation", |s| s.contains("Confirm: run-installer"));
+    assert!(dialog.contains("local"), "{dialog}");
+    assert!(
+        dialog.contains("token") && dialog.contains("****"),
+        "{dialog}"
+    );
+    assert!(!dialog.contains(secret), "{dialog}");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the run to finish in Jobs", |s| {
+        s.lines()
+            .any(|l| l.contains("hello 0.1.0 on local") && l.contains("done"))
+            && s.lines()
+                .any(|l| l.contains("Run installer hello") && l.contains("done"))
+    });
+    assert!(!screen.contains(secret), "{screen}");
+    tmux.keys(&["q"]);
+    assert_exited_cleanly(&tmux);
+
+    let entries = support::read_audit(&dirs.audit_log());
+    let decisions: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["operation"] == "run-installer")
+        .map(|e| e["decision"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        decisions,
+        ["requested", "confirmed", "started", "succeeded"]
+    );
+    assert_chain_intact(&dirs.audit_log());
+    let logs = std::fs::read_dir(dirs.job_logs_dir()).expect("job logs");
+    let mut said_hello = false;
+    for log in logs.flatten() {
+        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+        assert!(!text.contains(secret), "{}", log.path().display());
+        said_hello |= text.contains("hello, operators") && text.contains("token: ****");
+    }
+    assert!(
+        said_hello,
+        "the target's job log holds the script's output, masked"
+    );
+}
+
+/// A console whose assistant is the loopback Bedrock `stub`, with AWS at moto.
+fn assistant_console(
+    name: &str,
+    dirs: &TestDirs,
+    moto: &MotoServer,
+    stub: &BedrockStub,
+    extra_args: &[&str],
+) -> Tmux {
+    let config = dirs.paths().config_file;
+    std::fs::create_dir_all(config.parent().expect("config dir")).expect("config dir");
+    std::fs::write(
+        &config,
+        format!("[assistant]\nmodel_id = \"{ASSISTANT_MODEL}\"\n"),
+    )
+    .expect("config");
+    console_with_env(
+        name,
+        dirs,
+        &moto.endpoint(),
+        extra_args,
+        &[("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stub.url.as_str())],
+    )
+}
+
+const ASSISTANT_MODEL: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+/// Everything decided about `stack`, in file order, with each entry's detail.
+fn audit_with_detail(path: &Path, stack: &str) -> Vec<(String, String)> {
+    support::read_audit(path)
+        .iter()
+        .filter(|e| e["target"]["stack_name"] == stack)
+        .map(|e| {
+            (
+                e["decision"].as_str().unwrap_or_default().to_string(),
+                e["detail"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_assistants_delete_proposal_opens_the_dialog_esc_keeps_the_stack_and_the_typed_name_deletes_it()
+ {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    rt.block_on(support::create_stacks(&cfn, &["logs-bucket"]));
+    let (stub, _stub_rt) = BedrockStub::start_blocking(vec![
+        Reply::tool(
+            "I can propose that.",
+            "tu_1",
+            "delete-stack",
+            serde_json::json!({"stack": "logs-bucket"}),
+        ),
+        Reply::text(&["Kept: you cancelled it."]),
+        Reply::tool(
+            "Proposing it again.",
+            "tu_2",
+            "delete-stack",
+            serde_json::json!({"stack": "logs-bucket"}),
+        ),
+        Reply::text(&["It is being deleted."]),
+    ]);
+    let dirs = TestDirs::new();
+    let tmux = assistant_console("assistant", &dirs, &moto, &stub, &[]);
+    tmux.wait_for("the stack and the model in the Chat title", |s| {
+        inventory_rows(s, "logs-") == ["logs-bucket"] && s.contains("claude-sonnet-4-5")
+    });
+
+    tmux.keys(&["1"]);
+    tmux.type_text("please delete logs-bucket");
+    tmux.keys(&["Enter"]);
+    let dialog = tmux.wait_for("the dialog the proposal opens", |s| {
+        s.contains("Confirm: delete-stack") && s.contains("Type logs-bucket to confirm")
+    });
+    assert!(dialog.contains("I can propose that."), "{dialog}");
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the model hearing it was cancelled", |s| {
+        s.contains("Kept: you cancelled it.") && !s.contains("Confirm: delete-stack")
+    });
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "logs-bucket"))
+            .as_deref(),
+        Some("CREATE_COMPLETE"),
+        "Esc kept the stack"
+    );
+
+    tmux.type_text("delete it for real");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the dialog again", |s| {
+        s.contains("Confirm: delete-stack") && s.contains("Type logs-bucket to confirm")
+    });
+    tmux.type_text("logs-bucket");
+    tmux.wait_for("the typed name", |s| s.contains("> logs-bucket"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the delete to finish and the model's last words", |s| {
+        s.lines()
+            .any(|l| l.contains("Delete stack logs-bucket") && l.contains("done"))
+            && s.contains("It is being deleted.")
+    });
+    assert!(
+        rt.block_on(support::stack_is_gone(&cfn, "logs-bucket")),
+        "the typed name deleted it"
+    );
+
+    let requests = stub.requests();
+    assert_eq!(requests.len(), 4);
+    let told = |i: usize| {
+        requests[i]
+            .tool_results()
+            .last()
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default()
+    };
+    assert!(told(1).contains("the operator cancelled"), "{}", told(1));
+    assert!(told(3).contains("the operator confirmed"), "{}", told(3));
+
+    tmux.keys(&["q"]);
+    assert_exited_cleanly(&tmux);
+    let trail = audit_with_detail(&dirs.audit_log(), "logs-bucket");
+    let decisions: Vec<&str> = trail.iter().map(|(d, _)| d.as_str()).collect();
+    assert_eq!(
+        decisions,
+        [
+            "requested",
+            "cancelled",
+            "requested",
+            "confirmed",
+            "started",
+            "succeeded"
+        ]
+    );
+    assert_eq!(
+        trail[0].1,
+        format!("proposed by the assistant ({ASSISTANT_MODEL})")
+    );
+    assert_chain_intact(&dirs.audit_log());
+}
+
+#[test]
+fn read_only_refuses_the_assistants_proposal_without_a_dialog() {
+    let rt = support::runtime();
+    let moto = MotoServer::start();
+    let cfn = moto.cfn();
+    rt.block_on(support::create_stacks(&cfn, &["ro-logs"]));
+    let (stub, _stub_rt) = BedrockStub::start_blocking(vec![
+        Reply::tool(
+            "",
+            "tu_1",
+            "delete-stack",
+            serde_json::json!({"stack": "ro-logs"}),
+        ),
+        Reply::text(&["Refused, as it should be."]),
+    ]);
+    let dirs = TestDirs::new();
+    let tmux = assistant_console("assistant-ro", &dirs, &moto, &stub, &["--read-only"]);
+    tmux.wait_for("the stack", |s| inventory_rows(s, "ro-") == ["ro-logs"]);
+    tmux.keys(&["1"]);
+    tmux.type_text("delete ro-logs");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the refusal told to the model", |s| {
+        s.contains("Refused, as it should be.")
+    });
+    assert!(!screen.contains("Confirm: delete-stack"), "{screen}");
+    assert!(screen.contains("refused"), "{screen}");
+    let told = stub.requests()[1]
+        .tool_results()
+        .last()
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
+    assert!(told.starts_with("refused: read-only mode"), "{told}");
+    assert_eq!(
+        rt.block_on(support::stack_status(&cfn, "ro-logs"))
+            .as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    tmux.keys(&["Tab", "q"]);
+    assert_exited_cleanly(&tmux);
+    assert_eq!(
+        audit_decisions(&dirs.audit_log(), "ro-logs"),
+        ["requested", "refused-read-only"]
+    );
 }

@@ -48,7 +48,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+#[cfg(test)]
 use std::sync::Mutex;
+#[cfg(test)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
@@ -132,7 +134,8 @@ pub enum AuditError {
         path.display()
     )]
     TooLarge { path: PathBuf, size: usize },
-    /// A [`MemoryAudit`] was told to fail.
+    /// The tests' in-memory sink was told to fail.
+    #[cfg(test)]
     #[error("in-memory audit sink is set to fail")]
     MemoryFailing,
 }
@@ -385,13 +388,16 @@ fn rfind(
     Ok(None)
 }
 
-/// In-memory sink for tests of other modules. Can be told to fail, to test fail-closed paths.
+/// In-memory sink for the crate's tests. Can be told to fail, to test fail-closed paths. Not
+/// part of the product: a sink that records nothing must not be able to stand behind a gate.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub struct MemoryAudit {
     records: Mutex<Vec<AuditRecord>>,
     failing: AtomicBool,
 }
 
+#[cfg(test)]
 impl MemoryAudit {
     /// Everything appended so far (while not failing), in order.
     pub fn records(&self) -> Vec<AuditRecord> {
@@ -407,6 +413,7 @@ impl MemoryAudit {
     }
 }
 
+#[cfg(test)]
 impl AuditSink for MemoryAudit {
     fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
         if self.failing.load(Ordering::SeqCst) {

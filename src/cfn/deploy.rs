@@ -2,10 +2,20 @@
 //! change set, checked as CloudFormation would check them, before anything is sent.
 
 use super::template::{ParameterSpec, Template};
-use crate::model::StackSummary;
+use crate::cfn::model::StackSummary;
 use crate::ops::{DeployParameter, ParamValue, Secret};
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// Where the template text comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormTemplate {
+    /// Template text read when the form opened (library entry or file).
+    Body(String),
+    /// The stack's current template (its text, from GetTemplate, is kept to judge it for
+    /// compliance): only parameters change.
+    Previous(String),
+}
 
 /// One refused value, named by parameter. Never contains a NoEcho value.
 #[derive(Debug, Clone, PartialEq, Eq)]

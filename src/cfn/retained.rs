@@ -1,7 +1,7 @@
 //! Which resources a stack keeps (or snapshots) when it is deleted, read from its template's
 //! `DeletionPolicy` attributes, so the delete dialog can say what will be left behind.
 
-use crate::model::RetainedResource;
+use crate::cfn::model::RetainedResource;
 use yaml_serde::Value;
 
 /// Policies that leave something behind when the stack is deleted. (`RetainExceptOnCreate`

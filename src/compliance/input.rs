@@ -30,6 +30,22 @@ pub struct EvalInput {
     pub context: Map<String, Json>,
     pub parameters: BTreeMap<String, String>,
     pub resources: Vec<InputResource>,
+    /// Every condition the template declares, decided from the parameters where they can
+    /// decide it (`None`: it depends on something only CloudFormation knows). Not part of the
+    /// rules' input; the cost estimate leaves out resources whose `Condition` is false.
+    #[serde(skip)]
+    pub conditions: BTreeMap<String, Option<bool>>,
+}
+
+impl EvalInput {
+    /// Whether `resource` is created: `Some(false)` when its `Condition` is decided false,
+    /// `None` when the condition cannot be decided here.
+    pub fn created(&self, resource: &InputResource) -> Option<bool> {
+        match resource.attributes.get("Condition").and_then(Json::as_str) {
+            None => Some(true),
+            Some(name) => self.conditions.get(name).copied().flatten(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -233,6 +249,14 @@ pub fn from_template(
             attributes,
         });
     }
+    let names: Vec<String> = resolver.conditions.keys().cloned().collect();
+    let conditions = names
+        .into_iter()
+        .map(|name| {
+            let value = resolver.condition(&name);
+            (name, value)
+        })
+        .collect();
     let mut context = Map::new();
     if let Some(env) = environment {
         context.insert("environment".into(), Json::String(env.to_string()));
@@ -244,6 +268,7 @@ pub fn from_template(
             context,
             parameters,
             resources,
+            conditions,
         },
         Lines::new(template::strip_bom(text)),
     ))
@@ -413,6 +438,8 @@ Resources:
         assert_eq!(p["BucketName"]["Fn::Sub"], "${AWS::StackName}-data");
         assert_eq!(p["Arn"]["Fn::GetAtt"], serde_json::json!(["Other", "Arn"]));
         assert_eq!(b.attributes["DeletionPolicy"], "Retain");
+        let (input, _) = from_template(T, "t.yaml", &BTreeMap::new(), None).expect("parses");
+        assert_eq!(input.conditions.get("Kms"), Some(&Some(true)));
 
         let b = bucket(&[("UseKms", "no")]);
         assert_eq!(

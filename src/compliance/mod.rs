@@ -5,13 +5,17 @@
 //! document shape for every source) → [`policy::PolicyPack::evaluate`] → findings with
 //! controls, lines and remediation → waivers → [`report`].
 
+pub mod actions;
+pub mod answers;
 pub mod checker;
 pub mod controls;
 pub mod export;
+pub mod headless;
 pub mod input;
 pub mod model;
 pub mod policy;
 pub mod report;
+pub mod tui;
 pub mod waivers;
 
 pub use checker::Checker;

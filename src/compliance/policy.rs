@@ -79,6 +79,16 @@ pub const BUNDLED: &[(&str, &str)] = bundled!(
     "sg_admin_ports",
     "sg_database_ports",
     "vpc_flow_logs",
+    // Kubernetes workloads (live objects or manifests; see kube/compliance.rs).
+    "k8s_privileged",
+    "k8s_host_namespaces",
+    "k8s_run_as_non_root",
+    "k8s_privilege_escalation",
+    "k8s_added_capabilities",
+    "k8s_host_path",
+    "k8s_image_tag",
+    "k8s_resource_limits",
+    "k8s_read_only_root",
 );
 
 /// How long one rule may take to judge one template. The whole bundled pack judges a

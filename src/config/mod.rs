@@ -10,11 +10,19 @@
 //! offset of a later serde error into a key path; serde then fills the
 //! `Raw*` structs, whose semantically checked fields are `toml::Spanned` so
 //! that checks done after parsing can point at the offending value too.
+//!
+//! Long (about 1,300 lines of code, the rest tests) because each section's raw form, its checks
+//! and its located errors sit together; a section that grows moves out, as `assistant.rs` and
+//! `theme.rs` did.
 
+pub mod assistant;
 mod paths;
+pub mod settings;
 pub mod theme;
 
+pub use assistant::{AssistantConfig, ModelPrice};
 pub use paths::Paths;
+pub use settings::{Options, Settings};
 
 use std::fmt;
 use std::ops::Range;
@@ -45,6 +53,12 @@ pub struct Config {
     pub environments: Vec<EnvironmentRule>,
     pub roles: Vec<RoleRule>,
     pub compliance: ComplianceSettings,
+    /// `[targets]`: where installers run and which environment each target is in.
+    pub targets: TargetsConfig,
+    /// `[cost]`: budgets, the Cost Explorer call budget, the price mirror.
+    pub cost: CostSettings,
+    /// `[assistant]`: the Bedrock model of the chat pane.
+    pub assistant: AssistantConfig,
     /// Files that contributed, for `:ro`/help display, e.g.
     /// `["<defaults>", "/home/x/.config/opsdeck/config.toml"]`.
     pub sources: Vec<String>,
@@ -77,6 +91,37 @@ impl Default for ComplianceSettings {
 const DEFAULT_WAIVER_MAX_DAYS: u32 = 365;
 /// The longest horizon config may set: ten years is already "permanent" for a waiver.
 const WAIVER_MAX_DAYS_LIMIT: i64 = 3650;
+/// `[cost]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSettings {
+    /// Cost Explorer requests allowed per UTC day (each costs $0.01; every page counts).
+    pub daily_call_budget: u32,
+    /// Spend fetched less than this many hours ago is used as it is.
+    pub cache_hours: u32,
+    /// A cost-allocation tag to group spend by (e.g. `CostCenter`).
+    pub allocation_tag: Option<String>,
+    /// Base URL of the AWS Price List bulk files (or a mirror, or a local directory).
+    pub offer_url: String,
+    /// The usage file, when not the default `usage.yml` in the config dir.
+    pub usage_file: Option<PathBuf>,
+    /// Monthly budget (USD) per environment.
+    pub budgets: Vec<(Environment, f64)>,
+    /// Region → price multiplier against us-east-1, for regions the catalogue has no prices for.
+    pub region_multipliers: std::collections::BTreeMap<String, f64>,
+}
+
+impl CostSettings {
+    /// The monthly budget of `environment`, if one is set.
+    pub fn budget_for(&self, environment: Environment) -> Option<f64> {
+        self.budgets
+            .iter()
+            .find(|(e, _)| *e == environment)
+            .map(|(_, b)| *b)
+    }
+}
+
+/// The public AWS Price List endpoint.
+pub const DEFAULT_OFFER_URL: &str = "https://pricing.us-east-1.amazonaws.com";
 
 /// One `[[environment]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +131,31 @@ pub struct EnvironmentRule {
     pub accounts: Vec<String>,
     /// Profile name patterns; `*` matches any run of characters.
     pub profiles: Vec<String>,
+    /// Kubeconfig context name patterns.
+    pub kube_contexts: Vec<String>,
+    /// EKS cluster ARN or name patterns (a name pattern matches the ARN's `cluster/NAME`).
+    pub clusters: Vec<String>,
+}
+
+/// `[targets]`: how installer targets are reached and which environment each one is in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetsConfig {
+    /// `ssh_config`: passed to every `ssh` as `-F` (replacing `~/.ssh/config`).
+    pub ssh_config: Option<PathBuf>,
+    /// `ssm_log_group`: the CloudWatch Logs group SSM writes a run's whole output to.
+    pub ssm_log_group: Option<String>,
+    /// `[[targets.environment]]`, in order: the first rule that matches a target wins.
+    pub environments: Vec<TargetRule>,
+}
+
+/// One `[[targets.environment]]` entry: targets it matches are in `environment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRule {
+    pub environment: Environment,
+    /// Patterns (`*` wildcard) matched against `local`, an ssh HOST, or an instance id.
+    pub hosts: Vec<String>,
+    /// Tag key → value pattern; an SSM instance matches when it has every one.
+    pub instance_tags: Vec<(String, String)>,
 }
 
 /// One `[[role]]` entry.
@@ -273,8 +343,52 @@ struct RawFile {
     safety: Option<RawSafety>,
     aws: Option<RawAws>,
     compliance: Option<RawCompliance>,
+    assistant: Option<assistant::RawAssistant>,
     environment: Option<Vec<Spanned<RawEnvironment>>>,
     role: Option<Vec<Spanned<RawRole>>>,
+    targets: Option<RawTargets>,
+    cost: Option<RawCost>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([cost])")]
+struct RawCost {
+    daily_call_budget: Option<Spanned<i64>>,
+    cache_hours: Option<Spanned<i64>>,
+    allocation_tag: Option<String>,
+    offer_url: Option<Spanned<String>>,
+    usage_file: Option<Spanned<String>>,
+    budgets: Option<RawBudgets>,
+    region_multipliers: Option<std::collections::BTreeMap<String, Spanned<f64>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([cost.budgets])")]
+struct RawBudgets {
+    #[serde(rename = "DEV")]
+    dev: Option<Spanned<f64>>,
+    #[serde(rename = "TST")]
+    tst: Option<Spanned<f64>>,
+    #[serde(rename = "PRD")]
+    prd: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([targets])")]
+struct RawTargets {
+    ssh_config: Option<Spanned<String>>,
+    ssm_log_group: Option<Spanned<String>>,
+    environment: Option<Vec<Spanned<RawTargetEnvironment>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([[targets.environment]])")]
+struct RawTargetEnvironment {
+    name: Spanned<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    instance_tags: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -312,6 +426,10 @@ struct RawEnvironment {
     accounts: Vec<Spanned<String>>,
     #[serde(default)]
     profiles: Vec<String>,
+    #[serde(default)]
+    kube_contexts: Vec<Spanned<String>>,
+    #[serde(default)]
+    clusters: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -336,6 +454,15 @@ struct Layer {
     environments: Option<Vec<EnvironmentRule>>,
     roles: Option<Vec<RoleRule>>,
     waiver_max_days: Option<u32>,
+    targets: Option<TargetsConfig>,
+    daily_call_budget: Option<u32>,
+    cache_hours: Option<u32>,
+    allocation_tag: Option<String>,
+    offer_url: Option<String>,
+    usage_file: Option<PathBuf>,
+    budgets: Option<Vec<(Environment, f64)>>,
+    region_multipliers: Option<std::collections::BTreeMap<String, f64>>,
+    assistant: assistant::AssistantLayer,
 }
 
 /// Checks semantic constraints, with errors located in one file's text.
@@ -430,13 +557,181 @@ impl Checker<'_> {
             }
             layer.waiver_max_days = u32::try_from(n).ok();
         }
+        if let Some(raw) = raw.assistant {
+            layer.assistant = self.assistant(raw)?;
+        }
         if let Some(envs) = raw.environment {
             layer.environments = Some(self.environments(envs)?);
         }
         if let Some(roles) = raw.role {
             layer.roles = Some(self.roles(roles)?);
         }
+        if let Some(targets) = raw.targets {
+            layer.targets = Some(self.targets(targets)?);
+        }
+        if let Some(cost) = raw.cost {
+            self.cost(cost, &mut layer)?;
+        }
         Ok(layer)
+    }
+
+    fn targets(&self, raw: RawTargets) -> Result<TargetsConfig, ConfigError> {
+        let ssh_config = match raw.ssh_config {
+            None => None,
+            Some(path) => {
+                let text = path.get_ref();
+                let resolved = if let Some(rest) = text.strip_prefix("~/") {
+                    std::env::var_os("HOME")
+                        .filter(|h| !h.is_empty())
+                        .map(|home| PathBuf::from(home).join(rest))
+                } else if text.starts_with('/') {
+                    Some(PathBuf::from(text))
+                } else {
+                    None
+                };
+                match resolved {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(self.invalid(
+                            path.span(),
+                            "targets.ssh_config",
+                            format!("{text:?} must be an absolute path or start with ~/"),
+                        ));
+                    }
+                }
+            }
+        };
+        let ssm_log_group = match raw.ssm_log_group {
+            None => None,
+            Some(group) => {
+                let name = group.get_ref();
+                let ok = !name.is_empty()
+                    && name.len() <= 512
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-/.#".contains(c));
+                if !ok {
+                    return Err(self.invalid(
+                        group.span(),
+                        "targets.ssm_log_group",
+                        format!(
+                            "{name:?} is not a CloudWatch Logs group name (letters, digits, _ - / . #)"
+                        ),
+                    ));
+                }
+                Some(group.into_inner())
+            }
+        };
+        let mut environments = Vec::new();
+        for (i, entry) in raw.environment.unwrap_or_default().into_iter().enumerate() {
+            let span = entry.span();
+            let entry = entry.into_inner();
+            let environment = parse_environment(entry.name.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    entry.name.span(),
+                    format!("targets.environment[{i}].name"),
+                    format!(
+                        "{:?} is not an environment (expected DEV, TST or PRD)",
+                        entry.name.get_ref()
+                    ),
+                )
+            })?;
+            if entry.hosts.is_empty() && entry.instance_tags.is_empty() {
+                return Err(self.invalid(
+                    span,
+                    format!("targets.environment[{i}]"),
+                    "matches nothing (give `hosts` and/or `instance_tags`)".to_string(),
+                ));
+            }
+            environments.push(TargetRule {
+                environment,
+                hosts: entry.hosts,
+                instance_tags: entry.instance_tags.into_iter().collect(),
+            });
+        }
+        Ok(TargetsConfig {
+            ssh_config,
+            ssm_log_group,
+            environments,
+        })
+    }
+
+    fn cost(&self, raw: RawCost, layer: &mut Layer) -> Result<(), ConfigError> {
+        let count =
+            |v: Option<Spanned<i64>>, key: &str, max: i64| -> Result<Option<u32>, ConfigError> {
+                match v {
+                    Some(v) if !(0..=max).contains(v.get_ref()) => Err(self.invalid(
+                        v.span(),
+                        key,
+                        format!("{} is out of range (0 to {max})", v.get_ref()),
+                    )),
+                    Some(v) => Ok(Some(*v.get_ref() as u32)),
+                    None => Ok(None),
+                }
+            };
+        layer.daily_call_budget = count(raw.daily_call_budget, "cost.daily_call_budget", 10_000)?;
+        layer.cache_hours = count(raw.cache_hours, "cost.cache_hours", 24 * 366)?;
+        layer.allocation_tag = raw.allocation_tag;
+        if let Some(url) = &raw.offer_url {
+            let u = url.get_ref();
+            let ok = u.starts_with("http://") || u.starts_with("https://") || u.starts_with('/');
+            if !ok {
+                return Err(self.invalid(
+                    url.span(),
+                    "cost.offer_url",
+                    format!("{u:?} is neither an http(s):// URL nor an absolute directory path"),
+                ));
+            }
+        }
+        layer.offer_url = self.non_empty(raw.offer_url, "cost.offer_url")?;
+        layer.usage_file = self
+            .non_empty(raw.usage_file, "cost.usage_file")?
+            .map(PathBuf::from);
+        let money = |v: Spanned<f64>, key: &str| -> Result<f64, ConfigError> {
+            let x = *v.get_ref();
+            if x.is_finite() && x >= 0.0 {
+                Ok(x)
+            } else {
+                Err(self.invalid(
+                    v.span(),
+                    key,
+                    format!("{x} is not an amount of USD (a number ≥ 0)"),
+                ))
+            }
+        };
+        if let Some(b) = raw.budgets {
+            let mut budgets = Vec::new();
+            for (env, value, key) in [
+                (Environment::Dev, b.dev, "cost.budgets.DEV"),
+                (Environment::Tst, b.tst, "cost.budgets.TST"),
+                (Environment::Prd, b.prd, "cost.budgets.PRD"),
+            ] {
+                if let Some(v) = value {
+                    budgets.push((env, money(v, key)?));
+                }
+            }
+            layer.budgets = Some(budgets);
+        }
+        if let Some(m) = raw.region_multipliers {
+            let mut multipliers = std::collections::BTreeMap::new();
+            for (region, factor) in m {
+                let key = format!("cost.region_multipliers.{region}");
+                if let Some(problem) = region_problem(&region) {
+                    return Err(self.invalid(factor.span(), key, problem));
+                }
+                let f = *factor.get_ref();
+                if !(f.is_finite() && f > 0.0) {
+                    return Err(self.invalid(
+                        factor.span(),
+                        key,
+                        format!("{f} is not a multiplier (a number > 0)"),
+                    ));
+                }
+                multipliers.insert(region, f);
+            }
+            layer.region_multipliers = Some(multipliers);
+        }
+        Ok(())
     }
 
     fn environments(
@@ -457,12 +752,32 @@ impl Checker<'_> {
                     ),
                 )
             })?;
-            if entry.accounts.is_empty() && entry.profiles.is_empty() {
+            if entry.accounts.is_empty()
+                && entry.profiles.is_empty()
+                && entry.kube_contexts.is_empty()
+                && entry.clusters.is_empty()
+            {
                 return Err(self.invalid(
                     entry_span,
                     format!("environment[{i}]"),
-                    "matches nothing (give `accounts` and/or `profiles`)".to_string(),
+                    "matches nothing (give `accounts`, `profiles`, `kube_contexts` and/or `clusters`)"
+                        .to_string(),
                 ));
+            }
+            for (field, patterns) in [
+                ("kube_contexts", &entry.kube_contexts),
+                ("clusters", &entry.clusters),
+            ] {
+                for (j, pattern) in patterns.iter().enumerate() {
+                    if pattern.get_ref().trim().is_empty() {
+                        return Err(self.invalid(
+                            pattern.span(),
+                            format!("environment[{i}].{field}[{j}]"),
+                            "must not be empty (a pattern; `*` matches any run of characters)"
+                                .to_string(),
+                        ));
+                    }
+                }
             }
             let mut accounts = Vec::with_capacity(entry.accounts.len());
             for (j, account) in entry.accounts.into_iter().enumerate() {
@@ -497,6 +812,16 @@ impl Checker<'_> {
                 environment,
                 accounts,
                 profiles: entry.profiles,
+                kube_contexts: entry
+                    .kube_contexts
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
+                clusters: entry
+                    .clusters
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
             });
         }
         Ok(rules)
@@ -529,6 +854,8 @@ impl Checker<'_> {
 /// (`eu-west-1`, `us-gov-west-1`, `eu-isoe-west-1`), not a list, so regions AWS opens later
 /// are accepted without a new opsdeck.
 pub fn region_problem(name: &str) -> Option<String> {
+    // A literal pattern, compiled by the tests of this function.
+    #[allow(clippy::expect_used)]
     static REGION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"^[a-z]{2}(?:-[a-z]+){1,2}-[0-9]{1,2}$")
             .expect("the pattern is a literal that compiles (tested)")
@@ -576,10 +903,10 @@ fn parse_role(name: &str) -> Option<Role> {
 fn parse_layer(text: &str, origin: &Path) -> Result<Layer, ConfigError> {
     let syntax_error = |e: toml::de::Error| {
         let mut message = e.message().to_string();
-        if message == "duplicate key" {
-            if let Some(key) = e.span().and_then(|s| text.get(s)).filter(|k| !k.is_empty()) {
-                message = format!("duplicate key `{key}`");
-            }
+        if message == "duplicate key"
+            && let Some(key) = e.span().and_then(|s| text.get(s)).filter(|k| !k.is_empty())
+        {
+            message = format!("duplicate key `{key}`");
         }
         ConfigError::Syntax {
             at: Location::new(origin, text, e.span().map(|s| s.start)),
@@ -795,6 +1122,29 @@ impl Config {
                     .or(defaults.waiver_max_days)
                     .unwrap_or(DEFAULT_WAIVER_MAX_DAYS),
             },
+            targets: user.targets.or(defaults.targets).unwrap_or_default(),
+            cost: CostSettings {
+                daily_call_budget: user
+                    .daily_call_budget
+                    .or(defaults.daily_call_budget)
+                    .unwrap_or(20),
+                cache_hours: user.cache_hours.or(defaults.cache_hours).unwrap_or(24),
+                allocation_tag: user
+                    .allocation_tag
+                    .or(defaults.allocation_tag)
+                    .filter(|t| !t.trim().is_empty()),
+                offer_url: user
+                    .offer_url
+                    .or(defaults.offer_url)
+                    .unwrap_or_else(|| DEFAULT_OFFER_URL.to_string()),
+                usage_file: user.usage_file.or(defaults.usage_file),
+                budgets: user.budgets.or(defaults.budgets).unwrap_or_default(),
+                region_multipliers: user
+                    .region_multipliers
+                    .or(defaults.region_multipliers)
+                    .unwrap_or_default(),
+            },
+            assistant: assistant::AssistantLayer::merge(user.assistant, defaults.assistant),
             sources,
         }
     }
@@ -802,23 +1152,45 @@ impl Config {
     /// First rule whose account list contains `account` wins; else the first
     /// rule with a profile pattern matching `profile`; else `Unmapped`.
     pub fn environment_for(&self, account: Option<&str>, profile: Option<&str>) -> Environment {
-        if let Some(account) = account {
-            if let Some(rule) = self
+        if let Some(account) = account
+            && let Some(rule) = self
                 .environments
                 .iter()
                 .find(|r| r.accounts.iter().any(|a| a == account))
-            {
-                return rule.environment;
-            }
+        {
+            return rule.environment;
         }
-        if let Some(profile) = profile {
-            if let Some(rule) = self
+        if let Some(profile) = profile
+            && let Some(rule) = self
                 .environments
                 .iter()
                 .find(|r| r.profiles.iter().any(|p| glob_match(p, profile)))
-            {
-                return rule.environment;
-            }
+        {
+            return rule.environment;
+        }
+        Environment::Unmapped
+    }
+
+    /// The environment of a Kubernetes cluster: the first rule with a `kube_contexts` pattern
+    /// matching the context's name; else the first rule with a `clusters` pattern matching
+    /// the cluster (its ARN, or the name the ARN ends in); else `Unmapped`.
+    pub fn environment_for_kube(&self, context: &str, cluster: &str) -> Environment {
+        if let Some(rule) = self
+            .environments
+            .iter()
+            .find(|r| r.kube_contexts.iter().any(|p| glob_match(p, context)))
+        {
+            return rule.environment;
+        }
+        let name = cluster
+            .rsplit_once(":cluster/")
+            .map_or(cluster, |(_, name)| name);
+        if let Some(rule) = self.environments.iter().find(|r| {
+            r.clusters
+                .iter()
+                .any(|p| glob_match(p, cluster) || glob_match(p, name))
+        }) {
+            return rule.environment;
         }
         Environment::Unmapped
     }
@@ -862,6 +1234,23 @@ impl Config {
         } else {
             RoleResolution::Resolved(role)
         }
+    }
+}
+
+impl TargetsConfig {
+    /// The environment a rule gives a target: `name` is `local`, the ssh HOST or the instance
+    /// id; `tags` are an SSM instance's tags (empty for others). `None`: no rule matches.
+    pub fn environment_for(&self, name: &str, tags: &[(String, String)]) -> Option<Environment> {
+        self.environments
+            .iter()
+            .find(|rule| {
+                rule.hosts.iter().any(|p| glob_match(p, name))
+                    || (!rule.instance_tags.is_empty()
+                        && rule.instance_tags.iter().all(|(key, pattern)| {
+                            tags.iter().any(|(k, v)| k == key && glob_match(pattern, v))
+                        }))
+            })
+            .map(|rule| rule.environment)
     }
 }
 
@@ -917,6 +1306,8 @@ mod tests {
             environment,
             accounts: accounts.iter().map(|s| s.to_string()).collect(),
             profiles: profiles.iter().map(|s| s.to_string()).collect(),
+            kube_contexts: Vec::new(),
+            clusters: Vec::new(),
         }
     }
 
@@ -938,6 +1329,69 @@ mod tests {
     // --- loading and merging -------------------------------------------------
 
     #[test]
+    fn targets_map_hosts_and_instance_tags_to_environments() {
+        let c = parse(
+            r#"
+[targets]
+ssh_config = "/etc/opsdeck/ssh_config"
+ssm_log_group = "/opsdeck/runs"
+
+[[targets.environment]]
+name = "PRD"
+hosts = ["*.prod.example.com"]
+instance_tags = { Environment = "prod*", Team = "web" }
+
+[[targets.environment]]
+name = "DEV"
+hosts = ["local", "dev-*"]
+"#,
+        )
+        .unwrap();
+        let t = &c.targets;
+        assert_eq!(
+            t.ssh_config.as_deref(),
+            Some(Path::new("/etc/opsdeck/ssh_config"))
+        );
+        assert_eq!(t.ssm_log_group.as_deref(), Some("/opsdeck/runs"));
+        assert_eq!(
+            t.environment_for("web1.prod.example.com", &[]),
+            Some(Environment::Prd)
+        );
+        assert_eq!(t.environment_for("local", &[]), Some(Environment::Dev));
+        assert_eq!(t.environment_for("other", &[]), None);
+        let tags = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            t.environment_for(
+                "i-0abc",
+                &tags(&[("Environment", "production"), ("Team", "web")])
+            ),
+            Some(Environment::Prd)
+        );
+        assert_eq!(
+            t.environment_for("i-0abc", &tags(&[("Environment", "production")])),
+            None,
+            "every tag must match"
+        );
+        let e = err("[targets]\nssh_config = \"relative/path\"\n");
+        assert_eq!(
+            e,
+            format!(
+                "{ORIGIN}:2:14: targets.ssh_config: \"relative/path\" must be an absolute path or start with ~/"
+            )
+        );
+        let e = err("[[targets.environment]]\nname = \"PRD\"\nhots = [\"x\"]\n");
+        assert!(
+            e.contains(":3:1: unknown key `hots` in targets.environment[0]"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn defaults_alone_load() {
         let c = Config::defaults().unwrap();
         assert_eq!(c.theme, "dark");
@@ -957,7 +1411,42 @@ mod tests {
         assert_eq!(l.read_only, Some(false));
         assert_eq!(l.default_role, Some(Role::Operator));
         assert_eq!(l.waiver_max_days, Some(DEFAULT_WAIVER_MAX_DAYS));
+        assert!(l.assistant.sets_every_scalar_default());
         assert!(l.environments.is_none() && l.roles.is_none());
+        assert_eq!(l.daily_call_budget, Some(20));
+        assert_eq!(l.cache_hours, Some(24));
+        assert_eq!(l.offer_url.as_deref(), Some(DEFAULT_OFFER_URL));
+    }
+
+    #[test]
+    fn cost_settings_are_checked_with_file_and_line() {
+        let c = parse(
+            "[cost]\ndaily_call_budget = 5\nallocation_tag = \"CostCenter\"\n[cost.budgets]\nDEV = 500\nPRD = 20000.5\n[cost.region_multipliers]\nca-central-1 = 1.1\n",
+        )
+        .unwrap();
+        assert_eq!(c.cost.daily_call_budget, 5);
+        assert_eq!(c.cost.budget_for(Environment::Dev), Some(500.0));
+        assert_eq!(c.cost.budget_for(Environment::Prd), Some(20000.5));
+        assert_eq!(c.cost.budget_for(Environment::Tst), None);
+        assert_eq!(c.cost.allocation_tag.as_deref(), Some("CostCenter"));
+        assert_eq!(c.cost.region_multipliers.get("ca-central-1"), Some(&1.1));
+        let e = err("[cost.budgets]\nDEV = -1\n");
+        assert!(
+            e.starts_with("/etc/x/config.toml:2:7: cost.budgets.DEV: -1"),
+            "{e}"
+        );
+        let e = err("[cost.budgets]\nQA = 1\n");
+        assert!(
+            e.contains("unknown key `QA`") && e.contains("DEV, TST, PRD"),
+            "{e}"
+        );
+        let e = err("[cost]\ndaily_call_budget = -3\n");
+        assert!(
+            e.starts_with("/etc/x/config.toml:2:21: cost.daily_call_budget"),
+            "{e}"
+        );
+        let e = err("[cost]\noffer_url = \"ftp://x\"\n");
+        assert!(e.contains("cost.offer_url"), "{e}");
     }
 
     #[test]
@@ -975,6 +1464,11 @@ mod tests {
         assert_eq!(c.environments.len(), 3);
         assert_eq!(c.roles.len(), 2);
         assert_eq!(c.aws.profile.as_deref(), Some("prod"));
+        assert_eq!(c.targets.environments.len(), 2);
+        assert_eq!(
+            c.targets.ssm_log_group.as_deref(),
+            Some("/opsdeck/run-command")
+        );
     }
 
     #[test]
@@ -1188,7 +1682,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         assert_eq!(
             err("\nthemes = 1\n"),
             format!(
-                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, environment, role)"
+                "{ORIGIN}:2:1: unknown key `themes` at the top level (expected one of: ui, safety, aws, compliance, assistant, environment, role, targets, cost)"
             )
         );
         assert_eq!(
@@ -1196,7 +1690,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
                 "[[environment]]\nname = \"DEV\"\nprofiles = [\"dev\"]\n\n[[environment]]\nname = \"PRD\"\n  profile = [\"prod\"]\n"
             ),
             format!(
-                "{ORIGIN}:7:3: unknown key `profile` in environment[1] (expected one of: name, accounts, profiles)"
+                "{ORIGIN}:7:3: unknown key `profile` in environment[1] (expected one of: name, accounts, profiles, kube_contexts, clusters)"
             )
         );
         assert_eq!(
@@ -1375,7 +1869,7 @@ principals = ["arn:aws:iam::111111111111:user/alice"]
         assert_eq!(
             err("[[environment]]\nname = \"DEV\"\n"),
             format!(
-                "{ORIGIN}:1:1: environment[0]: matches nothing (give `accounts` and/or `profiles`)"
+                "{ORIGIN}:1:1: environment[0]: matches nothing (give `accounts`, `profiles`, `kube_contexts` and/or `clusters`)"
             )
         );
         assert_eq!(
@@ -1689,6 +2183,42 @@ profiles = ["*"]
                 "glob_match({pattern:?}, {text:?})"
             );
         }
+    }
+
+    #[test]
+    fn clusters_and_contexts_map_to_environments_and_unmapped_is_strict() {
+        let c = parse(
+            "[[environment]]\nname = \"DEV\"\nkube_contexts = [\"dev-*\", \"kind-*\"]\n\n[[environment]]\nname = \"PRD\"\nclusters = [\"prod-*\", \"arn:aws:eks:eu-west-1:111111111111:cluster/*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.environment_for_kube("dev-eu", "whatever"),
+            Environment::Dev
+        );
+        assert_eq!(
+            c.environment_for_kube("ops", "arn:aws:eks:us-east-1:222222222222:cluster/prod-api"),
+            Environment::Prd,
+            "a name pattern matches the ARN's cluster name"
+        );
+        assert_eq!(
+            c.environment_for_kube("ops", "arn:aws:eks:eu-west-1:111111111111:cluster/x"),
+            Environment::Prd
+        );
+        assert_eq!(
+            c.environment_for_kube("ops", "staging"),
+            Environment::Unmapped
+        );
+        assert!(Environment::Unmapped.is_production_grade());
+        assert_eq!(
+            err("[[environment]]\nname = \"DEV\"\nkube_contexts = [\"\"]\n"),
+            format!(
+                "{ORIGIN}:3:18: environment[0].kube_contexts[0]: must not be empty (a pattern; `*` matches any run of characters)"
+            )
+        );
+        assert!(
+            err("[[environment]]\nname = \"DEV\"\nkube_context = [\"dev\"]\n")
+                .contains("unknown key `kube_context` in environment[0]")
+        );
     }
 
     fn glob_reference(p: &[char], t: &[char]) -> bool {

@@ -18,6 +18,8 @@ pub struct Paths {
     pub config_file: PathBuf,
     /// `config_dir/themes`: user themes.
     pub themes_dir: PathBuf,
+    /// `config_dir/installers`: the user's own installers, one folder each.
+    pub installers_dir: PathBuf,
     /// `data_dir/audit.jsonl`.
     pub audit_log: PathBuf,
     /// `data_dir/jobs.sqlite3`.
@@ -44,10 +46,17 @@ impl Paths {
         Paths::from_dirs(root.join("config"), root.join("data"))
     }
 
+    /// opsdeck's files under these two directories (`config_dir` holds `config.toml`,
+    /// `data_dir` the audit log, job store and job logs).
+    pub fn in_dirs(config_dir: PathBuf, data_dir: PathBuf) -> Paths {
+        Paths::from_dirs(config_dir, data_dir)
+    }
+
     fn from_dirs(config_dir: PathBuf, data_dir: PathBuf) -> Paths {
         Paths {
             config_file: config_dir.join("config.toml"),
             themes_dir: config_dir.join("themes"),
+            installers_dir: config_dir.join("installers"),
             audit_log: data_dir.join("audit.jsonl"),
             jobs_db: data_dir.join("jobs.sqlite3"),
             job_logs_dir: data_dir.join("job-logs"),

@@ -341,13 +341,13 @@ impl JobLog {
     pub fn flush(&mut self) -> io::Result<()> {
         self.last_flush = Instant::now();
         self.dirty = false;
-        if let Spill::Open(w) = &mut self.spill {
-            if let Err(e) = w.flush() {
-                let kind = e.kind();
-                let msg = e.to_string();
-                self.fail(e);
-                return Err(io::Error::new(kind, msg));
-            }
+        if let Spill::Open(w) = &mut self.spill
+            && let Err(e) = w.flush()
+        {
+            let kind = e.kind();
+            let msg = e.to_string();
+            self.fail(e);
+            return Err(io::Error::new(kind, msg));
         }
         Ok(())
     }
@@ -419,6 +419,30 @@ impl JobLog {
         Ok(hits)
     }
 
+    /// What exporting the whole log needs, taken quickly under the log's lock (the write
+    /// buffer flushed, the spill file's name and line count, the ring's lines not in it), so
+    /// the slow part, [`Export::write_to`], runs without the lock: a log being written to,
+    /// and the screen drawing it, are not held up by a save.
+    pub fn export(&mut self) -> Export {
+        let mut in_file = 0;
+        let mut path = None;
+        if self.has_file() {
+            let _ = self.flush();
+            path = self.path.clone();
+            in_file = self.spilled_lines;
+        }
+        Export {
+            path,
+            in_file,
+            tail: self
+                .ring
+                .iter()
+                .filter(|l| l.seq >= in_file)
+                .map(|l| l.text.clone())
+                .collect(),
+        }
+    }
+
     fn has_file(&self) -> bool {
         self.path.is_some() && !matches!(self.spill, Spill::None)
     }
@@ -474,6 +498,42 @@ fn new_line(seq: u64, ts_ms: i64, level: LogLevel, cap: usize) -> LogLine {
         ts_ms,
         level,
         text: String::with_capacity(cap),
+    }
+}
+
+/// A log's lines to be written out: see [`JobLog::export`].
+pub struct Export {
+    path: Option<PathBuf>,
+    in_file: u64,
+    tail: Vec<String>,
+}
+
+impl Export {
+    /// Every line's text, oldest first, one per line. Returns how many were written.
+    pub fn write_to(&self, out: &mut dyn Write) -> io::Result<u64> {
+        let mut written = 0u64;
+        if let Some(path) = &self.path {
+            let mut reader = BufReader::with_capacity(IO_BUF, File::open(path)?);
+            let mut buf = Vec::new();
+            while written < self.in_file {
+                buf.clear();
+                let n = reader.read_until(b'\n', &mut buf)?;
+                if n == 0 || buf.last() != Some(&b'\n') {
+                    break;
+                }
+                let (_, _, text) = split_record(&buf[..n - 1]);
+                out.write_all(text)?;
+                out.write_all(b"\n")?;
+                written += 1;
+            }
+        }
+        for line in &self.tail {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+            written += 1;
+        }
+        out.flush()?;
+        Ok(written)
     }
 }
 
@@ -545,6 +605,22 @@ pub fn sanitized(src: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(out)
     }
+}
+
+/// The length of an RFC 3339 timestamp and the space after it at the start of `text` (how
+/// a source such as the Kubernetes API stamps each line it sends), if there is one.
+pub fn timestamp_prefix(text: &str) -> Option<usize> {
+    let end = text.find(' ')?;
+    let stamp = text.as_bytes().get(..end)?;
+    let zone = stamp.len().checked_sub(6).and_then(|i| stamp.get(i));
+    let shaped = stamp.len() >= 20
+        && stamp[..4].iter().all(u8::is_ascii_digit)
+        && stamp[4] == b'-'
+        && stamp[7] == b'-'
+        && stamp[10] == b'T'
+        && stamp[13] == b':'
+        && (stamp.ends_with(b"Z") || matches!(zone, Some(b'+' | b'-')));
+    shaped.then_some(end + 1)
 }
 
 /// Appends `src` to `out` without control characters other than `'\t'`. ANSI/VT escape

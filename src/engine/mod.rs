@@ -12,10 +12,11 @@ pub mod ports;
 pub mod retry;
 mod scheduler;
 pub mod store;
+pub mod stream;
 pub mod task;
 #[cfg(test)]
 mod tests;
 
 pub use scheduler::{
-    Engine, EngineConfig, EngineEvent, MutationOutput, MutationRefused, ReadOutput, ViewKey,
+    Engine, EngineConfig, EngineEvent, MutationOutput, MutationRefused, ReadOutput,
 };

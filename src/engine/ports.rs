@@ -1,14 +1,17 @@
-//! Ports: what the engine needs from the outside world. Providers implement them; tests use
-//! recording fakes. Every mutating method demands the approval for exactly its operation.
+//! Ports: what the engine needs from the outside world, one trait per capability (the
+//! capability's own lives in its folder, e.g. `cfn::port::CfnApi`). Providers implement them;
+//! tests use recording fakes. Every mutating method demands the approval for exactly its
+//! operation.
 
+use crate::cfn::port::CfnApi;
+use crate::cost::port::CostApi;
 use crate::engine::task::TaskCtx;
-use crate::model::{CallerIdentity, ChangeSetOutcome, StackDetail, StackDrift, StackSummary};
-use crate::ops::{
-    Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet,
-    SetTerminationProtection,
-};
+use crate::installers::port::InstallApi;
+use crate::kube::port::KubeApi;
+use crate::model::CallerIdentity;
 use futures::future::BoxFuture;
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of failure a provider call ended in; decides retries and how it is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,84 +191,24 @@ impl std::error::Error for ProviderError {}
 
 pub type ProviderResult<T> = Result<T, ProviderError>;
 
-/// AWS as the engine sees it (STS + CloudFormation for now).
-pub trait CloudApi: Send + Sync {
+/// Who the console is: STS GetCallerIdentity.
+pub trait StsApi: Send + Sync {
     /// The region the clients talk to, if the credential chain found one.
     fn region(&self) -> Option<String>;
 
     fn who_am_i<'a>(&'a self, ctx: &'a TaskCtx) -> BoxFuture<'a, ProviderResult<CallerIdentity>>;
+}
 
-    /// All stacks except deleted ones, every page.
-    fn list_stacks<'a>(
-        &'a self,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<Vec<StackSummary>>>;
-
-    fn describe_stack<'a>(
-        &'a self,
-        stack_id: &'a str,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<StackDetail>>;
-
-    /// The stack's current template text (GetTemplate, original stage).
-    fn get_template<'a>(
-        &'a self,
-        stack_id: &'a str,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>>;
-
-    /// DetectStackDrift, poll its status until it finishes, then DescribeStackResourceDrifts
-    /// (every page). Progress is logged to the job.
-    fn detect_drift<'a>(
-        &'a self,
-        stack_id: &'a str,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<StackDrift>>;
-
-    /// Follow the stack's events into the job log (each event once, by event id) with progress,
-    /// until the stack is no longer in progress. Returns a summary listing every failure reason;
-    /// a stack that ended failed or rolled back is an error carrying that summary.
-    fn follow_stack<'a>(
-        &'a self,
-        stack_id: &'a str,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>>;
-
-    /// Delete the stack and follow it until it is gone or the delete failed. Returns a summary.
-    fn delete_stack<'a>(
-        &'a self,
-        approved: Approved<DeleteStack>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>>;
-
-    /// Create the change set (always passing its type), wait for it, and describe every change
-    /// (all pages). A change set that "didn't contain changes" or failed is deleted again, with
-    /// the empty stack made for a new one.
-    fn create_change_set<'a>(
-        &'a self,
-        approved: Approved<CreateChangeSet>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<ChangeSetOutcome>>;
-
-    /// Execute the change set by ARN, then follow the stack as [`CloudApi::follow_stack`] does.
-    fn execute_change_set<'a>(
-        &'a self,
-        approved: Approved<ExecuteChangeSet>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>>;
-
-    /// Delete an unexecuted change set, and the empty stack that was made for it.
-    fn discard_change_set<'a>(
-        &'a self,
-        approved: Approved<DiscardChangeSet>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>>;
-
-    fn set_termination_protection<'a>(
-        &'a self,
-        approved: Approved<SetTerminationProtection>,
-        ctx: &'a TaskCtx,
-    ) -> BoxFuture<'a, ProviderResult<String>>;
+/// Every capability's port, as one engine drives them: one field per capability. The engine
+/// reads the field an operation's capability names, so a new capability adds a field here and
+/// the compiler points at the dispatch that must use it.
+#[derive(Clone)]
+pub struct Providers {
+    pub sts: Arc<dyn StsApi>,
+    pub cfn: Arc<dyn CfnApi>,
+    pub install: Arc<dyn InstallApi>,
+    pub kube: Arc<dyn KubeApi>,
+    pub cost: Arc<dyn CostApi>,
 }
 
 #[cfg(test)]

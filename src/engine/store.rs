@@ -45,10 +45,24 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE jobs ADD COLUMN origin TEXT;
 ",
+    "
+    ALTER TABLE jobs ADD COLUMN parent INTEGER;
+",
+    // Capability records: small JSON documents a capability keeps beside the jobs (the
+    // assistant's conversation and token usage), by kind, oldest first.
+    "
+    CREATE TABLE records (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind        TEXT    NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        body        TEXT    NOT NULL
+    );
+    CREATE INDEX records_kind ON records (kind, created_ms);
+",
 ];
 
 const COLUMNS: &str = "id, kind, operation, title, target, state, created_ms, started_ms, \
-                       finished_ms, progress, error, log_path";
+                       finished_ms, progress, error, log_path, parent";
 
 /// Error text of a job whose process died while it was queued or running.
 pub const DIED_ERROR: &str = "the opsdeck process ended while this job was running";
@@ -105,6 +119,8 @@ pub struct NewJob {
     pub log_path: Option<String>,
     /// For a change: who asked and where, for the audit entry if the process dies.
     pub origin: Option<ChangeOrigin>,
+    /// The job this one is a part of (one target of an installer run).
+    pub parent: Option<JobId>,
 }
 
 /// Who asked for a change, in which environment, about what: stored with the job when the
@@ -270,8 +286,8 @@ impl JobStore {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO jobs (kind, operation, title, target, state, created_ms, log_path,
-                               owner_pid, owner_token, origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                               owner_pid, owner_token, origin, parent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 job.kind.as_str(),
                 job.operation,
@@ -285,6 +301,7 @@ impl JobStore {
                 job.origin
                     .as_ref()
                     .and_then(|o| serde_json::to_string(o).ok()),
+                job.parent,
             ],
         )
         .map_err(|e| self.sql(e))?;
@@ -487,6 +504,65 @@ impl JobStore {
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
+    /// Keep `body` as a record of `kind` (a capability's own name, e.g. `assistant.usage`),
+    /// stamped now. Returns its id.
+    pub fn append_record(&self, kind: &str, body: &serde_json::Value) -> Result<i64, StoreError> {
+        self.append_record_at(kind, now_ms(), body)
+    }
+
+    /// As [`JobStore::append_record`], stamped `created_ms` (tests of periods).
+    pub fn append_record_at(
+        &self,
+        kind: &str,
+        created_ms: i64,
+        body: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO records (kind, created_ms, body) VALUES (?1, ?2, ?3)",
+            params![kind, created_ms, body.to_string()],
+        )
+        .map_err(|e| self.sql(e))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// The newest `limit` records of `kind` made at or after `since_ms`, oldest first, each
+    /// with its time. A body this version cannot read is skipped.
+    pub fn records(
+        &self,
+        kind: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(i64, String)> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT created_ms, body FROM records WHERE kind = ?1 AND created_ms >= ?2
+                     ORDER BY created_ms DESC, id DESC LIMIT ?3",
+                )
+                .map_err(|e| self.sql(e))?;
+            stmt.query_map(params![kind, since_ms, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.sql(e))?
+        };
+        Ok(rows
+            .into_iter()
+            .rev()
+            .filter_map(|(at, body)| serde_json::from_str(&body).ok().map(|v| (at, v)))
+            .collect())
+    }
+
+    /// Remove every record of `kind`; returns how many.
+    pub fn delete_records(&self, kind: &str) -> Result<usize, StoreError> {
+        self.conn()
+            .execute("DELETE FROM records WHERE kind = ?1", params![kind])
+            .map_err(|e| self.sql(e))
+    }
+
     /// At shutdown (quit, SIGTERM, SIGHUP): this process's own queued/running jobs become
     /// Interrupted (error [`SHUTDOWN_ERROR`]). Returns how many.
     pub fn interrupt_own(&self) -> Result<usize, StoreError> {
@@ -522,6 +598,7 @@ struct RawJob {
     progress: Option<f64>,
     error: Option<String>,
     log_path: Option<String>,
+    parent: Option<JobId>,
 }
 
 impl RawJob {
@@ -539,6 +616,7 @@ impl RawJob {
             progress: r.get(9)?,
             error: r.get(10)?,
             log_path: r.get(11)?,
+            parent: r.get(12)?,
         })
     }
 
@@ -564,6 +642,7 @@ impl RawJob {
             progress: self.progress.map(|p| p as f32),
             error: self.error,
             log_path: self.log_path,
+            parent: self.parent,
         })
     }
 }
@@ -580,6 +659,7 @@ mod tests {
             target: Some("stack web in 123456789012/eu-west-1".to_string()),
             log_path: None,
             origin: None,
+            parent: None,
         }
     }
 
@@ -828,6 +908,32 @@ mod tests {
         let store = JobStore::open(&path).unwrap();
         let d = store.insert(&job("d")).unwrap();
         assert!(d > c);
+    }
+
+    #[test]
+    fn records_are_kept_by_kind_oldest_first_and_cleared() {
+        let store = JobStore::open_in_memory().expect("opens");
+        for (at, n) in [(10, 1), (20, 2), (30, 3)] {
+            store
+                .append_record_at("chat", at, &serde_json::json!({ "n": n }))
+                .expect("append");
+        }
+        store
+            .append_record_at("usage", 15, &serde_json::json!({ "tokens": 7 }))
+            .expect("append");
+        let all = store.records("chat", 0, 10).expect("read");
+        assert_eq!(
+            all.iter()
+                .map(|(at, v)| (*at, v["n"].clone()))
+                .collect::<Vec<_>>(),
+            vec![(10, 1.into()), (20, 2.into()), (30, 3.into())]
+        );
+        let newest_two = store.records("chat", 0, 2).expect("read");
+        assert_eq!(newest_two[0].1["n"], 2, "the newest, still oldest first");
+        assert_eq!(store.records("chat", 20, 10).expect("read").len(), 2);
+        assert_eq!(store.delete_records("chat").expect("delete"), 3);
+        assert!(store.records("chat", 0, 10).expect("read").is_empty());
+        assert_eq!(store.records("usage", 0, 10).expect("read").len(), 1);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 use crate::engine::EngineEvent;
 use crate::engine::joblog::{LogLevel, SharedJobLog};
+use crate::engine::scheduler::ChildJobs;
 use crate::engine::store::JobStore;
-use crate::model::JobId;
+use crate::engine::stream::{StreamItem, StreamSink};
+use crate::model::{JobId, JobKind, JobState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
@@ -34,11 +36,44 @@ pub struct TaskCtx {
     pub(crate) store: Arc<JobStore>,
     /// Last progress sent, in per-mille; -1 = none yet. Progress is sent only when it changes.
     pub(crate) last_progress: AtomicI32,
+    /// A streaming task's updates to the console (`None` for a task that only logs).
+    pub(crate) stream: Option<StreamSink>,
     /// The longest one AWS call of this task may take (the engine's per-call bound).
     pub(crate) call_timeout: Duration,
+    /// Starts child jobs; `None` outside an engine.
+    pub(crate) children: Option<ChildJobs>,
 }
 
 impl TaskCtx {
+    /// A context with no engine behind it (its log in memory, nobody listening), for the
+    /// crate's tests of provider code.
+    #[cfg(test)]
+    pub(crate) fn detached(id: JobId) -> TaskCtx {
+        TaskCtx::detached_with_ring(id, 64)
+    }
+
+    /// [`TaskCtx::detached`], keeping the newest `ring` lines of its log in memory.
+    #[cfg(test)]
+    pub(crate) fn detached_with_ring(id: JobId, ring: usize) -> TaskCtx {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        TaskCtx {
+            handle: JobHandle {
+                id,
+                log: Arc::new(std::sync::Mutex::new(
+                    crate::engine::joblog::JobLog::memory_only(ring),
+                )),
+                notified: Arc::new(AtomicBool::new(false)),
+            },
+            cancel: CancellationToken::new(),
+            events,
+            store: Arc::new(JobStore::open_in_memory().expect("in-memory store opens")),
+            last_progress: AtomicI32::new(-1),
+            stream: None,
+            call_timeout: crate::engine::EngineConfig::DEFAULT_CALL_TIMEOUT,
+            children: None,
+        }
+    }
+
     pub fn job_id(&self) -> JobId {
         self.handle.id
     }
@@ -53,6 +88,23 @@ impl TaskCtx {
 
     pub fn error(&self, text: impl AsRef<str>) {
         self.log(LogLevel::Error, text.as_ref());
+    }
+
+    /// Append many lines at info level under one lock (a log follow's chunk), then say once
+    /// that the log grew. Returns how many were appended.
+    pub fn info_lines<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> usize {
+        let mut count = 0;
+        {
+            let mut log = self.handle.log.lock().unwrap_or_else(|p| p.into_inner());
+            for line in lines {
+                log.push(LogLevel::Info, line);
+                count += 1;
+            }
+        }
+        if count > 0 && !self.handle.notified.swap(true, Ordering::AcqRel) {
+            let _ = self.events.send(EngineEvent::LogGrew(self.handle.id));
+        }
+        count
     }
 
     pub fn log(&self, level: LogLevel, text: &str) {
@@ -80,9 +132,43 @@ impl TaskCtx {
         }
     }
 
+    /// Hand one update to whoever watches this stream, waiting while they are behind (so a
+    /// flood slows the producer instead of dropping updates). A task that is not a stream
+    /// only logs: this does nothing. `false` when the watcher has gone.
+    pub async fn emit(&self, item: StreamItem) -> bool {
+        match &self.stream {
+            Some(sink) => sink.send(item).await,
+            None => true,
+        }
+    }
+
     /// The longest one AWS call of this task may take; providers bound every call by it.
     pub fn call_timeout(&self) -> Duration {
         self.call_timeout
+    }
+
+    /// Start a job that is part of this one (one target of a fan-out): queued now, with its
+    /// own record naming this job as its parent, its own log, and a cancel token that this
+    /// job's cancellation cancels too (and that can be cancelled alone). `None` when the job
+    /// store cannot record it.
+    pub fn child(&self, operation: &str, title: String, target: Option<String>) -> Option<TaskCtx> {
+        self.children
+            .as_ref()?
+            .start(self, JobKind::Mutation, operation, title, target)
+    }
+
+    /// This (child) job starts running now.
+    pub fn mark_running(&self) {
+        if let Some(children) = &self.children {
+            children.running(self.job_id());
+        }
+    }
+
+    /// This (child) job ended: its state, its error, its log flushed to disk.
+    pub fn finish(&self, state: JobState, error: Option<String>) {
+        if let Some(children) = &self.children {
+            children.finish(self.job_id(), state, error);
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -1,14 +1,19 @@
 //! Scheduler tests with a recording fake cloud and paused tokio time.
+//!
+//! Long on purpose: one short test per scheduler behaviour (supersede, cancel, timeout, retry,
+//! streams, the gate's binding) against the same recording fake.
 
-use super::ports::{CloudApi, ErrorKind, ProviderError, ProviderResult};
+use super::ports::{ErrorKind, ProviderError, ProviderResult, Providers, StsApi};
 use super::store::JobStore;
 use super::task::TaskCtx;
 use super::{Engine, EngineConfig, EngineEvent, ReadOutput};
 use crate::audit::{Actor, AuditSink, Decision, MemoryAudit};
-use crate::model::{
-    CallerIdentity, ChangeSetOutcome, ChangeSetPreview, Environment, JobState, StackDetail,
-    StackDrift, StackSummary,
+use crate::cfn::model::{
+    ChangeSetOutcome, ChangeSetPreview, StackDetail, StackDrift, StackSummary,
 };
+use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::port::{CfnApi, CfnOutput};
+use crate::model::{CallerIdentity, Environment, JobState};
 use crate::ops::{
     Approved, CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, Gate, MutatingOp,
     ReadOnlyLatch, ReadOp, ReadScope, SetTerminationProtection, StackTarget,
@@ -33,9 +38,12 @@ struct FakeCloud {
     max_in_flight: AtomicUsize,
     /// Every change-set, drift, follow and protection call, in order.
     calls: Mutex<Vec<String>>,
+    /// Events each follow streams before it settles, and how many it got out so far.
+    follow_emits: usize,
+    emitted: AtomicUsize,
 }
 
-impl CloudApi for FakeCloud {
+impl StsApi for FakeCloud {
     fn region(&self) -> Option<String> {
         Some("us-east-1".into())
     }
@@ -50,7 +58,75 @@ impl CloudApi for FakeCloud {
         }
         .boxed()
     }
+}
 
+impl crate::cost::port::CostApi for FakeCloud {
+    fn spend<'a>(
+        &'a self,
+        _query: &'a crate::cost::ops::SpendQuery,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::cost::model::SpendReport>> {
+        async { Err(ProviderError::new(ErrorKind::Other, "no spend in the fake")) }.boxed()
+    }
+
+    fn idle<'a>(
+        &'a self,
+        _scope: &'a ReadScope,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::cost::model::IdleReport>> {
+        async {
+            Err(ProviderError::new(
+                ErrorKind::Other,
+                "no idle scan in the fake",
+            ))
+        }
+        .boxed()
+    }
+
+    fn stop_instances<'a>(
+        &'a self,
+        approved: Approved<crate::cost::ops::StopInstances>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        let ids: Vec<String> = approved
+            .op()
+            .instances
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("stop {}", ids.join(",")));
+        async move { Ok(format!("stopped {}", ids.join(", "))) }.boxed()
+    }
+
+    fn delete_volumes<'a>(
+        &'a self,
+        approved: Approved<crate::cost::ops::DeleteVolumes>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("delete-volumes {}", approved.op().volumes.len()));
+        async { Ok("deleted".to_string()) }.boxed()
+    }
+
+    fn release_addresses<'a>(
+        &'a self,
+        approved: Approved<crate::cost::ops::ReleaseAddresses>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("release {}", approved.op().addresses.len()));
+        async { Ok("released".to_string()) }.boxed()
+    }
+}
+
+impl CfnApi for FakeCloud {
     fn list_stacks<'a>(
         &'a self,
         _ctx: &'a TaskCtx,
@@ -138,11 +214,30 @@ impl CloudApi for FakeCloud {
     fn follow_stack<'a>(
         &'a self,
         stack_id: &'a str,
-        _ctx: &'a TaskCtx,
+        ctx: &'a TaskCtx,
     ) -> BoxFuture<'a, ProviderResult<String>> {
         self.record(format!("follow {stack_id}"));
         let delay = self.delete_delay;
         async move {
+            for n in 0..self.follow_emits {
+                let event = crate::cfn::model::StackEvent {
+                    event_id: format!("e{n}"),
+                    logical_id: "Bucket".into(),
+                    physical_id: None,
+                    resource_type: "AWS::S3::Bucket".into(),
+                    status: "CREATE_IN_PROGRESS".into(),
+                    reason: None,
+                    timestamp: "2026-11-20T10:00:00Z".into(),
+                };
+                let item = crate::engine::stream::StreamItem::CfnEvent {
+                    stack_id: stack_id.to_string(),
+                    event: Box::new(event),
+                };
+                if !ctx.emit(item).await {
+                    return Ok("nobody watches".to_string());
+                }
+                self.emitted.fetch_add(1, Ordering::SeqCst);
+            }
             tokio::time::sleep(delay).await;
             Ok("settled".to_string())
         }
@@ -209,11 +304,59 @@ impl CloudApi for FakeCloud {
         ));
         async { Ok("protection set".to_string()) }.boxed()
     }
+
+    fn continue_update_rollback<'a>(
+        &'a self,
+        approved: Approved<crate::cfn::ops::ContinueUpdateRollback>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!(
+            "continue-update-rollback {} skip={:?}",
+            approved.op().target.stack_name,
+            approved.op().resources_to_skip
+        ));
+        async { Ok("rolled back".to_string()) }.boxed()
+    }
+
+    fn cancel_update_stack<'a>(
+        &'a self,
+        approved: Approved<crate::cfn::ops::CancelUpdateStack>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        self.record(format!(
+            "cancel-update-stack {}",
+            approved.op().target.stack_name
+        ));
+        async { Ok("rolled back".to_string()) }.boxed()
+    }
 }
 
 impl FakeCloud {
     fn record(&self, call: String) {
         self.calls.lock().unwrap().push(call);
+    }
+}
+
+/// Reads as the console submits them: only the latest read of a kind counts, except for the
+/// long-running ones (follows, drift checks), which run side by side.
+trait Keyed {
+    fn read_keyed(&self, op: ReadOp) -> Option<crate::model::JobId>;
+    fn refresh_keyed(&self, op: ReadOp) -> crate::model::JobId;
+}
+
+fn key_of(op: &ReadOp) -> Option<String> {
+    (!op.long_running()).then(|| op.name().to_string())
+}
+
+impl Keyed for Engine {
+    fn read_keyed(&self, op: ReadOp) -> Option<crate::model::JobId> {
+        let key = key_of(&op);
+        self.submit_read(op, key)
+    }
+
+    fn refresh_keyed(&self, op: ReadOp) -> crate::model::JobId {
+        let key = key_of(&op);
+        self.submit_refresh(op, key)
     }
 }
 
@@ -226,11 +369,40 @@ struct Rig {
     store: Arc<JobStore>,
 }
 
+/// Installers are not what these tests are about: every call says so.
+struct NoInstallers;
+
+impl crate::installers::port::InstallApi for NoInstallers {
+    fn preflight<'a>(
+        &'a self,
+        _target: &'a crate::installers::ops::Target,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::installers::ops::HostFacts>> {
+        Box::pin(async { Err(ProviderError::new(ErrorKind::Invalid, "no installers here")) })
+    }
+
+    fn run_installer<'a>(
+        &'a self,
+        _approved: Approved<crate::installers::ops::RunInstaller>,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        Box::pin(async { Err(ProviderError::new(ErrorKind::Invalid, "no installers here")) })
+    }
+}
+
 fn new_rig(cloud: Arc<FakeCloud>) -> Rig {
     new_rig_with_logs(cloud, None)
 }
 
 fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>) -> Rig {
+    new_rig_with_kube(cloud, logs_dir, Arc::default())
+}
+
+fn new_rig_with_kube(
+    cloud: Arc<FakeCloud>,
+    logs_dir: Option<std::path::PathBuf>,
+    kube: Arc<crate::kube::port::fake::FakeKube>,
+) -> Rig {
     let audit = Arc::new(MemoryAudit::default());
     let latch = ReadOnlyLatch::new();
     let store = Arc::new(JobStore::open_in_memory().expect("in-memory store"));
@@ -242,8 +414,14 @@ fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>
         logs_dir,
         ..EngineConfig::default()
     };
-    let cloud: Arc<dyn CloudApi> = cloud;
-    let gate = Gate::new(
+    let providers = Arc::new(Providers {
+        sts: cloud.clone(),
+        cfn: cloud.clone(),
+        cost: cloud,
+        install: Arc::new(NoInstallers),
+        kube: kube.clone(),
+    });
+    let gate = crate::setup::test_gate(
         latch.clone(),
         audit.clone(),
         Actor {
@@ -252,8 +430,9 @@ fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>
         },
         None,
     );
+    *kube.binding.lock().unwrap() = Some(gate.binding());
     let engine = Engine::start(
-        async move { cloud }.boxed(),
+        async move { providers }.boxed(),
         store.clone(),
         audit.clone() as Arc<dyn AuditSink>,
         gate.binding(),
@@ -271,7 +450,7 @@ fn new_rig_with_logs(cloud: Arc<FakeCloud>, logs_dir: Option<std::path::PathBuf>
 }
 
 fn delete_op(name: &str) -> MutatingOp {
-    MutatingOp::DeleteStack(DeleteStack {
+    MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
         target: StackTarget {
             account: "123456789012".into(),
             region: "us-east-1".into(),
@@ -280,12 +459,77 @@ fn delete_op(name: &str) -> MutatingOp {
             stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
         },
         retained: vec![],
-    })
+    }))
 }
 
 fn approve(gate: &mut Gate, name: &str) -> Approved<MutatingOp> {
     let request = gate.request(delete_op(name)).expect("request opens");
     gate.confirm(request.id, name).expect("typed name approves")
+}
+
+fn stop_op(environment: Environment) -> MutatingOp {
+    MutatingOp::from(crate::cost::ops::StopInstances {
+        target: crate::cost::ops::ReapTarget {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            environment,
+        },
+        instances: vec![crate::cost::ops::Reapable {
+            id: "i-0abc".into(),
+            name: None,
+            detail: "t3.small".into(),
+            reason: "idle".into(),
+            monthly_saving: None,
+        }],
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn reaping_runs_only_with_its_own_gates_approval_and_only_in_dev() {
+    let cloud = Arc::new(FakeCloud::default());
+    let mut rig = new_rig(cloud.clone());
+    // PRD: refused at the gate, audited, nothing reaches the provider.
+    let refusal = rig.gate.request(stop_op(Environment::Prd)).unwrap_err();
+    assert!(refusal.to_string().contains("DEV only"), "{refusal}");
+    assert_eq!(
+        decisions(&rig.audit),
+        vec![Decision::Requested, Decision::Refused]
+    );
+    // Another gate's approval is refused by this engine.
+    let mut other = crate::setup::test_gate(
+        ReadOnlyLatch::new(),
+        Arc::new(MemoryAudit::default()),
+        Actor {
+            os_user: "t".into(),
+            principal: None,
+        },
+        None,
+    );
+    let request = other.request(stop_op(Environment::Dev)).expect("opens");
+    let foreign = other.confirm(request.id, "i-0abc").expect("approved there");
+    assert!(rig.engine.submit_mutation(foreign).is_err());
+    // DEV with the typed id: runs through the provider method that demands it.
+    let request = rig.gate.request(stop_op(Environment::Dev)).expect("opens");
+    assert!(
+        rig.gate.confirm(request.id, "y").is_err(),
+        "the id must be typed"
+    );
+    let approved = rig
+        .gate
+        .confirm(request.id, "i-0abc")
+        .expect("typed id approves");
+    let job = rig.engine.submit_mutation(approved).expect("runs");
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(
+        *cloud.calls.lock().unwrap(),
+        vec!["stop i-0abc".to_string()]
+    );
+    assert_eq!(decisions(&rig.audit).last(), Some(&Decision::Succeeded));
 }
 
 fn scope() -> ReadScope {
@@ -331,14 +575,14 @@ async fn throttled_reads_are_retried_with_backoff() {
     let started = tokio::time::Instant::now();
     let job = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     let result = until(&mut rig.events, |e| match e {
         EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
         _ => None,
     })
     .await;
-    assert!(matches!(result, Ok(ReadOutput::Stacks(_))));
+    assert!(matches!(result, Ok(ReadOutput::Cfn(CfnOutput::Stacks(_)))));
     assert_eq!(cloud.list_calls.load(Ordering::SeqCst), 3);
     // backoff 100 ms then 200 ms (plus jitter): time did pass between attempts
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -357,7 +601,7 @@ async fn permanent_read_errors_are_not_retried() {
     let mut rig = new_rig(cloud.clone());
     let job = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     let result = until(&mut rig.events, |e| match e {
         EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
@@ -380,12 +624,12 @@ async fn a_newer_read_for_the_same_view_cancels_the_older() {
     let mut rig = new_rig(cloud.clone());
     let first = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     tokio::time::sleep(Duration::from_millis(10)).await;
     let second = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     let mut outcomes = Vec::new();
     while outcomes.len() < 2 {
@@ -574,7 +818,7 @@ async fn approvals_from_another_gate_are_refused() {
     let mut rig = new_rig(cloud.clone());
     // A second gate with its own fresh (never read-only) latch and a throwaway audit sink.
     let stray_audit = Arc::new(MemoryAudit::default());
-    let mut stray = Gate::new(
+    let mut stray = crate::setup::test_gate(
         ReadOnlyLatch::new(),
         stray_audit,
         Actor {
@@ -604,7 +848,7 @@ async fn mutation_result(
 }
 
 fn create_op(name: &str) -> MutatingOp {
-    MutatingOp::CreateChangeSet(CreateChangeSet {
+    MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
         account: "123456789012".into(),
         region: "us-east-1".into(),
         environment: Environment::Dev,
@@ -614,7 +858,8 @@ fn create_op(name: &str) -> MutatingOp {
         template: crate::ops::TemplateSource::body("library:s3-bucket", "Resources: {}"),
         parameters: vec![],
         compliance: crate::ops::ComplianceVerdict::with_failures(vec![]),
-    })
+        cost: crate::cost::verdict::CostVerdict::none(),
+    }))
 }
 
 #[tokio::test(start_paused = true)]
@@ -624,8 +869,9 @@ async fn a_change_set_preview_comes_back_and_cancelling_it_discards_exactly_it()
     let request = rig.gate.request(create_op("web")).expect("opens");
     let approved = rig.gate.confirm(request.id, "").expect("y approves");
     let job = rig.engine.submit_mutation(approved).expect("accepted");
-    let Ok(super::MutationOutput::ChangeSet(ChangeSetOutcome::Ready(preview))) =
-        mutation_result(&mut rig, job).await
+    let Ok(super::MutationOutput::Cfn(crate::cfn::port::CfnOutcome::ChangeSet(
+        ChangeSetOutcome::Ready(preview),
+    ))) = mutation_result(&mut rig, job).await
     else {
         panic!("expected a ready change set");
     };
@@ -639,12 +885,19 @@ async fn a_change_set_preview_comes_back_and_cancelling_it_discards_exactly_it()
     };
     let request = rig
         .gate
-        .request(MutatingOp::ExecuteChangeSet(ExecuteChangeSet {
-            target,
-            preview,
-        }))
+        .request(MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(
+            ExecuteChangeSet {
+                target,
+                preview,
+                cost: crate::cost::verdict::CostVerdict::none(),
+            },
+        )))
         .expect("opens");
-    let discard = rig.gate.cancel(request.id).expect("discard approved");
+    let discard = rig
+        .gate
+        .cancel(request.id)
+        .and_then(|d| d.undo)
+        .expect("discard approved");
     let job = rig.engine.submit_mutation(discard).expect("accepted");
     assert!(mutation_result(&mut rig, job).await.is_ok());
     assert_eq!(
@@ -673,13 +926,15 @@ async fn follows_and_drift_checks_of_different_stacks_run_side_by_side() {
         ..FakeCloud::default()
     });
     let mut rig = new_rig(cloud.clone());
-    let follow = |name: &str| ReadOp::FollowStack {
-        scope: scope(),
-        stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
-        stack_name: name.into(),
+    let follow = |name: &str| {
+        ReadOp::Cfn(CfnRead::FollowStack {
+            scope: scope(),
+            stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+            stack_name: name.into(),
+        })
     };
-    let a = rig.engine.submit_read(follow("a")).expect("job");
-    let b = rig.engine.submit_read(follow("b")).expect("job");
+    let a = rig.engine.read_keyed(follow("a")).expect("job");
+    let b = rig.engine.read_keyed(follow("b")).expect("job");
     let mut done = Vec::new();
     while done.len() < 2 {
         let (job, ok) = until(&mut rig.events, |e| match e {
@@ -701,7 +956,7 @@ async fn quiet_refreshes_leave_no_job_record() {
     let before = rig.store.recent(100).unwrap().len();
     let job = rig
         .engine
-        .submit_refresh(ReadOp::ListStacks { scope: scope() });
+        .refresh_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }));
     assert!(job < 0);
     let (done, created) = until(&mut rig.events, |e| match e {
         EngineEvent::ReadDone { job, .. } => Some((job, false)),
@@ -724,16 +979,16 @@ async fn long_follows_never_hold_the_slots_other_reads_need() {
     let mut rig = new_rig(cloud.clone());
     for name in ["a", "b", "c", "d", "e", "f"] {
         rig.engine
-            .submit_read(ReadOp::FollowStack {
+            .read_keyed(ReadOp::Cfn(CfnRead::FollowStack {
                 scope: scope(),
                 stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
                 stack_name: name.into(),
-            })
+            }))
             .expect("job");
     }
     let list = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     let done = until(&mut rig.events, |e| match e {
         EngineEvent::ReadDone { job, result, .. } if job == list => Some(result.is_ok()),
@@ -795,8 +1050,10 @@ async fn a_running_jobs_log_reaches_its_file_within_a_second_and_all_of_it_at_th
 async fn a_change_records_who_asked_and_where_for_a_later_recovery() {
     let cloud = Arc::new(FakeCloud::default());
     let mut rig = new_rig(cloud.clone());
-    rig.gate
-        .identity_resolved("arn:aws:iam::123456789012:role/ops".to_string());
+    rig.gate.identity_resolved(
+        "arn:aws:iam::123456789012:role/ops".to_string(),
+        crate::model::Role::Operator,
+    );
     let approved = approve(&mut rig.gate, "web");
     let request_id = approved.request_id();
     let job = rig.engine.submit_mutation(approved).expect("accepted");
@@ -810,11 +1067,438 @@ async fn a_change_records_who_asked_and_where_for_a_later_recovery() {
     assert_eq!(origin.target["stack_name"], "web", "{:#}", origin.target);
     let read = rig
         .engine
-        .submit_read(ReadOp::ListStacks { scope: scope() })
+        .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
         .expect("job");
     assert_eq!(
         rig.store.origin(read).expect("read"),
         None,
         "reads record none"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_waits_for_its_reader_and_loses_no_update() {
+    use crate::engine::stream::{STREAM_CAPACITY, StreamItem};
+    let total = STREAM_CAPACITY * 4 + 7;
+    let cloud = Arc::new(FakeCloud {
+        follow_emits: total,
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    let job = rig
+        .engine
+        .read_keyed(ReadOp::Cfn(CfnRead::FollowStack {
+            scope: scope(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/web/1".into(),
+            stack_name: "web".into(),
+        }))
+        .expect("job");
+    let mut updates = until(&mut rig.events, |e| match e {
+        EngineEvent::StreamOpened(u) if u.job == job => Some(u),
+        _ => None,
+    })
+    .await;
+    // Nobody reads: the producer fills the channel, then waits.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let ahead = cloud.emitted.load(Ordering::SeqCst);
+    assert!(
+        ahead <= STREAM_CAPACITY,
+        "the producer got {ahead} updates ahead of a reader that took none"
+    );
+    // Reading at the console's pace: every update arrives, in order, once.
+    let mut seen = Vec::new();
+    while seen.len() < total {
+        let batch = updates.drain(100);
+        if batch.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        for item in batch {
+            let StreamItem::CfnEvent { event, .. } = item else {
+                panic!("only stack events were sent");
+            };
+            seen.push(event.event_id);
+        }
+    }
+    let expected: Vec<String> = (0..total).map(|n| format!("e{n}")).collect();
+    assert_eq!(seen, expected);
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_whose_reader_has_gone_stops_its_producer() {
+    let cloud = Arc::new(FakeCloud {
+        follow_emits: 10_000,
+        ..FakeCloud::default()
+    });
+    let mut rig = new_rig(cloud.clone());
+    let job = rig
+        .engine
+        .read_keyed(ReadOp::Cfn(CfnRead::FollowStack {
+            scope: scope(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/web/1".into(),
+            stack_name: "web".into(),
+        }))
+        .expect("job");
+    let updates = until(&mut rig.events, |e| match e {
+        EngineEvent::StreamOpened(u) if u.job == job => Some(u),
+        _ => None,
+    })
+    .await;
+    drop(updates);
+    let result = until(&mut rig.events, |e| match e {
+        EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_ok());
+    assert!(cloud.emitted.load(Ordering::SeqCst) < 10_000);
+}
+
+/// An installer provider whose run starts one child job and then never ends.
+struct HangingInstaller;
+
+impl crate::installers::port::InstallApi for HangingInstaller {
+    fn preflight<'a>(
+        &'a self,
+        _target: &'a crate::installers::ops::Target,
+        _ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<crate::installers::ops::HostFacts>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn run_installer<'a>(
+        &'a self,
+        _approved: Approved<crate::installers::ops::RunInstaller>,
+        ctx: &'a TaskCtx,
+    ) -> BoxFuture<'a, ProviderResult<String>> {
+        Box::pin(async move {
+            let child = ctx.child("run-installer", "target 1".into(), None);
+            let _child = child.expect("the store records the child");
+            std::future::pending().await
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_cut_short_by_the_engine_ends_its_children_too() {
+    use crate::installers::ops::{Rate, ResolvedTarget, RunInstaller, Target};
+    let audit = Arc::new(MemoryAudit::default());
+    let store = Arc::new(JobStore::open_in_memory().expect("store"));
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let cloud = Arc::new(FakeCloud::default());
+    let providers = Arc::new(Providers {
+        sts: cloud.clone(),
+        cfn: cloud.clone(),
+        cost: cloud,
+        install: Arc::new(HangingInstaller),
+        kube: Arc::new(crate::kube::port::fake::FakeKube::default()),
+    });
+    let mut gate = crate::setup::test_gate(
+        ReadOnlyLatch::new(),
+        audit.clone(),
+        Actor {
+            os_user: "t".into(),
+            principal: None,
+        },
+        None,
+    );
+    let engine = Engine::start(
+        async move { providers }.boxed(),
+        store.clone(),
+        audit.clone() as Arc<dyn AuditSink>,
+        gate.binding(),
+        tx,
+        EngineConfig {
+            mutation_timeout: Duration::from_secs(60),
+            ..EngineConfig::default()
+        },
+    );
+    let op = MutatingOp::from(RunInstaller {
+        run_id: "r-1".into(),
+        installer: "hello".into(),
+        name: "Hello".into(),
+        version: "1".into(),
+        hash: "sha256:00".into(),
+        origin: crate::installers::catalog::Origin::Bundled,
+        targets: vec![ResolvedTarget {
+            target: Target::Local,
+            environment: Environment::Dev,
+            facts: Default::default(),
+        }],
+        inputs: vec![],
+        max_concurrency: Rate::Count(1),
+        max_errors: Rate::Count(0),
+        timeout_seconds: 60,
+        idempotent: false,
+    });
+    let request = gate.request(op).expect("request");
+    let approved = gate.confirm(request.id, "").expect("approved");
+    let job = engine.submit_mutation(approved).expect("submitted");
+    let result = until(&mut events, |e| match e {
+        EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(result.is_err());
+    let children: Vec<_> = store
+        .recent(10)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.parent == Some(job))
+        .collect();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].state, JobState::Cancelled);
+    assert!(
+        children[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("ended first")),
+        "{children:?}"
+    );
+}
+
+mod kube {
+    //! Kubernetes' operations through the engine: watches and log follows are open-ended
+    //! (no timeout, no retry, their own slots), and changes take the same door as any other.
+
+    use super::*;
+    use crate::engine::stream::StreamItem;
+    use crate::kube::model::{ContextRef, KubeKind, KubeUpdate};
+    use crate::kube::ops::{
+        ClusterTarget, KubeRead, LogRequest, ScaleWorkload, WorkloadKind, WorkloadTarget,
+    };
+    use crate::kube::port::KubeOutput;
+    use crate::kube::port::fake::FakeKube;
+
+    fn scale_op(environment: Environment) -> MutatingOp {
+        MutatingOp::from(ScaleWorkload {
+            target: WorkloadTarget {
+                cluster: ClusterTarget {
+                    context: ContextRef::kubeconfig("dev"),
+                    cluster: "dev-cluster".into(),
+                    environment,
+                },
+                kind: WorkloadKind::Deployment,
+                namespace: "shop".into(),
+                name: "web".into(),
+                uid: "u-1".into(),
+            },
+            current: 2,
+            replicas: 3,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_outlives_every_read_timeout_until_it_is_cancelled() {
+        let kube = Arc::new(FakeKube::default());
+        let mut rig = new_rig_with_kube(Arc::new(FakeCloud::default()), None, kube.clone());
+        let watch = ReadOp::Kube(KubeRead::Watch {
+            context: ContextRef::kubeconfig("dev"),
+            namespace: None,
+        });
+        let job = rig.engine.submit_refresh(watch, Some("kube:watch".into()));
+        let mut updates = until(&mut rig.events, |e| match e {
+            EngineEvent::StreamOpened(u) if u.job == job => Some(u),
+            _ => None,
+        })
+        .await;
+        // Far past the read timeout (120 s) and the long one (3 h): still running.
+        tokio::time::sleep(Duration::from_secs(5 * 3600)).await;
+        let items = updates.drain(10);
+        assert!(matches!(
+            items.as_slice(),
+            [StreamItem::Kube(u)] if matches!(**u, KubeUpdate::Listed { kind: KubeKind::Namespace, .. })
+        ));
+        // Meanwhile ordinary reads run: the watch holds none of their slots.
+        let list = rig
+            .engine
+            .read_keyed(ReadOp::Cfn(CfnRead::ListStacks { scope: scope() }))
+            .expect("job");
+        let listed = until(&mut rig.events, |e| match e {
+            EngineEvent::ReadDone { job: j, result, .. } if j == list => Some(result),
+            _ => None,
+        })
+        .await;
+        assert!(listed.is_ok());
+        // A newer watch with the same key replaces it.
+        let watch = ReadOp::Kube(KubeRead::Watch {
+            context: ContextRef::kubeconfig("prod"),
+            namespace: Some("shop".into()),
+        });
+        rig.engine.submit_refresh(watch, Some("kube:watch".into()));
+        let ended = until(&mut rig.events, |e| match e {
+            EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+            _ => None,
+        })
+        .await;
+        assert_eq!(ended.unwrap_err().kind, ErrorKind::Cancelled);
+        assert_eq!(
+            kube.calls()[..2],
+            ["watch dev".to_string(), "watch prod".to_string()]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_log_follow_writes_every_line_into_its_job_log() {
+        let kube = Arc::new(FakeKube {
+            log_lines: 12_000,
+            ..FakeKube::default()
+        });
+        let mut rig = new_rig_with_kube(Arc::new(FakeCloud::default()), None, kube);
+        let job = rig
+            .engine
+            .submit_read(
+                ReadOp::Kube(KubeRead::Logs(LogRequest {
+                    context: ContextRef::kubeconfig("dev"),
+                    namespace: "shop".into(),
+                    pods: vec!["web-1".into()],
+                    container: None,
+                    previous: false,
+                    workload: None,
+                })),
+                None,
+            )
+            .expect("job");
+        let handle = until(&mut rig.events, |e| match e {
+            EngineEvent::JobCreated { record, handle } if record.id == job => Some(handle),
+            _ => None,
+        })
+        .await;
+        let result = until(&mut rig.events, |e| match e {
+            EngineEvent::ReadDone { job: j, result, .. } if j == job => Some(result),
+            _ => None,
+        })
+        .await;
+        assert!(matches!(
+            result,
+            Ok(ReadOutput::Kube(KubeOutput::LogsEnded { .. }))
+        ));
+        let log = handle.log.lock().unwrap();
+        assert_eq!(log.total(), 12_000, "every line, nothing else");
+        assert_eq!(
+            log.ring().back().map(|l| l.text.as_str()),
+            Some("line 11999")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kube_change_runs_only_with_its_own_gates_approval_and_never_in_read_only() {
+        let kube = Arc::new(FakeKube::default());
+        let mut rig = new_rig_with_kube(Arc::new(FakeCloud::default()), None, kube.clone());
+        let request = rig.gate.request(scale_op(Environment::Dev)).expect("opens");
+        assert_eq!(request.tier, crate::ops::RiskTier::Simple);
+        let approved = rig.gate.confirm(request.id, "").expect("y approves");
+        let job = rig.engine.submit_mutation(approved).expect("runs");
+        let result = until(&mut rig.events, |e| match e {
+            EngineEvent::MutationDone { job: j, result, .. } if j == job => Some(result),
+            _ => None,
+        })
+        .await;
+        assert_eq!(result.map(|o| o.summary()), Ok("scaled".to_string()));
+        assert_eq!(kube.calls(), ["scale web to 3"]);
+        // Another gate's approval is refused by the engine (and would be by the provider).
+        let mut other = crate::setup::test_gate(
+            ReadOnlyLatch::new(),
+            Arc::new(MemoryAudit::default()),
+            Actor {
+                os_user: "x".into(),
+                principal: None,
+            },
+            None,
+        );
+        let request = other.request(scale_op(Environment::Dev)).expect("opens");
+        let foreign = other.confirm(request.id, "").expect("approves");
+        assert!(rig.engine.submit_mutation(foreign).is_err());
+        // Read-only: the engine refuses an approval minted before the latch engaged.
+        let request = rig.gate.request(scale_op(Environment::Dev)).expect("opens");
+        let approved = rig.gate.confirm(request.id, "").expect("approves");
+        rig.latch.engage("test");
+        assert!(matches!(
+            rig.engine.submit_mutation(approved),
+            Err(crate::engine::MutationRefused::ReadOnly(_))
+        ));
+        assert_eq!(
+            kube.calls(),
+            ["scale web to 3"],
+            "nothing more reached the cluster"
+        );
+        let decisions = decisions(&rig.audit);
+        assert_eq!(decisions.last(), Some(&Decision::RefusedReadOnly));
+        // And the gate refuses at once now.
+        assert!(matches!(
+            rig.gate.request(scale_op(Environment::Dev)),
+            Err(crate::ops::Refusal::ReadOnly(_))
+        ));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_clients_serve_the_reads_started_after_the_switch() {
+    let first = Arc::new(FakeCloud::default());
+    let second = Arc::new(FakeCloud::default());
+    let rig = new_rig(first.clone());
+    let list = || ReadOp::Cfn(CfnRead::ListStacks { scope: scope() });
+    rig.engine.read(list()).await.expect("read");
+    let providers = Arc::new(Providers {
+        sts: second.clone(),
+        cfn: second.clone(),
+        cost: second.clone(),
+        install: Arc::new(NoInstallers),
+        kube: Arc::new(crate::kube::port::fake::FakeKube::default()),
+    });
+    rig.engine.set_providers(async move { providers }.boxed());
+    rig.engine.read(list()).await.expect("read");
+    assert_eq!(first.list_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(second.list_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_is_a_job_with_a_stream_and_stops_when_cancelled() {
+    use crate::assistant::AssistantUpdate;
+    use crate::engine::stream::StreamItem;
+    let mut rig = new_rig(Arc::new(FakeCloud::default()));
+    let job = rig
+        .engine
+        .submit_task(
+            "assistant-answer",
+            "Assistant: hello".into(),
+            |ctx| async move {
+                ctx.emit(StreamItem::Assistant(AssistantUpdate::Text("Hel".into())))
+                    .await;
+                // Waits for ever, like a model that went quiet: only the cancel ends it.
+                std::future::pending::<()>().await;
+                Ok("never".to_string())
+            },
+        )
+        .expect("a job");
+    let mut updates = None;
+    let mut texts = Vec::new();
+    loop {
+        match rig.events.recv().await.expect("events") {
+            EngineEvent::StreamOpened(u) => updates = Some(u),
+            EngineEvent::StreamReady(j) if j == job => {
+                let u = updates.as_mut().expect("opened first");
+                texts.extend(u.drain(10));
+                rig.engine.cancel(job);
+            }
+            EngineEvent::TaskDone { job: done, result } if done == job => {
+                assert_eq!(result.expect_err("cancelled").kind, ErrorKind::Cancelled);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        texts,
+        vec![StreamItem::Assistant(AssistantUpdate::Text("Hel".into()))]
+    );
+    let record = rig.store.get(job).expect("store").expect("a record");
+    assert_eq!(record.state, JobState::Cancelled);
+    assert_eq!(record.operation, "assistant-answer");
 }

@@ -37,6 +37,20 @@ pub enum FileKind {
     /// An audit log given to `opsdeck audit verify`: streamed line by line (each line capped),
     /// so it has no size limit, but it must still be a regular file.
     AuditLog,
+    /// A user installer's `manifest.yml`.
+    InstallerManifest,
+    /// A user installer's script (`install.sh`, `uninstall.sh`).
+    InstallerScript,
+    /// `[targets] ssh_config`, read for the target picker's host list.
+    SshConfig,
+    /// A kubeconfig file (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`).
+    Kubeconfig,
+    /// The cost usage file (`--usage`, `usage.yml`).
+    Usage,
+    /// A price catalogue written by `opsdeck prices refresh`.
+    Prices,
+    /// The spend cache and call counter in the data dir.
+    SpendCache,
 }
 
 /// 1 MiB: CloudFormation's own limit for a template uploaded to S3; far above any config.
@@ -52,6 +66,13 @@ impl FileKind {
             FileKind::Policy => Some(MIB),
             FileKind::Template => Some(MIB),
             FileKind::AuditLog => None,
+            FileKind::InstallerManifest => Some(256 * 1024),
+            FileKind::InstallerScript => Some(MIB),
+            FileKind::SshConfig => Some(MIB),
+            FileKind::Kubeconfig => Some(16 * MIB),
+            FileKind::Usage => Some(MIB),
+            FileKind::Prices => Some(64 * MIB),
+            FileKind::SpendCache => Some(8 * MIB),
         }
     }
 
@@ -64,6 +85,13 @@ impl FileKind {
             FileKind::Policy => "policy file",
             FileKind::Template => "template",
             FileKind::AuditLog => "audit log",
+            FileKind::InstallerManifest => "installer manifest",
+            FileKind::InstallerScript => "installer script",
+            FileKind::SshConfig => "ssh config file",
+            FileKind::Kubeconfig => "kubeconfig file",
+            FileKind::Usage => "usage file",
+            FileKind::Prices => "price catalogue",
+            FileKind::SpendCache => "spend cache",
         }
     }
 }
@@ -142,9 +170,9 @@ fn io_reason(error: &std::io::Error) -> String {
 
 /// `1 MiB`, `64 KiB`, `512 bytes`.
 pub fn human_size(bytes: u64) -> String {
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
-    } else if bytes >= 1024 && bytes % 1024 == 0 {
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
         format!("{} KiB", bytes / 1024)
     } else {
         format!("{bytes} bytes")

@@ -17,9 +17,8 @@
 //! control characters removed, as the console's log lines are). Machine formats (JSON, SARIF,
 //! OSCAL) keep the data exactly, with control characters as JSON escapes.
 
-mod check;
-mod deploy;
-mod runner;
+pub mod run;
+pub mod runner;
 
 /// `text` as a terminal may show it: each line without escape sequences or control
 /// characters (see `engine::joblog::sanitize_into`); line breaks are kept.
@@ -30,5 +29,5 @@ pub(crate) fn clean(text: &str) -> String {
         .join("\n")
 }
 
-pub use check::{CheckArgs, check};
-pub use deploy::{DeleteArgs, DeployArgs, delete, deploy};
+pub use crate::cfn::headless::{DeleteArgs, DeployArgs, delete, deploy};
+pub use crate::compliance::headless::{CheckArgs, check};

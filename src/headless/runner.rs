@@ -2,12 +2,11 @@
 //! log of each change streamed to stderr as it grows.
 
 use crate::config::{Config, Paths};
-use crate::engine::ports::{CloudApi, ProviderError};
+use crate::engine::ports::ProviderError;
 use crate::engine::task::JobHandle;
 use crate::engine::{Engine, EngineConfig, EngineEvent, MutationOutput, ReadOutput};
 use crate::model::{CallerIdentity, Environment, JobId};
 use crate::ops::{ConfirmError, Gate, MutatingOp, ReadOp, Refusal};
-use crate::providers::aws::AwsProvider;
 use crate::setup::{self, Options};
 use futures::FutureExt;
 use std::collections::HashMap;
@@ -15,6 +14,54 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
+
+impl crate::ops::SessionFacts for Runner {
+    fn region(&self) -> Option<String> {
+        self.region.clone()
+    }
+
+    fn environment_of(&self, account: &str) -> Environment {
+        Runner::environment_of(self, account)
+    }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
+        setup::kube_environment_of(&self.config, context, cluster, self.env_override)
+    }
+
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        self.kube_context
+            .clone()
+            .map(crate::kube::model::ContextRef::kubeconfig)
+    }
+}
+
+impl crate::ops::PlanCtx for Runner {
+    fn read(
+        &self,
+        op: ReadOp,
+    ) -> futures::future::BoxFuture<'_, Result<ReadOutput, ProviderError>> {
+        Box::pin(self.engine.read(op))
+    }
+
+    fn checker(&self) -> Option<Arc<crate::compliance::Checker>> {
+        self.checker.clone()
+    }
+
+    fn pricing(&self) -> Option<Arc<crate::cost::headless::PricingInputs>> {
+        self.pricing.clone()
+    }
+
+    fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
+        self.engine.store().recent(limit).unwrap_or_default()
+    }
+
+    fn installers(&self) -> Option<crate::installers::plan::InstallerSource> {
+        Some(crate::installers::plan::InstallerSource {
+            dir: self.installers_dir.clone(),
+            targets: self.config.targets.clone(),
+        })
+    }
+}
 
 /// Why a headless step stopped.
 #[derive(Debug, thiserror::Error)]
@@ -125,14 +172,28 @@ pub struct Runner {
     engine: Engine,
     events: mpsc::UnboundedReceiver<EngineEvent>,
     handles: HashMap<JobId, (JobHandle, u64)>,
+    /// The followed change's child jobs (one per target of an installer run), as last seen.
+    children: Vec<crate::model::JobRecord>,
     pub gate: Gate,
     pub config: Arc<Config>,
     os_user: String,
     profile: Option<String>,
     env_override: Option<Environment>,
+    /// `--context`: the Kubernetes context plans use when they are given none.
+    kube_context: Option<String>,
     pub region: Option<String>,
     pub identity: Option<CallerIdentity>,
     endpoint: Option<String>,
+    /// Where the AWS clients point (the assistant builds its Bedrock client from it).
+    pub aws: crate::aws::AwsSettings,
+    /// `[assistant]`, resolved.
+    pub assistant: crate::config::settings::AssistantSettings,
+    /// The compliance rules, once a command loaded them (plans that judge need them).
+    checker: Option<Arc<crate::compliance::Checker>>,
+    /// The price catalogue and budgets, once a command loaded them (plans that deploy).
+    pricing: Option<Arc<crate::cost::headless::PricingInputs>>,
+    /// The user's installers folder (plans that run an installer).
+    installers_dir: std::path::PathBuf,
     signals: Option<Signals>,
     /// The first stop signal received, if any: it decides the exit code.
     interrupted: Option<StopSignal>,
@@ -154,11 +215,13 @@ impl Runner {
             );
         }
         let (tx, events) = mpsc::unbounded_channel();
-        let aws = guarded.aws.clone();
-        let cloud =
-            async move { Arc::new(AwsProvider::load(&aws).await) as Arc<dyn CloudApi> }.boxed();
+        let aws = guarded.settings.aws.clone();
+        let kube = guarded.settings.kube.clone();
+        let binding = guarded.gate.binding();
+        let providers =
+            async move { Arc::new(crate::aws::providers_with(&aws, &kube, binding).await) }.boxed();
         let engine = Engine::start(
-            cloud,
+            providers,
             guarded.store.clone(),
             guarded.audit.clone(),
             guarded.gate.binding(),
@@ -168,28 +231,26 @@ impl Runner {
                 ..EngineConfig::default()
             },
         );
-        let region = guarded.aws.region.clone().or_else(|| {
-            std::env::var("AWS_REGION")
-                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-                .ok()
-                .filter(|s| !s.is_empty())
-        });
+        let region = guarded.settings.aws.region.clone();
         Ok(Runner {
             engine,
             events,
             handles: HashMap::new(),
+            children: Vec::new(),
             gate: guarded.gate,
             config: guarded.config,
             os_user: guarded.os_user,
-            profile: guarded
-                .aws
-                .profile
-                .clone()
-                .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|s| !s.is_empty())),
-            env_override: opts.env_override,
+            profile: guarded.settings.aws.profile.clone(),
+            env_override: guarded.settings.env_override,
+            kube_context: guarded.settings.kube.context.clone(),
             region,
             identity: None,
-            endpoint: guarded.aws.endpoint_url.clone(),
+            endpoint: guarded.settings.aws.endpoint_url.clone(),
+            aws: guarded.settings.aws.clone(),
+            assistant: guarded.settings.assistant.clone(),
+            checker: None,
+            pricing: None,
+            installers_dir: paths.installers_dir.clone(),
             signals: Signals::install()
                 .map_err(|e| tracing::warn!("cannot catch signals: {e}"))
                 .ok(),
@@ -197,6 +258,21 @@ impl Runner {
             running: None,
             cancel_when_running: None,
         })
+    }
+
+    /// The compliance rules plans that judge a template use (see `PlanCtx::checker`).
+    pub fn set_checker(&mut self, checker: Arc<crate::compliance::Checker>) {
+        self.checker = Some(checker);
+    }
+
+    /// What plans that deploy price the change with (see `PlanCtx::pricing`).
+    pub fn set_pricing(&mut self, pricing: Arc<crate::cost::headless::PricingInputs>) {
+        self.pricing = Some(pricing);
+    }
+
+    /// The job store (the assistant keeps its usage there).
+    pub fn store(&self) -> &Arc<crate::engine::store::JobStore> {
+        self.engine.store()
     }
 
     /// The stop signal received, if any.
@@ -216,7 +292,7 @@ impl Runner {
             );
             let queued_discard = matches!(
                 &self.running,
-                Some((running, MutatingOp::DiscardChangeSet(_))) if *running == job
+                Some((running, op)) if *running == job && op.is_cleanup()
             ) && !self.job_started(job);
             if queued_discard {
                 self.cancel_when_running = Some(job);
@@ -229,9 +305,11 @@ impl Runner {
             "opsdeck: {} received again: exiting now, without waiting for job {job}",
             signal.name()
         );
-        if let Some(left) = self.running.as_ref().and_then(|(_, op)| {
-            crate::providers::aws::what_may_be_left(op, self.endpoint.as_deref())
-        }) {
+        if let Some(left) = self
+            .running
+            .as_ref()
+            .and_then(|(_, op)| op.what_may_be_left(self.endpoint.as_deref()))
+        {
             crate::errln!("opsdeck: {left}");
         }
         // Records the job (and a running change) as interrupted before the process goes.
@@ -246,7 +324,11 @@ impl Runner {
             Ok(_) => return Err(Stop::Failed("unexpected answer to WhoAmI".into())),
             Err(e) => return Err(Stop::Failed(format!("cannot tell who you are: {e}"))),
         };
-        setup::identity_resolved(&self.config, &mut self.gate, &self.os_user, &identity.arn);
+        let role = self
+            .config
+            .role_for(&self.os_user, Some(&identity.arn))
+            .role();
+        self.gate.identity_resolved(identity.arn.clone(), role);
         self.identity = Some(identity.clone());
         Ok(identity)
     }
@@ -268,7 +350,7 @@ impl Runner {
                 format!("not started: stopped by {}", signal.name()),
             ));
         }
-        let Some(job) = self.engine.submit_read(op) else {
+        let Some(job) = self.engine.submit_read(op, None) else {
             return Err(ProviderError::new(
                 crate::engine::ports::ErrorKind::Other,
                 "the job store is unavailable",
@@ -298,7 +380,7 @@ impl Runner {
     /// refused before the gate is asked.
     pub async fn change(&mut self, op: MutatingOp, typed: &str) -> Result<MutationOutput, Stop> {
         if let Some(signal) = self.interrupted
-            && !matches!(op, MutatingOp::DiscardChangeSet(_))
+            && !op.is_cleanup()
         {
             return Err(Stop::Refused(format!(
                 "refused: {} not started, stopped by {}",
@@ -306,13 +388,14 @@ impl Runner {
                 signal.name()
             )));
         }
+        self.children.clear();
         let request = self.gate.request(op.clone())?;
         let approved = self.gate.confirm(request.id, typed)?;
         let job = self
             .engine
             .submit_mutation(approved)
             .map_err(|e| Stop::Refused(format!("refused: {e}")))?;
-        let discard = matches!(op, MutatingOp::DiscardChangeSet(_));
+        let discard = op.is_cleanup();
         self.running = Some((job, op));
         // A clean-up started after a signal runs on the shortened clean-up budget: it is
         // cancelled once it runs (a discard goes on through a cancel, on that budget).
@@ -332,6 +415,10 @@ impl Runner {
                     job: done, result, ..
                 } if done == job => {
                     self.running = None;
+                    let children: Vec<JobId> = self.children.iter().map(|c| c.id).collect();
+                    for child in children {
+                        self.print_log(child);
+                    }
                     self.print_log(job);
                     return result.map_err(Stop::Failed);
                 }
@@ -350,7 +437,12 @@ impl Runner {
             .is_some_and(|r| r.state != crate::model::JobState::Queued)
     }
 
-    /// Remember job handles and print the followed job's new log lines.
+    /// The child jobs of the last change (one per target of an installer run), as last seen.
+    pub fn children(&self) -> &[crate::model::JobRecord] {
+        &self.children
+    }
+
+    /// Remember job handles and print the followed job's (and its children's) new log lines.
     fn track(&mut self, event: EngineEvent, follow: Option<JobId>) {
         match event {
             EngineEvent::JobChanged(record)
@@ -362,12 +454,25 @@ impl Runner {
             }
             EngineEvent::JobCreated { record, handle } => {
                 self.handles.insert(record.id, (handle, 0));
+                if follow.is_some() && record.parent == follow {
+                    self.children.push(record);
+                }
+            }
+            EngineEvent::JobChanged(record) => {
+                if let Some(child) = self.children.iter_mut().find(|c| c.id == record.id) {
+                    let id = record.id;
+                    let finished = record.state.is_finished();
+                    *child = record;
+                    if finished {
+                        self.print_log(id);
+                    }
+                }
             }
             EngineEvent::LogGrew(id) => {
                 if let Some((handle, _)) = self.handles.get(&id) {
                     handle.notified.store(false, Ordering::Release);
                 }
-                if follow == Some(id) {
+                if follow == Some(id) || self.children.iter().any(|c| c.id == id) {
                     self.print_log(id);
                 }
             }
@@ -376,6 +481,14 @@ impl Runner {
     }
 
     fn print_log(&mut self, job: JobId) {
+        // A target's lines are prefixed with the target, as runs on several interleave.
+        let prefix = self
+            .children
+            .iter()
+            .find(|c| c.id == job)
+            .and_then(|c| c.target.as_deref())
+            .map(|t| format!("[{}] ", t.split(' ').next().unwrap_or(t)))
+            .unwrap_or_default();
         let Some((handle, printed)) = self.handles.get_mut(&job) else {
             return;
         };
@@ -390,7 +503,7 @@ impl Runner {
         };
         let mut err = std::io::stderr().lock();
         for line in lines {
-            let _ = writeln!(err, "{} {}", line.level.as_char(), line.text);
+            let _ = writeln!(err, "{} {prefix}{}", line.level.as_char(), line.text);
         }
     }
 

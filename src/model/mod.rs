@@ -1,12 +1,6 @@
-//! Plain data shared by every layer: environments, roles, identities, stacks, jobs.
+//! Plain data shared by every layer: environments, roles, identities, jobs. Each capability
+//! keeps its own model (e.g. `cfn::model`).
 //! Nothing here does I/O.
-
-mod cfn;
-
-pub use cfn::{
-    ChangeSetKind, ChangeSetOutcome, ChangeSetPreview, PropertyDifference, ResourceChange,
-    ResourceDrift, RetainedResource, StackDrift, StackEvent,
-};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -81,126 +75,6 @@ pub struct CallerIdentity {
     pub account: String,
     pub arn: String,
     pub user_id: String,
-}
-
-/// One row of the stack list.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackSummary {
-    pub name: String,
-    /// The stack ARN; stable across the stack's life, unlike the name.
-    pub id: String,
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub created: Option<String>,
-    pub updated: Option<String>,
-    pub description: Option<String>,
-    /// ARN of the parent stack, for nested stacks.
-    #[serde(default)]
-    pub parent_id: Option<String>,
-    /// Last drift detection result (`DRIFTED`, `IN_SYNC`, `NOT_CHECKED`, `UNKNOWN`).
-    #[serde(default)]
-    pub drift_status: Option<String>,
-    /// When drift was last checked (RFC 3339).
-    #[serde(default)]
-    pub drift_checked: Option<String>,
-}
-
-impl StackSummary {
-    /// Being changed now (see [`is_moving`]).
-    pub fn is_moving(&self) -> bool {
-        is_moving(&self.status)
-    }
-
-    /// `ROLLBACK_COMPLETE` stacks cannot be updated: they must be deleted before re-creating.
-    pub fn needs_delete_before_recreate(&self) -> bool {
-        self.status == "ROLLBACK_COMPLETE"
-    }
-
-    /// Account id parsed from the stack ARN (`arn:aws:cloudformation:REGION:ACCOUNT:stack/...`).
-    pub fn account_from_arn(&self) -> Option<&str> {
-        arn_field(&self.id, 4)
-    }
-
-    /// Region parsed from the stack ARN.
-    pub fn region_from_arn(&self) -> Option<&str> {
-        arn_field(&self.id, 3)
-    }
-}
-
-fn arn_field(arn: &str, index: usize) -> Option<&str> {
-    let mut parts = arn.split(':');
-    if parts.next() != Some("arn") {
-        return None;
-    }
-    parts.nth(index - 1).filter(|s| !s.is_empty())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackParameter {
-    pub key: String,
-    /// CloudFormation already masks NoEcho values as `****`.
-    pub value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackOutput {
-    pub key: String,
-    pub value: String,
-    pub description: Option<String>,
-    pub export_name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackResource {
-    pub logical_id: String,
-    pub physical_id: Option<String>,
-    pub resource_type: String,
-    pub status: String,
-    pub status_reason: Option<String>,
-}
-
-/// Everything the detail view shows about one stack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackDetail {
-    pub summary: StackSummary,
-    pub parameters: Vec<StackParameter>,
-    pub outputs: Vec<StackOutput>,
-    pub resources: Vec<StackResource>,
-    pub termination_protection: bool,
-    /// The most recent stack events, newest first (first page).
-    #[serde(default)]
-    pub events: Vec<StackEvent>,
-    /// Resources the stack's `DeletionPolicy` keeps or snapshots on delete.
-    #[serde(default)]
-    pub retained: Vec<RetainedResource>,
-}
-
-/// Whether a stack in `status` is being changed now: `*_IN_PROGRESS`, except
-/// `REVIEW_IN_PROGRESS`, the empty stack of a new stack's change set, which waits for a person
-/// (it may stay so for days).
-pub fn is_moving(status: &str) -> bool {
-    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
-}
-
-/// Colour class of a CloudFormation status string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusClass {
-    Ok,
-    InProgress,
-    Failed,
-    Deleted,
-}
-
-pub fn classify_stack_status(status: &str) -> StatusClass {
-    if status.ends_with("_IN_PROGRESS") {
-        StatusClass::InProgress
-    } else if status == "DELETE_COMPLETE" {
-        StatusClass::Deleted
-    } else if status.contains("FAILED") || status.contains("ROLLBACK") {
-        StatusClass::Failed
-    } else {
-        StatusClass::Ok
-    }
 }
 
 /// Row id of a job in the job store; unique across restarts.
@@ -289,6 +163,9 @@ pub struct JobRecord {
     pub progress: Option<f32>,
     pub error: Option<String>,
     pub log_path: Option<String>,
+    /// The job this one is a part of (one target of an installer run), if any.
+    #[serde(default)]
+    pub parent: Option<JobId>,
 }
 
 impl JobRecord {
@@ -304,39 +181,4 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arn_fields() {
-        let s = StackSummary {
-            name: "web".into(),
-            id: "arn:aws:cloudformation:eu-west-1:123456789012:stack/web/abc".into(),
-            status: "CREATE_COMPLETE".into(),
-            status_reason: None,
-            created: None,
-            updated: None,
-            description: None,
-            ..StackSummary::default()
-        };
-        assert_eq!(s.account_from_arn(), Some("123456789012"));
-        assert_eq!(s.region_from_arn(), Some("eu-west-1"));
-    }
-
-    #[test]
-    fn status_classes() {
-        assert_eq!(classify_stack_status("CREATE_COMPLETE"), StatusClass::Ok);
-        assert_eq!(
-            classify_stack_status("UPDATE_IN_PROGRESS"),
-            StatusClass::InProgress
-        );
-        assert_eq!(
-            classify_stack_status("ROLLBACK_COMPLETE"),
-            StatusClass::Failed
-        );
-        assert_eq!(classify_stack_status("DELETE_FAILED"), StatusClass::Failed);
-    }
 }

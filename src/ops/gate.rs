@@ -5,10 +5,7 @@
 //! tier, records the confirmation durably, and only then mints the token. Read-only mode is a
 //! one-way latch: nothing can release it once engaged.
 
-use super::{
-    CreateChangeSet, DeleteStack, DiscardChangeSet, ExecuteChangeSet, MutatingOp, RiskTier,
-    SetTerminationProtection,
-};
+use super::{CfnMutation, CostMutation, InstallMutation, KubeMutation, MutatingOp, RiskTier};
 use crate::audit::{Actor, AuditSink, Decision};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +14,40 @@ use std::sync::{Arc, Mutex};
 ///
 /// Private fields, not `Clone`, `Default` or `Deserialize`: it can only be minted by
 /// [`Gate::confirm`] and is consumed by the engine or provider method that executes it.
+/// Reading it is allowed:
+///
+/// ```
+/// # use opsdeck::ops::{Approved, MutatingOp};
+/// fn who(a: &Approved<MutatingOp>) -> (u64, &str) {
+///     (a.request_id(), a.op().name())
+/// }
+/// ```
+///
+/// Building one outside the gate does not compile:
+///
+/// ```compile_fail
+/// # use opsdeck::ops::{Approved, MutatingOp};
+/// fn forge(op: MutatingOp, actor: opsdeck::audit::Actor) -> Approved<MutatingOp> {
+///     Approved { op: Box::new(op), request_id: 1, actor, gate: 1 }
+/// }
+/// ```
+///
+/// nor does copying one, or aiming one's proof at another operation:
+///
+/// ```compile_fail
+/// # use opsdeck::ops::{Approved, MutatingOp};
+/// fn twice(a: Approved<MutatingOp>) -> (Approved<MutatingOp>, Approved<MutatingOp>) {
+///     (a.clone(), a)
+/// }
+/// ```
+///
+/// ```compile_fail
+/// # use opsdeck::ops::{Approved, MutatingOp};
+/// fn re_aim(a: Approved<MutatingOp>, other: MutatingOp) -> Approved<MutatingOp> {
+///     let (_, proof) = a.into_parts();
+///     proof.attach(other)
+/// }
+/// ```
 #[derive(Debug)]
 #[must_use = "an approval does nothing until it is submitted to the engine"]
 pub struct Approved<T> {
@@ -42,43 +73,69 @@ impl<T> Approved<T> {
     }
 }
 
-/// An approved mutation narrowed to its variant, so each provider method can demand the
-/// approval for exactly its own operation.
+/// The proof part of an approval (request, actor, minting gate), taken off its operation so
+/// that an operation enum's `split` can put it on the variant it holds. Not `Clone`: it goes
+/// on exactly one value.
 #[derive(Debug)]
-pub enum ApprovedMutation {
-    DeleteStack(Approved<DeleteStack>),
-    CreateChangeSet(Approved<CreateChangeSet>),
-    ExecuteChangeSet(Approved<ExecuteChangeSet>),
-    DiscardChangeSet(Approved<DiscardChangeSet>),
-    SetTerminationProtection(Approved<SetTerminationProtection>),
+pub struct Proof {
+    request_id: u64,
+    actor: Actor,
+    gate: u64,
 }
 
+impl Proof {
+    /// Put the proof back on the value it was taken from, narrowed to its variant.
+    pub(crate) fn attach<U>(self, op: U) -> Approved<U> {
+        Approved {
+            op: Box::new(op),
+            request_id: self.request_id,
+            actor: self.actor,
+            gate: self.gate,
+        }
+    }
+}
+
+impl<T> Approved<T> {
+    /// Take the approval apart to narrow it: only each operation enum's `split` does this,
+    /// attaching the proof to the variant's own value, unchanged.
+    pub(crate) fn into_parts(self) -> (T, Proof) {
+        (
+            *self.op,
+            Proof {
+                request_id: self.request_id,
+                actor: self.actor,
+                gate: self.gate,
+            },
+        )
+    }
+}
+
+/// An approved mutation narrowed to its capability, so each capability's executor (and then
+/// each provider method) can demand the approval for exactly its own operation.
+#[derive(Debug)]
+pub enum ApprovedMutation {
+    Cfn(Approved<CfnMutation>),
+    Install(Approved<InstallMutation>),
+    Kube(Approved<KubeMutation>),
+    Cost(Approved<CostMutation>),
+}
+
+/// An approval minted by another gate than the one this engine or provider serves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this approval was not minted by this console's gate; refusing to run it")]
+pub struct ForeignApproval;
+
 impl Approved<MutatingOp> {
-    pub fn split(self) -> ApprovedMutation {
-        let Approved {
-            op,
-            request_id,
-            actor,
-            gate,
-        } = self;
-        // Re-wrap the narrowed operation with the same proof.
-        macro_rules! narrow {
-            ($variant:ident, $inner:expr) => {
-                ApprovedMutation::$variant(Approved {
-                    op: Box::new($inner),
-                    request_id,
-                    actor,
-                    gate,
-                })
-            };
-        }
-        match *op {
-            MutatingOp::DeleteStack(d) => narrow!(DeleteStack, d),
-            MutatingOp::CreateChangeSet(c) => narrow!(CreateChangeSet, c),
-            MutatingOp::ExecuteChangeSet(e) => narrow!(ExecuteChangeSet, e),
-            MutatingOp::DiscardChangeSet(d) => narrow!(DiscardChangeSet, d),
-            MutatingOp::SetTerminationProtection(p) => narrow!(SetTerminationProtection, p),
-        }
+    /// Narrow to the capability, after checking that `binding`'s gate minted this approval.
+    pub fn split(self, binding: &GateBinding) -> Result<ApprovedMutation, ForeignApproval> {
+        binding.check(&self)?;
+        let (op, proof) = self.into_parts();
+        Ok(match op {
+            MutatingOp::Cfn(m) => ApprovedMutation::Cfn(proof.attach(m)),
+            MutatingOp::Install(m) => ApprovedMutation::Install(proof.attach(m)),
+            MutatingOp::Kube(m) => ApprovedMutation::Kube(proof.attach(m)),
+            MutatingOp::Cost(m) => ApprovedMutation::Cost(proof.attach(m)),
+        })
     }
 }
 
@@ -139,6 +196,24 @@ pub struct ConfirmRequest {
     pub tier: RiskTier,
 }
 
+/// What dismissing a confirmation led to.
+#[derive(Debug)]
+#[must_use = "an undo approval does nothing until it is submitted, and an audit failure must be shown"]
+pub struct Dismissal {
+    /// The approval to undo the dismissed request (a change set's review: discard it).
+    pub undo: Option<Approved<MutatingOp>>,
+    /// Audit entries that could not be written, said plainly.
+    pub unrecorded: Option<String>,
+}
+
+/// `reason`, plus the audit failure when recording it failed.
+fn unrecorded(reason: String, recorded: Result<(), String>) -> String {
+    match recorded {
+        Ok(()) => reason,
+        Err(e) => format!("{reason} (and the refusal could not be written to the audit log: {e})"),
+    }
+}
+
 /// Why a request was refused before any dialog opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -151,8 +226,9 @@ pub enum Refusal {
     #[error("the audit log cannot be written, so no change is allowed: {0}")]
     AuditUnavailable(String),
     /// The operation itself is not allowed (`MutatingOp::policy_block`): in PRD, a template
-    /// with unwaived high or critical compliance failures.
-    #[error("compliance: {0}")]
+    /// with unwaived high or critical compliance failures; reaping outside DEV. The text says
+    /// which rule (`compliance: …`, `cost: …`).
+    #[error("{0}")]
     Policy(String),
 }
 
@@ -196,6 +272,15 @@ impl GateBinding {
     pub fn minted<T>(&self, approved: &Approved<T>) -> bool {
         approved.gate == self.serial
     }
+
+    /// `Ok` only for an approval this binding's gate minted.
+    pub fn check<T>(&self, approved: &Approved<T>) -> Result<(), ForeignApproval> {
+        if self.minted(approved) {
+            Ok(())
+        } else {
+            Err(ForeignApproval)
+        }
+    }
 }
 
 static NEXT_GATE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -203,7 +288,19 @@ static NEXT_GATE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 impl Gate {
     /// `identity_pending`: Some(reason) when the role cannot be decided until STS answers; changes
     /// are refused until [`Gate::identity_resolved`] is called.
+    ///
+    /// Only `setup` can make the [`GateKey`](crate::setup::GateKey), so every gate is built
+    /// there:
+    ///
+    /// ```compile_fail
+    /// # use opsdeck::ops::{Gate, ReadOnlyLatch};
+    /// # fn audit() -> std::sync::Arc<dyn opsdeck::audit::AuditSink> { todo!() }
+    /// let actor = opsdeck::audit::Actor { os_user: "x".into(), principal: None };
+    /// // error: GateKey has a private field
+    /// let gate = Gate::new(opsdeck::setup::GateKey(()), ReadOnlyLatch::new(), audit(), actor, None);
+    /// ```
     pub fn new(
+        _key: crate::setup::GateKey,
         latch: ReadOnlyLatch,
         audit: Arc<dyn AuditSink>,
         actor: Actor,
@@ -238,10 +335,21 @@ impl Gate {
         &self.actor
     }
 
-    /// STS answered. The caller engages the latch first if the principal maps to a viewer.
-    pub fn identity_resolved(&mut self, principal: String) {
+    /// STS answered with `principal`, which config maps to `role`: a viewer engages the
+    /// read-only latch (for good), and changes are no longer held back for the identity.
+    pub fn identity_resolved(&mut self, principal: String, role: crate::model::Role) {
+        if role == crate::model::Role::Viewer {
+            self.latch.engage(format!(
+                "IAM principal {principal} maps to role viewer in config"
+            ));
+        }
         self.actor.principal = Some(principal);
         self.identity_pending = None;
+    }
+
+    /// Whether changes wait for STS to say who the person is (role rules name principals).
+    pub fn identity_pending(&self) -> bool {
+        self.identity_pending.is_some()
     }
 
     pub fn open_request(&self) -> Option<&ConfirmRequest> {
@@ -250,9 +358,28 @@ impl Gate {
 
     /// Record a request for `op` and open its confirmation, or refuse it.
     pub fn request(&mut self, op: MutatingOp) -> Result<ConfirmRequest, Refusal> {
+        self.request_with(op, None)
+    }
+
+    /// As [`Gate::request`], for a request that did not come from the operator's own keys: the
+    /// `requested` entry says where it came from ("proposed by the assistant (model …)"). The
+    /// confirmation is the same dialog with the same checks; nothing else differs.
+    pub fn request_from(
+        &mut self,
+        op: MutatingOp,
+        origin: &str,
+    ) -> Result<ConfirmRequest, Refusal> {
+        self.request_with(op, Some(origin.to_string()))
+    }
+
+    fn request_with(
+        &mut self,
+        op: MutatingOp,
+        origin: Option<String>,
+    ) -> Result<ConfirmRequest, Refusal> {
         let id = self.next_id;
         self.next_id += 1;
-        self.record(&op, id, Decision::Requested, None)
+        self.record(&op, id, Decision::Requested, origin)
             .map_err(Refusal::AuditUnavailable)?;
         let refusal = if self.latch.is_engaged() {
             Some(Refusal::ReadOnly(self.latch.reason().unwrap_or_default()))
@@ -302,13 +429,13 @@ impl Gate {
         };
         if self.latch.is_engaged() {
             let reason = self.latch.reason().unwrap_or_default();
-            let _ = self.record(
+            let recorded = self.record(
                 &open.op,
                 id,
                 Decision::RefusedReadOnly,
                 Some(reason.clone()),
             );
-            return Err(ConfirmError::ReadOnly(reason));
+            return Err(ConfirmError::ReadOnly(unrecorded(reason, recorded)));
         }
         self.record(&open.op, id, Decision::Confirmed, None)
             .map_err(ConfirmError::AuditUnavailable)?;
@@ -320,46 +447,58 @@ impl Gate {
         })
     }
 
-    /// The dialog was dismissed. Unknown ids are ignored.
+    /// The dialog was dismissed. Unknown ids are ignored (`None`).
     ///
-    /// Dismissing a change set's preview also means "do not keep it": the gate then mints the
-    /// approval to discard exactly that change set (and the empty stack made for a new one),
-    /// audited as its own confirmed request. Nothing is minted in read-only mode.
-    pub fn cancel(&mut self, id: u64) -> Option<Approved<MutatingOp>> {
+    /// Dismissing a change set's preview also means "do not keep it" (`Mutation::on_dismiss`):
+    /// the gate then mints the approval to undo exactly that request (discard that change set,
+    /// and the empty stack made for a new one), audited as its own confirmed request. Nothing
+    /// is minted in read-only mode. An audit entry that could not be written is reported in
+    /// the answer, never dropped.
+    pub fn cancel(&mut self, id: u64) -> Option<Dismissal> {
         let open = self.open.take_if(|open| open.id == id)?;
-        let _ = self.record(&open.op, id, Decision::Cancelled, None);
-        let MutatingOp::ExecuteChangeSet(execute) = open.op else {
-            return None;
-        };
-        let discard = MutatingOp::DiscardChangeSet(DiscardChangeSet {
-            delete_empty_stack: execute.preview.kind == crate::model::ChangeSetKind::Create,
-            change_set_id: execute.preview.change_set_id,
-            change_set_name: execute.preview.change_set_name,
-            target: execute.target,
-        });
-        let discard_id = self.next_id;
+        let mut problems = Vec::new();
+        if let Err(e) = self.record(&open.op, id, Decision::Cancelled, None) {
+            problems.push(format!("the cancellation could not be audited: {e}"));
+        }
+        let mut undo = None;
+        if let Some(discard) = open.op.on_dismiss() {
+            match self.mint_undo(id, discard) {
+                Ok(approved) => undo = approved,
+                Err(e) => problems.push(e),
+            }
+        }
+        Some(Dismissal {
+            undo,
+            unrecorded: (!problems.is_empty()).then(|| problems.join("; ")),
+        })
+    }
+
+    /// The approval to undo dismissed request `id` with `undo`, audited as its own request;
+    /// `Ok(None)` in read-only mode (refused, and audited as such).
+    fn mint_undo(
+        &mut self,
+        id: u64,
+        undo: MutatingOp,
+    ) -> Result<Option<Approved<MutatingOp>>, String> {
+        let undo_id = self.next_id;
         self.next_id += 1;
         let why = format!("the preview of request {id} was cancelled");
-        self.record(&discard, discard_id, Decision::Requested, Some(why))
-            .ok()?;
+        self.record(&undo, undo_id, Decision::Requested, Some(why))
+            .map_err(|e| format!("not undone: the audit log cannot be written: {e}"))?;
         if self.latch.is_engaged() {
             let reason = self.latch.reason().unwrap_or_default();
-            let _ = self.record(
-                &discard,
-                discard_id,
-                Decision::RefusedReadOnly,
-                Some(reason),
-            );
-            return None;
+            self.record(&undo, undo_id, Decision::RefusedReadOnly, Some(reason))
+                .map_err(|e| format!("the read-only refusal could not be audited: {e}"))?;
+            return Ok(None);
         }
-        self.record(&discard, discard_id, Decision::Confirmed, None)
-            .ok()?;
-        Some(Approved {
-            op: Box::new(discard),
-            request_id: discard_id,
+        self.record(&undo, undo_id, Decision::Confirmed, None)
+            .map_err(|e| format!("not undone: the audit log cannot be written: {e}"))?;
+        Ok(Some(Approved {
+            op: Box::new(undo),
+            request_id: undo_id,
             actor: self.actor.clone(),
             gate: self.serial,
-        })
+        }))
     }
 
     /// A change refused in read-only mode before its operation could even be built (`n` would
@@ -394,10 +533,10 @@ mod tests {
     use super::*;
     use crate::audit::MemoryAudit;
     use crate::model::Environment;
-    use crate::ops::StackTarget;
+    use crate::ops::{DeleteStack, StackTarget};
 
     fn delete(name: &str) -> MutatingOp {
-        MutatingOp::DeleteStack(DeleteStack {
+        MutatingOp::Cfn(CfnMutation::DeleteStack(DeleteStack {
             target: StackTarget {
                 account: "123456789012".into(),
                 region: "us-east-1".into(),
@@ -406,7 +545,7 @@ mod tests {
                 stack_id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
             },
             retained: vec![],
-        })
+        }))
     }
 
     fn gate(latch: ReadOnlyLatch) -> (Gate, Arc<MemoryAudit>) {
@@ -415,7 +554,10 @@ mod tests {
             os_user: "alice".into(),
             principal: None,
         };
-        (Gate::new(latch, audit.clone(), actor, None), audit)
+        (
+            crate::setup::test_gate(latch, audit.clone(), actor, None),
+            audit,
+        )
     }
 
     fn decisions(audit: &MemoryAudit) -> Vec<Decision> {
@@ -450,11 +592,30 @@ mod tests {
     }
 
     #[test]
+    fn a_request_from_the_assistant_says_so_and_needs_the_same_confirmation() {
+        let (mut gate, audit) = gate(ReadOnlyLatch::new());
+        let req = gate
+            .request_from(delete("web"), "proposed by the assistant (model m)")
+            .expect("opens");
+        assert_eq!(req.tier, RiskTier::TypeName("web".into()));
+        assert!(
+            gate.confirm(req.id, "").is_err(),
+            "the typed name is still needed"
+        );
+        let records = audit.records();
+        assert_eq!(records[0].decision, Decision::Requested);
+        assert_eq!(
+            records[0].detail.as_deref(),
+            Some("proposed by the assistant (model m)")
+        );
+    }
+
+    #[test]
     fn wrong_id_never_approves() {
         let (mut gate, _) = gate(ReadOnlyLatch::new());
         let req = gate.request(delete("web")).expect("opens");
         assert!(gate.confirm(req.id + 1, "web").is_err());
-        gate.cancel(req.id);
+        let _ = gate.cancel(req.id);
         assert!(gate.confirm(req.id, "web").is_err());
     }
 
@@ -508,7 +669,7 @@ mod tests {
             os_user: "alice".into(),
             principal: None,
         };
-        let mut gate = Gate::new(
+        let mut gate = crate::setup::test_gate(
             ReadOnlyLatch::new(),
             audit,
             actor,
@@ -518,7 +679,10 @@ mod tests {
             gate.request(delete("web")),
             Err(Refusal::IdentityPending(_))
         ));
-        gate.identity_resolved("arn:aws:iam::123456789012:user/alice".into());
+        gate.identity_resolved(
+            "arn:aws:iam::123456789012:user/alice".into(),
+            crate::model::Role::Operator,
+        );
         assert!(gate.request(delete("web")).is_ok());
     }
 
@@ -528,7 +692,7 @@ mod tests {
         use crate::ops::{ComplianceFailure, ComplianceVerdict, CreateChangeSet, TemplateSource};
         let (mut gate, audit) = gate(ReadOnlyLatch::new());
         let op = |environment| {
-            MutatingOp::CreateChangeSet(CreateChangeSet {
+            MutatingOp::Cfn(CfnMutation::CreateChangeSet(CreateChangeSet {
                 account: "123456789012".into(),
                 region: "us-east-1".into(),
                 environment,
@@ -544,7 +708,8 @@ mod tests {
                     controls: vec!["AC-3".into()],
                     message: "public".into(),
                 }]),
-            })
+                cost: crate::cost::verdict::CostVerdict::none(),
+            }))
         };
         let refusal = gate.request(op(Environment::Prd)).unwrap_err();
         assert!(matches!(&refusal, Refusal::Policy(why) if why.contains("S3-002")));
@@ -578,33 +743,39 @@ mod tests {
         assert_eq!(gate.open_request().map(|r| r.id), Some(first.id));
     }
 
-    fn execute(name: &str, kind: crate::model::ChangeSetKind) -> MutatingOp {
-        let MutatingOp::DeleteStack(d) = delete(name) else {
+    fn execute(name: &str, kind: crate::cfn::model::ChangeSetKind) -> MutatingOp {
+        let MutatingOp::Cfn(CfnMutation::DeleteStack(d)) = delete(name) else {
             unreachable!("delete() builds a delete")
         };
-        MutatingOp::ExecuteChangeSet(crate::ops::ExecuteChangeSet {
-            preview: crate::model::ChangeSetPreview {
-                stack_name: name.into(),
-                stack_id: d.target.stack_id.clone(),
-                change_set_id: format!(
-                    "arn:aws:cloudformation:us-east-1:123456789012:changeSet/opsdeck-1/{name}"
-                ),
-                change_set_name: "opsdeck-1".into(),
-                kind,
-                changes: vec![],
+        MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(
+            crate::ops::ExecuteChangeSet {
+                preview: crate::cfn::model::ChangeSetPreview {
+                    stack_name: name.into(),
+                    stack_id: d.target.stack_id.clone(),
+                    change_set_id: format!(
+                        "arn:aws:cloudformation:us-east-1:123456789012:changeSet/opsdeck-1/{name}"
+                    ),
+                    change_set_name: "opsdeck-1".into(),
+                    kind,
+                    changes: vec![],
+                },
+                target: d.target,
+                cost: crate::cost::verdict::CostVerdict::none(),
             },
-            target: d.target,
-        })
+        ))
     }
 
     #[test]
     fn cancelling_a_preview_approves_discarding_exactly_that_change_set() {
         let (mut gate, audit) = gate(ReadOnlyLatch::new());
         let request = gate
-            .request(execute("web", crate::model::ChangeSetKind::Create))
+            .request(execute("web", crate::cfn::model::ChangeSetKind::Create))
             .expect("opens");
-        let approved = gate.cancel(request.id).expect("discard approved");
-        let MutatingOp::DiscardChangeSet(discard) = approved.op() else {
+        let approved = gate
+            .cancel(request.id)
+            .and_then(|d| d.undo)
+            .expect("discard approved");
+        let MutatingOp::Cfn(CfnMutation::DiscardChangeSet(discard)) = approved.op() else {
             panic!("expected a discard, got {:?}", approved.op());
         };
         assert_eq!(discard.change_set_name, "opsdeck-1");
@@ -625,16 +796,19 @@ mod tests {
         );
         // an update's stack stays
         let request = gate
-            .request(execute("web", crate::model::ChangeSetKind::Update))
+            .request(execute("web", crate::cfn::model::ChangeSetKind::Update))
             .expect("opens");
-        let approved = gate.cancel(request.id).expect("discard approved");
-        let MutatingOp::DiscardChangeSet(discard) = approved.op() else {
+        let approved = gate
+            .cancel(request.id)
+            .and_then(|d| d.undo)
+            .expect("discard approved");
+        let MutatingOp::Cfn(CfnMutation::DiscardChangeSet(discard)) = approved.op() else {
             panic!("expected a discard");
         };
         assert!(!discard.delete_empty_stack);
         // other dialogs mint nothing on cancel
         let request = gate.request(delete("web")).expect("opens");
-        assert!(gate.cancel(request.id).is_none());
+        assert!(gate.cancel(request.id).and_then(|d| d.undo).is_none());
     }
 
     #[test]
@@ -642,10 +816,10 @@ mod tests {
         let latch = ReadOnlyLatch::new();
         let (mut gate, audit) = gate(latch.clone());
         let request = gate
-            .request(execute("web", crate::model::ChangeSetKind::Create))
+            .request(execute("web", crate::cfn::model::ChangeSetKind::Create))
             .expect("opens");
         latch.engage("test");
-        assert!(gate.cancel(request.id).is_none());
+        assert!(gate.cancel(request.id).and_then(|d| d.undo).is_none());
         assert_eq!(decisions(&audit).last(), Some(&Decision::RefusedReadOnly));
     }
 }

@@ -1,8 +1,8 @@
 //! The theme's palette resolved once into ratatui styles. With `NO_COLOR` every style falls back
 //! to modifiers (bold, reverse, underline, dim), so danger and read-only still stand out.
 
+use crate::cfn::model::StatusClass;
 use crate::config::theme::{ColorDepth, Palette};
-use crate::model::StatusClass;
 use ratatui::style::{Modifier, Style};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +78,7 @@ impl Styles {
         }
     }
 
-    fn monochrome() -> Styles {
+    pub(crate) fn monochrome() -> Styles {
         let plain = Style::new();
         let bold = Style::new().add_modifier(Modifier::BOLD);
         let reversed = Style::new().add_modifier(Modifier::REVERSED);

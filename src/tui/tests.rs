@@ -1,19 +1,23 @@
 //! Console tests on `TestBackend`: table tests of `update`, the safety property, snapshots of
 //! each pane and dialog, and per-cell colour checks for danger and read-only styling.
+//!
+//! Long on purpose: a table of short, independent tests of the one `update` function and of
+//! each pane's drawing; the capabilities' own pane tests live beside their panes.
 
-use super::keymap::Pane;
-use super::state::{Cmd, Mode, Msg, Session, State, update};
+use super::state::{Cmd, Mode, Msg, Session, State, ViewKey, update};
 use super::view;
 use crate::audit::{Actor, Decision, MemoryAudit};
+use crate::cfn::model::{StackDetail, StackOutput, StackParameter, StackResource, StackSummary};
+use crate::cfn::ops::{CfnMutation, CfnRead};
+use crate::cfn::port::CfnOutput;
+use crate::cfn::tui::CfnView;
 use crate::config::Config;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::engine::ports::{ErrorKind, ProviderError};
-use crate::engine::{EngineEvent, ReadOutput, ViewKey};
-use crate::model::{
-    CallerIdentity, Environment, JobKind, JobRecord, JobState, Role, StackDetail, StackOutput,
-    StackParameter, StackResource, StackSummary,
-};
-use crate::ops::{Gate, MutatingOp, ReadOnlyLatch};
+use crate::engine::{EngineEvent, ReadOutput};
+use crate::model::{CallerIdentity, Environment, JobKind, JobRecord, JobState, Role};
+use crate::ops::{MutatingOp, ReadOnlyLatch};
+use crate::registry::Pane;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use proptest::prelude::*;
 use ratatui::Terminal;
@@ -41,6 +45,139 @@ struct Harness {
     state: State,
     audit: Arc<MemoryAudit>,
     next_job: i64,
+    /// What the reads of a flow answer.
+    answers: Answers,
+}
+
+/// Canned answers to the reads a flow makes.
+#[derive(Default, Clone)]
+struct Answers {
+    /// Details by stack; a stack without one gets `plain_detail`.
+    details: Vec<StackDetail>,
+    /// Template bodies by stack id.
+    templates: Vec<(String, String)>,
+    /// What preflight finds, by target (`local`, `ssh:HOST`…).
+    facts: Vec<(String, crate::installers::ops::HostFacts)>,
+}
+
+/// A flow's context as the console builds it, with reads answered from `Answers` and recorded.
+struct FakePlanCtx {
+    region: Option<String>,
+    config: Arc<Config>,
+    profile: Option<String>,
+    env_override: Option<Environment>,
+    stacks: Vec<StackSummary>,
+    answers: Answers,
+    reads: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl FakePlanCtx {
+    fn new(state: &State, answers: &Answers) -> FakePlanCtx {
+        FakePlanCtx {
+            region: state.session.region.clone(),
+            config: state.config.clone(),
+            profile: state.session.profile.clone(),
+            env_override: state.session.env_override,
+            stacks: state.inventory.stacks.clone(),
+            answers: answers.clone(),
+            reads: Default::default(),
+        }
+    }
+}
+
+impl crate::ops::SessionFacts for FakePlanCtx {
+    fn region(&self) -> Option<String> {
+        self.region.clone()
+    }
+
+    fn environment_of(&self, account: &str) -> Environment {
+        crate::setup::environment_of(
+            &self.config,
+            Some(account),
+            self.profile.as_deref(),
+            self.env_override,
+        )
+    }
+
+    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
+        crate::setup::kube_environment_of(&self.config, context, cluster, self.env_override)
+    }
+
+    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
+        None
+    }
+}
+
+impl crate::ops::PlanCtx for FakePlanCtx {
+    fn read(
+        &self,
+        op: crate::ops::ReadOp,
+    ) -> futures::future::BoxFuture<'_, Result<ReadOutput, ProviderError>> {
+        self.reads.lock().expect("not poisoned").push(op.name());
+        let answer = match op {
+            crate::ops::ReadOp::Cfn(CfnRead::ListStacks { .. }) => {
+                Ok(ReadOutput::Cfn(CfnOutput::Stacks(self.stacks.clone())))
+            }
+            crate::ops::ReadOp::Cfn(CfnRead::DescribeStack { stack_id, .. }) => {
+                let detail = self
+                    .answers
+                    .details
+                    .iter()
+                    .find(|d| d.summary.id == stack_id)
+                    .cloned()
+                    .or_else(|| {
+                        self.stacks
+                            .iter()
+                            .find(|s| s.id == stack_id)
+                            .map(|s| plain_detail(s.clone()))
+                    });
+                detail
+                    .map(|d| ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(d))))
+                    .ok_or_else(|| {
+                        ProviderError::new(
+                            ErrorKind::NotFound,
+                            format!("{stack_id} does not exist"),
+                        )
+                    })
+            }
+            crate::ops::ReadOp::Cfn(CfnRead::GetTemplate {
+                stack_id,
+                stack_name,
+                ..
+            }) => self
+                .answers
+                .templates
+                .iter()
+                .find(|(id, _)| *id == stack_id)
+                .map(|(_, body)| {
+                    ReadOutput::Cfn(CfnOutput::Template {
+                        stack_id: stack_id.clone(),
+                        stack_name,
+                        body: body.clone(),
+                    })
+                })
+                .ok_or_else(|| ProviderError::new(ErrorKind::NotFound, "no template")),
+            crate::ops::ReadOp::Install(crate::ops::InstallRead::Preflight { target }) => self
+                .answers
+                .facts
+                .iter()
+                .find(|(t, _)| *t == target.to_string())
+                .map(|(_, facts)| {
+                    ReadOutput::Install(crate::installers::port::InstallOutput::Facts {
+                        target: target.clone(),
+                        facts: Box::new(facts.clone()),
+                    })
+                })
+                .ok_or_else(|| {
+                    ProviderError::new(ErrorKind::Network, format!("{target} is unreachable"))
+                }),
+            other => Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!("no canned answer for {}", other.name()),
+            )),
+        };
+        Box::pin(async move { answer })
+    }
 }
 
 impl Harness {
@@ -54,7 +191,7 @@ impl Harness {
         if read_only {
             latch.engage("started with --read-only");
         }
-        let gate = Gate::new(
+        let gate = crate::setup::test_gate(
             latch,
             audit.clone(),
             Actor {
@@ -79,6 +216,7 @@ impl Harness {
             state,
             audit,
             next_job: 100,
+            answers: Answers::default(),
         }
     }
 
@@ -126,28 +264,59 @@ impl Harness {
         self.next_job += 1;
         let job = self.next_job;
         self.state.latest_reads.insert(view, job);
-        self.send(Msg::Engine(EngineEvent::ReadDone { job, view, result }));
+        let key = view.supersede_key();
+        self.send(Msg::Engine(EngineEvent::ReadDone { job, key, result }));
     }
 
     /// The detail the engine would return for `summary`: nothing retained, unprotected.
     fn deliver_detail(&mut self, detail: StackDetail) {
         self.read_done(
-            ViewKey::StackDetail,
-            Ok(ReadOutput::StackDetail(Box::new(detail))),
+            ViewKey::Cfn(CfnView::StackDetail),
+            Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
         );
     }
 
-    /// `d`, then the stack detail it loads (what a delete keeps, whether it is protected).
+    /// `d`, then the flow it starts, with the stack's detail as the test set it in
+    /// `answers.details` (else nothing retained, unprotected).
     fn delete_key(&mut self) -> Vec<Cmd> {
-        let mut cmds = self.key(KeyCode::Char('d'));
-        if let Some(view) = &self.state.inventory.detail
-            && view.detail.is_none()
-        {
-            let summary = view.stack.clone();
-            self.deliver_detail(plain_detail(summary));
-            cmds.clear();
+        let cmds = self.key(KeyCode::Char('d'));
+        self.run_flows(cmds).0
+    }
+
+    /// Run the flows among `cmds` as the app does (off the UI thread there; here at once, with
+    /// reads answered from `answers`), and deliver their outcomes. Returns the other commands
+    /// and the reads the flows made.
+    fn run_flows(&mut self, cmds: Vec<Cmd>) -> (Vec<Cmd>, Vec<&'static str>) {
+        let mut rest = Vec::new();
+        let mut reads = Vec::new();
+        for cmd in cmds {
+            let Cmd::Plan(flow) = cmd else {
+                rest.push(cmd);
+                continue;
+            };
+            let ctx = FakePlanCtx::new(&self.state, &self.answers);
+            let planned = match flow {
+                super::state::Flow::Action { action, args } => {
+                    let plan = action.spec().plan.expect("a planned action has a plan");
+                    super::state::Planned::Action(futures::executor::block_on(plan(&ctx, &args)))
+                }
+                super::state::Flow::Cfn(flow) => super::state::Planned::Cfn(
+                    futures::executor::block_on(crate::cfn::tui::flows::run(flow, &ctx)),
+                ),
+                super::state::Flow::Install(flow) => super::state::Planned::Install(
+                    futures::executor::block_on(crate::installers::tui::run(flow, &ctx)),
+                ),
+                super::state::Flow::Kube(flow) => super::state::Planned::Kube(
+                    futures::executor::block_on(crate::kube::tui::flows::run(flow, &ctx)),
+                ),
+                super::state::Flow::Cost(flow) => super::state::Planned::Cost(
+                    futures::executor::block_on(crate::cost::tui::run_flow(flow, &ctx)),
+                ),
+            };
+            reads.extend(ctx.reads.into_inner().unwrap_or_default());
+            rest.extend(self.send(Msg::Planned(planned)));
         }
-        cmds
+        (rest, reads)
     }
 
     fn with_identity(mut self) -> Harness {
@@ -161,7 +330,10 @@ impl Harness {
     }
 
     fn with_stacks(mut self, stacks: Vec<StackSummary>) -> Harness {
-        self.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(stacks)));
+        self.read_done(
+            ViewKey::Cfn(CfnView::StackList),
+            Ok(ReadOutput::Cfn(CfnOutput::Stacks(stacks))),
+        );
         self
     }
 
@@ -337,7 +509,7 @@ fn enter_opens_the_detail_with_a_describe_read() {
     h.key(KeyCode::Char('j'));
     let cmds = h.key(KeyCode::Enter);
     match cmds.as_slice() {
-        [Cmd::Read(crate::ops::ReadOp::DescribeStack { stack_name, .. })] => {
+        [Cmd::Read(crate::ops::ReadOp::Cfn(CfnRead::DescribeStack { stack_name, .. }))] => {
             assert_eq!(stack_name, "data")
         }
         other => panic!("expected a describe read, got {other:?}"),
@@ -357,14 +529,17 @@ fn delete_resolves_the_target_when_asked_and_runs_exactly_that() {
     assert!(matches!(h.state.mode, Mode::Confirm(_)));
     // The list changes under the open dialog: the confirmed target must not.
     h.read_done(
-        ViewKey::StackList,
-        Ok(ReadOutput::Stacks(vec![stack("zzz", "CREATE_COMPLETE")])),
+        ViewKey::Cfn(CfnView::StackList),
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
+            "zzz",
+            "CREATE_COMPLETE",
+        )]))),
     );
     h.type_text("web");
     let cmds = h.key(KeyCode::Enter);
     let ops = executed(&cmds);
     assert_eq!(ops.len(), 1);
-    let MutatingOp::DeleteStack(d) = ops[0] else {
+    let MutatingOp::Cfn(CfnMutation::DeleteStack(d)) = ops[0] else {
         panic!("expected a delete, got {:?}", ops[0]);
     };
     assert_eq!(d.target.stack_name, "web");
@@ -444,32 +619,58 @@ principals = ["arn:aws:iam::*:user/alice"]
 }
 
 #[test]
-fn chat_runs_commands_and_says_no_assistant() {
+fn chat_sends_words_to_the_assistant_and_runs_commands() {
+    use crate::assistant::tui::{AssistantCmd, Entry};
     let mut h = Harness::new(false);
     h.key(KeyCode::Char('1'));
     h.type_text("what is deployed?");
-    h.key(KeyCode::Enter);
-    let last = h
-        .state
-        .chat
-        .history
-        .last()
-        .map(|(_, t)| t.clone())
-        .unwrap_or_default();
-    assert!(last.contains("No assistant is configured"));
-    h.type_text("jobs");
+    let cmds = h.key(KeyCode::Enter);
+    let [Cmd::Assistant(AssistantCmd::Turn(turn))] = cmds.as_slice() else {
+        panic!("words start a turn: {cmds:?}");
+    };
+    assert_eq!(
+        turn.conversation.last().map(|m| m.text()).as_deref(),
+        Some("what is deployed?")
+    );
+    assert_eq!(turn.facts.region.as_deref(), Some("us-east-1"));
+    assert!(h.state.chat.answering.is_some());
+    assert_eq!(
+        h.state.contexts()[0],
+        crate::registry::Context::ChatAnswering,
+        "Esc and Ctrl-C stop the answer while it is written"
+    );
+    // While it answers, words wait; commands still run.
+    h.type_text("and more?");
+    assert!(h.key(KeyCode::Enter).is_empty());
+    assert_eq!(h.state.chat.input.lines().join(""), "and more?");
+    h.key(KeyCode::Esc);
+    assert!(
+        h.state.chat.input.lines().join("").is_empty() || h.state.chat.answering.is_some(),
+        "Esc stops the answer first"
+    );
+    h.state.chat.input = Default::default();
+    h.type_text(":jobs");
     h.key(KeyCode::Enter);
     assert_eq!(h.state.focus, Pane::Jobs);
+    assert!(
+        h.state
+            .chat
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::User(t) if t == ":jobs"))
+    );
 }
 
 #[test]
 fn stale_read_results_are_dropped() {
     let mut h = Harness::new(false);
-    h.state.latest_reads.insert(ViewKey::StackList, 9);
+    h.state
+        .latest_reads
+        .insert(ViewKey::Cfn(CfnView::StackList), 9);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: 8,
-        view: ViewKey::StackList,
-        result: Ok(ReadOutput::Stacks(three_stacks())),
+        key: ViewKey::Cfn(CfnView::StackList).supersede_key(),
+        result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
     }));
     assert!(h.state.inventory.stacks.is_empty());
 }
@@ -482,7 +683,7 @@ fn credentials_error_is_shown_plainly() {
         "no providers in chain provided credentials",
     );
     h.state.inventory.loading = true;
-    h.read_done(ViewKey::StackList, Err(err.clone()));
+    h.read_done(ViewKey::Cfn(CfnView::StackList), Err(err.clone()));
     h.read_done(ViewKey::Identity, Err(err));
     let screen = h.screen(100, 30);
     assert!(screen.contains("no AWS credentials"), "{screen}");
@@ -619,11 +820,11 @@ fn an_empty_review_stack_is_not_moving_so_the_list_is_refreshed_slowly() {
     assert_eq!(h.state.inventory.next_refresh_ms, now + 120_000);
     // A stack really being changed still gets the fast pace.
     h.read_done(
-        ViewKey::StackList,
-        Ok(ReadOutput::Stacks(vec![
+        ViewKey::Cfn(CfnView::StackList),
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![
             stack("planned", "REVIEW_IN_PROGRESS"),
             stack("web", "UPDATE_IN_PROGRESS"),
-        ])),
+        ]))),
     );
     assert_eq!(h.state.inventory.next_refresh_ms, now + 60_000 + 5_000);
 }
@@ -682,25 +883,45 @@ fn armed_op(state: &State, key: &KeyCode) -> Option<MutatingOp> {
 fn open_change_set(state: &State) -> Option<String> {
     match &state.mode {
         Mode::Confirm(dialog) => match &dialog.request.op {
-            MutatingOp::ExecuteChangeSet(e) => Some(e.preview.change_set_id.clone()),
+            MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(e)) => {
+                Some(e.preview.change_set_id.clone())
+            }
             _ => None,
         },
         _ => None,
     }
 }
 
+/// The `CreateChangeSet` a finished job answers (its fields do not matter to the console).
+fn create_op(stack_name: &str) -> MutatingOp {
+    MutatingOp::from(crate::ops::CreateChangeSet {
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        environment: Environment::Dev,
+        stack_name: stack_name.into(),
+        existing_stack_id: None,
+        change_set_name: "opsdeck-1".into(),
+        template: crate::ops::TemplateSource::body("s3-bucket", "Resources: {}\n"),
+        parameters: vec![],
+        compliance: crate::ops::ComplianceVerdict::with_failures(Vec::new()),
+        cost: crate::cost::verdict::CostVerdict::none(),
+    })
+}
+
 fn ready(stack_name: &str, replacement: Option<&str>) -> EngineEvent {
     EngineEvent::MutationDone {
         job: 7,
-        operation: "create-change-set",
-        result: Ok(crate::engine::MutationOutput::ChangeSet(
-            crate::model::ChangeSetOutcome::Ready(preview(stack_name, replacement)),
+        op: Box::new(create_op(stack_name)),
+        result: Ok(crate::engine::MutationOutput::Cfn(
+            crate::cfn::port::CfnOutcome::ChangeSet(crate::cfn::model::ChangeSetOutcome::Ready(
+                preview(stack_name, replacement),
+            )),
         )),
     }
 }
 
-fn preview(stack_name: &str, replacement: Option<&str>) -> crate::model::ChangeSetPreview {
-    use crate::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
+fn preview(stack_name: &str, replacement: Option<&str>) -> crate::cfn::model::ChangeSetPreview {
+    use crate::cfn::model::{ChangeSetKind, ChangeSetPreview, ResourceChange};
     let change = |action: &str, id: &str, ty: &str, replacement: Option<&str>| ResourceChange {
         action: action.into(),
         logical_id: id.into(),
@@ -756,7 +977,10 @@ fn run_input(h: &mut Harness, input: Input) -> (Vec<Cmd>, Option<MutatingOp>, Op
             (cmds, None, discardable)
         }
         Input::StacksArrive => {
-            h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(three_stacks())));
+            h.read_done(
+                ViewKey::Cfn(CfnView::StackList),
+                Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
+            );
             (Vec::new(), None, None)
         }
         Input::DetailArrives => {
@@ -785,7 +1009,7 @@ proptest! {
             // Cancelling a change set's review may discard exactly that change set.
             let is_discard_of_open = |op: &&MutatingOp| matches!(
                 (op, &discardable),
-                (MutatingOp::DiscardChangeSet(d), Some(id)) if d.change_set_id == *id
+                (MutatingOp::Cfn(CfnMutation::DiscardChangeSet(d)), Some(id)) if d.change_set_id == *id
             );
             match armed {
                 Some(op) => prop_assert!(ran.is_empty() || ran == vec![&op]),
@@ -831,6 +1055,7 @@ fn job(id: i64, state: JobState, kind: JobKind, title: &str) -> JobRecord {
         progress: (state == JobState::Running).then_some(0.5),
         error: None,
         log_path: None,
+        parent: None,
     }
 }
 
@@ -892,8 +1117,8 @@ fn snapshot_stack_detail_resources() {
         retained: vec![],
     };
     h.read_done(
-        ViewKey::StackDetail,
-        Ok(ReadOutput::StackDetail(Box::new(detail))),
+        ViewKey::Cfn(CfnView::StackDetail),
+        Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
     );
     insta::assert_snapshot!("detail_overview", h.screen(100, 30));
     h.key(KeyCode::Char(']'));
@@ -1039,7 +1264,7 @@ fn the_chat_placeholder_uses_the_themes_muted_style_and_no_colour_without_colour
     let (x, y) = find(&buffer, "type a command");
     assert_eq!(buffer[(x, y)].fg, palette.muted);
 
-    let gate = Gate::new(
+    let gate = crate::setup::test_gate(
         ReadOnlyLatch::new(),
         Arc::new(MemoryAudit::default()),
         Actor {
@@ -1074,7 +1299,7 @@ fn the_chat_placeholder_uses_the_themes_muted_style_and_no_colour_without_colour
 #[test]
 fn no_color_still_marks_danger_with_modifiers() {
     let audit = Arc::new(MemoryAudit::default());
-    let gate = Gate::new(
+    let gate = crate::setup::test_gate(
         ReadOnlyLatch::new(),
         audit,
         Actor {
@@ -1156,8 +1381,8 @@ fn detail_scrolling_stops_at_the_last_row() {
         retained: vec![],
     };
     h.read_done(
-        ViewKey::StackDetail,
-        Ok(ReadOutput::StackDetail(Box::new(detail))),
+        ViewKey::Cfn(CfnView::StackDetail),
+        Ok(ReadOutput::Cfn(CfnOutput::StackDetail(Box::new(detail)))),
     );
     h.key(KeyCode::Char(']'));
     h.key(KeyCode::Char('G'));
@@ -1215,6 +1440,70 @@ fn log_search_runs_off_the_loop_and_stale_answers_are_dropped() {
     assert_eq!(h.state.jobs.log.match_idx, 1);
 }
 
+#[test]
+fn older_log_lines_are_read_off_the_loop_and_drawing_never_reads_the_file() {
+    use crate::engine::joblog::{JobLog, LogLevel};
+    use crate::engine::task::JobHandle;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("9.log");
+    let mut log = JobLog::create(&path, 10).expect("job log");
+    for i in 0..100 {
+        log.push(LogLevel::Info, &format!("line {i}"));
+    }
+    log.flush().expect("flush");
+    let handle = JobHandle {
+        id: 9,
+        log: Arc::new(std::sync::Mutex::new(log)),
+        notified: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    let mut h = Harness::new(false);
+    h.send(Msg::Resize {
+        width: 100,
+        height: 30,
+    });
+    let record = job(9, JobState::Succeeded, JobKind::Read, "List stacks");
+    h.send(Msg::Engine(EngineEvent::JobCreated { record, handle }));
+    h.key(KeyCode::Char('5'));
+    h.key(KeyCode::Enter); // open the log: the newest lines, from memory
+    assert!(h.screen(100, 30).contains("line 99"));
+    let cmds = h.key(KeyCode::Char('g')); // the first line left the ring long ago
+    let [
+        Cmd::ReadLogWindow {
+            handle,
+            start: 0,
+            count,
+        },
+    ] = cmds.as_slice()
+    else {
+        panic!("the older lines are read off the loop, got {cmds:?}");
+    };
+    assert!(*count > 0);
+    // Until they are here the view says so; it never reads the file itself.
+    std::fs::remove_file(&path).expect("spill file removed");
+    assert!(h.screen(100, 30).contains("reading lines from 1"));
+    assert!(h.key(KeyCode::Char('g')).is_empty(), "asked for once");
+    // What the app loop would have read (the test keeps the lines in a new file).
+    let lines = (0..*count)
+        .map(|i| crate::engine::joblog::LogLine {
+            seq: i as u64,
+            ts_ms: 0,
+            level: LogLevel::Info,
+            text: format!("line {i}"),
+        })
+        .collect();
+    let window = crate::tui::jobs::LogWindow {
+        job: handle.id,
+        start: 0,
+        lines,
+    };
+    h.send(Msg::LogWindowRead(Ok(window)));
+    let screen = h.screen(100, 30);
+    assert!(
+        screen.contains("line 0") && screen.contains("line 1"),
+        "{screen}"
+    );
+}
+
 // ---------- deploy, change-set review, drift, events ----------
 
 fn ctrl(h: &mut Harness, c: char) -> Vec<Cmd> {
@@ -1224,7 +1513,7 @@ fn ctrl(h: &mut Harness, c: char) -> Vec<Cmd> {
     )))
 }
 
-fn form(h: &Harness) -> &super::form::DeployForm {
+fn form(h: &Harness) -> &crate::cfn::tui::form::DeployForm {
     match &h.state.mode {
         Mode::Form(form) => form,
         _ => panic!("the deploy form is not open"),
@@ -1322,7 +1611,7 @@ fn deploy_flow_from_picker_to_executed_change_set() {
 
     let cmds = h.key(KeyCode::Char('y'));
     let ops = executed(&cmds);
-    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::CreateChangeSet(create))] = ops.as_slice() else {
         panic!("expected CreateChangeSet, got {ops:?}");
     };
     assert_eq!(create.stack_name, "orders-db");
@@ -1353,7 +1642,7 @@ fn deploy_flow_from_picker_to_executed_change_set() {
     h.type_text("orders-db");
     let cmds = h.key(KeyCode::Enter);
     let ops = executed(&cmds);
-    let [MutatingOp::ExecuteChangeSet(execute)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(execute))] = ops.as_slice() else {
         panic!("expected ExecuteChangeSet, got {ops:?}");
     };
     assert_eq!(execute.preview.change_set_name, "opsdeck-1");
@@ -1372,7 +1661,7 @@ fn cancelling_the_review_discards_the_change_set() {
     assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
     let cmds = h.key(KeyCode::Esc);
     let ops = executed(&cmds);
-    let [MutatingOp::DiscardChangeSet(discard)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::DiscardChangeSet(discard))] = ops.as_slice() else {
         panic!("expected DiscardChangeSet, got {ops:?}");
     };
     assert_eq!(discard.change_set_name, "opsdeck-1");
@@ -1391,12 +1680,14 @@ fn no_changes_says_nothing_to_do() {
     let mut h = Harness::new(false).with_identity();
     h.send(Msg::Engine(EngineEvent::MutationDone {
         job: 9,
-        operation: "create-change-set",
-        result: Ok(crate::engine::MutationOutput::ChangeSet(
-            crate::model::ChangeSetOutcome::NoChanges {
-                stack_name: "api".into(),
-                message: "The submitted information didn't contain changes.".into(),
-            },
+        op: Box::new(create_op("api")),
+        result: Ok(crate::engine::MutationOutput::Cfn(
+            crate::cfn::port::CfnOutcome::ChangeSet(
+                crate::cfn::model::ChangeSetOutcome::NoChanges {
+                    stack_name: "api".into(),
+                    message: "The submitted information didn't contain changes.".into(),
+                },
+            ),
         )),
     }));
     assert!(matches!(h.state.mode, Mode::Normal));
@@ -1453,32 +1744,22 @@ fn update_keeps_unchanged_values_and_the_current_template() {
         .with_identity()
         .with_stacks(three_stacks());
     let cmds = h.key(KeyCode::Char('u')); // on api
-    let reads: Vec<&str> = cmds
-        .iter()
-        .filter_map(|c| match c {
-            Cmd::Read(op) => Some(op.name()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(reads, vec!["describe-stack", "get-template"]);
-    let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
-    detail.parameters = s3_stack_parameters();
-    h.deliver_detail(detail);
     assert!(
         matches!(h.state.mode, Mode::Normal),
-        "waits for the template"
+        "the form waits for the stack's values and template"
     );
-    h.read_done(
-        ViewKey::StackTemplate,
-        Ok(ReadOutput::Template {
-            stack_id: stack("api", "CREATE_COMPLETE").id,
-            stack_name: "api".into(),
-            body: crate::cfn::library::find("s3-bucket")
-                .expect("bundled")
-                .body
-                .into(),
-        }),
-    );
+    let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
+    detail.parameters = s3_stack_parameters();
+    h.answers.details.push(detail);
+    h.answers.templates.push((
+        stack("api", "CREATE_COMPLETE").id,
+        crate::cfn::library::find("s3-bucket")
+            .expect("bundled")
+            .body
+            .into(),
+    ));
+    let (_, reads) = h.run_flows(cmds);
+    assert_eq!(reads, vec!["describe-stack", "get-template"]);
     let f = form(&h);
     assert!(f.fields[0].locked, "an update's stack name is fixed");
     assert_eq!(f.focus, 1);
@@ -1492,7 +1773,7 @@ fn update_keeps_unchanged_values_and_the_current_template() {
     ctrl(&mut h, 's');
     let cmds = h.key(KeyCode::Char('y'));
     let ops = executed(&cmds);
-    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::CreateChangeSet(create))] = ops.as_slice() else {
         panic!("expected CreateChangeSet, got {ops:?}");
     };
     assert_eq!(create.template, crate::ops::TemplateSource::Previous);
@@ -1589,19 +1870,22 @@ fn protected_stack_refuses_delete_and_p_turns_protection_off_typed() {
     let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
     detail.termination_protection = true;
     h.deliver_detail(detail);
-    h.key(KeyCode::Char('d'));
+    h.answers.details = vec![{
+        let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
+        detail.termination_protection = true;
+        detail
+    }];
+    h.delete_key();
     assert!(matches!(h.state.mode, Mode::Normal));
-    assert!(
-        h.state
-            .toast
-            .as_ref()
-            .is_some_and(|t| t.text.contains("termination protection is on — press p"))
-    );
+    assert!(h.state.toast.as_ref().is_some_and(|t| {
+        t.text
+            .contains("termination protection is on; turn it off first (p")
+    }));
     h.key(KeyCode::Char('p'));
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("p asks");
     };
-    let MutatingOp::SetTerminationProtection(p) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::SetTerminationProtection(p)) = &dialog.request.op else {
         panic!("expected SetTerminationProtection");
     };
     assert!(!p.enabled);
@@ -1621,20 +1905,26 @@ fn delete_dialog_lists_what_is_kept() {
         .with_stacks(three_stacks());
     let cmds = h.key(KeyCode::Char('d'));
     assert!(
-        matches!(cmds.as_slice(), [Cmd::Read(op)] if op.name() == "describe-stack"),
-        "the detail is loaded first"
+        matches!(cmds.as_slice(), [Cmd::Plan(_)]),
+        "the delete is planned off the UI thread"
+    );
+    assert!(
+        matches!(h.state.mode, Mode::Normal),
+        "no dialog before the plan"
     );
     let mut detail = plain_detail(stack("api", "CREATE_COMPLETE"));
-    detail.retained = vec![crate::model::RetainedResource {
+    detail.retained = vec![crate::cfn::model::RetainedResource {
         logical_id: "Bucket".into(),
         resource_type: "AWS::S3::Bucket".into(),
         policy: "Retain".into(),
     }];
-    h.deliver_detail(detail);
+    h.answers.details.push(detail);
+    let (_, reads) = h.run_flows(cmds);
+    assert_eq!(reads, vec!["describe-stack"], "the detail is read first");
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("the delete dialog opens when the detail arrives");
     };
-    let MutatingOp::DeleteStack(d) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::DeleteStack(d)) = &dialog.request.op else {
         panic!("expected DeleteStack");
     };
     assert_eq!(d.retained.len(), 1);
@@ -1658,16 +1948,16 @@ fn follow_and_drift_are_reads_and_drift_is_kept_per_stack() {
     let cmds = h.key(KeyCode::Char('D'));
     assert!(matches!(cmds.as_slice(), [Cmd::Read(op)] if op.name() == "detect-drift"));
     h.read_done(
-        ViewKey::Drift,
-        Ok(ReadOutput::Drift(Box::new(drift_of_api()))),
+        ViewKey::Cfn(CfnView::Drift),
+        Ok(ReadOutput::Cfn(CfnOutput::Drift(Box::new(drift_of_api())))),
     );
     assert!(h.state.inventory.drift.contains_key(&stack("api", "x").id));
     let screen = h.screen(120, 30);
     assert!(screen.contains("DRIFTED"), "{screen}");
 }
 
-fn drift_of_api() -> crate::model::StackDrift {
-    use crate::model::{PropertyDifference, ResourceDrift, StackDrift};
+fn drift_of_api() -> crate::cfn::model::StackDrift {
+    use crate::cfn::model::{PropertyDifference, ResourceDrift, StackDrift};
     StackDrift {
         stack_id: stack("api", "x").id,
         stack_name: "api".into(),
@@ -1723,19 +2013,26 @@ fn periodic_refresh_is_quiet_and_follows_in_progress_stacks() {
     });
     assert!(matches!(cmds.as_slice(), [Cmd::Refresh(op)] if op.name() == "list-stacks"));
     // the background answer has the same stacks: nothing to draw
-    h.state.latest_reads.insert(ViewKey::StackList, -1);
+    h.state
+        .latest_reads
+        .insert(ViewKey::Cfn(CfnView::StackList), -1);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: -1,
-        view: ViewKey::StackList,
-        result: Ok(ReadOutput::Stacks(three_stacks())),
+        key: ViewKey::Cfn(CfnView::StackList).supersede_key(),
+        result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(three_stacks()))),
     }));
     assert!(h.state.quiet);
     // once nothing is in progress, the next refresh is a minute away
-    h.state.latest_reads.insert(ViewKey::StackList, -2);
+    h.state
+        .latest_reads
+        .insert(ViewKey::Cfn(CfnView::StackList), -2);
     h.send(Msg::Engine(EngineEvent::ReadDone {
         job: -2,
-        view: ViewKey::StackList,
-        result: Ok(ReadOutput::Stacks(vec![stack("api", "CREATE_COMPLETE")])),
+        key: ViewKey::Cfn(CfnView::StackList).supersede_key(),
+        result: Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
+            "api",
+            "CREATE_COMPLETE",
+        )]))),
     }));
     assert!(!h.state.quiet);
     assert!(
@@ -1842,15 +2139,16 @@ fn snapshot_drift_and_events_tabs() {
         .with_stacks(three_stacks());
     h.key(KeyCode::Enter);
     let mut detail = plain_detail(stack("api", "UPDATE_ROLLBACK_COMPLETE"));
-    let event = |id: &str, ts: &str, status: &str, reason: Option<&str>| crate::model::StackEvent {
-        event_id: format!("{id}-{ts}"),
-        timestamp: ts.into(),
-        logical_id: id.into(),
-        physical_id: None,
-        resource_type: "AWS::S3::Bucket".into(),
-        status: status.into(),
-        reason: reason.map(Into::into),
-    };
+    let event =
+        |id: &str, ts: &str, status: &str, reason: Option<&str>| crate::cfn::model::StackEvent {
+            event_id: format!("{id}-{ts}"),
+            timestamp: ts.into(),
+            logical_id: id.into(),
+            physical_id: None,
+            resource_type: "AWS::S3::Bucket".into(),
+            status: status.into(),
+            reason: reason.map(Into::into),
+        };
     detail.events = vec![
         event(
             "api",
@@ -1876,8 +2174,8 @@ fn snapshot_drift_and_events_tabs() {
     ];
     h.deliver_detail(detail);
     h.read_done(
-        ViewKey::Drift,
-        Ok(ReadOutput::Drift(Box::new(drift_of_api()))),
+        ViewKey::Cfn(CfnView::Drift),
+        Ok(ReadOutput::Cfn(CfnOutput::Drift(Box::new(drift_of_api())))),
     );
     h.key(KeyCode::Char('z'));
     h.key(KeyCode::Char(']'));
@@ -1902,12 +2200,12 @@ fn failed_refreshes_back_off_and_a_success_resets_the_pace() {
         ))
     };
     let now = h.state.now_ms;
-    h.read_done(ViewKey::StackList, throttled());
+    h.read_done(ViewKey::Cfn(CfnView::StackList), throttled());
     assert_eq!(h.state.inventory.next_refresh_ms, now + 120_000);
-    h.read_done(ViewKey::StackList, throttled());
+    h.read_done(ViewKey::Cfn(CfnView::StackList), throttled());
     assert_eq!(h.state.inventory.next_refresh_ms, now + 240_000);
     for _ in 0..5 {
-        h.read_done(ViewKey::StackList, throttled());
+        h.read_done(ViewKey::Cfn(CfnView::StackList), throttled());
     }
     assert_eq!(
         h.state.inventory.next_refresh_ms,
@@ -1915,8 +2213,11 @@ fn failed_refreshes_back_off_and_a_success_resets_the_pace() {
         "capped at five minutes"
     );
     h.read_done(
-        ViewKey::StackList,
-        Ok(ReadOutput::Stacks(vec![stack("api", "CREATE_COMPLETE")])),
+        ViewKey::Cfn(CfnView::StackList),
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(vec![stack(
+            "api",
+            "CREATE_COMPLETE",
+        )]))),
     );
     assert_eq!(h.state.inventory.refresh_failures, 0);
     assert_eq!(h.state.inventory.next_refresh_ms, now + 60_000);
@@ -1939,7 +2240,10 @@ fn a_stack_that_is_gone_closes_its_detail() {
         .into_iter()
         .filter(|s| Some(&s.name) != name.as_ref())
         .collect();
-    h.read_done(ViewKey::StackList, Ok(ReadOutput::Stacks(rest)));
+    h.read_done(
+        ViewKey::Cfn(CfnView::StackList),
+        Ok(ReadOutput::Cfn(CfnOutput::Stacks(rest))),
+    );
     assert!(h.state.inventory.detail.is_none());
 }
 
@@ -1957,7 +2261,7 @@ fn a_review_that_opened_by_itself_ignores_stray_y_and_n() {
     let cmds = h.key(KeyCode::Enter);
     assert!(matches!(
         executed(&cmds).as_slice(),
-        [MutatingOp::DiscardChangeSet(_)]
+        [MutatingOp::Cfn(CfnMutation::DiscardChangeSet(_))]
     ));
     // the deliberate way: Tab to Execute, then Enter
     h.send(Msg::Engine(ready("api", Some("False"))));
@@ -1965,7 +2269,7 @@ fn a_review_that_opened_by_itself_ignores_stray_y_and_n() {
     let cmds = h.key(KeyCode::Enter);
     assert!(matches!(
         executed(&cmds).as_slice(),
-        [MutatingOp::ExecuteChangeSet(_)]
+        [MutatingOp::Cfn(CfnMutation::ExecuteChangeSet(_))]
     ));
 }
 
@@ -2042,7 +2346,7 @@ fn failing_template_in_dev_takes_the_typed_tier_lists_failures_and_audits_the_ru
         dialog.request.tier,
         crate::ops::RiskTier::TypeName("assets".into())
     );
-    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::CreateChangeSet(create)) = &dialog.request.op else {
         panic!("a change set is asked for");
     };
     let rules: Vec<&str> = create
@@ -2065,7 +2369,7 @@ fn failing_template_in_dev_takes_the_typed_tier_lists_failures_and_audits_the_ru
     h.type_text("assets");
     let cmds = h.key(KeyCode::Enter);
     let ops = executed(&cmds);
-    let [MutatingOp::CreateChangeSet(create)] = ops.as_slice() else {
+    let [MutatingOp::Cfn(CfnMutation::CreateChangeSet(create))] = ops.as_slice() else {
         panic!("expected CreateChangeSet, got {ops:?}");
     };
     assert!(!create.compliance.failures().is_empty());
@@ -2250,7 +2554,7 @@ fn a_deploy_is_judged_off_the_update_loop_and_then_asked_of_the_gate() {
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("the review opens when the verdict is back");
     };
-    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::CreateChangeSet(create)) = &dialog.request.op else {
         panic!("a change set is asked for");
     };
     assert_eq!(create.compliance, verdict);
@@ -2307,7 +2611,7 @@ fn a_passing_library_template_keeps_the_simple_tier() {
         panic!("the review opens");
     };
     assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
-    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::CreateChangeSet(create)) = &dialog.request.op else {
         panic!("a change set is asked for");
     };
     assert!(create.compliance.clean(), "{:?}", create.compliance);
@@ -2319,21 +2623,14 @@ fn an_update_judges_the_template_get_template_returned() {
     let mut h = Harness::with(false, Some(Environment::Dev))
         .with_identity()
         .with_stacks(three_stacks());
-    h.key(KeyCode::Char('u')); // on api
-    h.deliver_detail(plain_detail(stack("api", "CREATE_COMPLETE")));
-    h.read_done(
-        ViewKey::StackTemplate,
-        Ok(ReadOutput::Template {
-            stack_id: stack("api", "CREATE_COMPLETE").id,
-            stack_name: "api".into(),
-            body: OPEN_BUCKET.into(),
-        }),
-    );
+    h.answers.templates = vec![(stack("api", "CREATE_COMPLETE").id, OPEN_BUCKET.into())];
+    let cmds = h.key(KeyCode::Char('u')); // on api
+    h.run_flows(cmds);
     ctrl(&mut h, 's');
     let Mode::Confirm(dialog) = &h.state.mode else {
         panic!("the review opens");
     };
-    let MutatingOp::CreateChangeSet(create) = &dialog.request.op else {
+    let MutatingOp::Cfn(CfnMutation::CreateChangeSet(create)) = &dialog.request.op else {
         panic!("a change set is asked for");
     };
     assert_eq!(create.template, crate::ops::TemplateSource::Previous);
@@ -2359,15 +2656,16 @@ fn a_stack_template_is_judged_off_the_update_loop() {
     h.key(KeyCode::Char('C'));
     h.next_job += 1;
     let job = h.next_job;
-    h.state.latest_reads.insert(ViewKey::StackTemplate, job);
+    let view = ViewKey::Cfn(CfnView::StackTemplate);
+    h.state.latest_reads.insert(view, job);
     let cmds = h.send_raw(Msg::Engine(EngineEvent::ReadDone {
         job,
-        view: ViewKey::StackTemplate,
-        result: Ok(ReadOutput::Template {
+        key: view.supersede_key(),
+        result: Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id: stack("api", "CREATE_COMPLETE").id,
             stack_name: "api".into(),
             body: OPEN_BUCKET.into(),
-        }),
+        })),
     }));
     let [Cmd::JudgeStack(judgement)] = cmds.as_slice() else {
         panic!("one judging command, got {cmds:?}");
@@ -2402,7 +2700,7 @@ fn a_rule_error_shows_as_an_error_control_in_the_pane() {
     let rows = h.state.compliance.rows();
     let at = rows
         .iter()
-        .position(|r| matches!(r, super::compliance::Row::RuleError(_)))
+        .position(|r| matches!(r, crate::compliance::tui::Row::RuleError(_)))
         .expect("the rule error is listed under its control");
     h.state.compliance.selected = at;
     let screen = h.screen(120, 40);
@@ -2424,12 +2722,12 @@ fn check_api(h: &mut Harness) {
     assert!(executed(&cmds).is_empty());
     assert_eq!(h.state.focus, Pane::Compliance);
     h.read_done(
-        ViewKey::StackTemplate,
-        Ok(ReadOutput::Template {
+        ViewKey::Cfn(CfnView::StackTemplate),
+        Ok(ReadOutput::Cfn(CfnOutput::Template {
             stack_id: stack("api", "CREATE_COMPLETE").id,
             stack_name: "api".into(),
             body: OPEN_BUCKET.into(),
-        }),
+        })),
     );
 }
 
@@ -2441,14 +2739,14 @@ fn the_library_report_arrives_from_the_background_and_passes() {
         cmds.iter().any(|c| matches!(c, Cmd::LoadChecker(_))),
         "the user's rules load at start"
     );
-    let cmds = h.send(Msg::CheckerLoaded(super::compliance::SharedChecker(
-        super::compliance::bundled_checker(),
+    let cmds = h.send(Msg::CheckerLoaded(crate::compliance::tui::SharedChecker(
+        crate::compliance::tui::bundled_checker(),
     )));
     let Some(Cmd::CheckLibrary(checker)) = cmds.iter().find(|c| matches!(c, Cmd::CheckLibrary(_)))
     else {
         panic!("the library is judged at start");
     };
-    let judged = super::compliance::judge_library(&checker.0);
+    let judged = crate::compliance::tui::judge_library(&checker.0);
     h.send(Msg::LibraryJudged(Box::new(judged)));
     let report = &h.state.compliance.current.as_ref().expect("shown").report;
     assert_eq!(report.summary().failed, 0);
@@ -2466,10 +2764,13 @@ fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
     assert!(judged.report.summary().failed > 0);
     // failed families start open; walk to the first rule, open it, open its resource
     let rows = h.state.compliance.rows();
-    assert!(matches!(rows[0], super::compliance::Row::Family { .. }));
+    assert!(matches!(
+        rows[0],
+        crate::compliance::tui::Row::Family { .. }
+    ));
     let first_control = rows
         .iter()
-        .position(|r| matches!(r, super::compliance::Row::Control(_)))
+        .position(|r| matches!(r, crate::compliance::tui::Row::Control(_)))
         .expect("an open family shows its controls");
     for _ in 0..first_control {
         h.key(KeyCode::Char('j'));
@@ -2479,7 +2780,7 @@ fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
     for step in 0..80 {
         if matches!(
             h.state.compliance.selected_row(),
-            Some(super::compliance::Row::Resource(_))
+            Some(crate::compliance::tui::Row::Resource(_))
         ) {
             break;
         }
@@ -2487,7 +2788,7 @@ fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
     }
     assert!(matches!(
         h.state.compliance.selected_row(),
-        Some(super::compliance::Row::Resource(_))
+        Some(crate::compliance::tui::Row::Resource(_))
     ));
     h.key(KeyCode::Char('z'));
     let screen = h.screen(80, 24);
@@ -2503,7 +2804,7 @@ fn stack_report_tree_expands_collapses_and_leads_back_to_the_stack() {
     h.key(KeyCode::Char('h'));
     assert!(matches!(
         h.state.compliance.selected_row(),
-        Some(super::compliance::Row::Rule { .. })
+        Some(crate::compliance::tui::Row::Rule { .. })
     ));
     let before = h.state.compliance.rows().len();
     h.key(KeyCode::Char('h'));
@@ -2606,11 +2907,592 @@ fn failed_controls_are_danger_and_passed_ones_ok_coloured() {
     let (x, y) = find(&buffer, "failed");
     assert_eq!(buffer[(x.saturating_sub(2), y)].fg, palette.danger);
     // the library passes: its controls are drawn in the ok colour
-    let judged = super::compliance::judge_library(&crate::compliance::Checker::bundled());
+    let judged = crate::compliance::tui::judge_library(&crate::compliance::Checker::bundled());
     h.key(KeyCode::Char('c'));
     h.send(Msg::LibraryJudged(Box::new(judged)));
     h.key(KeyCode::Char('j'));
     let buffer = h.render(120, 40);
     let (x, y) = find(&buffer, "✓ AC Access Control");
     assert_eq!(buffer[(x, y)].fg, palette.ok);
+}
+
+#[test]
+fn a_followed_stacks_events_stream_into_its_open_detail() {
+    use crate::engine::stream::{self, StreamItem};
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    h.key(KeyCode::Char('j')); // data, UPDATE_IN_PROGRESS
+    h.key(KeyCode::Enter);
+    h.deliver_detail(plain_detail(stack("data", "UPDATE_IN_PROGRESS")));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let (sink, updates) = stream::channel(42, tx);
+    h.send(Msg::Engine(EngineEvent::StreamOpened(updates)));
+    let event = |id: &str| crate::cfn::model::StackEvent {
+        event_id: id.into(),
+        timestamp: "2026-11-20T10:01:00Z".into(),
+        logical_id: "Queue".into(),
+        physical_id: None,
+        resource_type: "AWS::SQS::Queue".into(),
+        status: "UPDATE_IN_PROGRESS".into(),
+        reason: Some(format!("step {id}")),
+    };
+    let data_id = stack("data", "UPDATE_IN_PROGRESS").id;
+    for id in ["e1", "e2"] {
+        let item = StreamItem::CfnEvent {
+            stack_id: data_id.clone(),
+            event: Box::new(event(id)),
+        };
+        assert!(futures::executor::block_on(sink.send(item)));
+    }
+    h.send(Msg::Engine(EngineEvent::StreamReady(42)));
+    let view = h.state.inventory.detail.as_ref().expect("detail open");
+    let events = &view.detail.as_ref().expect("loaded").events;
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, vec!["e2", "e1"], "newest first, each once");
+    assert!(!h.state.quiet, "what is on screen changed");
+    // Events of a stack that is not on screen draw nothing.
+    let item = StreamItem::CfnEvent {
+        stack_id: stack("api", "CREATE_COMPLETE").id,
+        event: Box::new(event("e3")),
+    };
+    assert!(futures::executor::block_on(sink.send(item)));
+    h.send(Msg::Engine(EngineEvent::StreamReady(42)));
+    assert!(h.state.quiet);
+}
+
+#[test]
+fn a_stuck_stack_is_unstuck_through_the_same_plan_and_dialog() {
+    let mut h = Harness::with(false, Some(Environment::Dev))
+        .with_identity()
+        .with_stacks(vec![
+            stack("api", "UPDATE_ROLLBACK_FAILED"),
+            stack("data", "UPDATE_IN_PROGRESS"),
+        ]);
+    let mut stuck = plain_detail(stack("api", "UPDATE_ROLLBACK_FAILED"));
+    stuck.resources = vec![StackResource {
+        logical_id: "Queue".into(),
+        physical_id: None,
+        resource_type: "AWS::SQS::Queue".into(),
+        status: "UPDATE_FAILED".into(),
+        status_reason: None,
+    }];
+    h.answers.details = vec![stuck, plain_detail(stack("data", "UPDATE_IN_PROGRESS"))];
+    // R on api: planned (its status read now), then the dialog; y runs exactly it.
+    let cmds = h.key(KeyCode::Char('R'));
+    let (_, reads) = h.run_flows(cmds);
+    assert_eq!(reads, vec!["describe-stack"]);
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the rollback's confirmation opens");
+    };
+    assert_eq!(dialog.request.tier, crate::ops::RiskTier::Simple);
+    assert!(
+        h.screen(100, 30)
+            .contains("Continue the failed rollback of stack api")
+    );
+    let cmds = h.key(KeyCode::Char('y'));
+    let ops = executed(&cmds);
+    let [MutatingOp::Cfn(CfnMutation::ContinueUpdateRollback(c))] = ops.as_slice() else {
+        panic!("expected ContinueUpdateRollback, got {ops:?}");
+    };
+    assert!(c.resources_to_skip.is_empty());
+    assert_eq!(c.target.stack_name, "api");
+    // Skipping a resource is typed; an unknown one is refused before any dialog.
+    let cmds = h.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char(':'),
+        KeyModifiers::NONE,
+    )));
+    assert!(cmds.is_empty());
+    h.type_text("continue-rollback api Nope");
+    let cmds = h.key(KeyCode::Enter);
+    h.run_flows(cmds);
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("has no resource Nope"))
+    );
+    h.key(KeyCode::Char(':'));
+    h.type_text("continue-rollback api Queue");
+    let cmds = h.key(KeyCode::Enter);
+    h.run_flows(cmds);
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the rollback's confirmation opens");
+    };
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("api".into())
+    );
+    h.key(KeyCode::Esc);
+    // X on a stack that is not updating: refused by the plan, no dialog.
+    let cmds = h.key(KeyCode::Char('X')); // api, still UPDATE_ROLLBACK_FAILED
+    h.run_flows(cmds);
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("only an update in progress"))
+    );
+}
+
+#[test]
+fn read_only_refuses_unsticking_at_the_gate() {
+    let mut h = Harness::new(true)
+        .with_identity()
+        .with_stacks(vec![stack("data", "UPDATE_IN_PROGRESS")]);
+    let cmds = h.key(KeyCode::Char('X'));
+    h.run_flows(cmds);
+    assert!(
+        matches!(h.state.mode, Mode::Normal),
+        "no dialog in read-only mode"
+    );
+    let decisions: Vec<Decision> = h.audit.records().iter().map(|r| r.decision).collect();
+    assert_eq!(
+        decisions,
+        vec![Decision::Requested, Decision::RefusedReadOnly]
+    );
+}
+
+// ---------- installers: list, form, target picker, confirmation ----------
+
+/// A harness whose ssh config names no hosts (the picker offers `local` only), with facts
+/// for `local`.
+fn installers_harness(read_only: bool) -> Harness {
+    let mut h = Harness::with(read_only, Some(Environment::Dev)).with_identity();
+    h.state.config = Arc::new(
+        Config::from_toml_str(
+            "[targets]\nssh_config = \"/nonexistent/opsdeck-test/ssh_config\"\n",
+            std::path::Path::new("test.toml"),
+        )
+        .expect("config"),
+    );
+    h.answers.facts.push((
+        "local".into(),
+        crate::installers::ops::HostFacts {
+            os_id: "debian".into(),
+            os_version: "12".into(),
+            ram_mb: 4096,
+            disk_mb: 20_000,
+            cpu_cores: 2,
+            ..Default::default()
+        },
+    ));
+    h
+}
+
+/// `:installers`, then the flow that loads them.
+fn open_installers(h: &mut Harness) {
+    h.key(KeyCode::Char(':'));
+    h.type_text("installers");
+    let cmds = h.key(KeyCode::Enter);
+    h.run_flows(cmds);
+}
+
+fn install_form(h: &Harness) -> &crate::installers::tui::form::InstallForm {
+    match &h.state.mode {
+        Mode::Installers(crate::installers::tui::InstallMode::Form(form, _)) => form,
+        _ => panic!("the installer form is not open"),
+    }
+}
+
+/// Select `id` in the open list and press Enter.
+fn choose_installer(h: &mut Harness, id: &str) {
+    let Mode::Installers(crate::installers::tui::InstallMode::List(list)) = &h.state.mode else {
+        panic!(":installers opens the list");
+    };
+    let at = list
+        .installers
+        .iter()
+        .position(|i| i.manifest.id == id)
+        .expect("listed");
+    for _ in 0..at {
+        h.key(KeyCode::Char('j'));
+    }
+    h.key(KeyCode::Enter);
+}
+
+#[test]
+fn installers_list_shows_os_requirements_and_opens_the_generated_form() {
+    let mut h = installers_harness(false);
+    open_installers(&mut h);
+    let screen = h.screen(120, 40);
+    assert!(screen.contains("nginx web server 1.0.0"), "{screen}");
+    assert!(screen.contains("debian 11+, ubuntu 20.04+"), "{screen}");
+    choose_installer(&mut h, "nginx");
+    let form = install_form(&h);
+    let hidden: Vec<&str> = form
+        .form
+        .fields
+        .iter()
+        .filter(|f| f.hidden)
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        hidden,
+        vec!["https_port", "tls_certificate", "tls_certificate_key"],
+        "visible_if: TLS off hides its inputs"
+    );
+    // a bad port is refused under its field as it is typed
+    fill_install(&mut h, "http_port", "99999");
+    assert!(
+        install_field_error(&h, "http_port").is_some_and(|e| e.contains("not a port")),
+        "{:?}",
+        install_field_error(&h, "http_port")
+    );
+    fill_install(&mut h, "http_port", "8080");
+    // turning TLS on shows its inputs, and sending without them puts errors under them
+    match &mut h.state.mode {
+        Mode::Installers(crate::installers::tui::InstallMode::Form(form, _)) => {
+            form.form.focus_field("enable_tls")
+        }
+        _ => unreachable!(),
+    }
+    h.key(KeyCode::Right);
+    assert!(install_form(&h).form.fields.iter().all(|f| !f.hidden));
+    ctrl(&mut h, 's');
+    assert!(install_field_error(&h, "tls_certificate").is_some_and(|e| e.contains("required")));
+    let screen = h.screen(120, 40);
+    assert!(
+        screen.contains("Install nginx web server 1.0.0 (nginx)"),
+        "{screen}"
+    );
+}
+
+fn fill_install(h: &mut Harness, name: &str, text: &str) {
+    match &mut h.state.mode {
+        Mode::Installers(crate::installers::tui::InstallMode::Form(form, _)) => {
+            form.form.focus_field(name)
+        }
+        _ => panic!("the installer form is not open"),
+    }
+    ctrl(h, 'u');
+    h.type_text(text);
+}
+
+fn install_field_error(h: &Harness, name: &str) -> Option<String> {
+    install_form(h)
+        .form
+        .field(name)
+        .and_then(|f| f.error.clone())
+}
+
+#[test]
+fn an_installer_run_goes_form_targets_preflight_confirmation_with_the_secret_masked() {
+    let mut h = installers_harness(false);
+    open_installers(&mut h);
+    choose_installer(&mut h, "mariadb");
+    fill_install(&mut h, "root_password", "hunter2-very-secret");
+    assert!(!h.screen(120, 40).contains("hunter2"), "typed masked");
+    ctrl(&mut h, 's');
+    let Mode::Installers(crate::installers::tui::InstallMode::Targets(picker)) = &h.state.mode
+    else {
+        panic!("sending the form opens the target picker");
+    };
+    assert_eq!(
+        picker.candidates.len(),
+        1,
+        "local only: no ssh config hosts"
+    );
+    // Enter with nothing selected explains
+    h.key(KeyCode::Enter);
+    assert!(h.screen(100, 30).contains("select at least one target"));
+    h.key(KeyCode::Char(' '));
+    h.key(KeyCode::Char('c')); // max concurrency 2
+    let cmds = h.key(KeyCode::Enter);
+    let (rest, reads) = h.run_flows(cmds);
+    assert!(rest.is_empty());
+    assert_eq!(reads, vec!["installer-preflight"]);
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the plan opens the confirmation");
+    };
+    // local is unmapped here: the installer's id is typed
+    assert_eq!(
+        dialog.request.tier,
+        crate::ops::RiskTier::TypeName("mariadb".into())
+    );
+    let screen = h.screen(110, 45);
+    for expected in [
+        "Confirm: run-installer",
+        "MariaDB server (MySQL-compatible) (mariadb)",
+        "sha256:",
+        "UNMAPPED",
+        "debian 12",
+        "max concurrency 2 · max errors 0",
+        "root_password",
+        "****",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} missing:\n{screen}");
+    }
+    assert!(!screen.contains("hunter2"), "{screen}");
+    // The run id is fresh and the hash follows the bundled files: fixed for the snapshot.
+    let MutatingOp::Install(crate::installers::ops::InstallMutation::RunInstaller(planned)) =
+        &dialog.request.op
+    else {
+        panic!("the dialog holds the run");
+    };
+    let fixed = screen
+        .replace(&planned.run_id, &"r".repeat(planned.run_id.len()))
+        .replace(&planned.hash, &format!("sha256:{}", "0".repeat(64)));
+    insta::assert_snapshot!("run_installer_dialog", fixed);
+    h.type_text("mariadb");
+    let cmds = h.key(KeyCode::Enter);
+    let ops = executed(&cmds);
+    assert_eq!(ops.len(), 1);
+    let MutatingOp::Install(crate::installers::ops::InstallMutation::RunInstaller(run)) = ops[0]
+    else {
+        panic!("a run-installer is approved");
+    };
+    assert_eq!(run.targets[0].target, crate::installers::ops::Target::Local);
+    assert!(
+        run.inputs
+            .iter()
+            .any(|i| i.name == "root_password" && i.is_secret())
+    );
+    assert!(!format!("{run:?}").contains("hunter2"));
+    let decisions: Vec<Decision> = h.audit.records().iter().map(|r| r.decision).collect();
+    assert_eq!(decisions, vec![Decision::Requested, Decision::Confirmed]);
+}
+
+#[test]
+fn a_refused_preflight_goes_back_to_the_picker_with_the_reason() {
+    let mut h = installers_harness(false);
+    h.answers.facts.clear(); // local does not answer
+    open_installers(&mut h);
+    choose_installer(&mut h, "chrony");
+    ctrl(&mut h, 's');
+    h.key(KeyCode::Char(' '));
+    let cmds = h.key(KeyCode::Enter);
+    h.run_flows(cmds);
+    let Mode::Installers(crate::installers::tui::InstallMode::Targets(picker)) = &h.state.mode
+    else {
+        panic!("back to the picker");
+    };
+    assert!(
+        picker
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("local") && e.contains("unreachable")),
+        "{:?}",
+        picker.error
+    );
+    assert!(h.audit.records().is_empty(), "nothing was requested");
+}
+
+#[test]
+fn read_only_refuses_an_installer_before_its_form_opens() {
+    let mut h = installers_harness(true);
+    open_installers(&mut h);
+    choose_installer(&mut h, "nginx");
+    assert!(matches!(h.state.mode, Mode::Normal));
+    assert!(
+        h.state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("read-only: run installer nginx refused"))
+    );
+    let records = h.audit.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].decision, Decision::RefusedReadOnly);
+    assert_eq!(records[0].operation, "run-installer");
+}
+
+/// What the assistant's turn `job` proposes, as its stream delivers it.
+fn propose(h: &mut Harness, job: i64, id: u64, op: &MutatingOp) -> Vec<Cmd> {
+    use crate::assistant::AssistantUpdate;
+    assert!(crate::assistant::tui::on_update(
+        &mut h.state,
+        job,
+        AssistantUpdate::Proposal {
+            id,
+            tool: "delete-stack".into(),
+            op: Box::new(op.clone()),
+        },
+    ));
+    // The next message of any kind lets a waiting confirmation open.
+    h.send(Msg::Resize {
+        width: 100,
+        height: 30,
+    })
+}
+
+fn delete_web() -> MutatingOp {
+    MutatingOp::from(crate::ops::DeleteStack {
+        target: crate::ops::StackTarget {
+            account: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            environment: Environment::Dev,
+            stack_name: "web".into(),
+            stack_id: format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/web/0f0e"),
+        },
+        retained: vec![],
+    })
+}
+
+fn answering(
+    h: &mut Harness,
+    job: i64,
+) -> tokio::sync::mpsc::UnboundedReceiver<(u64, crate::assistant::tools::Proposal)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    h.state.chat.answering = Some(crate::assistant::tui::Answering {
+        job: Some(job),
+        ..Default::default()
+    });
+    h.state.chat.decisions = Some(tx);
+    rx
+}
+
+#[test]
+fn an_assistant_proposal_opens_the_same_dialog_and_only_the_operators_keys_run_it() {
+    use crate::assistant::tools::Proposal;
+    use crate::assistant::tui::{CardState, Entry};
+    let mut h = Harness::new(false)
+        .with_identity()
+        .with_stacks(three_stacks());
+    let mut rx = answering(&mut h, 42);
+    let op = delete_web();
+    assert!(
+        propose(&mut h, 42, 1, &op).is_empty(),
+        "nothing runs by itself"
+    );
+    let Mode::Confirm(dialog) = &h.state.mode else {
+        panic!("the confirmation opens");
+    };
+    assert_eq!(dialog.request.op, op, "exactly what was planned");
+    // A `y` is not a typed name; Esc cancels and the turn hears it.
+    assert!(executed(&h.key(KeyCode::Char('y'))).is_empty());
+    assert!(executed(&h.key(KeyCode::Esc)).is_empty());
+    assert_eq!(rx.try_recv(), Ok((1, Proposal::Cancelled)));
+    assert!(
+        h.state
+            .chat
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Card(c) if c.id == 1 && c.state == CardState::Cancelled))
+    );
+    // Again, and this time the operator types the name.
+    propose(&mut h, 42, 2, &op);
+    h.type_text("web");
+    let cmds = h.key(KeyCode::Enter);
+    assert_eq!(executed(&cmds), vec![&op]);
+    assert_eq!(rx.try_recv(), Ok((2, Proposal::Confirmed)));
+    let records = h.audit.records();
+    let decisions: Vec<Decision> = records.iter().map(|r| r.decision).collect();
+    assert_eq!(
+        decisions,
+        vec![
+            Decision::Requested,
+            Decision::Cancelled,
+            Decision::Requested,
+            Decision::Confirmed
+        ]
+    );
+    assert!(
+        records[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("proposed by the assistant")),
+        "{:?}",
+        records[0]
+    );
+}
+
+#[test]
+fn read_only_refuses_an_assistant_proposal_before_any_dialog() {
+    use crate::assistant::tools::Proposal;
+    let mut h = Harness::new(true)
+        .with_identity()
+        .with_stacks(three_stacks());
+    let mut rx = answering(&mut h, 7);
+    assert!(propose(&mut h, 7, 1, &delete_web()).is_empty());
+    assert!(matches!(h.state.mode, Mode::Normal), "no dialog");
+    assert!(matches!(rx.try_recv(), Ok((1, Proposal::Refused(why))) if why.contains("read-only")),);
+    let decisions: Vec<Decision> = h.audit.records().iter().map(|r| r.decision).collect();
+    assert_eq!(
+        decisions,
+        vec![Decision::Requested, Decision::RefusedReadOnly]
+    );
+}
+
+#[test]
+fn esc_and_ctrl_c_stop_an_answer_and_what_arrived_stays() {
+    use crate::assistant::AssistantUpdate;
+    let mut h = Harness::new(false);
+    h.key(KeyCode::Char('1'));
+    h.type_text("explain drift");
+    h.key(KeyCode::Enter);
+    crate::assistant::tui::started(&mut h.state, Some(9));
+    crate::assistant::tui::on_update(&mut h.state, 9, AssistantUpdate::Text("Drift is ".into()));
+    crate::assistant::tui::on_update(&mut h.state, 9, AssistantUpdate::Text("when".into()));
+    let cmds = h.key(KeyCode::Esc);
+    assert!(matches!(cmds.as_slice(), [Cmd::CancelJob(9)]), "{cmds:?}");
+    let cmds = ctrl(&mut h, 'c');
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::CancelJob(9)]),
+        "Ctrl-C stops it, not quit: {cmds:?}"
+    );
+    assert!(!h.state.quit);
+    h.send(Msg::Engine(EngineEvent::TaskDone {
+        job: 9,
+        result: Err(ProviderError::new(ErrorKind::Cancelled, "stopped")),
+    }));
+    assert!(h.state.chat.answering.is_none());
+    assert_eq!(
+        h.state
+            .chat
+            .conversation
+            .last()
+            .map(|m| m.text())
+            .as_deref(),
+        Some("Drift is when"),
+        "the next turn knows what was said"
+    );
+    let screen = h.screen(100, 30);
+    assert!(
+        screen.contains("Drift is when") && screen.contains("stopped"),
+        "{screen}"
+    );
+    // Not answering: Ctrl-C in Chat quits as everywhere.
+    ctrl(&mut h, 'c');
+    assert!(h.state.quit);
+}
+
+#[test]
+fn help_lists_the_chat_keys() {
+    let mut h = Harness::new(false);
+    h.key(KeyCode::F(1));
+    let mut text = String::new();
+    for _ in 0..8 {
+        text.push_str(&h.screen(100, 200));
+        for _ in 0..40 {
+            h.key(KeyCode::Char('j'));
+        }
+    }
+    for needle in [
+        "Chat (other keys type)",
+        "send to the assistant",
+        "stop the answer",
+        "scroll the conversation back",
+        ":clear",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from help");
+    }
+}
+
+#[test]
+fn clear_forgets_the_conversation_and_its_saved_history() {
+    use crate::assistant::tui::AssistantCmd;
+    let mut h = Harness::new(false);
+    h.state.chat.conversation = vec![crate::assistant::model::Message::user("old")];
+    h.key(KeyCode::Char('1'));
+    h.type_text(":clear");
+    let cmds = h.key(KeyCode::Enter);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::Assistant(AssistantCmd::ClearHistory))),
+        "{cmds:?}"
+    );
+    assert!(h.state.chat.conversation.is_empty());
+    assert_eq!(h.state.chat.entries.len(), 1, "only the note that says so");
 }

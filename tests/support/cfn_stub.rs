@@ -671,6 +671,38 @@ fn handle(state: &Mutex<State>, body: String) -> (&'static str, String) {
             );
             ok(&action, "")
         }
+        "ContinueUpdateRollback" | "CancelUpdateStack" => {
+            let Some(i) = find(&st, &p("StackName")) else {
+                return missing(&p("StackName"));
+            };
+            // What CloudFormation accepts each from.
+            let from = if action == "ContinueUpdateRollback" {
+                "UPDATE_ROLLBACK_FAILED"
+            } else {
+                "UPDATE_IN_PROGRESS"
+            };
+            if st.stacks[i].status != from {
+                let (name, status) = (st.stacks[i].name.clone(), st.stacks[i].status.clone());
+                return error(
+                    "ValidationError",
+                    &format!("Stack [{name}] is in {status} state and can not be updated."),
+                );
+            }
+            st.stacks[i].running = true;
+            if st.stacks[i].script.is_empty() {
+                st.stacks[i].script = vec![
+                    Step {
+                        events: Vec::new(),
+                        status: Some("UPDATE_ROLLBACK_IN_PROGRESS".into()),
+                    },
+                    Step {
+                        events: Vec::new(),
+                        status: Some("UPDATE_ROLLBACK_COMPLETE".into()),
+                    },
+                ];
+            }
+            ok(&action, "")
+        }
         "UpdateTerminationProtection" => {
             let Some(i) = find(&st, &p("StackName")) else {
                 return missing(&p("StackName"));

@@ -1,7 +1,8 @@
 //! The rule fixtures in `tests/fixtures/compliance/<policy file stem>/{fail,pass}.yaml`, shared by
 //! `tests/compliance_rules.rs` and `tests/checkov_second_opinion.rs`.
 //!
-//! A fixture is a small CloudFormation template whose leading comments say what it must yield:
+//! A fixture is a small CloudFormation template, or Kubernetes manifests (`apiVersion:` at the
+//! top level, judged as live objects are), whose leading comments say what it must yield:
 //!
 //! ```yaml
 //! # expect: S3-001 Bucket Properties.BucketEncryption
@@ -36,6 +37,9 @@ pub struct Fixture {
     pub expect: BTreeSet<Expected>,
     /// (checkov check id, resource)
     pub checkov_differs: BTreeSet<(String, String)>,
+    /// Kubernetes manifests rather than a template (findings have no line: objects judged
+    /// live have none either).
+    pub kubernetes: bool,
 }
 
 /// Every `<stem>/<kind>.yaml` under the fixtures dir, sorted.
@@ -60,7 +64,9 @@ pub fn fixtures() -> Vec<Fixture> {
             let text = std::fs::read_to_string(&file).unwrap();
             let kind = file.file_stem().unwrap().to_string_lossy().into_owned();
             let (expect, checkov_differs) = header(&text, &file);
+            let kubernetes = text.lines().any(|l| l.starts_with("apiVersion:"));
             out.push(Fixture {
+                kubernetes,
                 relative: format!("{stem}/{kind}.yaml"),
                 stem: stem.clone(),
                 kind,
@@ -124,6 +130,20 @@ pub fn rule_ids(pack: &PolicyPack) -> BTreeMap<String, String> {
 
 /// Judge a fixture as a PRD template with its defaults, the way the deploy gate would.
 pub fn evaluate(pack: &PolicyPack, fixture: &Fixture) -> Evaluation {
+    if fixture.kubernetes {
+        let objects = opsdeck::kube::compliance::manifests(&fixture.text, &fixture.relative)
+            .unwrap_or_else(|e| panic!("{}: {e}", fixture.relative));
+        let input =
+            opsdeck::kube::compliance::input(&objects, &fixture.relative, Some("PRD"), None);
+        let eval = pack.evaluate(&input, None);
+        assert!(
+            eval.errors.is_empty(),
+            "{}: {:?}",
+            fixture.relative,
+            eval.errors
+        );
+        return eval;
+    }
     let (input, lines) = from_template(
         &fixture.text,
         &fixture.relative,

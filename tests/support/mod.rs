@@ -16,9 +16,14 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 
+pub mod bedrock_stub;
+pub mod cbor_stub;
 pub mod cfn_stub;
 pub mod fault_proxy;
+pub mod kube_api;
 pub mod rig;
+pub mod sshd;
+pub mod tmux;
 
 /// The region every test uses; moto answers for any.
 pub const REGION: &str = "us-east-1";
@@ -203,7 +208,7 @@ impl Drop for MotoServer {
 /// The child gets SIGKILL if the thread that spawned it goes away (a test process killed by a
 /// CI timeout, say), so no moto server outlives its test. Tests own their servers on their
 /// own thread, which is what PR_SET_PDEATHSIG tracks.
-fn kill_with_parent_thread(command: &mut Command) {
+pub fn kill_with_parent_thread(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
@@ -394,6 +399,11 @@ impl TestDirs {
         self.data_home().join("opsdeck")
     }
 
+    /// opsdeck's paths in these directories, as `Paths::discover` finds them there.
+    pub fn paths(&self) -> opsdeck::config::Paths {
+        opsdeck::config::Paths::in_dirs(self.config_home().join("opsdeck"), self.data_dir())
+    }
+
     pub fn audit_log(&self) -> PathBuf {
         self.data_dir().join("audit.jsonl")
     }
@@ -442,4 +452,25 @@ pub fn decisions_for_stack(entries: &[serde_json::Value], stack_name: &str) -> V
         .filter(|e| e["target"]["stack_name"] == stack_name)
         .map(|e| e["decision"].as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// The output of `child`, waited for at most two minutes: a child still running then is killed
+/// and the test fails saying `what` hung. (Output is read while waiting, so a chatty child
+/// cannot block on a full pipe.)
+pub fn wait_bounded(child: std::process::Child, what: &str) -> std::process::Output {
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(output) => output.expect("wait for the child"),
+        Err(_) => {
+            // SAFETY: kill(2) on a pid this test spawned; no memory is touched.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            panic!("{what}: still running after 120 s, so it hangs");
+        }
+    }
 }

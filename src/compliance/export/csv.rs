@@ -118,7 +118,7 @@ fn row(out: &mut String, fields: impl Iterator<Item = String>) {
     out.push_str("\r\n");
 }
 
-fn field_text(value: &str) -> String {
+pub(crate) fn field_text(value: &str) -> String {
     // Each line cleaned on its own: line feeds stay (quoted), nothing else that controls.
     let mut value = value
         .split('\n')

@@ -1,68 +1,82 @@
-//! Drawing. Views read the state and draw it; they hold no senders and do no I/O (except the
-//! job log view reading lines scrolled out of the in-memory ring back from its spill file).
+//! Drawing. Views read the state and draw it; they hold no senders, write no state and do no
+//! I/O (a job log's older lines are read off the UI thread into the state first).
 
-mod chat;
-mod compliance;
-mod dialogs;
-mod form;
-mod inventory;
-mod jobs;
-mod preview;
-mod stack_tabs;
+pub(crate) mod dialogs;
+pub(crate) mod jobs;
 mod status;
 
-use crate::tui::keymap::Pane;
+use crate::cfn::tui::{form_view as form, inventory_view as inventory};
+use crate::compliance::tui::view as compliance;
+
+use crate::registry::Pane;
 use crate::tui::state::State;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::Block;
 
-pub fn render(frame: &mut Frame, state: &State) {
-    let area = frame.area();
-    frame.render_widget(Block::new().style(state.styles.base), area);
-    let [main, status_row, bottom_row] = Layout::vertical([
+/// Where each pane is drawn in `area` (the whole terminal), the status bar and the bottom
+/// line: one pure function, so the state can know what the view will show (how many log
+/// lines fit, say) without drawing.
+pub struct Areas {
+    pub panes: Vec<(Pane, Rect)>,
+    pub status: Rect,
+    pub bottom: Rect,
+}
+
+pub fn areas(area: Rect, zoomed: bool, focus: Pane) -> Areas {
+    let [main, status, bottom] = Layout::vertical([
         Constraint::Min(3),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(area);
-
-    if state.zoomed {
-        render_pane(frame, state, state.focus, main);
+    let panes = if zoomed {
+        vec![(focus, main)]
     } else {
-        let [top, bottom] =
+        let [top, lower] =
             Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
         let [inventory, chat] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
         let [jobs, side] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                .areas(bottom);
+                .areas(lower);
         let [cost, compliance] =
             Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(side);
-        render_pane(frame, state, Pane::Inventory, inventory);
-        render_pane(frame, state, Pane::Chat, chat);
-        render_pane(frame, state, Pane::Jobs, jobs);
-        render_pane(frame, state, Pane::Cost, cost);
-        render_pane(frame, state, Pane::Compliance, compliance);
+        vec![
+            (Pane::Inventory, inventory),
+            (Pane::Chat, chat),
+            (Pane::Jobs, jobs),
+            (Pane::Cost, cost),
+            (Pane::Compliance, compliance),
+        ]
+    };
+    Areas {
+        panes,
+        status,
+        bottom,
     }
-    status::status_bar(frame, state, status_row);
-    status::bottom_line(frame, state, bottom_row);
+}
+
+pub fn render(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    frame.render_widget(Block::new().style(state.styles.base), area);
+    let layout = areas(area, state.zoomed, state.focus);
+    for (pane, rect) in layout.panes {
+        render_pane(frame, state, pane, rect);
+    }
+    status::status_bar(frame, state, layout.status);
+    status::bottom_line(frame, state, layout.bottom);
     dialogs::overlays(frame, state, area);
 }
 
 fn render_pane(frame: &mut Frame, state: &State, pane: Pane, area: Rect) {
     match pane {
+        Pane::Inventory if state.kube.shown => crate::kube::tui::view::render(frame, state, area),
         Pane::Inventory => inventory::render(frame, state, area),
         Pane::Jobs => jobs::render(frame, state, area),
-        Pane::Chat => chat::render(frame, state, area),
-        Pane::Cost => placeholder(
-            frame,
-            state,
-            pane,
-            area,
-            "No cost data yet. Estimates and actual spend are not available in this version.",
-        ),
+        Pane::Chat => crate::assistant::tui::view::render(frame, state, area),
+        Pane::Cost => crate::cost::tui::view::render(frame, state, area),
         Pane::Compliance => compliance::render(frame, state, area),
     }
 }
@@ -83,17 +97,6 @@ pub(crate) fn pane_block<'a>(state: &State, pane: Pane, suffix: &str) -> Block<'
     Block::bordered()
         .border_style(border)
         .title(Line::from(Span::styled(text, title)))
-}
-
-fn placeholder(frame: &mut Frame, state: &State, pane: Pane, area: Rect, text: &str) {
-    let block = pane_block(state, pane, "");
-    let body = Paragraph::new(Line::from(Span::styled(
-        text.to_string(),
-        state.styles.muted,
-    )))
-    .wrap(Wrap { trim: true })
-    .block(block);
-    frame.render_widget(body, area);
 }
 
 /// Cut `text` to at most `width` columns, marking the cut with `…`.

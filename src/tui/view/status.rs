@@ -1,7 +1,7 @@
 //! The status bar and the bottom line (command line, filter, toast or key hints).
 
 use super::fit;
-use crate::tui::keymap::{self, Action, Context, Pane};
+use crate::registry;
 use crate::tui::state::{Mode, State, ToastLevel};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -116,91 +116,17 @@ pub fn bottom_line(frame: &mut Frame, state: &State, area: Rect) {
     frame.render_widget(line, area);
 }
 
-/// A hint: where the binding lives, what it does, its label, and whether it mutates (greyed,
-/// with the reason, in read-only mode).
-type Hint = (Context, Action, &'static str, bool);
-
-const STACK_DETAIL_HINTS: &[Hint] = &[
-    (Context::StackDetail, Action::NextTab, "section", false),
-    (Context::List, Action::Back, "back", false),
-    (Context::StackDetail, Action::UpdateStack, "update", true),
-    (Context::StackDetail, Action::DeleteStack, "delete", true),
-    (
-        Context::StackDetail,
-        Action::ToggleProtection,
-        "protect",
-        true,
-    ),
-    (Context::StackDetail, Action::DetectDrift, "drift", false),
-    (Context::StackDetail, Action::FollowStack, "follow", false),
-];
-const STACK_LIST_HINTS: &[Hint] = &[
-    (Context::List, Action::Open, "detail", false),
-    (Context::Inventory, Action::NewDeploy, "deploy", true),
-    (Context::Inventory, Action::UpdateStack, "update", true),
-    (Context::Inventory, Action::DeleteStack, "delete", true),
-    (Context::Inventory, Action::DetectDrift, "drift", false),
-    (Context::Inventory, Action::FollowStack, "follow", false),
-    (Context::Global, Action::OpenFilter, "filter", false),
-    (Context::Global, Action::Refresh, "refresh", false),
-];
-const JOB_LOG_HINTS: &[Hint] = &[
-    (Context::JobLog, Action::ToggleFollow, "follow", false),
-    (Context::Global, Action::OpenFilter, "search", false),
-    (Context::JobLog, Action::SearchNext, "next", false),
-    (Context::List, Action::Back, "back", false),
-];
-const JOB_LIST_HINTS: &[Hint] = &[
-    (Context::List, Action::Open, "log", false),
-    (Context::Jobs, Action::CancelJob, "cancel", false),
-    (Context::Global, Action::OpenFilter, "filter", false),
-];
-const COMPLIANCE_HINTS: &[Hint] = &[
-    (Context::List, Action::Open, "open", false),
-    (Context::List, Action::Back, "close", false),
-    (Context::Compliance, Action::CheckLibrary, "library", false),
-    (Context::Compliance, Action::ExportReport, "export", false),
-    (Context::Compliance, Action::ShowInInventory, "stack", false),
-];
-const CHAT_HINTS: &[Hint] = &[(Context::Chat, Action::FocusNext, "next pane", false)];
-const GLOBAL_HINTS: &[Hint] = &[
-    (Context::Global, Action::ToggleZoom, "zoom", false),
-    (Context::Global, Action::OpenCommandLine, "command", false),
-    (Context::Global, Action::OpenHelp, "help", false),
-    (Context::Global, Action::Quit, "quit", false),
-];
-
-/// Key hints for the focused pane, from the keymap.
+/// Key hints for the focused pane and the global keys, generated from the registry.
 fn hints(state: &State) -> Line<'static> {
     let s = &state.styles;
     let read_only = state.read_only();
-    let pane_hints = match state.focus {
-        Pane::Inventory if state.inventory.detail.is_some() => STACK_DETAIL_HINTS,
-        Pane::Inventory => STACK_LIST_HINTS,
-        Pane::Jobs if state.jobs.log_open => JOB_LOG_HINTS,
-        Pane::Jobs => JOB_LIST_HINTS,
-        Pane::Chat => CHAT_HINTS,
-        Pane::Compliance => COMPLIANCE_HINTS,
-        Pane::Cost => &[],
-    };
-    let global = if state.focus == Pane::Chat {
-        &[][..]
-    } else {
-        GLOBAL_HINTS
-    };
     let mut spans: Vec<Span<'static>> = Vec::new();
-    if state.focus == Pane::Chat {
-        spans.push(Span::styled("Enter", s.header));
-        spans.push(Span::styled(" send  ", s.muted));
-    }
-    for &(ctx, action, label, mutating) in pane_hints.iter().chain(global) {
-        if let Some(key) = keymap::hint(ctx, action) {
-            let refused = mutating && read_only;
-            let key_style = if refused { s.disabled } else { s.header };
-            let label_style = if refused { s.disabled } else { s.muted };
-            spans.push(Span::styled(key, key_style));
-            spans.push(Span::styled(format!(" {label}  "), label_style));
-        }
+    for hint in registry::hints(&state.contexts()) {
+        let refused = hint.mutating && read_only;
+        let key_style = if refused { s.disabled } else { s.header };
+        let label_style = if refused { s.disabled } else { s.muted };
+        spans.push(Span::styled(hint.key, key_style));
+        spans.push(Span::styled(format!(" {}  ", hint.label), label_style));
     }
     if read_only {
         let reason = state.gate.latch().reason().unwrap_or_default();
