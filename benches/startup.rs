@@ -208,14 +208,16 @@ fn idle_run(exe: &str, endpoint: &str, answer_delay: Duration) -> Result<Idle, S
     console.first_frame()?;
 
     // Settle: the reads fail against the closed port and retry with backoff (5 attempts from
-    // 0.4 s, doubling); while they run a 1 s tick redraws durations. Wait for 3 s of silence,
-    // after 20 s or after the screen says the jobs failed, whichever comes first.
+    // 0.4 s, doubling); while they run a 1 s tick redraws durations. Wait for 3 s of silence
+    // after at least 20 s: the first "failed" on screen is not the end, since reads that start
+    // at launch (who am I, the stacks, spend, contexts) fail at different times and a backoff
+    // gap can be longer than 3 s.
     let mut saw_failed = false;
     let settled = loop {
         let now = Instant::now();
         let since_start = now - console.started;
         let quiet = now - console.last_byte;
-        if quiet >= SETTLE_QUIET && (since_start >= SETTLE_MIN || saw_failed) {
+        if quiet >= SETTLE_QUIET && since_start >= SETTLE_MIN {
             break format!(
                 "{:.1} s after spawn, last byte {:.1} s before{}",
                 since_start.as_secs_f64(),

@@ -7,12 +7,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+use support::python::{SARIF_SCHEMA, VALIDATE_SARIF, run_python};
 use support::{MotoServer, TestDirs, hermetic_aws_env};
 
 const FIXTURE: &str = "tests/fixtures/check/open-bucket.yaml";
-const SARIF_SCHEMA: &str = "tests/schemas/sarif-schema-2.1.0.json";
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -43,37 +43,6 @@ fn explain(out: &Output) -> String {
     )
 }
 
-/// The venv python with compliance-trestle and jsonschema.
-fn python() -> PathBuf {
-    let path = std::env::var_os("OPSDECK_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(
-        path.is_file(),
-        "python with compliance-trestle not found at {} (OPSDECK_PYTHON or .venv): run scripts/test.sh",
-        path.display()
-    );
-    path
-}
-
-/// Run a python snippet with arguments; panic with its output unless it exits 0.
-fn run_python(script: &str, args: &[&Path]) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python validation failed:\n{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 const VALIDATE_OSCAL: &str = r#"
 import pathlib, sys
 from trestle.oscal import OSCAL_VERSION
@@ -84,19 +53,6 @@ result = doc.results[0]
 print(f"trestle OK (OSCAL {OSCAL_VERSION}): {len(result.findings or [])} findings, "
       f"{len(result.observations or [])} observations, "
       f"{len(result.reviewed_controls.control_selections[0].include_controls or [])} controls")
-"#;
-
-const VALIDATE_SARIF: &str = r#"
-import json, sys
-import jsonschema
-schema = json.load(open(sys.argv[1]))
-doc = json.load(open(sys.argv[2]))
-cls = jsonschema.validators.validator_for(schema)
-cls.check_schema(schema)
-errors = sorted(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(doc), key=str)
-for e in errors[:10]:
-    print("/".join(map(str, e.absolute_path)), e.message, file=sys.stderr)
-sys.exit(1 if errors else 0)
 "#;
 
 fn validate_oscal(file: &Path) -> String {

@@ -9,6 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::python::{SARIF_SCHEMA, VALIDATE_SARIF, run_python};
 use support::{MotoServer, TestDirs, hermetic_aws_env};
 
 const OPEN_BUCKET: &str = "tests/fixtures/check/open-bucket.yaml";
@@ -72,53 +73,12 @@ fn days_ahead(days: u32) -> String {
     text(&out.stdout).trim().to_string()
 }
 
-fn python() -> PathBuf {
-    let path = std::env::var_os("OPSDECK_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(
-        path.is_file(),
-        "python with compliance-trestle not found at {} (OPSDECK_PYTHON or .venv): run scripts/test.sh",
-        path.display()
-    );
-    path
-}
-
-fn run_python(script: &str, args: &[&Path]) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python validation failed:\n{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 const VALIDATE_OSCAL: &str = r#"
 import pathlib, sys
 from trestle.oscal.assessment_results import AssessmentResults
 doc = AssessmentResults.oscal_read(pathlib.Path(sys.argv[1]))
 assert doc is not None, "not read"
 print("trestle OK")
-"#;
-
-const VALIDATE_SARIF: &str = r#"
-import json, sys
-import jsonschema
-schema = json.load(open(sys.argv[1]))
-doc = json.load(open(sys.argv[2]))
-cls = jsonschema.validators.validator_for(schema)
-errors = sorted(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(doc), key=str)
-for e in errors[:10]:
-    print("/".join(map(str, e.absolute_path)), e.message, file=sys.stderr)
-sys.exit(1 if errors else 0)
 "#;
 
 fn read_json(file: &Path) -> serde_json::Value {
@@ -226,13 +186,7 @@ fn a_rule_that_fails_to_evaluate_is_an_error_in_every_format() {
         assert_eq!(out.status.code(), Some(2), "{format}: {}", explain(&out));
     }
     run_python(VALIDATE_OSCAL, &[&oscal]);
-    run_python(
-        VALIDATE_SARIF,
-        &[
-            &root().join("tests/schemas/sarif-schema-2.1.0.json"),
-            &sarif,
-        ],
-    );
+    run_python(VALIDATE_SARIF, &[&root().join(SARIF_SCHEMA), &sarif]);
     let ar = read_json(&oscal);
     let findings = ar["assessment-results"]["results"][0]["findings"]
         .as_array()

@@ -11,23 +11,7 @@ use support::{MotoServer, TestDirs, hermetic_aws_env};
 const HOURS: f64 = 730.0;
 
 /// A key (1.00 a month) and an Elastic IP (0.005 × 730): moto creates both.
-const PRICED: &str = r#"AWSTemplateFormatVersion: '2010-09-09'
-Resources:
-  Key:
-    Type: AWS::KMS::Key
-    Properties:
-      KeyPolicy:
-        Version: '2012-10-17'
-        Statement:
-          - Effect: Allow
-            Principal: {AWS: '*'}
-            Action: 'kms:*'
-            Resource: '*'
-  Ip:
-    Type: AWS::EC2::EIP
-    Properties:
-      Domain: vpc
-"#;
+const PRICED: &str = include_str!("fixtures/cost/priced.yaml");
 
 /// The same without the Elastic IP.
 const SMALLER: &str = r#"AWSTemplateFormatVersion: '2010-09-09'

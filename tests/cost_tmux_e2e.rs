@@ -16,23 +16,7 @@ const WIDTH: u16 = 120;
 const HEIGHT: u16 = 36;
 
 /// A key (1.00 a month) and an Elastic IP (0.005 × 730 = 3.65): 4.65 a month.
-const PRICED: &str = r#"AWSTemplateFormatVersion: '2010-09-09'
-Resources:
-  Key:
-    Type: AWS::KMS::Key
-    Properties:
-      KeyPolicy:
-        Version: '2012-10-17'
-        Statement:
-          - Effect: Allow
-            Principal: {AWS: '*'}
-            Action: 'kms:*'
-            Resource: '*'
-  Ip:
-    Type: AWS::EC2::EIP
-    Properties:
-      Domain: vpc
-"#;
+const PRICED: &str = include_str!("fixtures/cost/priced.yaml");
 
 /// opsdeck at moto, with CloudWatch at the stub, in a pane of this test's size.
 fn console(

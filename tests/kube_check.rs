@@ -9,6 +9,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::kube_api::FakeApi;
+use support::python::{SARIF_SCHEMA, VALIDATE_SARIF, run_python};
 use support::{TestDirs, hermetic_aws_env};
 
 fn root() -> &'static Path {
@@ -32,47 +33,6 @@ fn opsdeck(dirs: &TestDirs, kubeconfig: &Path, args: &[&str]) -> Output {
         .output()
         .expect("run opsdeck")
 }
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("OPSDECK_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(
-        path.is_file(),
-        "python not found at {}: run scripts/test.sh",
-        path.display()
-    );
-    path
-}
-
-fn run_python(script: &str, args: &[&Path]) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "validation failed:\n{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-const VALIDATE_SARIF: &str = r#"
-import json, sys
-import jsonschema
-schema = json.load(open(sys.argv[1]))
-doc = json.load(open(sys.argv[2]))
-cls = jsonschema.validators.validator_for(schema)
-errors = sorted(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(doc), key=str)
-for e in errors[:10]:
-    print("/".join(map(str, e.absolute_path)), e.message, file=sys.stderr)
-sys.exit(1 if errors else 0)
-"#;
 
 const VALIDATE_OSCAL: &str = r#"
 import pathlib, sys
@@ -166,10 +126,7 @@ fn live_workloads_are_judged_into_every_export() {
     }
     run_python(
         VALIDATE_SARIF,
-        &[
-            &root().join("tests/schemas/sarif-schema-2.1.0.json"),
-            &out_dir.join("r.sarif"),
-        ],
+        &[&root().join(SARIF_SCHEMA), &out_dir.join("r.sarif")],
     );
     let sarif = std::fs::read_to_string(out_dir.join("r.sarif")).unwrap();
     assert!(

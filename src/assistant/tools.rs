@@ -539,8 +539,28 @@ mod tests {
             "whoami",
             "set-region",
             "help",
+            "show-spend",
+            "estimate-cost",
+            "list-idle",
+            "reap-idle",
+            "list-pods",
+            "pod-logs",
+            "scale-deployment",
+            "restart-deployment",
+            "delete-pod",
+            "list-nodes",
+            "run-installer",
         ] {
             assert!(find(id).is_some(), "{id} is not a tool");
+        }
+        for id in [
+            "reap-idle",
+            "scale-deployment",
+            "restart-deployment",
+            "delete-pod",
+            "run-installer",
+        ] {
+            assert!(find(id).is_some_and(|t| t.mutating()), "{id} mutates");
         }
         assert!(find("delete-stack").is_some_and(|t| t.mutating()));
         assert!(find("list-stacks").is_some_and(|t| !t.mutating()));

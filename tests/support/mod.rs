@@ -21,6 +21,7 @@ pub mod cbor_stub;
 pub mod cfn_stub;
 pub mod fault_proxy;
 pub mod kube_api;
+pub mod python;
 pub mod rig;
 pub mod sshd;
 pub mod tmux;
