@@ -162,7 +162,10 @@ impl ToolOutcome {
         }
     }
 
+    /// A failure, masked like every other text for the model: an error may quote what it
+    /// failed on (a line of a file the model named, a service's message).
     fn failed(name: &str, why: String) -> ToolOutcome {
+        let why = crate::redact::redact(&why).into_owned();
         ToolOutcome {
             summary: format!("{name}: {why}"),
             text: why,
@@ -625,6 +628,17 @@ mod tests {
             reap.get("required").is_none(),
             "nothing is required: {reap}"
         );
+    }
+
+    #[test]
+    fn a_failure_that_quotes_a_secret_reaches_the_model_masked() {
+        let out = ToolOutcome::failed(
+            "estimate-cost",
+            "/home/op/.aws/credentials:3: aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY is not YAML".into(),
+        );
+        assert!(!out.text.contains("EXAMPLEKEY"), "{}", out.text);
+        assert!(!out.summary.contains("EXAMPLEKEY"), "{}", out.summary);
+        assert!(!out.ok);
     }
 
     #[test]
