@@ -470,7 +470,7 @@ fn reap_idle_plans_exactly_the_findings_and_runs_only_in_dev() {
     );
     assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(
-        text(&out.stderr).contains("there is no argument id"),
+        text(&out.stderr).contains("takes no argument id"),
         "{}",
         text(&out.stderr)
     );

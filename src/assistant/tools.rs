@@ -186,6 +186,11 @@ pub async fn call(exec: &dyn Executor, call: &ToolCall) -> ToolOutcome {
     if !call.input.is_object() {
         return ToolOutcome::failed(name, "the input must be a JSON object".into());
     }
+    if let Some(action) = crate::registry::by_id(name)
+        && let Err(e) = crate::registry::check_args(action.spec(), &call.input)
+    {
+        return ToolOutcome::failed(name, e.to_string());
+    }
     match tool.kind {
         ToolKind::Answer(answer) => match answer(exec, &call.input).await {
             Ok(value) => {

@@ -381,6 +381,45 @@ pub fn arg_list(
     }
 }
 
+/// Refuse the arguments an action's schema does not name, when the schema closes its
+/// properties (`"additionalProperties": false`): a misspelt argument would otherwise be
+/// ignored and its default used. Checked for every tool call and every `opsdeck run`.
+pub fn check_args(
+    spec: &ActionSpec,
+    args: &serde_json::Value,
+) -> Result<(), crate::ops::PlanError> {
+    let Some(schema) = spec
+        .schema
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+    else {
+        return Ok(());
+    };
+    if schema["additionalProperties"] != serde_json::Value::Bool(false) {
+        return Ok(());
+    }
+    let names: Vec<&str> = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let Some(object) = args.as_object() else {
+        return Err(crate::ops::PlanError::Input(
+            "the arguments must be a JSON object".into(),
+        ));
+    };
+    match object.keys().find(|k| !names.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(unknown) if names.is_empty() => Err(crate::ops::PlanError::Input(format!(
+            "{} takes no argument {unknown}; it takes none",
+            spec.id
+        ))),
+        Some(unknown) => Err(crate::ops::PlanError::Input(format!(
+            "{} takes no argument {unknown}; its arguments are {}",
+            spec.id,
+            names.join(", ")
+        ))),
+    }
+}
+
 /// Refuse an argument the action does not take (a misspelt one would otherwise be ignored and
 /// its default used).
 pub fn only_args(args: &serde_json::Value, names: &[&str]) -> Result<(), crate::ops::PlanError> {
@@ -511,6 +550,34 @@ pub fn commands() -> Vec<(String, &'static str)> {
 mod tests {
     use super::*;
     use crossterm::event::{KeyCode, KeyModifiers};
+
+    #[test]
+    fn every_closed_schema_refuses_an_argument_it_does_not_name() {
+        let mut checked = 0;
+        for action in all() {
+            let spec = action.spec();
+            let Some(schema) = spec.schema else { continue };
+            let schema: serde_json::Value = serde_json::from_str(schema).expect("JSON");
+            if schema["additionalProperties"] != serde_json::Value::Bool(false) {
+                continue;
+            }
+            checked += 1;
+            let wrong = serde_json::json!({"no_such_argument": "x"});
+            assert!(
+                check_args(spec, &wrong)
+                    .is_err_and(|e| e.to_string().contains("no argument no_such_argument")),
+                "{}",
+                spec.id
+            );
+            assert_eq!(
+                check_args(spec, &serde_json::json!({})),
+                Ok(()),
+                "{}",
+                spec.id
+            );
+        }
+        assert!(checked > 20, "only {checked} closed schemas");
+    }
 
     #[test]
     fn list_arguments_refuse_what_is_not_a_string_and_unknown_names_are_refused() {
