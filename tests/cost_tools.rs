@@ -461,6 +461,19 @@ fn reap_idle_plans_exactly_the_findings_and_runs_only_in_dev() {
         "{}",
         text(&out.stderr)
     );
+    // A misspelt argument is refused, not ignored: `id` left out would mean every finding.
+    let out = opsdeck(
+        &dirs,
+        &["run", "reap-idle", "--arg", "id=i-0nope", "--plan"],
+        dev,
+        Some(&cw),
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("takes no argument id"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // PRD and read-only: refused at the gate, the instance keeps running.
     let confirm = [

@@ -162,7 +162,10 @@ impl ToolOutcome {
         }
     }
 
+    /// A failure, masked like every other text for the model: an error may quote what it
+    /// failed on (a line of a file the model named, a service's message).
     fn failed(name: &str, why: String) -> ToolOutcome {
+        let why = crate::redact::redact(&why).into_owned();
         ToolOutcome {
             summary: format!("{name}: {why}"),
             text: why,
@@ -182,6 +185,11 @@ pub async fn call(exec: &dyn Executor, call: &ToolCall) -> ToolOutcome {
     };
     if !call.input.is_object() {
         return ToolOutcome::failed(name, "the input must be a JSON object".into());
+    }
+    if let Some(action) = crate::registry::by_id(name)
+        && let Err(e) = crate::registry::check_args(action.spec(), &call.input)
+    {
+        return ToolOutcome::failed(name, e.to_string());
     }
     match tool.kind {
         ToolKind::Answer(answer) => match answer(exec, &call.input).await {
@@ -625,6 +633,17 @@ mod tests {
             reap.get("required").is_none(),
             "nothing is required: {reap}"
         );
+    }
+
+    #[test]
+    fn a_failure_that_quotes_a_secret_reaches_the_model_masked() {
+        let out = ToolOutcome::failed(
+            "estimate-cost",
+            "/home/op/.aws/credentials:3: aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY is not YAML".into(),
+        );
+        assert!(!out.text.contains("EXAMPLEKEY"), "{}", out.text);
+        assert!(!out.summary.contains("EXAMPLEKEY"), "{}", out.summary);
+        assert!(!out.ok);
     }
 
     #[test]

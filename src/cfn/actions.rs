@@ -260,7 +260,7 @@ fn plan_continue_rollback<'a>(
                 stack.name
             )));
         }
-        let resources_to_skip = registry::arg_list(args, "skip");
+        let resources_to_skip = registry::arg_list(args, "skip")?;
         if let Some(unknown) = resources_to_skip
             .iter()
             .find(|id| !detail.resources.iter().any(|r| r.logical_id == **id))

@@ -120,10 +120,18 @@ pub async fn reap_idle(
     ctx: &dyn PlanCtx,
     args: &serde_json::Value,
 ) -> Result<CostMutation, PlanError> {
-    let ids = crate::registry::arg_list(args, "ids");
-    let kind = match args.get("kind").and_then(serde_json::Value::as_str) {
-        None | Some("") => None,
-        Some(k) => Some(
+    crate::registry::only_args(args, &["ids", "kind"])?;
+    let ids = crate::registry::arg_list(args, "ids")?;
+    if ids.is_empty() && args.get("ids").is_some_and(|v| !v.is_null()) {
+        // An empty list is not "every finding": leaving `ids` out is how that is asked.
+        return Err(PlanError::Input(
+            "ids is empty: name the findings to reap, or leave ids out to reap every reapable finding (of kind, when given)".into(),
+        ));
+    }
+    let kind = match args.get("kind") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(k)) if k.is_empty() => None,
+        Some(serde_json::Value::String(k)) => Some(
             REAPABLE_KINDS
                 .iter()
                 .copied()
@@ -134,6 +142,11 @@ pub async fn reap_idle(
                     ))
                 })?,
         ),
+        Some(other) => {
+            return Err(PlanError::Input(format!(
+                "kind {other}: give kind=instance, kind=volume or kind=elastic-ip"
+            )));
+        }
     };
     let account = crate::cfn::plan::account(ctx).await?;
     let report = match ctx.read(ReadOp::Cost(idle_read(ctx))).await {

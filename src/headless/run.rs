@@ -140,6 +140,10 @@ pub async fn run(opts: &Options, paths: &Paths, args: RunArgs, out: &mut dyn Wri
             return 2;
         }
     };
+    if let Err(e) = registry::check_args(spec, &values) {
+        crate::errln!("opsdeck run {}: {e}", spec.id);
+        return 2;
+    }
     let mut runner = match Runner::start(opts, paths) {
         Ok(runner) => runner,
         Err(e) => {
@@ -170,6 +174,12 @@ async fn run_answer(
             return 2;
         }
     };
+    if let Some(action) = registry::by_id(id)
+        && let Err(e) = registry::check_args(action.spec(), &values)
+    {
+        crate::errln!("opsdeck run {id}: {e}");
+        return 2;
+    }
     let mut runner = match Runner::start(opts, paths) {
         Ok(runner) => runner,
         Err(e) => {

@@ -197,8 +197,8 @@ pub async fn run_from_args(ctx: &dyn PlanCtx, args: &Value) -> Result<RunInstall
         )),
         NoInstaller::Broken(..) => PlanError::Refused(why.to_string()),
     })?;
-    let mut names = crate::registry::arg_list(args, "target");
-    names.extend(crate::registry::arg_list(args, "targets"));
+    let mut names = crate::registry::arg_list(args, "target")?;
+    names.extend(crate::registry::arg_list(args, "targets")?);
     if names.is_empty() {
         return Err(PlanError::Input(
             "the argument target is missing: name at least one target: local, ssh:HOST or ssm:INSTANCE_ID (several as targets)".into(),

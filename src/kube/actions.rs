@@ -313,18 +313,7 @@ fn cordon(state: &mut State, cordon: bool) -> Vec<Cmd> {
 
 /// Refuse arguments the schema does not name (a misspelt one would otherwise be ignored).
 fn only(args: &Value, names: &[&str]) -> Result<(), PlanError> {
-    let Some(object) = args.as_object() else {
-        return Err(PlanError::Input(
-            "the arguments must be a JSON object".into(),
-        ));
-    };
-    match object.keys().find(|k| !names.contains(&k.as_str())) {
-        Some(unknown) => Err(PlanError::Input(format!(
-            "there is no argument {unknown}; the arguments are {}",
-            names.join(", ")
-        ))),
-        None => Ok(()),
-    }
+    crate::registry::only_args(args, names)
 }
 
 /// An optional string argument (empty counts as absent).

@@ -438,6 +438,13 @@ impl KubeMutation {
             KubeMutation::Cordon(c) => &c.cluster,
         }
     }
+
+    /// Whether reaching the cluster takes the session's AWS credentials: an EKS cluster
+    /// (opsdeck mints its token with them), not a cluster from a kubeconfig alone.
+    pub fn uses_aws(&self) -> bool {
+        let cluster = self.cluster();
+        matches!(cluster.context, ContextRef::Eks { .. }) || cluster.cluster.starts_with("arn:aws")
+    }
 }
 
 impl Mutation for KubeMutation {
@@ -598,6 +605,36 @@ mod tests {
             cluster: "arn:aws:eks:eu-west-1:123456789012:cluster/dev".into(),
             environment,
         }
+    }
+
+    #[test]
+    fn only_an_eks_cluster_takes_the_sessions_aws_credentials() {
+        let cordon = |cluster: ClusterTarget| {
+            KubeMutation::Cordon(CordonNode {
+                cluster,
+                name: "n1".into(),
+                uid: "u1".into(),
+                cordon: true,
+            })
+        };
+        // A kubeconfig context whose cluster is an EKS ARN, and an EKS cluster itself.
+        assert!(cordon(cluster(Environment::Dev)).uses_aws());
+        let eks = ClusterTarget {
+            context: ContextRef::Eks {
+                arn: "arn:aws:eks:eu-west-1:123456789012:cluster/dev".into(),
+                name: "dev".into(),
+                region: "eu-west-1".into(),
+            },
+            cluster: "dev".into(),
+            environment: Environment::Dev,
+        };
+        assert!(cordon(eks).uses_aws());
+        let kind = ClusterTarget {
+            context: ContextRef::kubeconfig("kind-local"),
+            cluster: "kind-local".into(),
+            environment: Environment::Dev,
+        };
+        assert!(!cordon(kind).uses_aws());
     }
 
     fn workload(environment: Environment) -> WorkloadTarget {

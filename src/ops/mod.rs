@@ -212,13 +212,14 @@ impl MutatingOp {
     }
 
     /// Whether running it asks AWS with the session's credentials: a headless run then settles
-    /// who the person is first, for the audit entries. A cluster from a kubeconfig is reached
-    /// with the kubeconfig's credentials; an installer run on `local` or `ssh:` targets asks
-    /// AWS nothing, and runs on a bastion without AWS credentials.
+    /// who the person is first, for the audit entries. An EKS cluster's token is minted with
+    /// them; a cluster from a kubeconfig alone is reached with the kubeconfig's credentials;
+    /// an installer run on `local` or `ssh:` targets asks AWS nothing, and runs on a bastion
+    /// without AWS credentials.
     pub fn uses_aws(&self) -> bool {
         match self {
             MutatingOp::Cfn(_) | MutatingOp::Cost(_) => true,
-            MutatingOp::Kube(_) => false,
+            MutatingOp::Kube(m) => m.uses_aws(),
             MutatingOp::Install(InstallMutation::RunInstaller(run)) => run.uses_aws(),
         }
     }

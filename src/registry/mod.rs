@@ -358,15 +358,82 @@ pub fn arg<'a>(args: &'a serde_json::Value, name: &str) -> Result<&'a str, crate
         .ok_or_else(|| crate::ops::PlanError::Input(format!("the argument {name} is missing")))
 }
 
-/// A list-of-strings argument of a plan (absent: empty). A single string counts as a list of one.
-pub fn arg_list(args: &serde_json::Value, name: &str) -> Vec<String> {
+/// A list-of-strings argument of a plan (absent: empty). A single string counts as a list of
+/// one; anything else (a number, an object, an item that is not a string) is refused, never
+/// dropped: a list that silently lost its items could widen what a plan takes.
+pub fn arg_list(
+    args: &serde_json::Value,
+    name: &str,
+) -> Result<Vec<String>, crate::ops::PlanError> {
+    let refused = || {
+        crate::ops::PlanError::Input(format!(
+            "the argument {name} must be a list of strings (or one string)"
+        ))
+    };
     match args.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
         Some(serde_json::Value::Array(items)) => items
             .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(refused))
             .collect(),
-        Some(serde_json::Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
+        Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
+        Some(_) => Err(refused()),
+    }
+}
+
+/// Refuse the arguments an action's schema does not name, when the schema closes its
+/// properties (`"additionalProperties": false`): a misspelt argument would otherwise be
+/// ignored and its default used. Checked for every tool call and every `opsdeck run`.
+pub fn check_args(
+    spec: &ActionSpec,
+    args: &serde_json::Value,
+) -> Result<(), crate::ops::PlanError> {
+    let Some(schema) = spec
+        .schema
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+    else {
+        return Ok(());
+    };
+    if schema["additionalProperties"] != serde_json::Value::Bool(false) {
+        return Ok(());
+    }
+    let names: Vec<&str> = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let Some(object) = args.as_object() else {
+        return Err(crate::ops::PlanError::Input(
+            "the arguments must be a JSON object".into(),
+        ));
+    };
+    match object.keys().find(|k| !names.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(unknown) if names.is_empty() => Err(crate::ops::PlanError::Input(format!(
+            "{} takes no argument {unknown}; it takes none",
+            spec.id
+        ))),
+        Some(unknown) => Err(crate::ops::PlanError::Input(format!(
+            "{} takes no argument {unknown}; its arguments are {}",
+            spec.id,
+            names.join(", ")
+        ))),
+    }
+}
+
+/// Refuse an argument the action does not take (a misspelt one would otherwise be ignored and
+/// its default used).
+pub fn only_args(args: &serde_json::Value, names: &[&str]) -> Result<(), crate::ops::PlanError> {
+    let Some(object) = args.as_object() else {
+        return Err(crate::ops::PlanError::Input(
+            "the arguments must be a JSON object".into(),
+        ));
+    };
+    match object.keys().find(|k| !names.contains(&k.as_str())) {
+        Some(unknown) => Err(crate::ops::PlanError::Input(format!(
+            "there is no argument {unknown}; the arguments are {}",
+            names.join(", ")
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -483,6 +550,56 @@ pub fn commands() -> Vec<(String, &'static str)> {
 mod tests {
     use super::*;
     use crossterm::event::{KeyCode, KeyModifiers};
+
+    #[test]
+    fn every_closed_schema_refuses_an_argument_it_does_not_name() {
+        let mut checked = 0;
+        for action in all() {
+            let spec = action.spec();
+            let Some(schema) = spec.schema else { continue };
+            let schema: serde_json::Value = serde_json::from_str(schema).expect("JSON");
+            if schema["additionalProperties"] != serde_json::Value::Bool(false) {
+                continue;
+            }
+            checked += 1;
+            let wrong = serde_json::json!({"no_such_argument": "x"});
+            assert!(
+                check_args(spec, &wrong)
+                    .is_err_and(|e| e.to_string().contains("no argument no_such_argument")),
+                "{}",
+                spec.id
+            );
+            assert_eq!(
+                check_args(spec, &serde_json::json!({})),
+                Ok(()),
+                "{}",
+                spec.id
+            );
+        }
+        assert!(checked > 20, "only {checked} closed schemas");
+    }
+
+    #[test]
+    fn list_arguments_refuse_what_is_not_a_string_and_unknown_names_are_refused() {
+        let args = serde_json::json!({"ids": ["a", "b"], "one": "c", "bad": ["a", 1], "num": 3});
+        assert_eq!(
+            arg_list(&args, "ids"),
+            Ok(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(arg_list(&args, "one"), Ok(vec!["c".to_string()]));
+        assert_eq!(arg_list(&args, "absent"), Ok(Vec::new()));
+        assert!(
+            arg_list(&args, "bad").is_err(),
+            "an item that is no string is not dropped"
+        );
+        assert!(arg_list(&args, "num").is_err());
+        assert_eq!(
+            only_args(&serde_json::json!({"ids": []}), &["ids", "kind"]),
+            Ok(())
+        );
+        let unknown = only_args(&serde_json::json!({"id": "i-1"}), &["ids", "kind"]);
+        assert!(unknown.is_err_and(|e| e.to_string().contains("there is no argument id")));
+    }
 
     #[test]
     fn no_key_is_bound_twice_in_one_context() {

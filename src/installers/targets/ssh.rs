@@ -33,6 +33,12 @@ fn command(settings: &TargetSettings, host: &str, remote: &str) -> Command {
         // the connection (ssh's default `ask` cannot ask). A host the operator's ssh config
         // relaxes (`StrictHostKeyChecking accept-new`) is theirs to relax.
         .args(["-o", "BatchMode=yes"])
+        // The target gets no way back to the bastion: no agent, no X11, no port forwarding,
+        // whatever the operator's ssh config says for that host (a preflight may be asked
+        // for by the assistant before anyone confirms a run).
+        .arg("-a")
+        .arg("-x")
+        .args(["-o", "ClearAllForwardings=yes"])
         .args(["-o", "ServerAliveInterval=15"])
         .args(["-o", "ServerAliveCountMax=4"])
         .args(["-o", "ConnectTimeout=20"])
