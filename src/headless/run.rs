@@ -91,6 +91,11 @@ pub fn parse_args(pairs: &[String]) -> Result<serde_json::Value, String> {
             None => {
                 object.insert(key.to_string(), value);
             }
+            Some(serde_json::Value::Object(_)) => {
+                return Err(format!(
+                    "--arg {key}=…: {key} is already given as NAME=VALUE pairs ({key}.NAME=VALUE), not as a value"
+                ));
+            }
             Some(serde_json::Value::Array(mut items)) => {
                 items.push(value);
                 object.insert(key.to_string(), serde_json::Value::Array(items));
@@ -360,6 +365,8 @@ mod tests {
         assert!(twice.is_err_and(|e| e.contains("given twice")));
         let clash = parse_args(&["values=x".to_string(), "values.a=1".to_string()]);
         assert!(clash.is_err_and(|e| e.contains("already given")));
+        let clash = parse_args(&["values.a=1".to_string(), "values=x".to_string()]);
+        assert!(clash.is_err_and(|e| e.contains("already given as NAME=VALUE pairs")));
         assert!(parse_args(&["values.=1".to_string()]).is_err());
     }
 }
