@@ -19,11 +19,8 @@ use super::tools::{self, Executor, Proposal, ReadDone, ToolCall, ToolOutcome};
 use super::turn::{self, Observer, Setup, TurnConfig};
 use super::{prompt, secret, usage};
 use crate::config::Paths;
-use crate::engine::ReadOutput;
-use crate::engine::ports::ProviderResult;
 use crate::headless::runner::Runner;
-use crate::model::Environment;
-use crate::ops::{MutatingOp, PlanCtx, ReadOp, SessionFacts};
+use crate::ops::{MutatingOp, PlanCtx, ReadOp};
 use crate::setup::Options;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -340,47 +337,11 @@ impl AskExecutor<'_> {
     }
 }
 
-impl SessionFacts for AskExecutor<'_> {
-    fn region(&self) -> Option<String> {
-        self.runner.region()
-    }
-
-    fn environment_of(&self, account: &str) -> Environment {
-        SessionFacts::environment_of(self.runner, account)
-    }
-
-    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
-        SessionFacts::kube_environment(self.runner, context, cluster)
-    }
-
-    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
-        SessionFacts::kube_context(self.runner)
-    }
-}
-
-impl PlanCtx for AskExecutor<'_> {
-    fn read(&self, op: ReadOp) -> BoxFuture<'_, ProviderResult<ReadOutput>> {
-        PlanCtx::read(self.runner, op)
-    }
-
-    fn checker(&self) -> Option<Arc<crate::compliance::Checker>> {
-        self.runner.checker()
-    }
-
-    fn pricing(&self) -> Option<Arc<crate::cost::headless::PricingInputs>> {
-        self.runner.pricing()
-    }
-
-    fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
-        self.runner.jobs(limit)
-    }
-
-    fn installers(&self) -> Option<crate::installers::plan::InstallerSource> {
-        self.runner.installers()
-    }
-}
-
 impl Executor for AskExecutor<'_> {
+    fn plan_ctx(&self) -> &dyn PlanCtx {
+        self.runner
+    }
+
     fn run_read<'a>(
         &'a self,
         call: &'a ToolCall,

@@ -124,7 +124,11 @@ pub enum Proposal {
 
 /// Where tools run: the console (reads through its engine, proposals through its dialog) or
 /// `opsdeck ask` (reads through the headless engine, proposals only listed).
-pub trait Executor: PlanCtx {
+pub trait Executor: Send + Sync {
+    /// What plans and answers read: the session's facts and the engine, as the console or
+    /// `opsdeck ask` has them (the same context their own plans use).
+    fn plan_ctx(&self) -> &dyn PlanCtx;
+
     fn run_read<'a>(
         &'a self,
         call: &'a ToolCall,
@@ -192,14 +196,14 @@ pub async fn call(exec: &dyn Executor, call: &ToolCall) -> ToolOutcome {
         return ToolOutcome::failed(name, e.to_string());
     }
     match tool.kind {
-        ToolKind::Answer(answer) => match answer(exec, &call.input).await {
+        ToolKind::Answer(answer) => match answer(exec.plan_ctx(), &call.input).await {
             Ok(value) => {
                 exec.answered(call).await;
                 ToolOutcome::ok(data(name, value), format!("{name}: answered"))
             }
             Err(e) => ToolOutcome::failed(name, e.to_string()),
         },
-        ToolKind::Plan(plan) => match plan(exec, &call.input).await {
+        ToolKind::Plan(plan) => match plan(exec.plan_ctx(), &call.input).await {
             Err(e) => ToolOutcome::failed(name, e.to_string()),
             Ok(Op::Read(op)) => {
                 let title = op.title();

@@ -120,7 +120,6 @@ pub async fn reap_idle(
     ctx: &dyn PlanCtx,
     args: &serde_json::Value,
 ) -> Result<CostMutation, PlanError> {
-    crate::registry::only_args(args, &["ids", "kind"])?;
     let ids = crate::registry::arg_list(args, "ids")?;
     if ids.is_empty() && args.get("ids").is_some_and(|v| !v.is_null()) {
         // An empty list is not "every finding": leaving `ids` out is how that is asked.

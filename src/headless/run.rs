@@ -245,14 +245,10 @@ async fn run_with(
         PlanError::Refused(why) => Stop::Refused(why),
         PlanError::Failed(why) => Stop::Failed(why),
     })?;
-    // Who asked, for the audit entries, once the plan shows the operation asks AWS with the
-    // session's credentials after all (an installer run on an SSM target); one on local or
-    // ssh targets needs no AWS credentials.
-    let uses_aws = match &op {
-        Op::Read(_) => spec.needs_aws_identity,
-        Op::Mutate(op) => op.uses_aws(),
-    };
-    if uses_aws && runner.identity.is_none() {
+    // Who asked, for the audit entries, once the plan shows a change asks AWS with the
+    // session's credentials after all (an installer run on an SSM target, a change to an EKS
+    // cluster); reads and the other actions settled it above.
+    if matches!(&op, Op::Mutate(op) if op.uses_aws()) && runner.identity.is_none() {
         runner.identify().await?;
     }
     match op {

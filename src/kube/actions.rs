@@ -311,11 +311,6 @@ fn cordon(state: &mut State, cordon: bool) -> Vec<Cmd> {
 // (the console's current one, `--context`), else the kubeconfig's current context; the
 // namespace to the context's, else the one namespace that holds the name (several: asked).
 
-/// Refuse arguments the schema does not name (a misspelt one would otherwise be ignored).
-fn only(args: &Value, names: &[&str]) -> Result<(), PlanError> {
-    crate::registry::only_args(args, names)
-}
-
 /// An optional string argument (empty counts as absent).
 fn text<'a>(args: &'a Value, name: &str) -> Result<Option<&'a str>, PlanError> {
     match args.get(name) {
@@ -399,7 +394,6 @@ fn plan_list_pods<'a>(
     args: &'a Value,
 ) -> BoxFuture<'a, Result<Op, PlanError>> {
     Box::pin(async move {
-        only(args, &["namespace", "all_namespaces", "context"])?;
         let namespace = kube_name(args, "namespace")?;
         let all = flag(args, "all_namespaces")?;
         if all && namespace.is_some() {
@@ -425,7 +419,6 @@ fn plan_list_nodes<'a>(
     args: &'a Value,
 ) -> BoxFuture<'a, Result<Op, PlanError>> {
     Box::pin(async move {
-        only(args, &["context"])?;
         let scope = plan::scope(ctx, text(args, "context")?).await?;
         Ok(Op::Read(ReadOp::Kube(KubeRead::ListNodes {
             context: scope.context,
@@ -439,17 +432,6 @@ fn plan_pod_logs<'a>(
     args: &'a Value,
 ) -> BoxFuture<'a, Result<Op, PlanError>> {
     Box::pin(async move {
-        only(
-            args,
-            &[
-                "pod",
-                "namespace",
-                "container",
-                "tail",
-                "previous",
-                "context",
-            ],
-        )?;
         let pod = required_name(args, "pod")?;
         let container = kube_name(args, "container")?;
         let previous = flag(args, "previous")?;
@@ -491,10 +473,6 @@ fn plan_pod_logs<'a>(
 /// cluster, environment, uid, current replicas), with the new count.
 fn plan_scale<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
     Box::pin(async move {
-        only(
-            args,
-            &["deployment", "replicas", "namespace", "kind", "context"],
-        )?;
         let name = required_name(args, "deployment")?;
         let replicas = match number(args, "replicas") {
             Some(text) => plan::parse_replicas(&text).map_err(PlanError::Input)?,
@@ -513,7 +491,6 @@ fn plan_scale<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result
 
 fn plan_restart<'a>(ctx: &'a dyn PlanCtx, args: &'a Value) -> BoxFuture<'a, Result<Op, PlanError>> {
     Box::pin(async move {
-        only(args, &["deployment", "namespace", "kind", "context"])?;
         let name = required_name(args, "deployment")?;
         let kinds = workload_kinds(
             args,
@@ -546,7 +523,6 @@ fn plan_delete_pod<'a>(
     args: &'a Value,
 ) -> BoxFuture<'a, Result<Op, PlanError>> {
     Box::pin(async move {
-        only(args, &["pod", "namespace", "context"])?;
         let pod = required_name(args, "pod")?;
         let scope = plan::scope(ctx, text(args, "context")?).await?;
         let found = plan::locate(
@@ -563,7 +539,6 @@ fn plan_delete_pod<'a>(
 }
 
 async fn cordon_node(ctx: &dyn PlanCtx, args: &Value, cordon: bool) -> Result<Op, PlanError> {
-    only(args, &["node", "context"])?;
     let node = required_name(args, "node")?;
     let scope = plan::scope(ctx, text(args, "context")?).await?;
     let op = plan::cordon(ctx, &scope.context, node, cordon).await?;
@@ -743,10 +718,12 @@ mod tests {
         }
     }
 
+    /// Plan `id` as every entry does (the console, `opsdeck run`, a tool call): the arguments
+    /// checked against the schema, then the plan.
     fn plan_of(id: &str, ctx: &Fake, args: Value) -> Result<Op, PlanError> {
-        let plan = crate::registry::by_id(id)
-            .and_then(|a| a.spec().plan)
-            .expect("a plan");
+        let spec = crate::registry::by_id(id).expect("an action").spec();
+        let plan = spec.plan.expect("a plan");
+        crate::registry::check_args(spec, &args)?;
         futures::executor::block_on(plan(ctx, &args))
     }
 

@@ -422,7 +422,12 @@ fn execute(state: &mut State, fx: &Effects, cmds: Vec<Cmd>) {
                     let planned = match flow {
                         Flow::Action { action, args } => {
                             Planned::Action(match action.spec().plan {
-                                Some(plan) => plan(&ctx, &args).await,
+                                Some(plan) => {
+                                    match crate::registry::check_args(action.spec(), &args) {
+                                        Ok(()) => plan(&ctx, &args).await,
+                                        Err(e) => Err(e),
+                                    }
+                                }
                                 None => Err(crate::ops::PlanError::Input(format!(
                                     "{} has no plan",
                                     action.spec().id

@@ -18,8 +18,7 @@ use crate::engine::ports::{ErrorKind, ProviderError, ProviderResult};
 use crate::engine::store::JobStore;
 use crate::engine::stream::StreamItem;
 use crate::engine::task::TaskCtx;
-use crate::model::Environment;
-use crate::ops::{MutatingOp, PlanCtx, ReadOp, SessionFacts};
+use crate::ops::{MutatingOp, PlanCtx, ReadOp};
 use crate::tui::state::State;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -290,46 +289,6 @@ struct ConsoleExecutor<'a> {
     next: AtomicU64,
 }
 
-impl SessionFacts for ConsoleExecutor<'_> {
-    fn region(&self) -> Option<String> {
-        self.ctx.region()
-    }
-
-    fn environment_of(&self, account: &str) -> Environment {
-        self.ctx.environment_of(account)
-    }
-
-    fn kube_environment(&self, context: &str, cluster: &str) -> Environment {
-        self.ctx.kube_environment(context, cluster)
-    }
-
-    fn kube_context(&self) -> Option<crate::kube::model::ContextRef> {
-        self.ctx.kube_context()
-    }
-}
-
-impl PlanCtx for ConsoleExecutor<'_> {
-    fn read(&self, op: ReadOp) -> BoxFuture<'_, ProviderResult<ReadOutput>> {
-        self.ctx.read(op)
-    }
-
-    fn checker(&self) -> Option<Arc<crate::compliance::Checker>> {
-        self.ctx.checker()
-    }
-
-    fn pricing(&self) -> Option<Arc<crate::cost::headless::PricingInputs>> {
-        self.ctx.pricing()
-    }
-
-    fn jobs(&self, limit: usize) -> Vec<crate::model::JobRecord> {
-        self.ctx.jobs(limit)
-    }
-
-    fn installers(&self) -> Option<crate::installers::plan::InstallerSource> {
-        self.ctx.installers()
-    }
-}
-
 /// A read's output for the model: without the outer capability tag (`{"cfn": …}`).
 pub(crate) fn read_data(output: &ReadOutput) -> serde_json::Value {
     let value = crate::ops::to_json(output);
@@ -342,6 +301,10 @@ pub(crate) fn read_data(output: &ReadOutput) -> serde_json::Value {
 }
 
 impl Executor for ConsoleExecutor<'_> {
+    fn plan_ctx(&self) -> &dyn PlanCtx {
+        &*self.ctx
+    }
+
     fn run_read<'a>(
         &'a self,
         _call: &'a ToolCall,
